@@ -1,0 +1,47 @@
+# Helpers shared by every Samplan target.
+
+# Warnings for our own code only; generated protobuf code is built without them.
+function(samplan_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra)
+  if(SAMPLAN_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+# samplan_proto_library(<name> PROTOS a.proto ... [DEPS lib ...] [GRPC])
+# Builds one static library from the .proto files of one package (AIP-191: the
+# directory matches the package), with gRPC stubs when GRPC is given.
+function(samplan_proto_library name)
+  cmake_parse_arguments(ARG "GRPC" "" "PROTOS;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_PROTOS})
+  target_link_libraries(${name} PUBLIC protobuf::libprotobuf ${ARG_DEPS})
+  target_include_directories(${name} PUBLIC ${PROJECT_BINARY_DIR}/proto)
+  target_compile_options(${name} PRIVATE -w)
+  protobuf_generate(TARGET ${name} LANGUAGE cpp
+    IMPORT_DIRS ${PROJECT_SOURCE_DIR}/proto
+    PROTOC_OUT_DIR ${PROJECT_BINARY_DIR}/proto)
+  if(ARG_GRPC)
+    target_link_libraries(${name} PUBLIC gRPC::grpc++)
+    protobuf_generate(TARGET ${name} LANGUAGE grpc
+      GENERATE_EXTENSIONS .grpc.pb.h .grpc.pb.cc
+      PLUGIN "protoc-gen-grpc=\$<TARGET_FILE:gRPC::grpc_cpp_plugin>"
+      IMPORT_DIRS ${PROJECT_SOURCE_DIR}/proto
+      PROTOC_OUT_DIR ${PROJECT_BINARY_DIR}/proto)
+  endif()
+endfunction()
+
+# samplan_embed_migrations(<target> <function> <dir>)
+# Compiles the numbered .sql files of <dir> into <target>, so a binary carries its
+# own schema and needs no migration files beside it in a container. The generated
+# function is `const std::vector<samplan::Migration>& samplan::<function>()`.
+function(samplan_embed_migrations target function dir)
+  file(GLOB sql_files CONFIGURE_DEPENDS ${dir}/*.sql)
+  list(SORT sql_files)
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${function}.cc)
+  add_custom_command(OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNAME=${function} "-DFILES=${sql_files}"
+            -P ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
+    DEPENDS ${sql_files} ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
+    COMMENT "Embedding migrations of ${target}")
+  target_sources(${target} PRIVATE ${out})
+endfunction()

@@ -1,0 +1,90 @@
+#ifndef SAMPLAN_COMMON_AUTH_H_
+#define SAMPLAN_COMMON_AUTH_H_
+
+// Caller identity: signed JWT bearer tokens (ES256) verified into a Principal.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+
+namespace samplan {
+
+// Who is calling: a user acting for one organization in one municipality.
+struct Principal {
+  std::string organization;  // "organizations/{id}"
+  std::string municipality;  // kommunkod, four digits
+  std::string user;          // "users/{id}"
+  std::vector<std::string> roles;
+  absl::Time expires_at = absl::InfiniteFuture();
+
+  // Returns whether the principal holds `role`.
+  bool HasRole(std::string_view role) const;
+};
+
+// What a token verifier trusts.
+struct TokenVerifierOptions {
+  std::string issuer;    // required `iss`
+  std::string audience;  // required in `aud` (a string or an array of strings)
+  // Trusted public keys by key id (`kid` of the JWT header), PEM (SubjectPublicKeyInfo,
+  // P-256). Several keys allow rotation.
+  absl::flat_hash_map<std::string, std::string> public_keys_pem;
+  absl::Duration clock_skew = absl::Seconds(60);
+  // Verified tokens are remembered (by their full text) until they expire, so a
+  // busy caller does not pay for an ECDSA verification on every call.
+  size_t cache_capacity = 10000;
+};
+
+// Verifies bearer tokens. Thread-safe.
+class TokenVerifier {
+ public:
+  virtual ~TokenVerifier() = default;
+  // Returns the principal of a valid token: ES256 signature by a trusted key, the
+  // configured issuer and audience, `exp` in the future and `nbf` (if any) in the
+  // past, and the claims `org`, `municipality`, `sub` present and well-formed.
+  // Anything else is UNAUTHENTICATED with a message that names the reason but never
+  // echoes the token.
+  virtual absl::StatusOr<Principal> Verify(std::string_view token) const = 0;
+};
+
+// Builds a verifier; INVALID_ARGUMENT when a key cannot be parsed or the options are
+// incomplete. `clock` must outlive the verifier.
+absl::StatusOr<std::unique_ptr<TokenVerifier>> MakeTokenVerifier(
+    TokenVerifierOptions options, const Clock& clock = RealClock());
+
+// The claims of a token to mint.
+struct TokenClaims {
+  std::string issuer;
+  std::string audience;
+  std::string subject;       // "users/{id}"
+  std::string organization;  // "organizations/{id}"
+  std::string municipality;  // kommunkod
+  std::vector<std::string> roles;
+  absl::Time issued_at;
+  absl::Time expires_at;
+};
+
+// Returns a compact JWS (header.payload.signature) signed with ES256 by the P-256
+// private key in `private_key_pem` (PKCS#8 or SEC1 "EC PRIVATE KEY"), with `kid`
+// in the header. For local runs and tests.
+absl::StatusOr<std::string> MintToken(std::string_view private_key_pem,
+                                      std::string_view kid,
+                                      const TokenClaims& claims);
+
+// A P-256 key pair as PEM.
+struct KeyPairPem {
+  std::string private_key_pem;
+  std::string public_key_pem;
+};
+
+// Returns a fresh P-256 key pair, for tests and the local start command.
+absl::StatusOr<KeyPairPem> GenerateEs256KeyPair();
+
+}  // namespace samplan
+
+#endif  // SAMPLAN_COMMON_AUTH_H_

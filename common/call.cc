@@ -1,0 +1,82 @@
+#include "common/call.h"
+
+#include <chrono>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace samplan {
+namespace {
+
+absl::string_view Metadata(const grpc::ServerContext* context, absl::string_view key) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+  if (it == metadata.end()) return {};
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+bool IsWellFormedRequestId(absl::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(c) && c != '-' && c != '_' && c != '.' && c != ':') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+CallHandler::CallHandler(const TokenVerifier& verifier, absl::Duration default_timeout,
+                         const Clock& clock)
+    : verifier_(verifier), default_timeout_(default_timeout), clock_(clock) {}
+
+grpc::Status CallHandler::Handle(
+    grpc::ServerContext* context, absl::string_view method,
+    absl::FunctionRef<absl::Status(const CallContext&)> body) const {
+  const absl::Time started = absl::Now();
+  absl::string_view given_id = Metadata(context, "x-request-id");
+  std::string request_id =
+      IsWellFormedRequestId(given_id) ? std::string(given_id) : NewUuid();
+  context->AddInitialMetadata("x-request-id", request_id);
+  ScopedRequestId scoped_id(request_id);
+
+  CallContext call;
+  call.request_id = request_id;
+  call.now = clock_.Now();
+  // gRPC reports "no deadline" as the far future; the server's default applies then.
+  const absl::Time client_deadline = absl::FromChrono(context->deadline());
+  call.deadline = std::min(client_deadline, started + default_timeout_);
+
+  absl::Status status;
+  absl::string_view authorization = Metadata(context, "authorization");
+  if (call.deadline <= started) {
+    status = absl::DeadlineExceededError("the call's deadline had passed on arrival");
+  } else if (!absl::StartsWithIgnoreCase(authorization, "bearer ")) {
+    status = absl::UnauthenticatedError(
+        "missing credentials: send metadata \"authorization: Bearer <token>\"");
+  } else {
+    absl::string_view token =
+        absl::StripAsciiWhitespace(authorization.substr(absl::string_view("bearer ").size()));
+    absl::StatusOr<Principal> principal =
+        verifier_.Verify(std::string_view(token.data(), token.size()));
+    if (!principal.ok()) {
+      status = principal.status();
+    } else {
+      call.principal = *std::move(principal);
+      status = body(call);
+    }
+  }
+  Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "call",
+      {{"method", method},
+       {"code", absl::StatusCodeToString(status.code())},
+       {"duration_ms", absl::ToDoubleMilliseconds(absl::Now() - started)},
+       {"organization", call.principal.organization}});
+  return ToGrpcStatus(status, request_id);
+}
+
+}  // namespace samplan

@@ -1,0 +1,205 @@
+// Tier 1 tests of the common parts that need no server: configuration, error
+// mapping, ids, authorization rules.
+
+#include <map>
+
+#include <gtest/gtest.h>
+#include <pqxx/except>
+
+#include "common/authorizer.h"
+#include "common/config.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/redis.h"
+#include "common/status.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace samplan {
+namespace {
+
+EnvReader ReaderOf(std::map<std::string, std::string> values) {
+  return EnvReader([values](absl::string_view name) -> std::optional<std::string> {
+    auto it = values.find(std::string(name));
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  });
+}
+
+TEST(ConfigTest, DefaultsApplyWhenUnset) {
+  EnvReader env = ReaderOf({{"SAMPLAN_PG_DSN", "host=db"}});
+  ServerConfig server = ReadServerConfig(env);
+  PgConfig pg = ReadPgConfig(env);
+  RedisConfig redis = ReadRedisConfig(env);
+  ASSERT_TRUE(env.Finish().ok()) << env.Finish();
+  EXPECT_EQ(server.listen_address, "0.0.0.0:50051");
+  EXPECT_EQ(server.call_timeout, absl::Seconds(10));
+  EXPECT_EQ(pg.dsn, "host=db");
+  EXPECT_EQ(pg.pool_size, 8);
+  EXPECT_EQ(redis.host, "127.0.0.1");
+  EXPECT_EQ(redis.port, 6379);
+}
+
+TEST(ConfigTest, EveryProblemIsNamedAtOnce) {
+  EnvReader env = ReaderOf({{"SAMPLAN_PG_POOL_SIZE", "lots"},
+                            {"SAMPLAN_CALL_TIMEOUT", "soon"},
+                            {"SAMPLAN_REDIS_ADDRESS", "redis"},
+                            {"SAMPLAN_RELAY_ENABLED", "perhaps"}});
+  ReadServerConfig(env);
+  ReadPgConfig(env);
+  ReadRedisConfig(env);
+  ReadRelayConfig(env);
+  absl::Status status = env.Finish();
+  ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  for (const char* name : {"SAMPLAN_PG_DSN is required", "SAMPLAN_PG_POOL_SIZE",
+                           "SAMPLAN_CALL_TIMEOUT", "SAMPLAN_REDIS_ADDRESS",
+                           "SAMPLAN_RELAY_ENABLED"}) {
+    EXPECT_NE(status.message().find(name), absl::string_view::npos) << name << ": " << status;
+  }
+}
+
+TEST(ConfigTest, UnreadableKeyFileIsNamed) {
+  EnvReader env = ReaderOf({{"SAMPLAN_JWT_ISSUER", "i"},
+                            {"SAMPLAN_JWT_AUDIENCE", "a"},
+                            {"SAMPLAN_JWT_PUBLIC_KEYS", "dev=/nonexistent/key.pem"}});
+  TokenVerifierOptions options = ReadTokenVerifierOptions(env);
+  EXPECT_TRUE(options.public_keys_pem.empty());
+  EXPECT_NE(env.Finish().message().find("SAMPLAN_JWT_PUBLIC_KEYS"), absl::string_view::npos);
+}
+
+TEST(StatusTest, FieldViolationsReachTheWireAsBadRequest) {
+  FieldViolations violations;
+  violations.Add("plan.person", "is required");
+  violations.Add("plan.goals[1].description", "must not be empty");
+  absl::Status status = violations.ToStatus();
+  ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldViolationsOf(status).size(), 2u);
+
+  grpc::Status wire = ToGrpcStatus(status, "req-1");
+  EXPECT_EQ(wire.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(wire.error_message().find("plan.person"), std::string::npos);
+  google::rpc::Status rpc_status;
+  ASSERT_TRUE(rpc_status.ParseFromString(wire.error_details()));
+  bool saw_bad_request = false, saw_request_info = false;
+  for (const auto& any : rpc_status.details()) {
+    google::rpc::BadRequest bad_request;
+    google::rpc::RequestInfo info;
+    if (any.UnpackTo(&bad_request)) {
+      saw_bad_request = true;
+      ASSERT_EQ(bad_request.field_violations_size(), 2);
+      EXPECT_EQ(bad_request.field_violations(1).field(), "plan.goals[1].description");
+    } else if (any.UnpackTo(&info)) {
+      saw_request_info = true;
+      EXPECT_EQ(info.request_id(), "req-1");
+    }
+  }
+  EXPECT_TRUE(saw_bad_request);
+  EXPECT_TRUE(saw_request_info);
+}
+
+TEST(StatusTest, InternalDetailNeverReachesTheCaller) {
+  grpc::Status wire =
+      ToGrpcStatus(absl::InternalError("relation caseplan.plans has secret column"), "req-9");
+  EXPECT_EQ(wire.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(wire.error_message().find("caseplan"), std::string::npos);
+  EXPECT_NE(wire.error_message().find("req-9"), std::string::npos);
+}
+
+TEST(StatusTest, EtagMismatchIsAbortedWithPreconditionFailure) {
+  grpc::Status wire = ToGrpcStatus(EtagMismatch("plans/1", "stale"), "r");
+  EXPECT_EQ(wire.error_code(), grpc::StatusCode::ABORTED);
+  google::rpc::Status rpc_status;
+  ASSERT_TRUE(rpc_status.ParseFromString(wire.error_details()));
+  google::rpc::PreconditionFailure failure;
+  ASSERT_TRUE(rpc_status.details(0).UnpackTo(&failure));
+  EXPECT_EQ(failure.violations(0).type(), "ETAG");
+  EXPECT_EQ(failure.violations(0).subject(), "plans/1");
+}
+
+TEST(StatusTest, LibpqxxErrorsMapToTheirMeaning) {
+  EXPECT_EQ(StatusFromException(pqxx::unique_violation("dup", "", "23505")).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(StatusFromException(pqxx::serialization_failure("ser")).code(),
+            absl::StatusCode::kAborted);
+  EXPECT_EQ(StatusFromException(pqxx::broken_connection("gone")).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(StatusFromException(pqxx::in_doubt_error("commit?")).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(StatusFromException(pqxx::sql_error("timeout", "SELECT", "57014")).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(StatusFromException(pqxx::sql_error("shutdown", "SELECT", "57P01")).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(StatusFromException(std::runtime_error("x")).code(), absl::StatusCode::kInternal);
+}
+
+TEST(IdsTest, UuidsAreCanonicalAndDistinct) {
+  std::string a = NewUuid(), b = NewUuid();
+  EXPECT_TRUE(IsUuid(a)) << a;
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a[14], '4');
+  EXPECT_FALSE(IsUuid("not-a-uuid"));
+}
+
+TEST(IdsTest, ResourceNamesAreChecked) {
+  EXPECT_EQ(ResourceId("persons/p-1", "persons"), "p-1");
+  EXPECT_EQ(ResourceId("persons/", "persons"), "");
+  EXPECT_EQ(ResourceId("personsx/p", "persons"), "");
+  EXPECT_EQ(ResourceId("persons/a/b", "persons"), "");
+  EXPECT_EQ(ResourceId("organizations/x", "persons"), "");
+}
+
+TEST(LogTest, JsonEscapingKeepsOneLine) {
+  EXPECT_EQ(JsonEscape("a\"b\\c\nd\x01"), "a\\\"b\\\\c\\nd\\u0001");
+}
+
+TEST(RedisTest, StreamIdsCompareNumerically) {
+  EXPECT_LT(CompareStreamIds("9-0", "10-0"), 0);
+  EXPECT_LT(CompareStreamIds("10-2", "10-10"), 0);
+  EXPECT_EQ(CompareStreamIds("5-1", "5-1"), 0);
+}
+
+Principal Caller(std::string org, std::string municipality, std::string role) {
+  Principal p;
+  p.organization = std::move(org);
+  p.municipality = std::move(municipality);
+  p.user = "users/u";
+  p.roles = {std::move(role)};
+  return p;
+}
+
+TEST(AuthorizerTest, OwnerAndParticipantsOfTheMunicipalityOnly) {
+  RecordAuthorizer authorizer;
+  AccessRequest request;
+  request.resource = "plans/1";
+  request.municipality = "1885";
+  request.owner_organization = "organizations/soc";
+  request.participant_organizations = {"organizations/af"};
+
+  EXPECT_EQ(authorizer.Authorize(Caller("organizations/soc", "1885", "caseworker"), request)
+                ->basis,
+            "owner");
+  EXPECT_EQ(authorizer.Authorize(Caller("organizations/af", "1885", "partner_system"), request)
+                ->basis,
+            "participant");
+  EXPECT_EQ(authorizer.Authorize(Caller("organizations/fk", "1885", "caseworker"), request)
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  // Same organization id, other municipality: denied.
+  EXPECT_EQ(authorizer.Authorize(Caller("organizations/soc", "0180", "caseworker"), request)
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  // Managers see statistics only, never a plan — not even their own organization's.
+  EXPECT_EQ(authorizer.Authorize(Caller("organizations/soc", "1885", "manager"), request)
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(authorizer.Authorize(Caller("organizations/soc", "1885", "administrator"), request)
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace samplan

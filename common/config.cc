@@ -1,0 +1,157 @@
+#include "common/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace samplan {
+
+EnvReader EnvReader::FromProcessEnvironment() {
+  return EnvReader([](absl::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  });
+}
+
+std::optional<std::string> EnvReader::Get(absl::string_view name) {
+  std::optional<std::string> value = lookup_(name);
+  // An empty variable is treated as unset: `FOO= cmd` is how people unset things.
+  if (value.has_value() && value->empty()) return std::nullopt;
+  return value;
+}
+
+std::string EnvReader::RequiredString(absl::string_view name) {
+  std::optional<std::string> value = Get(name);
+  if (!value.has_value()) {
+    problems_.push_back(absl::StrCat(name, " is required but not set"));
+    return "";
+  }
+  return *value;
+}
+
+std::string EnvReader::String(absl::string_view name, absl::string_view fallback) {
+  return Get(name).value_or(std::string(fallback));
+}
+
+int EnvReader::Int(absl::string_view name, int fallback, int min, int max) {
+  std::optional<std::string> value = Get(name);
+  if (!value.has_value()) return fallback;
+  int parsed = 0;
+  if (!absl::SimpleAtoi(*value, &parsed) || parsed < min || parsed > max) {
+    problems_.push_back(absl::StrCat(name, " must be a whole number from ", min,
+                                     " to ", max, ", not \"", *value, "\""));
+    return fallback;
+  }
+  return parsed;
+}
+
+absl::Duration EnvReader::Duration(absl::string_view name, absl::Duration fallback) {
+  std::optional<std::string> value = Get(name);
+  if (!value.has_value()) return fallback;
+  absl::Duration parsed;
+  if (!absl::ParseDuration(*value, &parsed) || parsed < absl::ZeroDuration()) {
+    problems_.push_back(absl::StrCat(
+        name, " must be a duration such as 500ms, 10s or 2h, not \"", *value, "\""));
+    return fallback;
+  }
+  return parsed;
+}
+
+bool EnvReader::Bool(absl::string_view name, bool fallback) {
+  std::optional<std::string> value = Get(name);
+  if (!value.has_value()) return fallback;
+  std::string lower = absl::AsciiStrToLower(*value);
+  if (lower == "true" || lower == "1" || lower == "yes") return true;
+  if (lower == "false" || lower == "0" || lower == "no") return false;
+  problems_.push_back(
+      absl::StrCat(name, " must be true or false, not \"", *value, "\""));
+  return fallback;
+}
+
+absl::Status EnvReader::Finish() const {
+  if (problems_.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("configuration: ", absl::StrJoin(problems_, "; ")));
+}
+
+absl::StatusOr<std::pair<std::string, int>> ParseHostPort(absl::string_view address) {
+  size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == absl::string_view::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port <= 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", address, "\" is not of the form host:port"));
+  }
+  return std::make_pair(std::string(address.substr(0, colon)), port);
+}
+
+ServerConfig ReadServerConfig(EnvReader& env) {
+  ServerConfig config;
+  config.listen_address = env.String("SAMPLAN_LISTEN_ADDRESS", "0.0.0.0:50051");
+  config.call_timeout = env.Duration("SAMPLAN_CALL_TIMEOUT", absl::Seconds(10));
+  config.drain_period = env.Duration("SAMPLAN_DRAIN_PERIOD", absl::Seconds(5));
+  config.shutdown_grace = env.Duration("SAMPLAN_SHUTDOWN_GRACE", absl::Seconds(20));
+  return config;
+}
+
+PgConfig ReadPgConfig(EnvReader& env) {
+  PgConfig config;
+  config.dsn = env.RequiredString("SAMPLAN_PG_DSN");
+  config.pool_size = env.Int("SAMPLAN_PG_POOL_SIZE", 8, 1, 512);
+  return config;
+}
+
+RedisConfig ReadRedisConfig(EnvReader& env) {
+  RedisConfig config{"127.0.0.1", 6379};
+  std::string address = env.String("SAMPLAN_REDIS_ADDRESS", "127.0.0.1:6379");
+  absl::StatusOr<std::pair<std::string, int>> parsed = ParseHostPort(address);
+  if (!parsed.ok()) {
+    env.AddProblem(absl::StrCat("SAMPLAN_REDIS_ADDRESS: ", parsed.status().message()));
+    return config;
+  }
+  config.host = parsed->first;
+  config.port = parsed->second;
+  return config;
+}
+
+RelayConfig ReadRelayConfig(EnvReader& env) {
+  RelayConfig config;
+  config.enabled = env.Bool("SAMPLAN_RELAY_ENABLED", true);
+  config.batch_size = env.Int("SAMPLAN_RELAY_BATCH_SIZE", 500, 1, 10000);
+  config.poll_interval =
+      env.Duration("SAMPLAN_RELAY_POLL_INTERVAL", absl::Milliseconds(10));
+  config.outbox_retention = env.Duration("SAMPLAN_OUTBOX_RETENTION", absl::Hours(24 * 7));
+  config.stream_retention = env.Duration("SAMPLAN_STREAM_RETENTION", absl::Hours(24 * 7));
+  return config;
+}
+
+TokenVerifierOptions ReadTokenVerifierOptions(EnvReader& env) {
+  TokenVerifierOptions options;
+  options.issuer = env.RequiredString("SAMPLAN_JWT_ISSUER");
+  options.audience = env.RequiredString("SAMPLAN_JWT_AUDIENCE");
+  std::string keys = env.RequiredString("SAMPLAN_JWT_PUBLIC_KEYS");
+  for (absl::string_view entry : absl::StrSplit(keys, ',', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> kid_path =
+        absl::StrSplit(absl::StripAsciiWhitespace(entry), absl::MaxSplits('=', 1));
+    std::ifstream file(kid_path.second);
+    std::stringstream pem;
+    pem << file.rdbuf();
+    if (kid_path.first.empty() || kid_path.second.empty() || !file || pem.str().empty()) {
+      env.AddProblem(absl::StrCat("SAMPLAN_JWT_PUBLIC_KEYS: entry \"", entry,
+                                  "\" is not kid=/path/to/a/readable/key.pem"));
+      continue;
+    }
+    options.public_keys_pem[kid_path.first] = pem.str();
+  }
+  return options;
+}
+
+}  // namespace samplan

@@ -1,0 +1,59 @@
+#include "common/ids.h"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <cstdint>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+
+namespace samplan {
+
+std::string NewUuid() {
+  std::array<uint8_t, 16> b;
+  if (RAND_bytes(b.data(), b.size()) != 1) {
+    // OpenSSL's generator does not fail once seeded; stop rather than hand out a
+    // predictable id.
+    std::abort();
+  }
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  return absl::StrFormat(
+      "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+      b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+      b[14], b[15]);
+}
+
+bool IsUuid(absl::string_view text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!absl::ascii_isdigit(c) && !(c >= 'a' && c <= 'f')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsResourceId(absl::string_view id) {
+  if (id.empty() || id.size() > 63) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(c) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+absl::string_view ResourceId(absl::string_view name, absl::string_view collection) {
+  if (name.size() <= collection.size() + 1 || !absl::StartsWith(name, collection) ||
+      name[collection.size()] != '/') {
+    return {};
+  }
+  absl::string_view id = name.substr(collection.size() + 1);
+  return IsResourceId(id) ? id : absl::string_view();
+}
+
+}  // namespace samplan

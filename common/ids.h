@@ -1,0 +1,25 @@
+#ifndef SAMPLAN_COMMON_IDS_H_
+#define SAMPLAN_COMMON_IDS_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+namespace samplan {
+
+// Returns a random (version 4) UUID in its canonical lower-case text form.
+std::string NewUuid();
+
+// Returns whether `text` is a canonical lower-case UUID.
+bool IsUuid(absl::string_view text);
+
+// Returns whether `id` is a valid id segment of a resource name: 1 to 63
+// characters of [A-Za-z0-9_-].
+bool IsResourceId(absl::string_view id);
+
+// Returns the id of `name` when it is "<collection>/<id>" with a valid id, or an
+// empty string_view otherwise. `collection` is given without the slash.
+absl::string_view ResourceId(absl::string_view name, absl::string_view collection);
+
+}  // namespace samplan
+
+#endif  // SAMPLAN_COMMON_IDS_H_

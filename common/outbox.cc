@@ -1,0 +1,56 @@
+#include "common/outbox.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/ids.h"
+
+namespace samplan {
+namespace {
+constexpr char kAppendStatement[] = "samplan_outbox_append";
+}  // namespace
+
+std::string EventStreamKey(absl::string_view municipality) {
+  return absl::StrCat("samplan:events:{", municipality, "}");
+}
+
+events::v1::Event MakeEvent(absl::string_view type, absl::string_view municipality,
+                            absl::string_view aggregate, int64_t aggregate_version,
+                            absl::string_view person, absl::string_view data_category,
+                            const google::protobuf::Message& payload,
+                            const EventOrigin& origin) {
+  events::v1::Event event;
+  event.set_event_id(NewUuid());
+  event.set_type(std::string(type));
+  event.set_municipality(std::string(municipality));
+  event.set_aggregate(std::string(aggregate));
+  event.set_aggregate_version(aggregate_version);
+  *event.mutable_occurred_at() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(origin.occurred_at));
+  event.set_acting_organization(origin.acting_organization);
+  event.set_acting_user(origin.acting_user);
+  event.set_person(std::string(person));
+  event.set_data_category(std::string(data_category));
+  event.mutable_payload()->PackFrom(payload);
+  event.set_trace_id(origin.trace_id);
+  return event;
+}
+
+Outbox::Outbox(std::string schema)
+    : append_sql_(absl::StrCat(
+          "INSERT INTO ", schema,
+          ".outbox (event_id, event_type, municipality, aggregate, aggregate_version, "
+          "envelope) VALUES ($1, $2, $3, $4, $5, $6)")) {}
+
+std::vector<PreparedStatement> Outbox::statements() const {
+  return {{kAppendStatement, append_sql_.c_str()}};
+}
+
+void Outbox::Append(pqxx::transaction_base& tx, const events::v1::Event& event) const {
+  const std::string envelope = event.SerializeAsString();
+  tx.exec_prepared(kAppendStatement, event.event_id(), event.type(), event.municipality(),
+                   event.aggregate(), event.aggregate_version(),
+                   pqxx::binarystring(envelope.data(), envelope.size()));
+}
+
+}  // namespace samplan

@@ -1,0 +1,287 @@
+#include "common/relay.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/log.h"
+#include "common/outbox.h"
+#include "common/pg.h"
+#include "common/status.h"
+
+namespace samplan {
+namespace {
+
+struct PendingRow {
+  int64_t id = 0;
+  std::string event_id;
+  std::string municipality;
+  std::string event_type;
+  std::string envelope;
+  int64_t stream_ms = 0;
+  int64_t stream_seq = 0;
+  bool has_stream_id = false;
+
+  std::string StreamId() const { return absl::StrCat(stream_ms, "-", stream_seq); }
+};
+
+std::string ArrayLiteral(const std::vector<int64_t>& values) {
+  return absl::StrCat("{", absl::StrJoin(values, ","), "}");
+}
+
+}  // namespace
+
+OutboxRelay::OutboxRelay(RelayOptions options, std::string pg_dsn, RedisOptions redis,
+                         const Clock& clock)
+    : options_(std::move(options)), dsn_(std::move(pg_dsn)), clock_(clock),
+      redis_(std::move(redis)) {}
+
+OutboxRelay::~OutboxRelay() { Stop(); }
+
+void OutboxRelay::DropConnection() {
+  connection_.reset();
+  leader_ = false;
+  positions_.clear();
+}
+
+absl::Status OutboxRelay::EnsureLeader() {
+  if (connection_ != nullptr && !connection_->is_open()) DropConnection();
+  if (connection_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<pqxx::connection>> connection =
+        OpenConnection(dsn_, absl::StrCat("samplan-relay-", options_.schema));
+    if (!connection.ok()) return connection.status();
+    connection_ = *std::move(connection);
+  }
+  if (leader_) return absl::OkStatus();
+  pqxx::nontransaction tx(*connection_);
+  // A session lock: released by PostgreSQL when this connection ends, so a
+  // crashed relay hands over to another replica's without anyone's help.
+  pqxx::row row = tx.exec_params1("SELECT pg_try_advisory_lock(hashtext($1))",
+                                  absl::StrCat("samplan.relay.", options_.schema));
+  leader_ = row[0].as<bool>();
+  if (leader_) {
+    Log(LogLevel::kInfo, "outbox relay became the active one", {{"schema", options_.schema}});
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<OutboxRelay::StreamPosition> OutboxRelay::LastPosition(
+    pqxx::transaction_base& tx, const std::string& municipality) {
+  StreamPosition position;
+  pqxx::result rows = tx.exec_params(
+      absl::StrCat("SELECT stream_ms, stream_seq FROM ", options_.schema,
+                   ".outbox WHERE municipality = $1 AND stream_ms IS NOT NULL "
+                   "ORDER BY stream_ms DESC, stream_seq DESC LIMIT 1"),
+      municipality);
+  if (!rows.empty()) {
+    position.ms = rows[0][0].as<int64_t>();
+    position.seq = rows[0][1].as<int64_t>();
+  }
+  // Published rows are deleted after retention; the stream remembers the last id
+  // it generated even when its entries were trimmed.
+  absl::StatusOr<RedisReply> info = redis_.Command({"XINFO", "STREAM", EventStreamKey(municipality)});
+  if (!info.ok()) return info.status();
+  if (info->type == RedisReply::Type::kArray) {
+    for (size_t i = 0; i + 1 < info->elements.size(); i += 2) {
+      if (info->elements[i].text == "last-generated-id") {
+        std::pair<std::string, std::string> parts =
+            absl::StrSplit(info->elements[i + 1].text, absl::MaxSplits('-', 1));
+        StreamPosition redis_position;
+        if (absl::SimpleAtoi(parts.first, &redis_position.ms) &&
+            absl::SimpleAtoi(parts.second, &redis_position.seq) &&
+            std::tie(redis_position.ms, redis_position.seq) >
+                std::tie(position.ms, position.seq)) {
+          position = redis_position;
+        }
+      }
+    }
+  }
+  return position;
+}
+
+absl::StatusOr<int> OutboxRelay::PublishOnce() {
+  try {
+    if (absl::Status leader = EnsureLeader(); !leader.ok()) return leader;
+    if (!leader_) return 0;
+
+    // 1. Read a batch: rows that already have a stream id first, in stream order
+    //    (an earlier attempt stored their ids), then new rows in insertion order;
+    //    give the new ones their ids and store them before anything is sent.
+    std::vector<PendingRow> rows;
+    {
+      pqxx::work tx(*connection_);
+      pqxx::result result = tx.exec_params(
+          absl::StrCat("SELECT id, event_id::text, municipality, event_type, envelope, "
+                       "stream_ms, stream_seq FROM ", options_.schema,
+                       ".outbox WHERE published_at IS NULL "
+                       "ORDER BY stream_ms, stream_seq, id LIMIT $1"),
+          options_.batch_size);
+      if (result.empty()) return 0;
+      std::vector<int64_t> ids, ms, seq;
+      const int64_t now_ms = absl::ToUnixMillis(clock_.Now());
+      for (const pqxx::row& r : result) {
+        PendingRow row;
+        row.id = r[0].as<int64_t>();
+        row.event_id = r[1].as<std::string>();
+        row.municipality = r[2].as<std::string>();
+        row.event_type = r[3].as<std::string>();
+        row.envelope = pqxx::binarystring(r[4]).str();
+        row.has_stream_id = !r[5].is_null();
+        if (row.has_stream_id) {
+          row.stream_ms = r[5].as<int64_t>();
+          row.stream_seq = r[6].as<int64_t>();
+        } else {
+          auto it = positions_.find(row.municipality);
+          if (it == positions_.end()) {
+            absl::StatusOr<StreamPosition> last = LastPosition(tx, row.municipality);
+            if (!last.ok()) return last.status();
+            it = positions_.emplace(row.municipality, *last).first;
+          }
+          StreamPosition& last = it->second;
+          if (now_ms > last.ms) {
+            last = {now_ms, 0};
+          } else {
+            ++last.seq;
+          }
+          row.stream_ms = last.ms;
+          row.stream_seq = last.seq;
+          ids.push_back(row.id);
+          ms.push_back(row.stream_ms);
+          seq.push_back(row.stream_seq);
+        }
+        rows.push_back(std::move(row));
+      }
+      if (!ids.empty()) {
+        tx.exec_params(absl::StrCat("UPDATE ", options_.schema,
+                                    ".outbox AS o SET stream_ms = v.ms, stream_seq = v.seq "
+                                    "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) "
+                                    "AS v(id, ms, seq) WHERE o.id = v.id"),
+                       ArrayLiteral(ids), ArrayLiteral(ms), ArrayLiteral(seq));
+      }
+      tx.commit();
+    }
+
+    // 2. Write the entries with their explicit ids, in one pipeline. Old entries
+    //    fall off the stream once past retention (MINID ~ trims whole nodes).
+    const int64_t min_id_ms =
+        std::max<int64_t>(0, absl::ToUnixMillis(clock_.Now() - options_.stream_retention));
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(rows.size());
+    for (const PendingRow& row : rows) {
+      commands.push_back({"XADD", EventStreamKey(row.municipality), "MINID", "~",
+                          absl::StrCat(min_id_ms), row.StreamId(), "event_id",
+                          row.event_id, "type", row.event_type, "event", row.envelope});
+    }
+    absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(commands);
+    if (!replies.ok()) return replies.status();
+
+    // 3. Mark what is on the stream as published.
+    std::vector<int64_t> published;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const RedisReply& reply = (*replies)[i];
+      const PendingRow& row = rows[i];
+      if (!reply.is_error()) {
+        published.push_back(row.id);
+        continue;
+      }
+      if (!absl::StrContains(reply.text, "equal or smaller")) {
+        Log(LogLevel::kError, "stream write refused",
+            {{"schema", options_.schema}, {"outbox_id", row.id}, {"error", reply.text}});
+        continue;
+      }
+      // Written before a crash, or a stream that has moved past this id. Only the
+      // first is safe to mark: check that the entry is there and is this event.
+      absl::StatusOr<RedisReply> existing =
+          redis_.Command({"XRANGE", EventStreamKey(row.municipality), row.StreamId(),
+                          row.StreamId()});
+      if (!existing.ok()) return existing.status();
+      std::vector<StreamEntry> entries = ParseStreamEntries(*existing);
+      if (!entries.empty() && entries[0].Field("event_id") == row.event_id) {
+        published.push_back(row.id);
+      } else if (row.stream_ms < min_id_ms) {
+        // Older than the stream keeps: it was there and has been trimmed since.
+        published.push_back(row.id);
+      } else {
+        Log(LogLevel::kError,
+            "stream is past an unpublished event's id; the event is held back for an "
+            "operator",
+            {{"schema", options_.schema}, {"outbox_id", row.id},
+             {"stream_id", row.StreamId()}});
+      }
+    }
+    if (!published.empty()) {
+      pqxx::nontransaction tx(*connection_);
+      tx.exec_params(absl::StrCat("UPDATE ", options_.schema,
+                                  ".outbox SET published_at = now() WHERE id = ANY($1::bigint[])"),
+                     ArrayLiteral(published));
+    }
+    CleanUp();
+    return static_cast<int>(published.size());
+  } catch (const std::exception& e) {
+    Log(LogLevel::kWarning, "outbox relay batch failed",
+        {{"schema", options_.schema}, {"error", e.what()}});
+    DropConnection();
+    return StatusFromException(e);
+  }
+}
+
+void OutboxRelay::CleanUp() {
+  const absl::Time now = clock_.Now();
+  if (now - last_cleanup_ < absl::Minutes(1)) return;
+  last_cleanup_ = now;
+  pqxx::nontransaction tx(*connection_);
+  // The newest published row of each municipality is kept: it is where the next
+  // stream id continues from if Redis has lost the stream.
+  tx.exec_params(absl::StrCat(
+                     "DELETE FROM ", options_.schema, ".outbox o WHERE published_at < $1 "
+                     "AND EXISTS (SELECT 1 FROM ", options_.schema, ".outbox n WHERE "
+                     "n.municipality = o.municipality AND n.stream_ms > o.stream_ms)"),
+                 absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", now - options_.outbox_retention,
+                                  absl::UTCTimeZone()));
+}
+
+absl::StatusOr<int64_t> OutboxRelay::Backlog() {
+  try {
+    auto connection = OpenConnection(dsn_, "samplan-relay-backlog");
+    if (!connection.ok()) return connection.status();
+    pqxx::nontransaction tx(**connection);
+    return tx.exec(absl::StrCat("SELECT count(*) FROM ", options_.schema,
+                                ".outbox WHERE published_at IS NULL"))[0][0]
+        .as<int64_t>();
+  } catch (const std::exception& e) {
+    return StatusFromException(e);
+  }
+}
+
+void OutboxRelay::Loop() {
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (!stop_.load()) {
+    absl::StatusOr<int> published = PublishOnce();
+    absl::Duration pause = options_.poll_interval;
+    if (!published.ok()) {
+      pause = backoff;
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+    } else {
+      backoff = absl::Milliseconds(100);
+      if (*published >= options_.batch_size) continue;  // more is waiting
+      if (!leader_) pause = absl::Seconds(1);
+    }
+    if (stopped_.WaitForNotificationWithTimeout(pause)) break;
+  }
+}
+
+void OutboxRelay::Start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void OutboxRelay::Stop() {
+  stop_.store(true);
+  if (!stopped_.HasBeenNotified()) stopped_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace samplan

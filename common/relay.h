@@ -1,0 +1,90 @@
+#ifndef SAMPLAN_COMMON_RELAY_H_
+#define SAMPLAN_COMMON_RELAY_H_
+
+// Publishes outbox rows to the municipalities' Redis streams.
+//
+// Guarantees, across a crash of the relay, the service, Redis or PostgreSQL at any
+// point: every committed event reaches its stream; no event id is on a stream
+// twice; per aggregate, events are on the stream in version order.
+//
+// How: one relay per schema is active at a time (a PostgreSQL advisory lock held by
+// its connection). For each unpublished row it first chooses and *stores* the
+// stream entry id (monotonic per municipality), and only then writes the entry with
+// that explicit id. Redis refuses an entry whose id is not above the stream's last,
+// so writing the same row again after a crash cannot make a second copy; the relay
+// then checks that the entry there carries the same event id and marks the row
+// published. Rows are read by "not yet published", never by "id above the last one
+// seen", because sequence values become visible out of commit order.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/redis.h"
+
+namespace samplan {
+
+struct RelayOptions {
+  std::string schema;  // whose outbox, a plain identifier
+  int batch_size = 500;
+  absl::Duration poll_interval = absl::Milliseconds(10);
+  absl::Duration outbox_retention = absl::Hours(24 * 7);
+  absl::Duration stream_retention = absl::Hours(24 * 7);
+};
+
+class OutboxRelay {
+ public:
+  OutboxRelay(RelayOptions options, std::string pg_dsn, RedisOptions redis,
+              const Clock& clock = RealClock());
+  ~OutboxRelay();
+
+  // Publishes at most one batch. Returns how many rows were published (0 when
+  // another relay is the active one, or nothing is pending), or the error that
+  // stopped the batch; a failed batch is retried from the database's state.
+  absl::StatusOr<int> PublishOnce();
+
+  // Returns how many rows are committed but not yet published.
+  absl::StatusOr<int64_t> Backlog();
+
+  // Runs PublishOnce in a background thread until Stop().
+  void Start();
+  void Stop();
+
+ private:
+  struct StreamPosition {
+    int64_t ms = 0;
+    int64_t seq = 0;
+  };
+  absl::Status EnsureLeader();
+  void DropConnection();
+  absl::StatusOr<StreamPosition> LastPosition(pqxx::transaction_base& tx,
+                                              const std::string& municipality);
+  void CleanUp();
+  void Loop();
+
+  const RelayOptions options_;
+  const std::string dsn_;
+  const Clock& clock_;
+  RedisClient redis_;
+  std::unique_ptr<pqxx::connection> connection_;
+  bool leader_ = false;
+  // The last stream id given out per municipality; valid only while leader.
+  absl::flat_hash_map<std::string, StreamPosition> positions_;
+  absl::Time last_cleanup_ = absl::InfinitePast();
+
+  std::atomic<bool> stop_{false};
+  absl::Notification stopped_;
+  std::thread thread_;
+};
+
+}  // namespace samplan
+
+#endif  // SAMPLAN_COMMON_RELAY_H_

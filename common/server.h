@@ -1,0 +1,52 @@
+#ifndef SAMPLAN_COMMON_SERVER_H_
+#define SAMPLAN_COMMON_SERVER_H_
+
+// Server bootstrap shared by every service: the standard health service (NOT_SERVING
+// while draining), reflection, and graceful shutdown on SIGTERM.
+
+#include <memory>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "common/config.h"
+
+namespace samplan {
+
+class GrpcServer {
+ public:
+  // Builds the server with `services` plus health and reflection, binds
+  // `config.listen_address` (port 0 picks a free port) and starts serving.
+  // `services` must outlive the server.
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
+      const ServerConfig& config, const std::vector<grpc::Service*>& services);
+  ~GrpcServer();
+
+  // Returns the bound port.
+  int port() const { return port_; }
+
+  // Drains and stops: health turns NOT_SERVING (so load balancers and Kubernetes
+  // stop sending new calls), waits `drain_period`, stops accepting calls and waits
+  // up to `shutdown_grace` for calls in flight to finish, then cancels the rest.
+  void Shutdown();
+
+ private:
+  GrpcServer(ServerConfig config, std::unique_ptr<grpc::Server> server, int port);
+  const ServerConfig config_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_;
+  bool shut_down_ = false;
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it creates
+// afterwards; call first in main(), then WaitForTerminationSignal() where the main
+// thread should wait.
+void BlockTerminationSignals();
+
+// Waits for SIGTERM or SIGINT and returns it.
+int WaitForTerminationSignal();
+
+}  // namespace samplan
+
+#endif  // SAMPLAN_COMMON_SERVER_H_

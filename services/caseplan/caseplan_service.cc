@@ -1,0 +1,248 @@
+#include "services/caseplan/caseplan_service.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/ids.h"
+#include "common/outbox.h"
+#include "common/status.h"
+#include "samplan/caseplan/v1/events.pb.h"
+#include "services/caseplan/plan_rules.h"
+
+namespace samplan::caseplan {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+
+constexpr char kDataCategory[] = "plan";
+constexpr char kPurpose[] = "coordination";
+constexpr int kUpdateAttempts = 3;
+
+AccessRequest AccessTo(const Plan& plan, AccessAction action) {
+  AccessRequest request;
+  request.action = action;
+  request.resource = plan.name();
+  request.person = plan.person();
+  request.municipality = plan.municipality();
+  request.owner_organization = plan.lead_organization();
+  for (const auto& participant : plan.participants()) {
+    request.participant_organizations.push_back(participant.organization());
+  }
+  request.data_category = kDataCategory;
+  request.purpose = kPurpose;
+  return request;
+}
+
+// The stored change with its revision trail and its event.
+PlanWrite WriteOf(const Plan& plan, std::vector<std::string> changed, absl::string_view event_type,
+                  int64_t version, const CallContext& call) {
+  PlanWrite write;
+  write.plan = plan;
+  write.changed_fields = std::move(changed);
+  write.request_id = call.request_id;
+  write.actor_user = call.principal.user;
+  write.actor_organization = call.principal.organization;
+  write.time = call.now;
+  write.deadline = call.deadline;
+  v1::PlanChanged payload;
+  payload.set_plan(plan.name());
+  payload.set_version(version);
+  for (const std::string& field : write.changed_fields) payload.add_changed_fields(field);
+  payload.set_lead_organization(plan.lead_organization());
+  for (const auto& participant : plan.participants()) {
+    payload.add_participant_organizations(participant.organization());
+  }
+  payload.set_status(v1::PlanStatus_Name(plan.status()));
+  write.event = MakeEvent(event_type, plan.municipality(), plan.name(), version, plan.person(),
+                          kDataCategory, payload,
+                          {call.principal.organization, call.principal.user, call.request_id,
+                           call.now});
+  return write;
+}
+
+}  // namespace
+
+std::string NewItemId() {
+  // 12 hex digits: unique enough within one plan, short enough to read aloud.
+  return absl::StrReplaceAll(NewUuid(), {{"-", ""}}).substr(0, 12);
+}
+
+CasePlanService::CasePlanService(PlanRepository& repository, const Authorizer& authorizer,
+                                 const CallHandler& calls, const Clock& clock,
+                                 std::function<std::string()> new_id)
+    : repository_(repository), authorizer_(authorizer), calls_(calls), clock_(clock),
+      new_id_(std::move(new_id)) {}
+
+absl::StatusOr<Plan> CasePlanService::AuthorizedPlan(const CallContext& call,
+                                                     const std::string& id,
+                                                     AccessAction action) {
+  absl::StatusOr<Plan> plan = repository_.GetPlan(id, call.deadline);
+  if (absl::IsNotFound(plan.status())) return DeniedStatus(absl::StrCat("plans/", id));
+  if (!plan.ok()) return plan.status();
+  absl::StatusOr<AccessDecision> access = authorizer_.Authorize(call.principal, AccessTo(*plan, action));
+  if (!access.ok()) return access.status();
+  return plan;
+}
+
+grpc::Status CasePlanService::CreatePlan(grpc::ServerContext* context,
+                                         const v1::CreatePlanRequest* request,
+                                         v1::Plan* response) {
+  return calls_.Handle(context, "CreatePlan", [&](const CallContext& call) -> absl::Status {
+    absl::StatusOr<Plan> plan = PlanForCreate(*request, call.principal, call.now, new_id_);
+    if (!plan.ok()) return plan.status();
+    absl::StatusOr<AccessDecision> access =
+        authorizer_.Authorize(call.principal, AccessTo(*plan, AccessAction::kCreate));
+    if (!access.ok()) return access.status();
+    PlanWrite write = WriteOf(*plan, MutablePlanFields(), "caseplan.plan.created", 1, call);
+    write.request_id = request->request_id();
+    absl::StatusOr<CreateResult> created = repository_.CreatePlan(write);
+    if (!created.ok()) return created.status();
+    *response = std::move(created->plan);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CasePlanService::GetPlan(grpc::ServerContext* context,
+                                      const v1::GetPlanRequest* request, v1::Plan* response) {
+  return calls_.Handle(context, "GetPlan", [&](const CallContext& call) -> absl::Status {
+    absl::StatusOr<std::string> id = PlanIdFromName(request->name(), "name");
+    if (!id.ok()) return id.status();
+    absl::StatusOr<Plan> plan = AuthorizedPlan(call, *id, AccessAction::kRead);
+    if (!plan.ok()) return plan.status();
+    *response = *std::move(plan);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CasePlanService::ListPlans(grpc::ServerContext* context,
+                                        const v1::ListPlansRequest* request,
+                                        v1::ListPlansResponse* response) {
+  return calls_.Handle(context, "ListPlans", [&](const CallContext& call) -> absl::Status {
+    FieldViolations v;
+    if (!request->person().empty() && ResourceId(request->person(), "persons").empty()) {
+      v.Add("person", "must be a person name, persons/{id}");
+    }
+    if (!request->organization().empty() &&
+        ResourceId(request->organization(), "organizations").empty()) {
+      v.Add("organization", "must be an organization name, organizations/{id}");
+    }
+    if (!v1::PlanStatus_IsValid(request->status())) v.Add("status", "is not a known status");
+    if (!v.empty()) return v.ToStatus();
+    absl::StatusOr<int> page_size = PageSize(request->page_size());
+    if (!page_size.ok()) return page_size.status();
+    if (!MayHandlePersonalData(call.principal)) return DeniedStatus("plans");
+
+    PlanQuery query;
+    query.municipality = call.principal.municipality;
+    query.viewer_organization = call.principal.organization;
+    query.person = request->person();
+    query.organization = request->organization();
+    if (request->status() != v1::PLAN_STATUS_UNSPECIFIED) {
+      query.status = v1::PlanStatus_Name(request->status());
+    }
+    const std::string filters =
+        absl::StrCat(query.person, ",", query.organization, ",", query.status);
+    if (!request->page_token().empty()) {
+      absl::StatusOr<PlanPageToken> token = DecodePlanPageToken(request->page_token(), filters);
+      if (!token.ok()) return token.status();
+      query.after_create_time = absl::FromUnixMicros(token->create_micros);
+      query.after_id = token->id;
+    }
+    query.limit = *page_size + 1;  // one more tells whether another page follows
+    query.deadline = call.deadline;
+    absl::StatusOr<std::vector<Plan>> plans = repository_.ListPlans(query);
+    if (!plans.ok()) return plans.status();
+    for (int i = 0; i < static_cast<int>(plans->size()) && i < *page_size; ++i) {
+      *response->add_plans() = std::move((*plans)[i]);
+    }
+    if (static_cast<int>(plans->size()) > *page_size) {
+      const Plan& last = response->plans(*page_size - 1);
+      response->set_next_page_token(EncodePlanPageToken(
+          {TimeUtil::TimestampToMicroseconds(last.create_time()),
+           std::string(ResourceId(last.name(), "plans")), filters}));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<Plan> CasePlanService::TryUpdate(const CallContext& call, const std::string& id,
+                                                const v1::UpdatePlanRequest& request) {
+  absl::StatusOr<Plan> current = AuthorizedPlan(call, id, AccessAction::kUpdate);
+  if (!current.ok()) return current.status();
+  const std::string& etag = request.plan().etag();
+  if (!etag.empty() && etag != current->etag()) {
+    return EtagMismatch(current->name(),
+                        "the plan has changed since this etag was read; get it again");
+  }
+  absl::StatusOr<Plan> next = ApplyUpdate(*current, request.plan(), request.update_mask(),
+                                          call.principal, call.now, new_id_);
+  if (!next.ok()) return next.status();
+  std::vector<std::string> changed = ChangedFields(*current, *next);
+  if (changed.empty()) return current;  // nothing changed: no version, no event
+  if (std::find(changed.begin(), changed.end(), "participants") != changed.end() &&
+      call.principal.organization != current->lead_organization()) {
+    return absl::PermissionDeniedError(
+        "only the lead organization can change which organizations take part");
+  }
+  PlanWrite write =
+      WriteOf(*next, std::move(changed), "caseplan.plan.updated", current->version() + 1, call);
+  absl::StatusOr<Plan> stored = repository_.UpdatePlan(write, current->version());
+  if (absl::IsAborted(stored.status()) && !etag.empty()) {
+    return EtagMismatch(current->name(),
+                        "the plan was changed by someone else meanwhile; get it again");
+  }
+  return stored;
+}
+
+grpc::Status CasePlanService::UpdatePlan(grpc::ServerContext* context,
+                                         const v1::UpdatePlanRequest* request,
+                                         v1::Plan* response) {
+  return calls_.Handle(context, "UpdatePlan", [&](const CallContext& call) -> absl::Status {
+    absl::StatusOr<std::string> id = PlanIdFromName(request->plan().name(), "plan.name");
+    if (!id.ok()) return id.status();
+    absl::StatusOr<Plan> updated;
+    // Without an etag the caller asked for "apply my change to the latest": a
+    // concurrent writer only means reading again. With one, the first conflict is
+    // the caller's to resolve.
+    for (int attempt = 0; attempt < kUpdateAttempts; ++attempt) {
+      updated = TryUpdate(call, *id, *request);
+      if (!absl::IsAborted(updated.status()) || !request->plan().etag().empty()) break;
+    }
+    if (!updated.ok()) return updated.status();
+    *response = *std::move(updated);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CasePlanService::ListPlanRevisions(grpc::ServerContext* context,
+                                                const v1::ListPlanRevisionsRequest* request,
+                                                v1::ListPlanRevisionsResponse* response) {
+  return calls_.Handle(context, "ListPlanRevisions", [&](const CallContext& call) -> absl::Status {
+    absl::StatusOr<std::string> id = PlanIdFromName(request->name(), "name");
+    if (!id.ok()) return id.status();
+    absl::StatusOr<int> page_size = PageSize(request->page_size());
+    if (!page_size.ok()) return page_size.status();
+    std::optional<int64_t> before;
+    if (!request->page_token().empty()) {
+      int64_t version = 0;
+      if (!absl::SimpleAtoi(request->page_token(), &version) || version < 2) {
+        return InvalidField("page_token", "is not a token this call returned");
+      }
+      before = version;
+    }
+    absl::StatusOr<Plan> plan = AuthorizedPlan(call, *id, AccessAction::kRead);
+    if (!plan.ok()) return plan.status();
+    absl::StatusOr<std::vector<v1::PlanRevision>> revisions =
+        repository_.ListRevisions(*id, before, *page_size, call.deadline);
+    if (!revisions.ok()) return revisions.status();
+    for (v1::PlanRevision& revision : *revisions) *response->add_revisions() = std::move(revision);
+    if (response->revisions_size() == *page_size &&
+        response->revisions(*page_size - 1).version() > 1) {
+      response->set_next_page_token(absl::StrCat(response->revisions(*page_size - 1).version()));
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace samplan::caseplan

@@ -1,0 +1,58 @@
+#ifndef SAMPLAN_SERVICES_CASEPLAN_CASEPLAN_SERVICE_H_
+#define SAMPLAN_SERVICES_CASEPLAN_CASEPLAN_SERVICE_H_
+
+#include <functional>
+#include <string>
+
+#include "common/authorizer.h"
+#include "common/call.h"
+#include "common/clock.h"
+#include "samplan/caseplan/v1/caseplan.grpc.pb.h"
+#include "services/caseplan/plan_repository.h"
+
+namespace samplan::caseplan {
+
+// The gRPC handlers of samplan.caseplan.v1.CasePlanService. Each one validates,
+// authorizes, calls the repository and maps the result; the decisions are in
+// plan_rules.h, the storage behind PlanRepository.
+class CasePlanService final : public v1::CasePlanService::Service {
+ public:
+  // Everything passed in must outlive the service. `new_id` makes the ids of goals,
+  // activities and notes.
+  CasePlanService(PlanRepository& repository, const Authorizer& authorizer,
+                  const CallHandler& calls, const Clock& clock,
+                  std::function<std::string()> new_id);
+
+  grpc::Status CreatePlan(grpc::ServerContext* context, const v1::CreatePlanRequest* request,
+                          v1::Plan* response) override;
+  grpc::Status GetPlan(grpc::ServerContext* context, const v1::GetPlanRequest* request,
+                       v1::Plan* response) override;
+  grpc::Status ListPlans(grpc::ServerContext* context, const v1::ListPlansRequest* request,
+                         v1::ListPlansResponse* response) override;
+  grpc::Status UpdatePlan(grpc::ServerContext* context, const v1::UpdatePlanRequest* request,
+                          v1::Plan* response) override;
+  grpc::Status ListPlanRevisions(grpc::ServerContext* context,
+                                 const v1::ListPlanRevisionsRequest* request,
+                                 v1::ListPlanRevisionsResponse* response) override;
+
+ private:
+  // Reads plan `id` and checks that the caller may act on it; a missing plan and a
+  // hidden one give the same PERMISSION_DENIED.
+  absl::StatusOr<Plan> AuthorizedPlan(const CallContext& call, const std::string& id,
+                                      AccessAction action);
+  absl::StatusOr<Plan> TryUpdate(const CallContext& call, const std::string& id,
+                                 const v1::UpdatePlanRequest& request);
+
+  PlanRepository& repository_;
+  const Authorizer& authorizer_;
+  const CallHandler& calls_;
+  const Clock& clock_;
+  const std::function<std::string()> new_id_;
+};
+
+// Returns a short random id for items inside a plan (goals, activities, notes).
+std::string NewItemId();
+
+}  // namespace samplan::caseplan
+
+#endif  // SAMPLAN_SERVICES_CASEPLAN_CASEPLAN_SERVICE_H_

@@ -1,0 +1,414 @@
+// Tier 2: the CasePlanService over gRPC, in-process on port 0 with a real client
+// stub and real token verification, over an in-memory repository.
+
+#include "services/caseplan/caseplan_service.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <gtest/gtest.h>
+
+#include <future>
+#include <map>
+
+#include "absl/synchronization/mutex.h"
+#include "common/server.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "services/caseplan/plan_rules.h"
+
+namespace samplan::caseplan {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+
+// Keeps plans in memory with the same contract as PgPlanRepository.
+class InMemoryPlanRepository final : public PlanRepository {
+ public:
+  absl::StatusOr<CreateResult> CreatePlan(const PlanWrite& write) override {
+    absl::MutexLock lock(&mu_);
+    auto key = std::make_pair(write.plan.lead_organization(), write.request_id);
+    if (auto it = by_request_.find(key); it != by_request_.end()) {
+      return CreateResult{plans_.at(it->second), false};
+    }
+    Plan plan = write.plan;
+    plan.set_version(1);
+    plan.set_etag("1");
+    *plan.mutable_update_time() = plan.create_time();
+    plans_[plan.name()] = plan;
+    by_request_[key] = plan.name();
+    Record(write, plan);
+    return CreateResult{plan, true};
+  }
+  absl::StatusOr<Plan> GetPlan(const std::string& id, absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    auto it = plans_.find("plans/" + id);
+    if (it == plans_.end()) return absl::NotFoundError("no plan");
+    return it->second;
+  }
+  absl::StatusOr<Plan> UpdatePlan(const PlanWrite& write, int64_t expected_version) override {
+    absl::MutexLock lock(&mu_);
+    Plan& stored = plans_.at(write.plan.name());
+    if (stored.version() != expected_version) return absl::AbortedError("moved on");
+    stored = write.plan;
+    stored.set_version(expected_version + 1);
+    stored.set_etag(std::to_string(stored.version()));
+    Record(write, stored);
+    return stored;
+  }
+  absl::StatusOr<std::vector<Plan>> ListPlans(const PlanQuery& query) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<Plan> out;
+    for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
+      const Plan& plan = plans_.at(*it);
+      bool visible = plan.municipality() == query.municipality &&
+                     (plan.lead_organization() == query.viewer_organization ||
+                      Participates(plan, query.viewer_organization));
+      if (!visible || (!query.person.empty() && plan.person() != query.person)) continue;
+      if (query.after_create_time.has_value() &&
+          !(std::make_pair(TimeUtil::TimestampToMicroseconds(plan.create_time()), plan.name()) <
+            std::make_pair(absl::ToUnixMicros(*query.after_create_time), "plans/" + query.after_id))) {
+        continue;
+      }
+      out.push_back(plan);
+      if (static_cast<int>(out.size()) == query.limit) break;
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<v1::PlanRevision>> ListRevisions(const std::string& id,
+                                                              std::optional<int64_t> before,
+                                                              int limit, absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<v1::PlanRevision> out;
+    const auto& revisions = revisions_["plans/" + id];
+    for (auto it = revisions.rbegin(); it != revisions.rend() && static_cast<int>(out.size()) < limit; ++it) {
+      if (!before.has_value() || it->version() < *before) out.push_back(*it);
+    }
+    return out;
+  }
+
+  std::vector<events::v1::Event> events() {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+
+ private:
+  static bool Participates(const Plan& plan, const std::string& org) {
+    for (const auto& p : plan.participants()) {
+      if (p.organization() == org) return true;
+    }
+    return false;
+  }
+  void Record(const PlanWrite& write, const Plan& plan) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (write.plan.version() == 0 && plan.version() == 1) order_.push_back(plan.name());
+    v1::PlanRevision revision;
+    revision.set_version(plan.version());
+    revision.set_actor_user(write.actor_user);
+    for (const auto& f : write.changed_fields) revision.add_changed_fields(f);
+    *revision.mutable_plan() = plan;
+    revisions_[plan.name()].push_back(revision);
+    events_.push_back(write.event);
+  }
+
+  absl::Mutex mu_;
+  std::map<std::string, Plan> plans_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, std::string> by_request_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<v1::PlanRevision>> revisions_ ABSL_GUARDED_BY(mu_);
+  std::vector<events::v1::Event> events_ ABSL_GUARDED_BY(mu_);
+};
+
+constexpr char kIssuer[] = "samplan-test";
+constexpr char kAudience[] = "samplan";
+
+class CasePlanServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<KeyPairPem> keys = GenerateEs256KeyPair();
+    ASSERT_TRUE(keys.ok());
+    private_key_ = keys->private_key_pem;
+    TokenVerifierOptions options;
+    options.issuer = kIssuer;
+    options.audience = kAudience;
+    options.public_keys_pem["test"] = keys->public_key_pem;
+    auto verifier = MakeTokenVerifier(options);
+    ASSERT_TRUE(verifier.ok());
+    verifier_ = *std::move(verifier);
+    calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(5));
+    service_ = std::make_unique<CasePlanService>(repository_, authorizer_, *calls_, RealClock(),
+                                                 NewItemId);
+    ServerConfig config{"127.0.0.1:0", absl::Seconds(5), absl::ZeroDuration(), absl::Seconds(1)};
+    auto server = GrpcServer::Start(config, {service_.get()});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::CasePlanService::NewStub(channel_);
+  }
+
+  std::string Token(const std::string& org, const std::string& role = "caseworker",
+                    const std::string& municipality = "1885") {
+    TokenClaims claims;
+    claims.issuer = kIssuer;
+    claims.audience = kAudience;
+    claims.subject = "users/u-" + org;
+    claims.organization = "organizations/" + org;
+    claims.municipality = municipality;
+    claims.roles = {role};
+    claims.issued_at = absl::Now();
+    claims.expires_at = absl::Now() + absl::Hours(1);
+    return *MintToken(private_key_, "test", claims);
+  }
+
+  std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return context;
+  }
+
+  v1::Plan CreateAs(const std::string& org, const std::string& person = "persons/p1",
+                    const std::string& request_id = "") {
+    v1::CreatePlanRequest request;
+    request.set_request_id(request_id.empty() ? NewItemId() : request_id);
+    request.mutable_plan()->set_person(person);
+    request.mutable_plan()->set_status(v1::PLAN_STATUS_DRAFT);
+    auto* participant = request.mutable_plan()->add_participants();
+    participant->set_organization("organizations/af");
+    v1::Plan plan;
+    grpc::Status status = stub_->CreatePlan(As(Token(org)).get(), request, &plan);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return plan;
+  }
+
+  InMemoryPlanRepository repository_;
+  RecordAuthorizer authorizer_;
+  std::string private_key_;
+  std::unique_ptr<TokenVerifier> verifier_;
+  std::unique_ptr<CallHandler> calls_;
+  std::unique_ptr<CasePlanService> service_;
+  std::unique_ptr<GrpcServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::CasePlanService::Stub> stub_;
+};
+
+TEST_F(CasePlanServiceTest, CreateThenGetReturnsThePlanWithVersionAndEvent) {
+  v1::Plan created = CreateAs("soc");
+  EXPECT_EQ(created.version(), 1);
+  EXPECT_EQ(created.lead_organization(), "organizations/soc");
+  v1::GetPlanRequest get;
+  get.set_name(created.name());
+  v1::Plan fetched;
+  ASSERT_TRUE(stub_->GetPlan(As(Token("soc")).get(), get, &fetched).ok());
+  EXPECT_EQ(fetched.name(), created.name());
+  EXPECT_EQ(fetched.etag(), "1");
+  std::vector<events::v1::Event> events = repository_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type(), "caseplan.plan.created");
+  EXPECT_EQ(events[0].municipality(), "1885");
+  EXPECT_EQ(events[0].aggregate(), created.name());
+  EXPECT_EQ(events[0].aggregate_version(), 1);
+  EXPECT_EQ(events[0].acting_organization(), "organizations/soc");
+}
+
+TEST_F(CasePlanServiceTest, RetriedCreateWithSameRequestIdCreatesNothingNew) {
+  v1::Plan first = CreateAs("soc", "persons/p1", "same-request");
+  v1::Plan second = CreateAs("soc", "persons/p1", "same-request");
+  EXPECT_EQ(first.name(), second.name());
+  EXPECT_EQ(repository_.events().size(), 1u);
+}
+
+TEST_F(CasePlanServiceTest, CallsWithoutAValidTokenAreUnauthenticated) {
+  v1::GetPlanRequest get;
+  get.set_name("plans/6f1c3a4e-8b7d-4c1a-9e2f-0a1b2c3d4e5f");
+  v1::Plan plan;
+  EXPECT_EQ(stub_->GetPlan(As("").get(), get, &plan).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(stub_->GetPlan(As("not.a.token").get(), get, &plan).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(CasePlanServiceTest, HealthAnswersWithoutToken) {
+  grpc::GenericStub generic(channel_);
+  grpc::ClientContext context;
+  grpc::ByteBuffer request_buffer(nullptr, 0), response;  // HealthCheckRequest{service: ""}
+  std::promise<grpc::Status> done;
+  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request_buffer,
+                    &response, [&](grpc::Status s) { done.set_value(s); });
+  grpc::Status status = done.get_future().get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
+}
+
+TEST_F(CasePlanServiceTest, RequestIdIsEchoed) {
+  v1::GetPlanRequest get;
+  get.set_name("plans/6f1c3a4e-8b7d-4c1a-9e2f-0a1b2c3d4e5f");
+  auto context = As(Token("soc"));
+  context->AddMetadata("x-request-id", "trace-123");
+  v1::Plan plan;
+  stub_->GetPlan(context.get(), get, &plan);
+  auto it = context->GetServerInitialMetadata().find("x-request-id");
+  ASSERT_NE(it, context->GetServerInitialMetadata().end());
+  EXPECT_EQ(std::string(it->second.data(), it->second.size()), "trace-123");
+}
+
+TEST_F(CasePlanServiceTest, OtherOrganizationsCannotTellHiddenFromMissing) {
+  v1::Plan created = CreateAs("soc");
+  v1::GetPlanRequest hidden, missing;
+  hidden.set_name(created.name());
+  missing.set_name("plans/6f1c3a4e-8b7d-4c1a-9e2f-0a1b2c3d4e5f");
+  v1::Plan plan;
+  grpc::Status a = stub_->GetPlan(As(Token("fk")).get(), hidden, &plan);
+  grpc::Status b = stub_->GetPlan(As(Token("fk")).get(), missing, &plan);
+  EXPECT_EQ(a.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(b.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // Same words apart from the name the caller itself sent.
+  EXPECT_EQ(a.error_message().substr(a.error_message().find(')')),
+            b.error_message().substr(b.error_message().find(')')));
+  // The participant sees it; a manager of the lead organization does not.
+  EXPECT_TRUE(stub_->GetPlan(As(Token("af", "partner_system")).get(), hidden, &plan).ok());
+  EXPECT_EQ(stub_->GetPlan(As(Token("soc", "manager")).get(), hidden, &plan).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // Same organization id in another municipality: denied.
+  EXPECT_EQ(stub_->GetPlan(As(Token("soc", "caseworker", "0180")).get(), hidden, &plan)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(CasePlanServiceTest, StaleEtagIsAbortedAndChangesNothing) {
+  v1::Plan created = CreateAs("soc");
+  v1::UpdatePlanRequest update;
+  update.mutable_plan()->set_name(created.name());
+  update.mutable_plan()->set_status(v1::PLAN_STATUS_ACTIVE);
+  update.mutable_plan()->set_etag(created.etag());
+  update.mutable_update_mask()->add_paths("status");
+  v1::Plan updated;
+  ASSERT_TRUE(stub_->UpdatePlan(As(Token("soc")).get(), update, &updated).ok());
+  EXPECT_EQ(updated.version(), 2);
+
+  update.mutable_plan()->set_status(v1::PLAN_STATUS_ON_HOLD);  // same, now stale, etag
+  grpc::Status stale = stub_->UpdatePlan(As(Token("soc")).get(), update, &updated);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::ABORTED);
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(stale.error_details()));
+  google::rpc::PreconditionFailure failure;
+  ASSERT_TRUE(details.details(0).UnpackTo(&failure));
+  EXPECT_EQ(failure.violations(0).subject(), created.name());
+
+  v1::GetPlanRequest get;
+  get.set_name(created.name());
+  v1::Plan fetched;
+  ASSERT_TRUE(stub_->GetPlan(As(Token("soc")).get(), get, &fetched).ok());
+  EXPECT_EQ(fetched.status(), v1::PLAN_STATUS_ACTIVE);
+  EXPECT_EQ(fetched.version(), 2);
+  EXPECT_EQ(repository_.events().size(), 2u);
+}
+
+TEST_F(CasePlanServiceTest, InvalidUpdateNamesTheFieldOnTheWire) {
+  v1::Plan created = CreateAs("soc");
+  v1::UpdatePlanRequest update;
+  update.mutable_plan()->set_name(created.name());
+  auto* goal = update.mutable_plan()->add_goals();
+  goal->set_status(v1::PROGRESS_STATUS_PLANNED);  // no description
+  update.mutable_update_mask()->add_paths("goals");
+  v1::Plan updated;
+  grpc::Status status = stub_->UpdatePlan(As(Token("soc")).get(), update, &updated);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(status.error_details()));
+  google::rpc::BadRequest bad_request;
+  ASSERT_TRUE(details.details(0).UnpackTo(&bad_request));
+  EXPECT_EQ(bad_request.field_violations(0).field(), "plan.goals[0].description");
+  EXPECT_EQ(repository_.events().size(), 1u);  // only the create
+}
+
+TEST_F(CasePlanServiceTest, UpdateWithoutChangeMakesNoVersion) {
+  v1::Plan created = CreateAs("soc");
+  v1::UpdatePlanRequest update;
+  update.mutable_plan()->set_name(created.name());
+  update.mutable_plan()->set_status(created.status());
+  update.mutable_update_mask()->add_paths("status");
+  v1::Plan updated;
+  ASSERT_TRUE(stub_->UpdatePlan(As(Token("soc")).get(), update, &updated).ok());
+  EXPECT_EQ(updated.version(), 1);
+  EXPECT_EQ(repository_.events().size(), 1u);
+}
+
+TEST_F(CasePlanServiceTest, OnlyTheLeadDecidesWhoTakesPart) {
+  v1::Plan created = CreateAs("soc");
+  v1::UpdatePlanRequest update;
+  update.mutable_plan()->set_name(created.name());
+  *update.mutable_plan()->mutable_participants() = created.participants();
+  update.mutable_plan()->add_participants()->set_organization("organizations/fk");
+  update.mutable_update_mask()->add_paths("participants");
+  v1::Plan updated;
+  EXPECT_EQ(stub_->UpdatePlan(As(Token("af", "partner_system")).get(), update, &updated)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(stub_->UpdatePlan(As(Token("soc")).get(), update, &updated).ok());
+  EXPECT_EQ(updated.participants_size(), 2);
+}
+
+TEST_F(CasePlanServiceTest, RevisionsTellWhoChangedWhat) {
+  v1::Plan created = CreateAs("soc");
+  v1::UpdatePlanRequest update;
+  update.mutable_plan()->set_name(created.name());
+  update.mutable_plan()->set_overall_goal(v1::OVERALL_GOAL_STUDIES);
+  update.mutable_update_mask()->add_paths("overall_goal");
+  v1::Plan updated;
+  ASSERT_TRUE(stub_->UpdatePlan(As(Token("af", "partner_system")).get(), update, &updated).ok());
+
+  v1::ListPlanRevisionsRequest list;
+  list.set_name(created.name());
+  list.set_page_size(1);
+  v1::ListPlanRevisionsResponse page;
+  ASSERT_TRUE(stub_->ListPlanRevisions(As(Token("soc")).get(), list, &page).ok());
+  ASSERT_EQ(page.revisions_size(), 1);
+  EXPECT_EQ(page.revisions(0).version(), 2);
+  EXPECT_EQ(page.revisions(0).actor_user(), "users/u-af");
+  EXPECT_EQ(page.revisions(0).changed_fields(0), "overall_goal");
+  ASSERT_EQ(page.next_page_token(), "2");
+  list.set_page_token(page.next_page_token());
+  ASSERT_TRUE(stub_->ListPlanRevisions(As(Token("soc")).get(), list, &page).ok());
+  ASSERT_EQ(page.revisions_size(), 1);
+  EXPECT_EQ(page.revisions(0).version(), 1);
+  EXPECT_TRUE(page.next_page_token().empty());
+}
+
+TEST_F(CasePlanServiceTest, ListShowsOnlyVisiblePlansInPages) {
+  for (int i = 0; i < 5; ++i) CreateAs("soc", "persons/p" + std::to_string(i));
+  CreateAs("fk", "persons/hidden");  // fk leads, af takes part; soc sees nothing of it
+  std::set<std::string> seen;
+  v1::ListPlansRequest list;
+  list.set_page_size(2);
+  int pages = 0;
+  do {
+    v1::ListPlansResponse page;
+    ASSERT_TRUE(stub_->ListPlans(As(Token("soc")).get(), list, &page).ok());
+    for (const auto& plan : page.plans()) {
+      EXPECT_NE(plan.person(), "persons/hidden");
+      EXPECT_TRUE(seen.insert(plan.name()).second) << "seen twice: " << plan.name();
+    }
+    list.set_page_token(page.next_page_token());
+    ++pages;
+  } while (!list.page_token().empty() && pages < 10);
+  EXPECT_EQ(seen.size(), 5u);
+  EXPECT_EQ(pages, 3);
+
+  list.set_page_size(10);
+  list.set_page_token("");
+  list.set_person("persons/p3");
+  v1::ListPlansResponse filtered;
+  ASSERT_TRUE(stub_->ListPlans(As(Token("soc")).get(), list, &filtered).ok());
+  ASSERT_EQ(filtered.plans_size(), 1);
+  EXPECT_EQ(filtered.plans(0).person(), "persons/p3");
+
+  EXPECT_EQ(stub_->ListPlans(As(Token("soc", "manager")).get(), list, &filtered).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+}  // namespace
+}  // namespace samplan::caseplan

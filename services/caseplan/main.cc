@@ -1,0 +1,102 @@
+// samplan-caseplan: the shared action plan service. Wiring only.
+//
+//   samplan-caseplan                 apply migrations, serve gRPC, run the outbox relay
+//   samplan-caseplan --migrate-only  apply migrations and exit (a Kubernetes init step)
+//   samplan-caseplan --relay-only    run only the outbox relay
+//
+// Configuration comes from environment variables: docs/configuration.md.
+
+#include <cstdio>
+#include <cstring>
+
+#include "common/auth.h"
+#include "common/authorizer.h"
+#include "common/call.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/migrations.h"
+#include "common/outbox.h"
+#include "common/pg.h"
+#include "common/relay.h"
+#include "common/server.h"
+#include "services/caseplan/caseplan_service.h"
+#include "services/caseplan/pg_plan_repository.h"
+
+namespace samplan {
+const std::vector<Migration>& caseplan_migrations();
+}  // namespace samplan
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  samplan::Log(samplan::LogLevel::kError, "cannot start", {{"error", status.ToString()}});
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace samplan;
+  BlockTerminationSignals();
+  const bool migrate_only = argc > 1 && std::strcmp(argv[1], "--migrate-only") == 0;
+  const bool relay_only = argc > 1 && std::strcmp(argv[1], "--relay-only") == 0;
+  if (argc > 1 && !migrate_only && !relay_only) {
+    std::fprintf(stderr, "usage: %s [--migrate-only | --relay-only]\n", argv[0]);
+    return 2;
+  }
+
+  EnvReader env = EnvReader::FromProcessEnvironment();
+  LogLevel log_level = LogLevel::kInfo;
+  const std::string level_text = env.String("SAMPLAN_LOG_LEVEL", "info");
+  if (!ParseLogLevel(level_text, &log_level)) {
+    env.AddProblem("SAMPLAN_LOG_LEVEL must be debug, info, warning or error");
+  }
+  ConfigureLogging("caseplan", log_level);
+  const ServerConfig server_config = ReadServerConfig(env);
+  const PgConfig pg_config = ReadPgConfig(env);
+  const RedisConfig redis_config = ReadRedisConfig(env);
+  const RelayConfig relay_config = ReadRelayConfig(env);
+  TokenVerifierOptions token_options;
+  if (!migrate_only && !relay_only) token_options = ReadTokenVerifierOptions(env);
+  if (absl::Status config = env.Finish(); !config.ok()) return Fail(config);
+
+  const std::vector<MigrationSet> migrations = {{"caseplan", &caseplan_migrations()},
+                                                {"outbox", &outbox_migrations()}};
+  if (absl::Status migrated = ApplyMigrations(pg_config.dsn, caseplan::kSchema, migrations);
+      !migrated.ok()) {
+    return Fail(migrated);
+  }
+  if (migrate_only) return 0;
+
+  OutboxRelay relay({caseplan::kSchema, relay_config.batch_size, relay_config.poll_interval,
+                     relay_config.outbox_retention, relay_config.stream_retention},
+                    pg_config.dsn, {redis_config.host, redis_config.port});
+  if (relay_only) {
+    relay.Start();
+    WaitForTerminationSignal();
+    relay.Stop();
+    return 0;
+  }
+
+  absl::StatusOr<std::unique_ptr<TokenVerifier>> verifier = MakeTokenVerifier(token_options);
+  if (!verifier.ok()) return Fail(verifier.status());
+  const Outbox outbox(caseplan::kSchema);
+  absl::StatusOr<std::unique_ptr<PgPool>> pool =
+      PgPool::Create({pg_config.dsn, pg_config.pool_size, server_config.call_timeout,
+                      "samplan-caseplan", caseplan::PlanRepositoryStatements(outbox)});
+  if (!pool.ok()) return Fail(pool.status());
+  caseplan::PgPlanRepository repository(**pool, outbox);
+  const RecordAuthorizer authorizer;
+  const CallHandler calls(**verifier, server_config.call_timeout);
+  caseplan::CasePlanService service(repository, authorizer, calls, RealClock(),
+                                    caseplan::NewItemId);
+  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(server_config, {&service});
+  if (!server.ok()) return Fail(server.status());
+  if (relay_config.enabled) relay.Start();
+
+  const int signal = WaitForTerminationSignal();
+  Log(LogLevel::kInfo, "shutting down", {{"signal", signal}});
+  (*server)->Shutdown();
+  relay.Stop();
+  return 0;
+}

@@ -1,0 +1,187 @@
+#include "services/caseplan/pg_plan_repository.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "services/caseplan/sql.h"
+
+namespace samplan::caseplan {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+
+std::vector<std::string> ParticipantOrganizations(const Plan& plan) {
+  std::vector<std::string> out;
+  for (const auto& participant : plan.participants()) out.push_back(participant.organization());
+  return out;
+}
+
+absl::StatusOr<Plan> ParseContent(const std::string& json) {
+  Plan plan;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // rows written by a newer version
+  if (!google::protobuf::util::JsonStringToMessage(json, &plan, options).ok()) {
+    return absl::DataLossError("a stored plan could not be read");
+  }
+  return plan;
+}
+
+// Reads a row of (id, version, content, create_micros, update_micros).
+absl::StatusOr<Plan> PlanFromRow(const pqxx::row& row) {
+  absl::StatusOr<Plan> plan = ParseContent(row[2].as<std::string>());
+  if (!plan.ok()) return plan;
+  plan->set_name(absl::StrCat("plans/", row[0].as<std::string>()));
+  plan->set_version(row[1].as<int64_t>());
+  plan->set_etag(absl::StrCat(plan->version()));
+  *plan->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row[3].as<int64_t>());
+  *plan->mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(row[4].as<int64_t>());
+  return plan;
+}
+
+std::string IdOf(const Plan& plan) {
+  absl::string_view name = plan.name();
+  return std::string(name.substr(name.find('/') + 1));
+}
+
+}  // namespace
+
+std::vector<PreparedStatement> PlanRepositoryStatements(const Outbox& outbox) {
+  std::vector<PreparedStatement> statements(std::begin(sql::kAll), std::end(sql::kAll));
+  for (const PreparedStatement& statement : outbox.statements()) statements.push_back(statement);
+  return statements;
+}
+
+std::string PlanContentJson(const Plan& plan) {
+  Plan content = plan;
+  content.clear_version();
+  content.clear_etag();
+  content.clear_update_time();
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(content, &json, options);
+  return json;
+}
+
+absl::StatusOr<CreateResult> PgPlanRepository::CreatePlan(const PlanWrite& write) {
+  CreateResult result;
+  absl::Status status = pool_.Transaction(write.deadline, [&](pqxx::transaction_base& tx) {
+    const Plan& plan = write.plan;
+    pqxx::result inserted = tx.exec_prepared(
+        sql::kInsertPlan.name, IdOf(plan), plan.municipality(), plan.person(),
+        plan.lead_organization(), PgTextArray(ParticipantOrganizations(plan)),
+        v1::PlanStatus_Name(plan.status()), PlanContentJson(plan), PgTimestamp(write.time),
+        write.request_id, write.actor_user, PgTextArray(write.changed_fields));
+    if (inserted.empty()) {
+      // The organization sent this request id before: answer with that plan.
+      pqxx::result existing = tx.exec_prepared(sql::kSelectPlanByRequest.name,
+                                               plan.lead_organization(), write.request_id);
+      if (existing.empty()) return absl::AbortedError("concurrent create; retry");
+      absl::StatusOr<Plan> stored = PlanFromRow(existing[0]);
+      if (!stored.ok()) return stored.status();
+      result.plan = *std::move(stored);
+      result.created = false;
+      return absl::OkStatus();
+    }
+    outbox_.Append(tx, write.event);
+    result.plan = plan;
+    result.plan.set_version(1);
+    result.plan.set_etag("1");
+    *result.plan.mutable_create_time() =
+        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(write.time));
+    *result.plan.mutable_update_time() = result.plan.create_time();
+    result.created = true;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return result;
+}
+
+absl::StatusOr<Plan> PgPlanRepository::GetPlan(const std::string& id, absl::Time deadline) {
+  absl::StatusOr<Plan> plan = absl::NotFoundError("plan not found");
+  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base& tx) {
+    pqxx::result rows = tx.exec_prepared(sql::kSelectPlan.name, id);
+    if (!rows.empty()) plan = PlanFromRow(rows[0]);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return plan;
+}
+
+absl::StatusOr<Plan> PgPlanRepository::UpdatePlan(const PlanWrite& write,
+                                                  int64_t expected_version) {
+  Plan stored = write.plan;
+  absl::Status status = pool_.Transaction(write.deadline, [&](pqxx::transaction_base& tx) {
+    pqxx::result updated = tx.exec_prepared(
+        sql::kUpdatePlan.name, IdOf(stored), expected_version,
+        PgTextArray(ParticipantOrganizations(stored)), v1::PlanStatus_Name(stored.status()),
+        PlanContentJson(stored), PgTimestamp(write.time), write.actor_user,
+        write.actor_organization, write.request_id, PgTextArray(write.changed_fields));
+    if (updated.empty()) {
+      return absl::AbortedError("the plan changed while this update was prepared");
+    }
+    outbox_.Append(tx, write.event);
+    stored.set_version(updated[0][0].as<int64_t>());
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  stored.set_etag(absl::StrCat(stored.version()));
+  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(write.time));
+  return stored;
+}
+
+absl::StatusOr<std::vector<Plan>> PgPlanRepository::ListPlans(const PlanQuery& query) {
+  std::vector<Plan> plans;
+  absl::Status status = pool_.Read(query.deadline, [&](pqxx::transaction_base& tx) {
+    std::string after_time, after_id;
+    if (query.after_create_time.has_value()) {
+      after_time = PgTimestamp(*query.after_create_time);
+      after_id = query.after_id;
+    }
+    pqxx::result rows = tx.exec_prepared(
+        sql::kListPlans.name, query.municipality, query.viewer_organization, query.person,
+        query.organization, query.status, after_time, after_id, query.limit);
+    for (const pqxx::row& row : rows) {
+      absl::StatusOr<Plan> plan = PlanFromRow(row);
+      if (!plan.ok()) return plan.status();
+      plans.push_back(*std::move(plan));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return plans;
+}
+
+absl::StatusOr<std::vector<PlanRevision>> PgPlanRepository::ListRevisions(
+    const std::string& id, std::optional<int64_t> before_version, int limit,
+    absl::Time deadline) {
+  std::vector<PlanRevision> revisions;
+  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base& tx) {
+    pqxx::result rows =
+        tx.exec_prepared(sql::kListRevisions.name, id, before_version.value_or(0), limit);
+    for (const pqxx::row& row : rows) {
+      PlanRevision revision;
+      revision.set_version(row[0].as<int64_t>());
+      revision.set_name(absl::StrCat("plans/", id, "/revisions/", revision.version()));
+      *revision.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row[1].as<int64_t>());
+      revision.set_actor_user(row[2].as<std::string>());
+      revision.set_actor_organization(row[3].as<std::string>());
+      revision.set_request_id(row[4].as<std::string>());
+      for (std::string& field : ParsePgTextArray(row[5])) revision.add_changed_fields(field);
+      absl::StatusOr<Plan> plan = ParseContent(row[6].as<std::string>());
+      if (!plan.ok()) return plan.status();
+      plan->set_name(absl::StrCat("plans/", id));
+      plan->set_version(revision.version());
+      plan->set_etag(absl::StrCat(revision.version()));
+      *plan->mutable_update_time() = revision.create_time();
+      *revision.mutable_plan() = *std::move(plan);
+      revisions.push_back(std::move(revision));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return revisions;
+}
+
+}  // namespace samplan::caseplan

@@ -1,0 +1,45 @@
+#ifndef SAMPLAN_SERVICES_CASEPLAN_PG_PLAN_REPOSITORY_H_
+#define SAMPLAN_SERVICES_CASEPLAN_PG_PLAN_REPOSITORY_H_
+
+#include <vector>
+
+#include "common/outbox.h"
+#include "common/pg.h"
+#include "services/caseplan/plan_repository.h"
+
+namespace samplan::caseplan {
+
+// The schema the caseplan service owns.
+inline constexpr char kSchema[] = "caseplan";
+
+// Returns the statements the repository needs prepared on its pool (its own and
+// the outbox's).
+std::vector<PreparedStatement> PlanRepositoryStatements(const Outbox& outbox);
+
+// PlanRepository over PostgreSQL (schema "caseplan", migrations/ beside this file).
+// The pool must have been created with PlanRepositoryStatements.
+class PgPlanRepository final : public PlanRepository {
+ public:
+  PgPlanRepository(PgPool& pool, const Outbox& outbox) : pool_(pool), outbox_(outbox) {}
+
+  absl::StatusOr<CreateResult> CreatePlan(const PlanWrite& write) override;
+  absl::StatusOr<Plan> GetPlan(const std::string& id, absl::Time deadline) override;
+  absl::StatusOr<Plan> UpdatePlan(const PlanWrite& write, int64_t expected_version) override;
+  absl::StatusOr<std::vector<Plan>> ListPlans(const PlanQuery& query) override;
+  absl::StatusOr<std::vector<PlanRevision>> ListRevisions(const std::string& id,
+                                                          std::optional<int64_t> before_version,
+                                                          int limit,
+                                                          absl::Time deadline) override;
+
+ private:
+  PgPool& pool_;
+  const Outbox& outbox_;
+};
+
+// Returns the JSON stored in `plans.content` for `plan`: everything but the
+// version, etag and update time, which live in their own columns.
+std::string PlanContentJson(const Plan& plan);
+
+}  // namespace samplan::caseplan
+
+#endif  // SAMPLAN_SERVICES_CASEPLAN_PG_PLAN_REPOSITORY_H_

@@ -1,0 +1,84 @@
+#ifndef SAMPLAN_SERVICES_CASEPLAN_PLAN_REPOSITORY_H_
+#define SAMPLAN_SERVICES_CASEPLAN_PLAN_REPOSITORY_H_
+
+// Storage of plans, their revisions and their events. The service decides what a
+// change is; the repository stores it atomically: the plan, a revision and the
+// outbox event commit together or not at all.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "samplan/caseplan/v1/caseplan.pb.h"
+#include "samplan/events/v1/event.pb.h"
+
+namespace samplan::caseplan {
+
+using ::samplan::caseplan::v1::Plan;
+using ::samplan::caseplan::v1::PlanRevision;
+
+// One change to store: the plan as it is to be after the change, and its trail.
+struct PlanWrite {
+  Plan plan;  // complete new state; version and etag are ignored
+  std::vector<std::string> changed_fields;
+  std::string request_id;
+  std::string actor_user;
+  std::string actor_organization;
+  absl::Time time;
+  events::v1::Event event;
+  absl::Time deadline;
+};
+
+struct CreateResult {
+  Plan plan;
+  // False when a plan with the same creating organization and request id existed,
+  // and `plan` is that one.
+  bool created = false;
+};
+
+// Which plans a list call returns; every filter is optional but the viewer.
+struct PlanQuery {
+  std::string municipality;
+  std::string viewer_organization;
+  std::string person;
+  std::string organization;
+  std::string status;  // PlanStatus name, or empty
+  // Where the previous page ended: create_time and id of its last plan.
+  std::optional<absl::Time> after_create_time;
+  std::string after_id;
+  int limit = 25;
+  absl::Time deadline;
+};
+
+class PlanRepository {
+ public:
+  virtual ~PlanRepository() = default;
+
+  // Stores a new plan (version 1), its first revision and the event, unless the
+  // same organization already created one with `write.request_id`; returns that one
+  // then, with `created` false and no new event.
+  virtual absl::StatusOr<CreateResult> CreatePlan(const PlanWrite& write) = 0;
+
+  // Returns the plan with `id`, NOT_FOUND if there is none.
+  virtual absl::StatusOr<Plan> GetPlan(const std::string& id, absl::Time deadline) = 0;
+
+  // Stores `write` as version `expected_version + 1` with its revision and event,
+  // only if the plan is still at `expected_version`; ABORTED otherwise (someone else
+  // changed it meanwhile), with nothing written. Returns the stored plan.
+  virtual absl::StatusOr<Plan> UpdatePlan(const PlanWrite& write, int64_t expected_version) = 0;
+
+  // Returns up to `query.limit` plans, newest created first.
+  virtual absl::StatusOr<std::vector<Plan>> ListPlans(const PlanQuery& query) = 0;
+
+  // Returns up to `limit` revisions of plan `id`, newest first, older than
+  // `before_version` when given.
+  virtual absl::StatusOr<std::vector<PlanRevision>> ListRevisions(
+      const std::string& id, std::optional<int64_t> before_version, int limit,
+      absl::Time deadline) = 0;
+};
+
+}  // namespace samplan::caseplan
+
+#endif  // SAMPLAN_SERVICES_CASEPLAN_PLAN_REPOSITORY_H_

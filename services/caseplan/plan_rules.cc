@@ -1,0 +1,403 @@
+#include "services/caseplan/plan_rules.h"
+
+#include <google/protobuf/util/message_differencer.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <set>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/ids.h"
+#include "common/status.h"
+
+namespace samplan::caseplan {
+namespace {
+
+using ::google::type::Date;
+
+constexpr int kMaxParticipants = 30;
+constexpr int kMaxGoals = 30;
+constexpr int kMaxSubGoals = 50;
+constexpr int kMaxActivities = 100;
+constexpr int kMaxNotes = 500;
+
+bool IsValidDate(const Date& date) {
+  if (date.year() < 1 || date.year() > 9999 || date.month() < 1 || date.month() > 12 ||
+      date.day() < 1) {
+    return false;
+  }
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int days = kDays[date.month() - 1];
+  const bool leap =
+      (date.year() % 4 == 0 && date.year() % 100 != 0) || date.year() % 400 == 0;
+  if (date.month() == 2 && leap) days = 29;
+  return date.day() <= days;
+}
+
+bool DateBefore(const Date& a, const Date& b) {
+  return std::make_tuple(a.year(), a.month(), a.day()) <
+         std::make_tuple(b.year(), b.month(), b.day());
+}
+
+void CheckLength(FieldViolations& v, const std::string& path, const std::string& text,
+                 size_t min, size_t max) {
+  // Lengths count characters (UTF-8 code points), not bytes: "Åsa" is three.
+  size_t chars = 0;
+  for (unsigned char c : text) chars += (c & 0xC0) != 0x80;
+  if (chars < min) {
+    v.Add(path, "must not be empty");
+  } else if (chars > max) {
+    v.Add(path, absl::StrCat("must be at most ", max, " characters"));
+  }
+}
+
+void CheckOptionalName(FieldViolations& v, const std::string& path, const std::string& name,
+                       absl::string_view collection) {
+  if (!name.empty() && ResourceId(name, collection).empty()) {
+    v.Add(path, absl::StrCat("must be of the form ", collection, "/{id}"));
+  }
+}
+
+void CheckDate(FieldViolations& v, const std::string& path, bool has, const Date& date) {
+  if (has && !IsValidDate(date)) v.Add(path, "is not a valid calendar date");
+}
+
+void CheckProgress(FieldViolations& v, const std::string& path, v1::ProgressStatus status) {
+  if (status == v1::PROGRESS_STATUS_UNSPECIFIED || !v1::ProgressStatus_IsValid(status)) {
+    v.Add(path, "must be set to PLANNED, IN_PROGRESS, DONE or CANCELLED");
+  }
+}
+
+void CheckUniqueId(FieldViolations& v, const std::string& path, const std::string& id,
+                   absl::flat_hash_set<std::string>& seen) {
+  if (id.empty()) return;  // a new item; PlanForCreate / ApplyUpdate give it an id
+  if (!IsResourceId(id)) {
+    v.Add(path, "must be 1 to 63 characters of letters, digits, - and _");
+  } else if (!seen.insert(id).second) {
+    v.Add(path, "is used twice in the plan");
+  }
+}
+
+// Gives new items their ids. Items whose id the plan did not have are refused,
+// so that ids stay the server's.
+void AssignIds(Plan& plan, const absl::flat_hash_set<std::string>& known,
+               const std::function<std::string()>& new_id, FieldViolations& v) {
+  auto assign = [&](std::string* id, const std::string& path) {
+    if (id->empty()) {
+      *id = new_id();
+    } else if (!known.contains(*id)) {
+      v.Add(path, "is not an id of this plan; leave it empty to add a new item");
+    }
+  };
+  for (int g = 0; g < plan.goals_size(); ++g) {
+    v1::Goal* goal = plan.mutable_goals(g);
+    assign(goal->mutable_id(), absl::StrCat("plan.goals[", g, "].id"));
+    for (int s = 0; s < goal->sub_goals_size(); ++s) {
+      assign(goal->mutable_sub_goals(s)->mutable_id(),
+             absl::StrCat("plan.goals[", g, "].sub_goals[", s, "].id"));
+    }
+  }
+  for (int a = 0; a < plan.activities_size(); ++a) {
+    assign(plan.mutable_activities(a)->mutable_id(), absl::StrCat("plan.activities[", a, "].id"));
+  }
+}
+
+absl::flat_hash_set<std::string> ItemIds(const Plan& plan) {
+  absl::flat_hash_set<std::string> ids;
+  for (const v1::Goal& goal : plan.goals()) {
+    ids.insert(goal.id());
+    for (const v1::SubGoal& sub : goal.sub_goals()) ids.insert(sub.id());
+  }
+  for (const v1::Activity& activity : plan.activities()) ids.insert(activity.id());
+  return ids;
+}
+
+// Notes already in the plan stay exactly as written; notes without id are new and
+// are stamped with the caller and the time.
+void MergeNotes(const Plan* current, Plan& next, const Principal& caller, absl::Time now,
+                const std::function<std::string()>& new_id, FieldViolations& v) {
+  absl::flat_hash_map<std::string, const v1::Note*> existing;
+  if (current != nullptr) {
+    for (const v1::Note& note : current->notes()) existing[note.id()] = &note;
+  }
+  absl::flat_hash_set<std::string> kept;
+  for (int n = 0; n < next.notes_size(); ++n) {
+    v1::Note* note = next.mutable_notes(n);
+    const std::string path = absl::StrCat("plan.notes[", n, "]");
+    if (note->id().empty()) {
+      note->set_id(new_id());
+      note->set_author_user(caller.user);
+      note->set_author_organization(caller.organization);
+      *note->mutable_create_time() =
+          google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+      continue;
+    }
+    auto it = existing.find(note->id());
+    if (it == existing.end()) {
+      v.Add(path + ".id", "is not a note of this plan; leave it empty to add a note");
+      continue;
+    }
+    kept.insert(note->id());
+    if (note->text() != it->second->text()) {
+      v.Add(path + ".text", "a written note cannot be changed; add a new note instead");
+      continue;
+    }
+    *note = *it->second;  // author and time are the server's
+  }
+  for (const auto& [id, note] : existing) {
+    if (!kept.contains(id)) {
+      v.Add("plan.notes", absl::StrCat("note ", id, " is missing; notes cannot be removed"));
+    }
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& MutablePlanFields() {
+  static const std::vector<std::string> kFields = {
+      "participants", "status", "overall_goal", "overall_goal_description",
+      "goals", "activities", "next_review_date", "notes"};
+  return kFields;
+}
+
+absl::StatusOr<std::string> PlanIdFromName(absl::string_view name, absl::string_view field) {
+  absl::string_view id = ResourceId(name, "plans");
+  if (!IsUuid(id)) {
+    return InvalidField(std::string(field), "must be a plan name, plans/{uuid}");
+  }
+  return std::string(id);
+}
+
+absl::Status ValidatePlan(const Plan& plan) {
+  FieldViolations v;
+  if (ResourceId(plan.person(), "persons").empty()) {
+    v.Add("plan.person", "must be a person name, persons/{id}");
+  }
+  if (plan.status() == v1::PLAN_STATUS_UNSPECIFIED || !v1::PlanStatus_IsValid(plan.status())) {
+    v.Add("plan.status", "must be set to DRAFT, ACTIVE, ON_HOLD, COMPLETED or CANCELLED");
+  }
+  if (!v1::OverallGoal_IsValid(plan.overall_goal())) {
+    v.Add("plan.overall_goal", "is not a known overall goal");
+  }
+  CheckLength(v, "plan.overall_goal_description", plan.overall_goal_description(), 0, 1000);
+  if (plan.has_next_review_date() && !IsValidDate(plan.next_review_date())) {
+    v.Add("plan.next_review_date", "is not a valid calendar date");
+  }
+
+  std::set<std::string> organizations = {plan.lead_organization()};
+  if (plan.participants_size() > kMaxParticipants) {
+    v.Add("plan.participants", absl::StrCat("at most ", kMaxParticipants, " organizations"));
+  }
+  for (int i = 0; i < plan.participants_size(); ++i) {
+    const v1::Participant& p = plan.participants(i);
+    const std::string path = absl::StrCat("plan.participants[", i, "]");
+    if (ResourceId(p.organization(), "organizations").empty()) {
+      v.Add(path + ".organization", "must be an organization name, organizations/{id}");
+    } else if (p.organization() == plan.lead_organization()) {
+      v.Add(path + ".organization", "is the lead organization, which takes part already");
+    } else if (!organizations.insert(p.organization()).second) {
+      v.Add(path + ".organization", "is listed twice");
+    }
+    CheckOptionalName(v, path + ".contact_user", p.contact_user(), "users");
+    CheckLength(v, path + ".role_description", p.role_description(), 0, 500);
+  }
+
+  absl::flat_hash_set<std::string> ids;
+  absl::flat_hash_set<std::string> goal_ids;
+  if (plan.goals_size() > kMaxGoals) {
+    v.Add("plan.goals", absl::StrCat("at most ", kMaxGoals, " goals"));
+  }
+  for (int g = 0; g < plan.goals_size(); ++g) {
+    const v1::Goal& goal = plan.goals(g);
+    const std::string path = absl::StrCat("plan.goals[", g, "]");
+    CheckUniqueId(v, path + ".id", goal.id(), ids);
+    goal_ids.insert(goal.id());
+    CheckLength(v, path + ".description", goal.description(), 1, 500);
+    CheckDate(v, path + ".target_date", goal.has_target_date(), goal.target_date());
+    CheckProgress(v, path + ".status", goal.status());
+    if (goal.sub_goals_size() > kMaxSubGoals) {
+      v.Add(path + ".sub_goals", absl::StrCat("at most ", kMaxSubGoals, " sub-goals"));
+    }
+    for (int s = 0; s < goal.sub_goals_size(); ++s) {
+      const v1::SubGoal& sub = goal.sub_goals(s);
+      const std::string sub_path = absl::StrCat(path, ".sub_goals[", s, "]");
+      CheckUniqueId(v, sub_path + ".id", sub.id(), ids);
+      CheckLength(v, sub_path + ".description", sub.description(), 1, 500);
+      CheckDate(v, sub_path + ".target_date", sub.has_target_date(), sub.target_date());
+      CheckProgress(v, sub_path + ".status", sub.status());
+    }
+  }
+
+  if (plan.activities_size() > kMaxActivities) {
+    v.Add("plan.activities", absl::StrCat("at most ", kMaxActivities, " activities"));
+  }
+  for (int a = 0; a < plan.activities_size(); ++a) {
+    const v1::Activity& activity = plan.activities(a);
+    const std::string path = absl::StrCat("plan.activities[", a, "]");
+    CheckUniqueId(v, path + ".id", activity.id(), ids);
+    if (activity.kind() == v1::ACTIVITY_KIND_UNSPECIFIED ||
+        !v1::ActivityKind_IsValid(activity.kind())) {
+      v.Add(path + ".kind", "must be set to a known kind of activity");
+    }
+    CheckLength(v, path + ".description", activity.description(), 0, 1000);
+    if (!organizations.contains(activity.responsible_organization())) {
+      v.Add(path + ".responsible_organization",
+            "must be the lead organization or one of the participants");
+    }
+    CheckOptionalName(v, path + ".responsible_user", activity.responsible_user(), "users");
+    CheckDate(v, path + ".start_date", activity.has_start_date(), activity.start_date());
+    CheckDate(v, path + ".end_date", activity.has_end_date(), activity.end_date());
+    if (activity.has_start_date() && activity.has_end_date() &&
+        DateBefore(activity.end_date(), activity.start_date())) {
+      v.Add(path + ".end_date", "is before start_date");
+    }
+    CheckProgress(v, path + ".status", activity.status());
+    if (!activity.goal_id().empty() && !goal_ids.contains(activity.goal_id())) {
+      v.Add(path + ".goal_id", "is not the id of a goal of this plan");
+    }
+  }
+
+  if (plan.notes_size() > kMaxNotes) {
+    v.Add("plan.notes", absl::StrCat("at most ", kMaxNotes, " notes"));
+  }
+  for (int n = 0; n < plan.notes_size(); ++n) {
+    CheckLength(v, absl::StrCat("plan.notes[", n, "].text"), plan.notes(n).text(), 1, 4000);
+  }
+  return v.ToStatus();
+}
+
+absl::StatusOr<Plan> PlanForCreate(const v1::CreatePlanRequest& request,
+                                   const Principal& caller, absl::Time now,
+                                   const std::function<std::string()>& new_id) {
+  FieldViolations v;
+  const std::string& request_id = request.request_id();
+  if (request_id.empty() || request_id.size() > 100 || !std::all_of(request_id.begin(), request_id.end(), [](char c) {
+        return absl::ascii_isalnum(c) || c == '-' || c == '_';
+      })) {
+    v.Add("request_id", "is required: 1 to 100 characters of letters, digits, - and _");
+  }
+  if (!request.has_plan()) {
+    v.Add("plan", "is required");
+    return v.ToStatus();
+  }
+  Plan plan = request.plan();
+  plan.set_name(absl::StrCat("plans/", NewUuid()));
+  plan.set_municipality(caller.municipality);
+  plan.set_lead_organization(caller.organization);
+  plan.clear_version();
+  plan.clear_etag();
+  plan.clear_update_time();
+  *plan.mutable_create_time() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  AssignIds(plan, {}, new_id, v);
+  MergeNotes(nullptr, plan, caller, now, new_id, v);
+  // One answer names every invalid field, the request's and the plan's.
+  for (auto& [field, description] : FieldViolationsOf(ValidatePlan(plan))) {
+    v.Add(std::move(field), std::move(description));
+  }
+  if (!v.empty()) return v.ToStatus();
+  return plan;
+}
+
+absl::StatusOr<Plan> ApplyUpdate(const Plan& current, const Plan& patch,
+                                 const google::protobuf::FieldMask& mask,
+                                 const Principal& caller, absl::Time now,
+                                 const std::function<std::string()>& new_id) {
+  std::vector<std::string> paths(mask.paths().begin(), mask.paths().end());
+  if (paths.empty()) {
+    return InvalidField("update_mask",
+                        "is required: name the fields to change, or \"*\" for all");
+  }
+  if (paths.size() == 1 && paths[0] == "*") paths = MutablePlanFields();
+  const auto& allowed = MutablePlanFields();
+  FieldViolations v;
+  for (const std::string& path : paths) {
+    if (std::find(allowed.begin(), allowed.end(), path) == allowed.end()) {
+      v.Add("update_mask", absl::StrCat("\"", path,
+                                        "\" cannot be updated; updatable fields are participants, "
+                                        "status, overall_goal, overall_goal_description, goals, "
+                                        "activities, next_review_date and notes"));
+    }
+  }
+  if (!v.empty()) return v.ToStatus();
+
+  Plan next = current;
+  const google::protobuf::Descriptor* descriptor = Plan::descriptor();
+  const google::protobuf::Reflection* reflection = Plan::GetReflection();
+  for (const std::string& path : paths) {
+    const google::protobuf::FieldDescriptor* field = descriptor->FindFieldByName(path);
+    reflection->ClearField(&next, field);
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(patch, field); ++i) {
+        if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+          reflection->AddMessage(&next, field)->CopyFrom(reflection->GetRepeatedMessage(patch, field, i));
+        }
+      }
+    } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (reflection->HasField(patch, field)) {
+        reflection->MutableMessage(&next, field)->CopyFrom(reflection->GetMessage(patch, field));
+      }
+    } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_ENUM) {
+      reflection->SetEnumValue(&next, field, reflection->GetEnumValue(patch, field));
+    } else {
+      reflection->SetString(&next, field, reflection->GetString(patch, field));
+    }
+  }
+  AssignIds(next, ItemIds(current), new_id, v);
+  MergeNotes(&current, next, caller, now, new_id, v);
+  for (auto& [field, description] : FieldViolationsOf(ValidatePlan(next))) {
+    v.Add(std::move(field), std::move(description));
+  }
+  if (!v.empty()) return v.ToStatus();
+  return next;
+}
+
+std::vector<std::string> ChangedFields(const Plan& before, const Plan& after) {
+  std::vector<std::string> changed;
+  const google::protobuf::Descriptor* descriptor = Plan::descriptor();
+  for (const std::string& name : MutablePlanFields()) {
+    const google::protobuf::FieldDescriptor* field = descriptor->FindFieldByName(name);
+    google::protobuf::util::MessageDifferencer differencer;
+    // Compare only this field: every other field is ignored.
+    for (int i = 0; i < descriptor->field_count(); ++i) {
+      if (descriptor->field(i) != field) differencer.IgnoreField(descriptor->field(i));
+    }
+    if (!differencer.Compare(before, after)) changed.push_back(name);
+  }
+  return changed;
+}
+
+std::string EncodePlanPageToken(const PlanPageToken& token) {
+  return absl::WebSafeBase64Escape(
+      absl::StrCat("v1|", token.create_micros, "|", token.id, "|", token.filters));
+}
+
+absl::StatusOr<PlanPageToken> DecodePlanPageToken(absl::string_view text,
+                                                  absl::string_view filters) {
+  std::string raw;
+  absl::Status invalid = InvalidField(
+      "page_token", "is not a token this call returned with the same filters");
+  if (!absl::WebSafeBase64Unescape(text, &raw)) return invalid;
+  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('|', 3));
+  PlanPageToken token;
+  if (parts.size() != 4 || parts[0] != "v1" || !absl::SimpleAtoi(parts[1], &token.create_micros) ||
+      !IsUuid(parts[2]) || parts[3] != filters) {
+    return invalid;
+  }
+  token.id = parts[2];
+  token.filters = parts[3];
+  return token;
+}
+
+absl::StatusOr<int> PageSize(int32_t requested) {
+  if (requested < 0) return InvalidField("page_size", "must not be negative");
+  if (requested == 0) return 25;
+  return std::min(requested, 100);
+}
+
+}  // namespace samplan::caseplan

@@ -1,0 +1,75 @@
+#ifndef SAMPLAN_SERVICES_CASEPLAN_PLAN_RULES_H_
+#define SAMPLAN_SERVICES_CASEPLAN_PLAN_RULES_H_
+
+// The decisions of the caseplan service as pure functions: what a valid plan is,
+// what an update changes, how new items get ids, how pages continue. No I/O here.
+
+#include <functional>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include <google/protobuf/field_mask.pb.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/auth.h"
+#include "samplan/caseplan/v1/caseplan.pb.h"
+
+namespace samplan::caseplan {
+
+using ::samplan::caseplan::v1::Plan;
+
+// The top-level fields a caller may change, in proto order. "*" in an update mask
+// stands for all of them.
+const std::vector<std::string>& MutablePlanFields();
+
+// Returns the id of a plan name "plans/{uuid}", or INVALID_ARGUMENT naming `field`.
+absl::StatusOr<std::string> PlanIdFromName(absl::string_view name, absl::string_view field);
+
+// Returns the field violations of a plan about to be stored, with paths under
+// "plan." — lengths, counts, dates, enum values, references between goals,
+// activities and organizations.
+absl::Status ValidatePlan(const Plan& plan);
+
+// Returns the plan a CreatePlan request asks for: the caller's content with name,
+// municipality, lead organization and create time set by the server, ids given to
+// goals, sub-goals, activities and notes, and notes stamped with their author. The
+// request's `request_id` and `plan.person` are checked here; the rest by
+// ValidatePlan. `new_id` makes ids (a UUID generator outside tests).
+absl::StatusOr<Plan> PlanForCreate(const v1::CreatePlanRequest& request,
+                                   const Principal& caller, absl::Time now,
+                                   const std::function<std::string()>& new_id);
+
+// Returns `current` with the fields of `mask` taken from `patch`. Unknown or
+// immutable paths in the mask are INVALID_ARGUMENT naming "update_mask". New
+// goals, sub-goals, activities and notes get ids; new notes get the caller as
+// author. Ids the plan does not have are rejected, and so is changing or removing
+// a note: the journal is append-only.
+absl::StatusOr<Plan> ApplyUpdate(const Plan& current, const Plan& patch,
+                                 const google::protobuf::FieldMask& mask,
+                                 const Principal& caller, absl::Time now,
+                                 const std::function<std::string()>& new_id);
+
+// Returns the mutable top-level fields whose value differs between the two plans.
+std::vector<std::string> ChangedFields(const Plan& before, const Plan& after);
+
+// Where a ListPlans page ends, with the filters it was made for.
+struct PlanPageToken {
+  int64_t create_micros = 0;
+  std::string id;
+  std::string filters;  // the request's filters, so a token is used with the same
+};
+std::string EncodePlanPageToken(const PlanPageToken& token);
+// INVALID_ARGUMENT naming "page_token" when malformed or made for other filters.
+absl::StatusOr<PlanPageToken> DecodePlanPageToken(absl::string_view text,
+                                                  absl::string_view filters);
+
+// Returns the page size to use: 25 when 0, at most 100; INVALID_ARGUMENT naming
+// "page_size" when negative.
+absl::StatusOr<int> PageSize(int32_t requested);
+
+}  // namespace samplan::caseplan
+
+#endif  // SAMPLAN_SERVICES_CASEPLAN_PLAN_RULES_H_

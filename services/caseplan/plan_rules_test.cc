@@ -1,0 +1,264 @@
+// Tier 1: the plan rules as pure functions.
+
+#include "services/caseplan/plan_rules.h"
+
+#include <gtest/gtest.h>
+
+#include "common/status.h"
+
+namespace samplan::caseplan {
+namespace {
+
+using ::google::protobuf::FieldMask;
+
+std::function<std::string()> Counter() {
+  auto next = std::make_shared<int>(0);
+  return [next] { return "id" + std::to_string(++*next); };
+}
+
+Principal Caller() {
+  Principal p;
+  p.organization = "organizations/soc";
+  p.municipality = "1885";
+  p.user = "users/anna";
+  p.roles = {"caseworker"};
+  return p;
+}
+
+google::type::Date Day(int y, int m, int d) {
+  google::type::Date date;
+  date.set_year(y);
+  date.set_month(m);
+  date.set_day(d);
+  return date;
+}
+
+v1::CreatePlanRequest ValidCreate() {
+  v1::CreatePlanRequest request;
+  request.set_request_id("req-1");
+  Plan* plan = request.mutable_plan();
+  plan->set_person("persons/p1");
+  plan->set_status(v1::PLAN_STATUS_DRAFT);
+  plan->set_overall_goal(v1::OVERALL_GOAL_WORK);
+  auto* participant = plan->add_participants();
+  participant->set_organization("organizations/af");
+  participant->set_contact_user("users/bo");
+  auto* goal = plan->add_goals();
+  goal->set_description("Swedish at B1");
+  goal->set_status(v1::PROGRESS_STATUS_PLANNED);
+  *goal->mutable_target_date() = Day(2027, 6, 30);
+  auto* sub = goal->add_sub_goals();
+  sub->set_description("Finish SFI course C");
+  sub->set_status(v1::PROGRESS_STATUS_IN_PROGRESS);
+  auto* activity = plan->add_activities();
+  activity->set_kind(v1::ACTIVITY_KIND_SFI);
+  activity->set_responsible_organization("organizations/af");
+  activity->set_status(v1::PROGRESS_STATUS_PLANNED);
+  *activity->mutable_start_date() = Day(2027, 1, 10);
+  *activity->mutable_end_date() = Day(2027, 5, 30);
+  plan->add_notes()->set_text("First meeting held together with the person.");
+  return request;
+}
+
+std::vector<std::string> Fields(const absl::Status& status) {
+  std::vector<std::string> fields;
+  for (const auto& [field, description] : FieldViolationsOf(status)) fields.push_back(field);
+  return fields;
+}
+
+TEST(PlanForCreateTest, ServerSetsIdentityAndIds) {
+  absl::Time now = absl::FromUnixSeconds(1800000000);
+  absl::StatusOr<Plan> plan = PlanForCreate(ValidCreate(), Caller(), now, Counter());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->name().rfind("plans/", 0) == 0);
+  EXPECT_EQ(plan->lead_organization(), "organizations/soc");
+  EXPECT_EQ(plan->municipality(), "1885");
+  EXPECT_FALSE(plan->goals(0).id().empty());
+  EXPECT_FALSE(plan->goals(0).sub_goals(0).id().empty());
+  EXPECT_FALSE(plan->activities(0).id().empty());
+  EXPECT_EQ(plan->notes(0).author_user(), "users/anna");
+  EXPECT_EQ(plan->notes(0).author_organization(), "organizations/soc");
+  EXPECT_EQ(plan->notes(0).create_time().seconds(), 1800000000);
+}
+
+TEST(PlanForCreateTest, CallerCannotChooseLeadOrMunicipality) {
+  v1::CreatePlanRequest request = ValidCreate();
+  request.mutable_plan()->set_lead_organization("organizations/other");
+  request.mutable_plan()->set_municipality("0180");
+  absl::StatusOr<Plan> plan = PlanForCreate(request, Caller(), absl::Now(), Counter());
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->lead_organization(), "organizations/soc");
+  EXPECT_EQ(plan->municipality(), "1885");
+}
+
+TEST(PlanForCreateTest, InvalidInputNamesEveryField) {
+  v1::CreatePlanRequest request = ValidCreate();
+  request.set_request_id("");
+  Plan* plan = request.mutable_plan();
+  plan->set_person("someone");
+  plan->set_status(v1::PLAN_STATUS_UNSPECIFIED);
+  plan->mutable_goals(0)->set_description("");
+  *plan->mutable_goals(0)->mutable_target_date() = Day(2027, 2, 30);
+  plan->mutable_activities(0)->set_responsible_organization("organizations/nobody");
+  *plan->mutable_activities(0)->mutable_end_date() = Day(2026, 12, 1);
+  plan->mutable_participants(0)->set_organization("organizations/soc");  // the lead itself
+  absl::Status status = PlanForCreate(request, Caller(), absl::Now(), Counter()).status();
+  ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  std::vector<std::string> fields = Fields(status);
+  EXPECT_EQ(fields.size(), 8u) << status;
+  for (const char* expected :
+       {"request_id", "plan.person", "plan.status", "plan.goals[0].description", "plan.goals[0].target_date",
+        "plan.activities[0].responsible_organization", "plan.activities[0].end_date",
+        "plan.participants[0].organization"}) {
+    EXPECT_NE(std::find(fields.begin(), fields.end(), expected), fields.end())
+        << expected << " missing in " << status;
+  }
+}
+
+TEST(PlanForCreateTest, LeapDaysAreValidDates) {
+  v1::CreatePlanRequest request = ValidCreate();
+  *request.mutable_plan()->mutable_next_review_date() = Day(2028, 2, 29);
+  EXPECT_TRUE(PlanForCreate(request, Caller(), absl::Now(), Counter()).ok());
+  *request.mutable_plan()->mutable_next_review_date() = Day(2027, 2, 29);
+  EXPECT_EQ(Fields(PlanForCreate(request, Caller(), absl::Now(), Counter()).status()),
+            std::vector<std::string>{"plan.next_review_date"});
+}
+
+TEST(PlanForCreateTest, TextLimitsCountCharactersNotBytes) {
+  v1::CreatePlanRequest request = ValidCreate();
+  std::string text;
+  for (int i = 0; i < 500; ++i) text += "å";  // 1000 bytes, 500 characters
+  request.mutable_plan()->mutable_goals(0)->set_description(text);
+  EXPECT_TRUE(PlanForCreate(request, Caller(), absl::Now(), Counter()).ok());
+  request.mutable_plan()->mutable_goals(0)->set_description(text + "å");
+  EXPECT_EQ(Fields(PlanForCreate(request, Caller(), absl::Now(), Counter()).status()),
+            std::vector<std::string>{"plan.goals[0].description"});
+}
+
+class ApplyUpdateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<Plan> plan = PlanForCreate(ValidCreate(), Caller(), absl::Now(), ids_);
+    ASSERT_TRUE(plan.ok());
+    current_ = *plan;
+  }
+  absl::StatusOr<Plan> Apply(const Plan& patch, std::vector<std::string> paths) {
+    FieldMask mask;
+    for (auto& p : paths) mask.add_paths(p);
+    Principal other = Caller();
+    other.user = "users/bo";
+    other.organization = "organizations/af";
+    return ApplyUpdate(current_, patch, mask, other, absl::FromUnixSeconds(1900000000), ids_);
+  }
+  std::function<std::string()> ids_ = Counter();
+  Plan current_;
+};
+
+TEST_F(ApplyUpdateTest, OnlyMaskedFieldsChange) {
+  Plan patch;
+  patch.set_status(v1::PLAN_STATUS_ACTIVE);
+  patch.set_overall_goal(v1::OVERALL_GOAL_STUDIES);  // not in the mask: ignored
+  absl::StatusOr<Plan> next = Apply(patch, {"status"});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->status(), v1::PLAN_STATUS_ACTIVE);
+  EXPECT_EQ(next->overall_goal(), v1::OVERALL_GOAL_WORK);
+  EXPECT_EQ(ChangedFields(current_, *next), std::vector<std::string>{"status"});
+}
+
+TEST_F(ApplyUpdateTest, MaskMustNameUpdatableFields) {
+  Plan patch;
+  EXPECT_EQ(Fields(Apply(patch, {}).status()), std::vector<std::string>{"update_mask"});
+  EXPECT_EQ(Fields(Apply(patch, {"person"}).status()), std::vector<std::string>{"update_mask"});
+  EXPECT_EQ(Fields(Apply(patch, {"lead_organization"}).status()),
+            std::vector<std::string>{"update_mask"});
+  EXPECT_EQ(Fields(Apply(patch, {"no_such_field"}).status()),
+            std::vector<std::string>{"update_mask"});
+}
+
+TEST_F(ApplyUpdateTest, NewItemsGetIdsAndInventedIdsAreRefused) {
+  Plan patch;
+  *patch.mutable_goals() = current_.goals();
+  auto* added = patch.add_goals();
+  added->set_description("Driving licence");
+  added->set_status(v1::PROGRESS_STATUS_PLANNED);
+  absl::StatusOr<Plan> next = Apply(patch, {"goals"});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->goals(0).id(), current_.goals(0).id());
+  EXPECT_FALSE(next->goals(1).id().empty());
+  EXPECT_NE(next->goals(1).id(), next->goals(0).id());
+
+  patch.mutable_goals(1)->set_id("made-up");
+  EXPECT_EQ(Fields(Apply(patch, {"goals"}).status()), std::vector<std::string>{"plan.goals[1].id"});
+}
+
+TEST_F(ApplyUpdateTest, TheJournalIsAppendOnly) {
+  Plan patch;
+  *patch.mutable_notes() = current_.notes();
+  patch.add_notes()->set_text("Follow-up: started SFI.");
+  absl::StatusOr<Plan> next = Apply(patch, {"notes"});
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_EQ(next->notes_size(), 2);
+  EXPECT_EQ(next->notes(0).author_user(), "users/anna");  // kept
+  EXPECT_EQ(next->notes(1).author_user(), "users/bo");    // the caller
+  EXPECT_EQ(next->notes(1).author_organization(), "organizations/af");
+
+  Plan edited = patch;
+  edited.mutable_notes(0)->set_text("rewritten history");
+  EXPECT_EQ(Fields(Apply(edited, {"notes"}).status()), std::vector<std::string>{"plan.notes[0].text"});
+
+  Plan removed;  // no notes at all
+  EXPECT_EQ(Fields(Apply(removed, {"notes"}).status()), std::vector<std::string>{"plan.notes"});
+
+  Plan forged = patch;
+  forged.mutable_notes(1)->set_author_user("users/someone-else");
+  next = Apply(forged, {"notes"});
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->notes(1).author_user(), "users/bo");  // output only: the server's
+}
+
+TEST_F(ApplyUpdateTest, StarMeansEveryUpdatableField) {
+  Plan patch = current_;
+  patch.set_status(v1::PLAN_STATUS_ON_HOLD);
+  patch.clear_participants();
+  patch.mutable_activities(0)->set_responsible_organization("organizations/soc");
+  absl::StatusOr<Plan> next = Apply(patch, {"*"});
+  ASSERT_TRUE(next.ok()) << next.status();
+  std::vector<std::string> changed = ChangedFields(current_, *next);
+  EXPECT_EQ(changed, (std::vector<std::string>{"participants", "status", "activities"}));
+}
+
+TEST_F(ApplyUpdateTest, RemovingAParticipantStillResponsibleIsRefused) {
+  Plan patch;  // no participants, but activity 0 is organizations/af's
+  EXPECT_EQ(Fields(Apply(patch, {"participants"}).status()),
+            std::vector<std::string>{"plan.activities[0].responsible_organization"});
+}
+
+TEST(PageTokenTest, RoundTripAndFilterBinding) {
+  PlanPageToken token{123456, "6f1c3a4e-8b7d-4c1a-9e2f-0a1b2c3d4e5f", "persons/p,,"};
+  std::string text = EncodePlanPageToken(token);
+  absl::StatusOr<PlanPageToken> decoded = DecodePlanPageToken(text, "persons/p,,");
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->create_micros, 123456);
+  EXPECT_EQ(decoded->id, token.id);
+  EXPECT_EQ(Fields(DecodePlanPageToken(text, "persons/q,,").status()),
+            std::vector<std::string>{"page_token"});
+  EXPECT_EQ(Fields(DecodePlanPageToken("garbage!", "").status()),
+            std::vector<std::string>{"page_token"});
+}
+
+TEST(PageSizeTest, DefaultsAndLimits) {
+  EXPECT_EQ(*PageSize(0), 25);
+  EXPECT_EQ(*PageSize(7), 7);
+  EXPECT_EQ(*PageSize(1000), 100);
+  EXPECT_EQ(PageSize(-1).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PlanIdFromNameTest, OnlyPlanUuids) {
+  EXPECT_TRUE(PlanIdFromName("plans/6f1c3a4e-8b7d-4c1a-9e2f-0a1b2c3d4e5f", "name").ok());
+  EXPECT_EQ(Fields(PlanIdFromName("plans/1", "name").status()), std::vector<std::string>{"name"});
+  EXPECT_EQ(Fields(PlanIdFromName("persons/6f1c3a4e-8b7d-4c1a-9e2f-0a1b2c3d4e5f", "plan.name").status()),
+            std::vector<std::string>{"plan.name"});
+}
+
+}  // namespace
+}  // namespace samplan::caseplan

@@ -1,0 +1,94 @@
+#ifndef SAMPLAN_SERVICES_CASEPLAN_SQL_H_
+#define SAMPLAN_SERVICES_CASEPLAN_SQL_H_
+
+// Every statement the caseplan service runs, prepared under its name on each
+// pooled connection. User input reaches them only as $n parameters.
+
+#include "common/pg.h"
+
+namespace samplan::caseplan::sql {
+
+// Timestamps leave the database as microseconds since the epoch (exact, no time
+// zone parsing) and enter it as RFC 3339 text.
+#define SAMPLAN_SQL_MICROS(column) "(extract(epoch FROM " column ") * 1000000)::bigint"
+
+// $1 id, $2 municipality, $3 person, $4 lead_organization,
+// $5 participant_organizations (text[]), $6 status, $7 content (jsonb),
+// $8 create_time, $9 create_request_id, $10 actor_user, $11 changed_fields (text[]).
+// Inserts the plan and its first revision in one statement; returns nothing when
+// the organization already created a plan with this request id.
+inline constexpr PreparedStatement kInsertPlan{
+    "caseplan_insert_plan",
+    "WITH inserted AS ("
+    "  INSERT INTO caseplan.plans (id, municipality, person, lead_organization,"
+    "    participant_organizations, status, version, content, create_time, update_time,"
+    "    create_request_id)"
+    "  VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $8, $9)"
+    "  ON CONFLICT (lead_organization, create_request_id) DO NOTHING"
+    "  RETURNING id, version, create_time)"
+    " INSERT INTO caseplan.plan_revisions (plan_id, version, create_time, actor_user,"
+    "   actor_organization, request_id, changed_fields, content)"
+    " SELECT id, version, create_time, $10, $4, $9, $11, $7 FROM inserted"
+    " RETURNING plan_id"};
+
+// $1 lead_organization, $2 create_request_id.
+inline constexpr PreparedStatement kSelectPlanByRequest{
+    "caseplan_select_plan_by_request",
+    "SELECT id::text, version, content::text, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
+    " FROM caseplan.plans WHERE lead_organization = $1 AND create_request_id = $2"};
+
+// $1 id.
+inline constexpr PreparedStatement kSelectPlan{
+    "caseplan_select_plan",
+    "SELECT id::text, version, content::text, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
+    " FROM caseplan.plans WHERE id = $1"};
+
+// $1 id, $2 expected version, $3 participant_organizations, $4 status,
+// $5 content, $6 update_time, $7 actor_user, $8 actor_organization, $9 request_id,
+// $10 changed_fields. Writes the new version and its revision only if the plan is
+// still at the expected version; returns no row otherwise.
+inline constexpr PreparedStatement kUpdatePlan{
+    "caseplan_update_plan",
+    "WITH updated AS ("
+    "  UPDATE caseplan.plans SET participant_organizations = $3, status = $4,"
+    "    content = $5, update_time = $6, version = version + 1"
+    "  WHERE id = $1 AND version = $2"
+    "  RETURNING id, version, update_time)"
+    " INSERT INTO caseplan.plan_revisions (plan_id, version, create_time, actor_user,"
+    "   actor_organization, request_id, changed_fields, content)"
+    " SELECT id, version, update_time, $7, $8, $9, $10, $5 FROM updated"
+    " RETURNING version"};
+
+// $1 municipality, $2 viewer organization, $3 person or '', $4 organization or '',
+// $5 status or '', $6 cursor create_time or '', $7 cursor id or '', $8 limit.
+// Only plans the viewer leads or takes part in; nothing else is read or counted.
+inline constexpr PreparedStatement kListPlans{
+    "caseplan_list_plans",
+    "SELECT id::text, version, content::text, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
+    " FROM caseplan.plans"
+    " WHERE municipality = $1"
+    "   AND (lead_organization = $2 OR participant_organizations @> ARRAY[$2])"
+    "   AND ($3 = '' OR person = $3)"
+    "   AND ($4 = '' OR lead_organization = $4 OR participant_organizations @> ARRAY[$4])"
+    "   AND ($5 = '' OR status = $5)"
+    "   AND ($6 = '' OR (create_time, id) <"
+    "        (NULLIF($6, '')::timestamptz, NULLIF($7, '')::uuid))"
+    " ORDER BY create_time DESC, id DESC LIMIT $8"};
+
+// $1 plan id, $2 cursor version or 0, $3 limit.
+inline constexpr PreparedStatement kListRevisions{
+    "caseplan_list_revisions",
+    "SELECT version, " SAMPLAN_SQL_MICROS("create_time") ", actor_user, actor_organization, request_id,"
+    "  changed_fields, content::text"
+    " FROM caseplan.plan_revisions"
+    " WHERE plan_id = $1 AND ($2::bigint = 0 OR version < $2::bigint)"
+    " ORDER BY version DESC LIMIT $3"};
+
+inline constexpr PreparedStatement kAll[] = {
+    kInsertPlan, kSelectPlanByRequest, kSelectPlan, kUpdatePlan, kListPlans, kListRevisions};
+
+#undef SAMPLAN_SQL_MICROS
+
+}  // namespace samplan::caseplan::sql
+
+#endif  // SAMPLAN_SERVICES_CASEPLAN_SQL_H_

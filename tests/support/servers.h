@@ -1,0 +1,103 @@
+#ifndef SAMPLAN_TESTS_SUPPORT_SERVERS_H_
+#define SAMPLAN_TESTS_SUPPORT_SERVERS_H_
+
+// Real PostgreSQL and Redis processes for tests, started on loopback on free ports
+// with their data in a throwaway folder, and child processes a test can kill -9.
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace samplan::testing {
+
+// Returns a TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+// A PostgreSQL 15 cluster of its own (initdb in a temporary folder, `postgres` on
+// 127.0.0.1:<free port>, trust authentication, superuser "postgres"). When the
+// process runs as root, initdb and postgres run as the `postgres` OS user. The
+// cluster is stopped and its folder removed on destruction.
+class PostgresServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<PostgresServer>> Start();
+  ~PostgresServer();
+
+  int port() const;
+  // Returns a libpq connection string for `database` on this server.
+  std::string Dsn(const std::string& database = "postgres") const;
+  // Creates a new empty database with a unique name and returns its DSN.
+  absl::StatusOr<std::string> CreateDatabase();
+  // Sends SIGKILL to the postmaster and waits until it is gone (a crash).
+  absl::Status Kill();
+  // Starts the server again on the same folder and port; waits until it accepts
+  // connections (crash recovery included).
+  absl::Status Restart();
+
+ private:
+  PostgresServer() = default;
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// A Redis 7 server of its own on 127.0.0.1:<free port>, with append-only
+// persistence (appendfsync always) in a temporary folder, so a restart keeps the
+// streams. Stopped and removed on destruction.
+class RedisServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<RedisServer>> Start();
+  ~RedisServer();
+
+  int port() const;
+  std::string host() const { return "127.0.0.1"; }
+  // "127.0.0.1:<port>".
+  std::string Address() const;
+  // Sends SIGKILL and waits until it is gone.
+  absl::Status Kill();
+  // Stops it gracefully (SIGTERM) and waits until it is gone.
+  absl::Status Stop();
+  // Starts it again on the same port and folder; waits until it answers PING.
+  absl::Status Restart();
+
+ private:
+  RedisServer() = default;
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// A child process started with fork/exec, its stdout and stderr appended to a log
+// file. Killed with SIGKILL on destruction if still running.
+class ChildProcess {
+ public:
+  // Starts `path` with `args` (not including argv[0]) and the current environment
+  // plus `env` (which overrides). `log_path` receives stdout and stderr; empty
+  // means inherit.
+  static absl::StatusOr<std::unique_ptr<ChildProcess>> Spawn(
+      const std::string& path, const std::vector<std::string>& args,
+      const std::map<std::string, std::string>& env,
+      const std::string& log_path = "");
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  bool Running();
+  // Sends `signal` (SIGKILL by default).
+  void Signal(int signal);
+  // Waits up to `timeout` for the process to exit; returns its exit status as from
+  // waitpid, or DEADLINE_EXCEEDED.
+  absl::StatusOr<int> Wait(absl::Duration timeout);
+
+ private:
+  explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+  bool reaped_ = false;
+};
+
+}  // namespace samplan::testing
+
+#endif  // SAMPLAN_TESTS_SUPPORT_SERVERS_H_
