@@ -18,6 +18,16 @@
 namespace samplan {
 namespace {
 
+// Finds the detail of type Message among a google.rpc.Status's details, which come
+// in no particular order.
+template <typename Message>
+bool UnpackDetail(const google::rpc::Status& status, Message* out) {
+  for (const auto& any : status.details()) {
+    if (any.UnpackTo(out)) return true;
+  }
+  return false;
+}
+
 EnvReader ReaderOf(std::map<std::string, std::string> values) {
   return EnvReader([values](absl::string_view name) -> std::optional<std::string> {
     auto it = values.find(std::string(name));
@@ -111,7 +121,7 @@ TEST(StatusTest, EtagMismatchIsAbortedWithPreconditionFailure) {
   google::rpc::Status rpc_status;
   ASSERT_TRUE(rpc_status.ParseFromString(wire.error_details()));
   google::rpc::PreconditionFailure failure;
-  ASSERT_TRUE(rpc_status.details(0).UnpackTo(&failure));
+  ASSERT_TRUE(UnpackDetail(rpc_status, &failure));
   EXPECT_EQ(failure.violations(0).type(), "ETAG");
   EXPECT_EQ(failure.violations(0).subject(), "plans/1");
 }

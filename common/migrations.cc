@@ -82,13 +82,12 @@ absl::Status ApplyMigrations(const std::string& dsn, const std::string& schema,
       OpenConnection(dsn, absl::StrCat("samplan-migrate-", schema));
   if (!connection.ok()) return connection.status();
   try {
-    pqxx::nontransaction session(**connection);
     // A session lock, held across the per-migration transactions; it is released
     // when the connection closes, also if this process dies.
     const std::string key = absl::StrCat("samplan.migrations.", schema);
-    session.exec_params("SELECT pg_advisory_lock(hashtext($1))", key);
+    pqxx::nontransaction(**connection).exec_params("SELECT pg_advisory_lock(hashtext($1))", key);
     absl::Status status = ApplyLocked(**connection, schema, sets);
-    session.exec_params("SELECT pg_advisory_unlock(hashtext($1))", key);
+    pqxx::nontransaction(**connection).exec_params("SELECT pg_advisory_unlock(hashtext($1))", key);
     return status;
   } catch (const std::exception& e) {
     Log(LogLevel::kError, "migration failed", {{"schema", schema}, {"error", e.what()}});

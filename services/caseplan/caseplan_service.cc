@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/ids.h"
@@ -17,7 +18,7 @@ using ::google::protobuf::util::TimeUtil;
 
 constexpr char kDataCategory[] = "plan";
 constexpr char kPurpose[] = "coordination";
-constexpr int kUpdateAttempts = 3;
+constexpr int kUpdateAttempts = 6;
 
 AccessRequest AccessTo(const Plan& plan, AccessAction action) {
   AccessRequest request;
@@ -206,6 +207,12 @@ grpc::Status CasePlanService::UpdatePlan(grpc::ServerContext* context,
     // concurrent writer only means reading again. With one, the first conflict is
     // the caller's to resolve.
     for (int attempt = 0; attempt < kUpdateAttempts; ++attempt) {
+      if (attempt > 0) {
+        // Writers that collided would collide again in lockstep; a short random
+        // pause lets one of them through.
+        thread_local absl::BitGen bitgen;
+        absl::SleepFor(absl::Microseconds(absl::Uniform(bitgen, 200, 2000 * attempt)));
+      }
       updated = TryUpdate(call, *id, *request);
       if (!absl::IsAborted(updated.status()) || !request->plan().etag().empty()) break;
     }

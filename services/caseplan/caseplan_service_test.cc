@@ -19,6 +19,16 @@
 namespace samplan::caseplan {
 namespace {
 
+// Finds the detail of type Message among a google.rpc.Status's details, which come
+// in no particular order.
+template <typename Message>
+bool UnpackDetail(const google::rpc::Status& status, Message* out) {
+  for (const auto& any : status.details()) {
+    if (any.UnpackTo(out)) return true;
+  }
+  return false;
+}
+
 using ::google::protobuf::util::TimeUtil;
 
 // Keeps plans in memory with the same contract as PgPlanRepository.
@@ -295,7 +305,7 @@ TEST_F(CasePlanServiceTest, StaleEtagIsAbortedAndChangesNothing) {
   google::rpc::Status details;
   ASSERT_TRUE(details.ParseFromString(stale.error_details()));
   google::rpc::PreconditionFailure failure;
-  ASSERT_TRUE(details.details(0).UnpackTo(&failure));
+  ASSERT_TRUE(UnpackDetail(details, &failure));
   EXPECT_EQ(failure.violations(0).subject(), created.name());
 
   v1::GetPlanRequest get;
@@ -320,7 +330,7 @@ TEST_F(CasePlanServiceTest, InvalidUpdateNamesTheFieldOnTheWire) {
   google::rpc::Status details;
   ASSERT_TRUE(details.ParseFromString(status.error_details()));
   google::rpc::BadRequest bad_request;
-  ASSERT_TRUE(details.details(0).UnpackTo(&bad_request));
+  ASSERT_TRUE(UnpackDetail(details, &bad_request));
   EXPECT_EQ(bad_request.field_violations(0).field(), "plan.goals[0].description");
   EXPECT_EQ(repository_.events().size(), 1u);  // only the create
 }

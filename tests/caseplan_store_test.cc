@@ -1,0 +1,364 @@
+// Tier 3: the caseplan service in-process against real PostgreSQL and Redis
+// processes started by the test: every change is one event on the municipality's
+// stream, etags protect against lost updates, bad input stores nothing, and the
+// schema migrations behave when replicas start together.
+
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/authorizer.h"
+#include "common/call.h"
+#include "common/migrations.h"
+#include "common/outbox.h"
+#include "common/pg.h"
+#include "common/relay.h"
+#include "common/server.h"
+#include "services/caseplan/caseplan_service.h"
+#include "services/caseplan/pg_plan_repository.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/servers.h"
+
+namespace samplan {
+const std::vector<Migration>& caseplan_migrations();
+}  // namespace samplan
+
+namespace samplan::caseplan {
+namespace {
+
+using testing::PostgresServer;
+using testing::RedisServer;
+using testing::TestKeys;
+
+class CasePlanStoreTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto pg = PostgresServer::Start();
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    pg_ = pg->release();
+    auto redis = RedisServer::Start();
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    redis_ = redis->release();
+    auto keys = TestKeys::Create();
+    ASSERT_TRUE(keys.ok());
+    keys_ = new TestKeys(*std::move(keys));
+  }
+  static void TearDownTestSuite() {
+    delete keys_;
+    delete redis_;
+    delete pg_;
+  }
+
+  void SetUp() override {
+    auto dsn = pg_->CreateDatabase();
+    ASSERT_TRUE(dsn.ok()) << dsn.status();
+    dsn_ = *dsn;
+    absl::Status migrated = ApplyMigrations(dsn_, kSchema, Sets());
+    ASSERT_TRUE(migrated.ok()) << migrated;
+    RedisClient redis({redis_->host(), redis_->port()});
+    ASSERT_TRUE(redis.Command({"FLUSHALL"}).ok());
+
+    auto pool = PgPool::Create({dsn_, 8, absl::Seconds(10), "test", PlanRepositoryStatements(outbox_)});
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = *std::move(pool);
+    repository_ = std::make_unique<PgPlanRepository>(*pool_, outbox_);
+    verifier_ = *MakeTokenVerifier(keys_->VerifierOptions());
+    calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(10));
+    service_ = std::make_unique<CasePlanService>(*repository_, authorizer_, *calls_, RealClock(),
+                                                 NewItemId);
+    auto server = GrpcServer::Start({"127.0.0.1:0", absl::Seconds(10), absl::ZeroDuration(),
+                                     absl::Seconds(2)},
+                                    {service_.get()});
+    ASSERT_TRUE(server.ok());
+    server_ = *std::move(server);
+    stub_ = v1::CasePlanService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+    relay_ = std::make_unique<OutboxRelay>(RelayOptions{kSchema, 50, absl::Milliseconds(5)},
+                                           dsn_, RedisOptions{redis_->host(), redis_->port()});
+    relay_->Start();
+  }
+
+  void TearDown() override {
+    relay_.reset();
+    server_.reset();
+  }
+
+  static std::vector<MigrationSet> Sets() {
+    return {{"caseplan", &caseplan_migrations()}, {"outbox", &outbox_migrations()}};
+  }
+
+  std::unique_ptr<grpc::ClientContext> As(const std::string& org,
+                                          const std::string& role = "caseworker") {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->AddMetadata("authorization", "Bearer " + keys_->Token(org, role));
+    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return context;
+  }
+
+  v1::Plan Create(const std::string& person = "persons/p1") {
+    v1::CreatePlanRequest request;
+    request.set_request_id(NewItemId());
+    request.mutable_plan()->set_person(person);
+    request.mutable_plan()->set_status(v1::PLAN_STATUS_DRAFT);
+    request.mutable_plan()->add_participants()->set_organization("organizations/af");
+    auto* goal = request.mutable_plan()->add_goals();
+    goal->set_description("Work as an assistant nurse");
+    goal->set_status(v1::PROGRESS_STATUS_PLANNED);
+    v1::Plan plan;
+    grpc::Status status = stub_->CreatePlan(As("soc").get(), request, &plan);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return plan;
+  }
+
+  grpc::Status SetStatus(const v1::Plan& plan, v1::PlanStatus status, const std::string& etag,
+                         v1::Plan* out) {
+    v1::UpdatePlanRequest update;
+    update.mutable_plan()->set_name(plan.name());
+    update.mutable_plan()->set_status(status);
+    update.mutable_plan()->set_etag(etag);
+    update.mutable_update_mask()->add_paths("status");
+    return stub_->UpdatePlan(As("soc").get(), update, out);
+  }
+
+  int64_t Count(const std::string& sql) {
+    pqxx::connection connection(dsn_);
+    pqxx::nontransaction tx(connection);
+    return tx.exec(sql)[0][0].as<int64_t>();
+  }
+
+  static PostgresServer* pg_;
+  static RedisServer* redis_;
+  static TestKeys* keys_;
+  std::string dsn_;
+  Outbox outbox_{kSchema};
+  RecordAuthorizer authorizer_;
+  std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<PgPlanRepository> repository_;
+  std::unique_ptr<TokenVerifier> verifier_;
+  std::unique_ptr<CallHandler> calls_;
+  std::unique_ptr<CasePlanService> service_;
+  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<v1::CasePlanService::Stub> stub_;
+  std::unique_ptr<OutboxRelay> relay_;
+};
+
+PostgresServer* CasePlanStoreTest::pg_ = nullptr;
+RedisServer* CasePlanStoreTest::redis_ = nullptr;
+TestKeys* CasePlanStoreTest::keys_ = nullptr;
+
+TEST_F(CasePlanStoreTest, CreateAndUpdatesGiveExactlyOneEventEachInOrder) {
+  v1::Plan plan = Create();
+  v1::Plan current = plan;
+  for (v1::PlanStatus status : {v1::PLAN_STATUS_ACTIVE, v1::PLAN_STATUS_ON_HOLD,
+                                v1::PLAN_STATUS_ACTIVE}) {
+    grpc::Status result = SetStatus(current, status, current.etag(), &current);
+    ASSERT_TRUE(result.ok()) << result.error_message();
+  }
+  EXPECT_EQ(current.version(), 4);
+  ASSERT_TRUE(testing::WaitForOutboxDrained(dsn_, absl::Seconds(10)).ok());
+
+  auto events = testing::ReadStream(redis_->Address(), "1885");
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 4u);
+  EXPECT_EQ((*events)[0].type, "caseplan.plan.created");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ((*events)[i].aggregate, plan.name());
+    EXPECT_EQ((*events)[i].version, i + 1);
+    if (i > 0) {
+      EXPECT_EQ((*events)[i].type, "caseplan.plan.updated");
+    }
+  }
+  EXPECT_TRUE(testing::VerifyStreamMatchesDatabase(dsn_, redis_->Address(), "1885").ok());
+
+  // What was stored reads back the same, through a fresh GetPlan.
+  v1::GetPlanRequest get;
+  get.set_name(plan.name());
+  v1::Plan fetched;
+  ASSERT_TRUE(stub_->GetPlan(As("af", "partner_system").get(), get, &fetched).ok());
+  EXPECT_EQ(fetched.version(), 4);
+  EXPECT_EQ(fetched.status(), v1::PLAN_STATUS_ACTIVE);
+  EXPECT_EQ(fetched.goals(0).description(), "Work as an assistant nurse");
+  EXPECT_EQ(fetched.goals(0).id(), plan.goals(0).id());
+  EXPECT_EQ(fetched.create_time().seconds(), plan.create_time().seconds());
+}
+
+TEST_F(CasePlanStoreTest, StaleEtagIsAbortedAndStoresNothing) {
+  v1::Plan plan = Create();
+  v1::Plan updated;
+  ASSERT_TRUE(SetStatus(plan, v1::PLAN_STATUS_ACTIVE, plan.etag(), &updated).ok());
+  grpc::Status stale = SetStatus(plan, v1::PLAN_STATUS_CANCELLED, plan.etag(), &updated);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(Count("SELECT count(*) FROM caseplan.plan_revisions"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM caseplan.outbox"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM caseplan.plans WHERE status = 'PLAN_STATUS_ACTIVE'"), 1);
+}
+
+TEST_F(CasePlanStoreTest, TwoWritersWithOneEtagExactlyOneWins) {
+  for (int round = 0; round < 20; ++round) {
+    v1::Plan plan = Create(absl::StrCat("persons/race", round));
+    std::atomic<int> won{0}, aborted{0}, other{0};
+    std::vector<std::thread> writers;
+    for (v1::PlanStatus status : {v1::PLAN_STATUS_ACTIVE, v1::PLAN_STATUS_CANCELLED}) {
+      writers.emplace_back([&, status] {
+        v1::Plan out;
+        grpc::Status result = SetStatus(plan, status, plan.etag(), &out);
+        if (result.ok()) {
+          ++won;
+        } else if (result.error_code() == grpc::StatusCode::ABORTED) {
+          ++aborted;
+        } else {
+          ++other;
+        }
+      });
+    }
+    for (auto& writer : writers) writer.join();
+    EXPECT_EQ(won.load(), 1) << "round " << round;
+    EXPECT_EQ(aborted.load(), 1) << "round " << round;
+    EXPECT_EQ(other.load(), 0);
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM caseplan.plans WHERE version = 2"), 20);
+  EXPECT_EQ(Count("SELECT count(*) FROM caseplan.plan_revisions"), 40);
+  ASSERT_TRUE(testing::WaitForOutboxDrained(dsn_, absl::Seconds(10)).ok());
+  EXPECT_TRUE(testing::VerifyStreamMatchesDatabase(dsn_, redis_->Address(), "1885").ok());
+}
+
+TEST_F(CasePlanStoreTest, WithoutEtagConcurrentUpdatesAllLand) {
+  v1::Plan plan = Create();
+  std::vector<std::thread> writers;
+  std::atomic<int> failed{0};
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < 5; ++i) {
+        v1::UpdatePlanRequest update;
+        update.mutable_plan()->set_name(plan.name());
+        update.mutable_plan()->set_overall_goal_description(absl::StrCat("writer ", w, " #", i));
+        update.mutable_update_mask()->add_paths("overall_goal_description");
+        v1::Plan out;
+        if (!stub_->UpdatePlan(As("soc").get(), update, &out).ok()) ++failed;
+      }
+    });
+  }
+  for (auto& writer : writers) writer.join();
+  // Retries inside the service absorb most conflicts; a caller sees ABORTED only
+  // after several in a row, and then nothing was stored for that call.
+  EXPECT_EQ(Count("SELECT version FROM caseplan.plans"), 1 + 20 - failed.load());
+  ASSERT_TRUE(testing::WaitForOutboxDrained(dsn_, absl::Seconds(10)).ok());
+  EXPECT_TRUE(testing::VerifyStreamMatchesDatabase(dsn_, redis_->Address(), "1885").ok());
+}
+
+TEST_F(CasePlanStoreTest, InvalidInputStoresNothing) {
+  v1::Plan plan = Create();
+  v1::UpdatePlanRequest update;
+  update.mutable_plan()->set_name(plan.name());
+  auto* activity = update.mutable_plan()->add_activities();
+  activity->set_kind(v1::ACTIVITY_KIND_WORK_PRACTICE);
+  activity->set_responsible_organization("organizations/not-in-plan");
+  activity->set_status(v1::PROGRESS_STATUS_PLANNED);
+  update.mutable_update_mask()->add_paths("activities");
+  v1::Plan out;
+  grpc::Status status = stub_->UpdatePlan(As("soc").get(), update, &out);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("plan.activities[0].responsible_organization"),
+            std::string::npos);
+
+  v1::CreatePlanRequest create;
+  create.set_request_id("bad-create");
+  create.mutable_plan()->set_person("not a person");
+  EXPECT_EQ(stub_->CreatePlan(As("soc").get(), create, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  EXPECT_EQ(Count("SELECT count(*) FROM caseplan.plans"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM caseplan.plan_revisions"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM caseplan.outbox"), 1);
+}
+
+TEST_F(CasePlanStoreTest, RetriedCreateFromTwoThreadsMakesOnePlan) {
+  v1::CreatePlanRequest request;
+  request.set_request_id("retry-me");
+  request.mutable_plan()->set_person("persons/p9");
+  request.mutable_plan()->set_status(v1::PLAN_STATUS_DRAFT);
+  std::vector<std::string> names(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      v1::Plan plan;
+      grpc::Status status = stub_->CreatePlan(As("soc").get(), request, &plan);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      names[i] = plan.name();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& name : names) EXPECT_EQ(name, names[0]);
+  EXPECT_EQ(Count("SELECT count(*) FROM caseplan.plans"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM caseplan.outbox"), 1);
+}
+
+TEST_F(CasePlanStoreTest, ListPagesThroughVisiblePlansOnly) {
+  for (int i = 0; i < 7; ++i) Create(absl::StrCat("persons/p", i));
+  {
+    // A plan of another organization, without soc taking part.
+    v1::CreatePlanRequest request;
+    request.set_request_id("fk-plan");
+    request.mutable_plan()->set_person("persons/p0");
+    request.mutable_plan()->set_status(v1::PLAN_STATUS_ACTIVE);
+    v1::Plan plan;
+    ASSERT_TRUE(stub_->CreatePlan(As("fk").get(), request, &plan).ok());
+  }
+  v1::ListPlansRequest list;
+  list.set_page_size(3);
+  std::set<std::string> names;
+  int pages = 0;
+  do {
+    v1::ListPlansResponse page;
+    grpc::Status status = stub_->ListPlans(As("soc").get(), list, &page);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    for (const auto& plan : page.plans()) {
+      EXPECT_EQ(plan.lead_organization(), "organizations/soc");
+      names.insert(plan.name());
+    }
+    list.set_page_token(page.next_page_token());
+    ++pages;
+  } while (!list.page_token().empty() && pages < 10);
+  EXPECT_EQ(names.size(), 7u);
+  EXPECT_EQ(pages, 3);
+
+  // af takes part in soc's plans: it sees all seven; filtered to one person, one.
+  v1::ListPlansRequest by_person;
+  by_person.set_person("persons/p0");
+  v1::ListPlansResponse page;
+  ASSERT_TRUE(stub_->ListPlans(As("af", "partner_system").get(), by_person, &page).ok());
+  ASSERT_EQ(page.plans_size(), 1);
+  EXPECT_EQ(page.plans(0).lead_organization(), "organizations/soc");
+}
+
+TEST_F(CasePlanStoreTest, MigrationsRunOnceWhenReplicasStartTogether) {
+  auto dsn = pg_->CreateDatabase();
+  ASSERT_TRUE(dsn.ok());
+  std::vector<std::thread> replicas;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 4; ++i) {
+    replicas.emplace_back([&] {
+      if (!ApplyMigrations(*dsn, kSchema, Sets()).ok()) ++failures;
+    });
+  }
+  for (auto& replica : replicas) replica.join();
+  EXPECT_EQ(failures.load(), 0);
+  pqxx::connection connection(*dsn);
+  pqxx::nontransaction tx(connection);
+  EXPECT_EQ(tx.exec("SELECT count(*) FROM caseplan.schema_migrations")[0][0].as<int>(),
+            static_cast<int>(caseplan_migrations().size() + outbox_migrations().size()));
+
+  // A migration edited after it was applied stops the start, naming it.
+  std::vector<Migration> edited = caseplan_migrations();
+  edited[0].sql += "\n-- edited";
+  absl::Status status = ApplyMigrations(*dsn, kSchema, {{"caseplan", &edited}});
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(status.message().find(edited[0].name), std::string_view::npos);
+}
+
+}  // namespace
+}  // namespace samplan::caseplan

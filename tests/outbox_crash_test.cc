@@ -1,0 +1,327 @@
+// Tier 3: crashes. Whatever process dies — the relay, the service, Redis or
+// PostgreSQL — and at whatever moment, every committed change ends up on the
+// municipality's stream exactly once, in version order per plan. Each test keeps
+// writers busy while something is killed, then checks the stream against the
+// database with VerifyStreamMatchesDatabase.
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/authorizer.h"
+#include "common/call.h"
+#include "common/migrations.h"
+#include "common/outbox.h"
+#include "common/pg.h"
+#include "common/relay.h"
+#include "common/server.h"
+#include "services/caseplan/caseplan_service.h"
+#include "services/caseplan/pg_plan_repository.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/servers.h"
+
+namespace samplan {
+const std::vector<Migration>& caseplan_migrations();
+}  // namespace samplan
+
+namespace samplan::caseplan {
+namespace {
+
+using testing::ChildProcess;
+using testing::PostgresServer;
+using testing::RedisServer;
+using testing::TestKeys;
+
+// Sends updates to a set of plans from several threads until stopped, and
+// remembers which (plan, version) the service confirmed.
+class Writers {
+ public:
+  Writers(const std::string& address, const TestKeys& keys, std::vector<std::string> plans)
+      : keys_(keys), plans_(std::move(plans)) {
+    channel_ = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  }
+  ~Writers() { Stop(); }
+
+  void Start(int threads) {
+    for (int t = 0; t < threads; ++t) {
+      threads_.emplace_back([this, t] {
+        auto stub = v1::CasePlanService::NewStub(channel_);
+        const std::string token = keys_.Token("soc");
+        for (int i = 0; !stop_.load(); ++i) {
+          v1::UpdatePlanRequest update;
+          update.mutable_plan()->set_name(plans_[(t + i) % plans_.size()]);
+          update.mutable_plan()->set_overall_goal_description(absl::StrCat("t", t, " i", i));
+          update.mutable_update_mask()->add_paths("overall_goal_description");
+          grpc::ClientContext context;
+          context.AddMetadata("authorization", "Bearer " + token);
+          context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+          v1::Plan out;
+          if (stub->UpdatePlan(&context, update, &out).ok()) {
+            std::lock_guard<std::mutex> lock(mu_);
+            confirmed_.emplace(out.name(), out.version());
+          } else {
+            ++failed_;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          }
+        }
+      });
+    }
+  }
+  void Stop() {
+    stop_.store(true);
+    for (auto& thread : threads_) thread.join();
+    threads_.clear();
+  }
+  std::set<std::pair<std::string, int64_t>> confirmed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return confirmed_;
+  }
+  int failed() const { return failed_.load(); }
+
+ private:
+  const TestKeys& keys_;
+  std::vector<std::string> plans_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> failed_{0};
+  std::mutex mu_;
+  std::set<std::pair<std::string, int64_t>> confirmed_;
+};
+
+class OutboxCrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto pg = PostgresServer::Start();
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    pg_ = *std::move(pg);
+    auto redis = RedisServer::Start();
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    redis_ = *std::move(redis);
+    auto keys = TestKeys::Create();
+    ASSERT_TRUE(keys.ok());
+    keys_ = std::make_unique<TestKeys>(*std::move(keys));
+    auto dsn = pg_->CreateDatabase();
+    ASSERT_TRUE(dsn.ok());
+    dsn_ = *dsn;
+    absl::Status migrated = ApplyMigrations(
+        dsn_, kSchema, {{"caseplan", &caseplan_migrations()}, {"outbox", &outbox_migrations()}});
+    ASSERT_TRUE(migrated.ok()) << migrated;
+  }
+
+  // Starts the service in this process, without a relay unless asked.
+  void StartInProcessService() {
+    auto pool = PgPool::Create({dsn_, 8, absl::Seconds(5), "test", PlanRepositoryStatements(outbox_)});
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    pool_ = *std::move(pool);
+    repository_ = std::make_unique<PgPlanRepository>(*pool_, outbox_);
+    verifier_ = *MakeTokenVerifier(keys_->VerifierOptions());
+    calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(5));
+    service_ = std::make_unique<CasePlanService>(*repository_, authorizer_, *calls_, RealClock(),
+                                                 NewItemId);
+    auto server = GrpcServer::Start(
+        {"127.0.0.1:0", absl::Seconds(5), absl::ZeroDuration(), absl::Seconds(2)}, {service_.get()});
+    ASSERT_TRUE(server.ok());
+    server_ = *std::move(server);
+    address_ = absl::StrCat("127.0.0.1:", server_->port());
+  }
+
+  std::map<std::string, std::string> ServiceEnvironment(int port) {
+    std::map<std::string, std::string> env = keys_->Environment();
+    env["SAMPLAN_PG_DSN"] = dsn_;
+    env["SAMPLAN_REDIS_ADDRESS"] = redis_->Address();
+    env["SAMPLAN_LISTEN_ADDRESS"] = absl::StrCat("127.0.0.1:", port);
+    env["SAMPLAN_DRAIN_PERIOD"] = "0s";
+    env["SAMPLAN_RELAY_BATCH_SIZE"] = "7";  // many small batches: more moments to die in
+    env["SAMPLAN_RELAY_POLL_INTERVAL"] = "1ms";
+    env["SAMPLAN_LOG_LEVEL"] = "warning";
+    return env;
+  }
+
+  std::vector<std::string> CreatePlans(const std::string& address, int count) {
+    auto stub = v1::CasePlanService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    std::vector<std::string> names;
+    for (int i = 0; i < count; ++i) {
+      v1::CreatePlanRequest request;
+      request.set_request_id(NewItemId());
+      request.mutable_plan()->set_person(absl::StrCat("persons/p", i));
+      request.mutable_plan()->set_status(v1::PLAN_STATUS_ACTIVE);
+      grpc::ClientContext context;
+      context.AddMetadata("authorization", "Bearer " + keys_->Token("soc"));
+      context.set_wait_for_ready(true);
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      v1::Plan plan;
+      grpc::Status status = stub->CreatePlan(&context, request, &plan);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      names.push_back(plan.name());
+    }
+    return names;
+  }
+
+  // The final word: the relay catches up, the stream holds exactly what committed,
+  // and every update the service confirmed is among it.
+  void ExpectStreamIsExact(Writers& writers) {
+    absl::Status drained = testing::WaitForOutboxDrained(dsn_, absl::Seconds(60));
+    ASSERT_TRUE(drained.ok()) << drained;
+    absl::Status exact = testing::VerifyStreamMatchesDatabase(dsn_, redis_->Address(), "1885");
+    EXPECT_TRUE(exact.ok()) << exact;
+    pqxx::connection connection(dsn_);
+    pqxx::nontransaction tx(connection);
+    std::set<std::pair<std::string, int64_t>> committed;
+    for (const pqxx::row& row :
+         tx.exec("SELECT 'plans/' || plan_id::text, version FROM caseplan.plan_revisions")) {
+      committed.emplace(row[0].as<std::string>(), row[1].as<int64_t>());
+    }
+    for (const auto& change : writers.confirmed()) {
+      EXPECT_TRUE(committed.contains(change)) << change.first << " v" << change.second
+                                              << " was confirmed but is not stored";
+    }
+    EXPECT_GT(writers.confirmed().size(), 20u) << "the test did too little to mean anything";
+  }
+
+  std::unique_ptr<PostgresServer> pg_;
+  std::unique_ptr<RedisServer> redis_;
+  std::unique_ptr<TestKeys> keys_;
+  std::string dsn_;
+  Outbox outbox_{kSchema};
+  RecordAuthorizer authorizer_;
+  std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<PgPlanRepository> repository_;
+  std::unique_ptr<TokenVerifier> verifier_;
+  std::unique_ptr<CallHandler> calls_;
+  std::unique_ptr<CasePlanService> service_;
+  std::unique_ptr<GrpcServer> server_;
+  std::string address_;
+};
+
+TEST_F(OutboxCrashTest, RelayKilledRepeatedlyMidBatchLosesAndDuplicatesNothing) {
+  StartInProcessService();
+  Writers writers(address_, *keys_, CreatePlans(address_, 12));
+  writers.Start(4);
+  std::mt19937 random(42);
+  int kills_with_backlog = 0;
+  for (int round = 0; round < 15; ++round) {
+    auto relay = ChildProcess::Spawn(SAMPLAN_CASEPLAN_BINARY, {"--relay-only"},
+                                     ServiceEnvironment(testing::FreePort()));
+    ASSERT_TRUE(relay.ok()) << relay.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(30 + random() % 150));
+    pqxx::connection connection(dsn_);
+    const int64_t backlog =
+        pqxx::nontransaction(connection)
+            .exec("SELECT count(*) FROM caseplan.outbox WHERE published_at IS NULL")[0][0]
+            .as<int64_t>();
+    if (backlog > 0) ++kills_with_backlog;
+    (*relay)->Signal(SIGKILL);
+    ASSERT_TRUE((*relay)->Wait(absl::Seconds(10)).ok());
+  }
+  writers.Stop();
+  // The relay was busy when most kills came, not idle.
+  EXPECT_GE(kills_with_backlog, 5);
+  auto relay = ChildProcess::Spawn(SAMPLAN_CASEPLAN_BINARY, {"--relay-only"},
+                                   ServiceEnvironment(testing::FreePort()));
+  ASSERT_TRUE(relay.ok());
+  ExpectStreamIsExact(writers);
+}
+
+TEST_F(OutboxCrashTest, CrashBetweenStreamWriteAndMarkingPublishedMakesNoDuplicate) {
+  StartInProcessService();
+  std::vector<std::string> plans = CreatePlans(address_, 30);
+  {
+    OutboxRelay relay({kSchema, 1000, absl::Milliseconds(1)}, dsn_,
+                      {redis_->host(), redis_->port()});
+    ASSERT_EQ(*relay.PublishOnce(), 30);
+  }  // its connection, and with it the leader lock, is gone
+  // Exactly the state a relay leaves when it dies after XADD and before the UPDATE
+  // that marks rows published: every row has its stream id, none is marked.
+  pqxx::connection connection(dsn_);
+  pqxx::nontransaction(connection).exec("UPDATE caseplan.outbox SET published_at = NULL");
+  OutboxRelay successor({kSchema, 1000, absl::Milliseconds(1)}, dsn_,
+                        {redis_->host(), redis_->port()});
+  absl::StatusOr<int> republished = successor.PublishOnce();
+  ASSERT_TRUE(republished.ok()) << republished.status();
+  EXPECT_EQ(*republished, 30);  // marked as published, having found them on the stream
+  auto events = testing::ReadStream(redis_->Address(), "1885");
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 30u);
+  EXPECT_TRUE(testing::VerifyStreamMatchesDatabase(dsn_, redis_->Address(), "1885").ok());
+}
+
+TEST_F(OutboxCrashTest, OnlyOneRelayPublishesAtATime) {
+  StartInProcessService();
+  CreatePlans(address_, 10);
+  OutboxRelay first({kSchema, 1000, absl::Milliseconds(1)}, dsn_, {redis_->host(), redis_->port()});
+  OutboxRelay second({kSchema, 1000, absl::Milliseconds(1)}, dsn_, {redis_->host(), redis_->port()});
+  ASSERT_EQ(*first.PublishOnce(), 10);
+  CreatePlans(address_, 5);
+  EXPECT_EQ(*second.PublishOnce(), 0);  // the first holds the lock
+  EXPECT_EQ(*first.PublishOnce(), 5);
+  EXPECT_TRUE(testing::VerifyStreamMatchesDatabase(dsn_, redis_->Address(), "1885").ok());
+}
+
+TEST_F(OutboxCrashTest, RedisKilledAndRestartedDuringUpdates) {
+  StartInProcessService();
+  OutboxRelay relay({kSchema, 20, absl::Milliseconds(2)}, dsn_, {redis_->host(), redis_->port()});
+  relay.Start();
+  Writers writers(address_, *keys_, CreatePlans(address_, 8));
+  writers.Start(4);
+  for (int round = 0; round < 3; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    ASSERT_TRUE((round % 2 == 0 ? redis_->Kill() : redis_->Stop()).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // writes go on meanwhile
+    ASSERT_TRUE(redis_->Restart().ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  writers.Stop();
+  // Writes never depended on Redis: none failed.
+  EXPECT_EQ(writers.failed(), 0);
+  ExpectStreamIsExact(writers);
+}
+
+TEST_F(OutboxCrashTest, PostgresKilledDuringUpdates) {
+  StartInProcessService();
+  OutboxRelay relay({kSchema, 20, absl::Milliseconds(2)}, dsn_, {redis_->host(), redis_->port()});
+  relay.Start();
+  Writers writers(address_, *keys_, CreatePlans(address_, 8));
+  writers.Start(4);
+  for (int round = 0; round < 2; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ASSERT_TRUE(pg_->Kill().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_TRUE(pg_->Restart().ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  writers.Stop();
+  EXPECT_GT(writers.failed(), 0) << "the database was down: some calls must have failed";
+  ExpectStreamIsExact(writers);
+}
+
+TEST_F(OutboxCrashTest, ServiceKilledDuringUpdatesAndRestarted) {
+  const int port = testing::FreePort();
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+  auto service = ChildProcess::Spawn(SAMPLAN_CASEPLAN_BINARY, {}, ServiceEnvironment(port));
+  ASSERT_TRUE(service.ok());
+  Writers writers(address, *keys_, CreatePlans(address, 8));
+  writers.Start(4);
+  for (int round = 0; round < 3; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    (*service)->Signal(SIGKILL);
+    ASSERT_TRUE((*service)->Wait(absl::Seconds(10)).ok());
+    service = ChildProcess::Spawn(SAMPLAN_CASEPLAN_BINARY, {}, ServiceEnvironment(port));
+    ASSERT_TRUE(service.ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  writers.Stop();
+  ExpectStreamIsExact(writers);
+}
+
+}  // namespace
+}  // namespace samplan::caseplan

@@ -1,0 +1,164 @@
+#include "tests/support/fixtures.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+
+#include <pqxx/pqxx>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/config.h"
+#include "common/outbox.h"
+#include "common/redis.h"
+#include "samplan/events/v1/event.pb.h"
+
+namespace samplan::testing {
+
+absl::StatusOr<TestKeys> TestKeys::Create() {
+  TestKeys keys;
+  absl::StatusOr<KeyPairPem> pair = GenerateEs256KeyPair();
+  if (!pair.ok()) return pair.status();
+  keys.keys_ = *std::move(pair);
+  char path[] = "/tmp/samplan-test-key-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return absl::InternalError("cannot create a key file");
+  close(fd);
+  std::ofstream(path) << keys.keys_.public_key_pem;
+  keys.public_key_path_ = path;
+  return keys;
+}
+
+std::string TestKeys::Token(const std::string& org, const std::string& role,
+                            const std::string& municipality) const {
+  TokenClaims claims;
+  claims.issuer = kTestIssuer;
+  claims.audience = kTestAudience;
+  claims.subject = absl::StrCat("users/u-", org);
+  claims.organization = absl::StrCat("organizations/", org);
+  claims.municipality = municipality;
+  claims.roles = {role};
+  claims.issued_at = absl::Now();
+  claims.expires_at = absl::Now() + absl::Hours(1);
+  return *MintToken(keys_.private_key_pem, kTestKid, claims);
+}
+
+TokenVerifierOptions TestKeys::VerifierOptions() const {
+  TokenVerifierOptions options;
+  options.issuer = kTestIssuer;
+  options.audience = kTestAudience;
+  options.public_keys_pem[kTestKid] = keys_.public_key_pem;
+  return options;
+}
+
+std::map<std::string, std::string> TestKeys::Environment() const {
+  return {{"SAMPLAN_JWT_ISSUER", kTestIssuer},
+          {"SAMPLAN_JWT_AUDIENCE", kTestAudience},
+          {"SAMPLAN_JWT_PUBLIC_KEYS", absl::StrCat(kTestKid, "=", public_key_path_)}};
+}
+
+absl::StatusOr<std::vector<StreamedEvent>> ReadStream(const std::string& redis_address,
+                                                      const std::string& municipality) {
+  absl::StatusOr<std::pair<std::string, int>> address = ParseHostPort(redis_address);
+  if (!address.ok()) return address.status();
+  RedisClient redis({address->first, address->second});
+  absl::StatusOr<RedisReply> reply =
+      redis.Command({"XRANGE", EventStreamKey(municipality), "-", "+"});
+  if (!reply.ok()) return reply.status();
+  std::vector<StreamedEvent> events;
+  for (const StreamEntry& entry : ParseStreamEntries(*reply)) {
+    events::v1::Event envelope;
+    if (!envelope.ParseFromString(entry.Field("event"))) {
+      return absl::DataLossError(absl::StrCat("entry ", entry.id, " holds no event"));
+    }
+    if (envelope.event_id() != entry.Field("event_id")) {
+      return absl::DataLossError(absl::StrCat("entry ", entry.id, " has two event ids"));
+    }
+    events.push_back({entry.id, envelope.event_id(), envelope.type(), envelope.aggregate(),
+                      envelope.aggregate_version()});
+  }
+  return events;
+}
+
+absl::Status VerifyStreamMatchesDatabase(const std::string& pg_dsn,
+                                         const std::string& redis_address,
+                                         const std::string& municipality) {
+  absl::StatusOr<std::vector<StreamedEvent>> events = ReadStream(redis_address, municipality);
+  if (!events.ok()) return events.status();
+
+  std::set<std::pair<std::string, int64_t>> committed;
+  absl::flat_hash_set<std::string> committed_event_ids;
+  pqxx::connection connection(pg_dsn);
+  pqxx::nontransaction tx(connection);
+  for (const pqxx::row& row :
+       tx.exec_params("SELECT 'plans/' || r.plan_id::text, r.version FROM caseplan.plan_revisions r "
+                      "JOIN caseplan.plans p ON p.id = r.plan_id WHERE p.municipality = $1",
+                      municipality)) {
+    committed.emplace(row[0].as<std::string>(), row[1].as<int64_t>());
+  }
+  for (const pqxx::row& row : tx.exec_params(
+           "SELECT event_id::text FROM caseplan.outbox WHERE municipality = $1", municipality)) {
+    committed_event_ids.insert(row[0].as<std::string>());
+  }
+
+  absl::flat_hash_set<std::string> seen_ids;
+  absl::flat_hash_map<std::string, int64_t> last_version;
+  std::set<std::pair<std::string, int64_t>> streamed;
+  for (const StreamedEvent& event : *events) {
+    if (!seen_ids.insert(event.event_id).second) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("event ", event.event_id, " is on the stream twice"));
+    }
+    if (!committed_event_ids.contains(event.event_id)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("event ", event.event_id, " is on the stream but never committed"));
+    }
+    if (!streamed.emplace(event.aggregate, event.version).second) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          event.aggregate, " version ", event.version, " has two events on the stream"));
+    }
+    int64_t& last = last_version[event.aggregate];
+    if (event.version <= last) {
+      return absl::FailedPreconditionError(absl::StrCat(event.aggregate, " version ",
+                                                        event.version, " came after version ",
+                                                        last));
+    }
+    last = event.version;
+  }
+  for (const auto& change : committed) {
+    if (!streamed.contains(change)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          change.first, " version ", change.second, " committed but its event is missing"));
+    }
+  }
+  if (streamed.size() != committed.size()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(streamed.size(), " events on the stream for ", committed.size(),
+                     " committed changes"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WaitForOutboxDrained(const std::string& pg_dsn, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  int64_t pending = -1;
+  while (absl::Now() < deadline) {
+    try {
+      pqxx::connection connection(pg_dsn);
+      pqxx::nontransaction tx(connection);
+      pending = tx.exec("SELECT count(*) FROM caseplan.outbox WHERE published_at IS NULL")[0][0]
+                    .as<int64_t>();
+      if (pending == 0) return absl::OkStatus();
+    } catch (const std::exception&) {
+      // The database may be restarting in a crash test; try again.
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("the outbox still had ", pending, " unpublished events"));
+}
+
+}  // namespace samplan::testing

@@ -1,0 +1,65 @@
+#ifndef SAMPLAN_TESTS_SUPPORT_FIXTURES_H_
+#define SAMPLAN_TESTS_SUPPORT_FIXTURES_H_
+
+// What the real-server tests share: a key pair and tokens, the environment of a
+// service process, and the check that a municipality's stream holds exactly the
+// committed changes.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/auth.h"
+
+namespace samplan::testing {
+
+inline constexpr char kTestIssuer[] = "samplan-test";
+inline constexpr char kTestAudience[] = "samplan";
+inline constexpr char kTestKid[] = "test";
+
+// A signing key for tests, with its public half written to a file so that service
+// processes can be pointed at it.
+class TestKeys {
+ public:
+  static absl::StatusOr<TestKeys> Create();
+  // Returns a token for `org` ("soc" → organizations/soc) in `municipality`.
+  std::string Token(const std::string& org, const std::string& role = "caseworker",
+                    const std::string& municipality = "1885") const;
+  // Options for an in-process verifier that trusts these keys.
+  TokenVerifierOptions VerifierOptions() const;
+  // SAMPLAN_JWT_* variables for a service process.
+  std::map<std::string, std::string> Environment() const;
+
+ private:
+  KeyPairPem keys_;
+  std::string public_key_path_;
+};
+
+// One event read back from a stream.
+struct StreamedEvent {
+  std::string stream_id;
+  std::string event_id;
+  std::string type;
+  std::string aggregate;
+  int64_t version = 0;
+};
+
+// Returns every event on the stream of `municipality`, in stream order.
+absl::StatusOr<std::vector<StreamedEvent>> ReadStream(const std::string& redis_address,
+                                                      const std::string& municipality);
+
+// Checks the promise of the outbox against reality: every plan revision committed
+// in PostgreSQL has exactly one event on the stream, no event id is there twice,
+// nothing is there that did not commit, and per plan the versions come in order.
+// Returns OK or a FAILED_PRECONDITION describing the first difference.
+absl::Status VerifyStreamMatchesDatabase(const std::string& pg_dsn,
+                                         const std::string& redis_address,
+                                         const std::string& municipality);
+
+// Waits until the caseplan outbox has no unpublished row, up to `timeout`.
+absl::Status WaitForOutboxDrained(const std::string& pg_dsn, absl::Duration timeout);
+
+}  // namespace samplan::testing
+
+#endif  // SAMPLAN_TESTS_SUPPORT_FIXTURES_H_
