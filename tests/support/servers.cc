@@ -416,8 +416,9 @@ absl::Status PostgresServer::State::Launch() {
   if (!pid.ok()) return pid.status();
   postmaster = *pid;
 
-  const std::string dsn =
-      absl::StrCat("host=127.0.0.1 port=", port, " user=postgres dbname=postgres");
+  // connect_timeout: something else listening on the port must not hang us.
+  const std::string dsn = absl::StrCat("host=127.0.0.1 port=", port,
+                                       " user=postgres dbname=postgres connect_timeout=2");
   const absl::Time deadline = absl::Now() + kReadyTimeout;
   std::string last_error;
   while (true) {
@@ -638,6 +639,10 @@ absl::Status PostgresServer::Kill() {
 }
 
 absl::Status PostgresServer::Restart() {
+  if (state_->postmaster > 0 &&
+      waitpid(state_->postmaster, nullptr, WNOHANG) == state_->postmaster) {
+    state_->postmaster = -1;  // It died on its own.
+  }
   if (state_->postmaster > 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("postgres is still running on port ", state_->port));
@@ -697,6 +702,8 @@ absl::Status RedisServer::State::Launch() {
     timeval timeout{1, 0};
     redisContext* context = redisConnectWithTimeout("127.0.0.1", port, timeout);
     if (context != nullptr && context->err == 0) {
+      // Something else listening on the port must not hang us.
+      redisSetTimeout(context, timeout);
       auto* reply = static_cast<redisReply*>(redisCommand(context, "PING"));
       if (reply != nullptr && reply->type == REDIS_REPLY_STATUS &&
           std::string(reply->str, reply->len) == "PONG") {
@@ -776,6 +783,9 @@ absl::Status RedisServer::Kill() { return state_->StopWith(SIGKILL, kStopTimeout
 absl::Status RedisServer::Stop() { return state_->StopWith(SIGTERM, kStopTimeout); }
 
 absl::Status RedisServer::Restart() {
+  if (state_->pid > 0 && waitpid(state_->pid, nullptr, WNOHANG) == state_->pid) {
+    state_->pid = -1;  // It died on its own.
+  }
   if (state_->pid > 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("redis-server is still running on port ", state_->port));
