@@ -27,6 +27,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   // Idle connections are probed so that a vanished peer does not hold a stream.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Bandwidth-delay probing sends a PING with most responses; Samplan's messages
+  // are small, so the probes only cost packets and wake-ups.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(

@@ -1,6 +1,5 @@
 #include "services/caseplan/pg_plan_repository.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
@@ -17,19 +16,23 @@ std::vector<std::string> ParticipantOrganizations(const Plan& plan) {
   return out;
 }
 
-absl::StatusOr<Plan> ParseContent(const std::string& json) {
+absl::StatusOr<Plan> ParseContent(const pqxx::field& field) {
   Plan plan;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;  // rows written by a newer version
-  if (!google::protobuf::util::JsonStringToMessage(json, &plan, options).ok()) {
+  // Fields written by a newer version are kept as unknown fields, not lost.
+  const pqxx::binarystring bytes(field);
+  if (!plan.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::DataLossError("a stored plan could not be read");
   }
   return plan;
 }
 
+pqxx::binarystring Bytes(const std::string& bytes) {
+  return pqxx::binarystring(bytes.data(), bytes.size());
+}
+
 // Reads a row of (id, version, content, create_micros, update_micros).
 absl::StatusOr<Plan> PlanFromRow(const pqxx::row& row) {
-  absl::StatusOr<Plan> plan = ParseContent(row[2].as<std::string>());
+  absl::StatusOr<Plan> plan = ParseContent(row[2]);
   if (!plan.ok()) return plan;
   plan->set_name(absl::StrCat("plans/", row[0].as<std::string>()));
   plan->set_version(row[1].as<int64_t>());
@@ -52,16 +55,12 @@ std::vector<PreparedStatement> PlanRepositoryStatements(const Outbox& outbox) {
   return statements;
 }
 
-std::string PlanContentJson(const Plan& plan) {
+std::string PlanContent(const Plan& plan) {
   Plan content = plan;
   content.clear_version();
   content.clear_etag();
   content.clear_update_time();
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(content, &json, options);
-  return json;
+  return content.SerializeAsString();
 }
 
 absl::StatusOr<CreateResult> PgPlanRepository::CreatePlan(const PlanWrite& write) {
@@ -71,7 +70,7 @@ absl::StatusOr<CreateResult> PgPlanRepository::CreatePlan(const PlanWrite& write
     pqxx::result inserted = tx.exec_prepared(
         sql::kInsertPlan.name, IdOf(plan), plan.municipality(), plan.person(),
         plan.lead_organization(), PgTextArray(ParticipantOrganizations(plan)),
-        v1::PlanStatus_Name(plan.status()), PlanContentJson(plan), PgTimestamp(write.time),
+        v1::PlanStatus_Name(plan.status()), Bytes(PlanContent(plan)), PgTimestamp(write.time),
         write.request_id, write.actor_user, PgTextArray(write.changed_fields));
     if (inserted.empty()) {
       // The organization sent this request id before: answer with that plan.
@@ -116,7 +115,7 @@ absl::StatusOr<Plan> PgPlanRepository::UpdatePlan(const PlanWrite& write,
     pqxx::result updated = tx.exec_prepared(
         sql::kUpdatePlan.name, IdOf(stored), expected_version,
         PgTextArray(ParticipantOrganizations(stored)), v1::PlanStatus_Name(stored.status()),
-        PlanContentJson(stored), PgTimestamp(write.time), write.actor_user,
+        Bytes(PlanContent(stored)), PgTimestamp(write.time), write.actor_user,
         write.actor_organization, write.request_id, PgTextArray(write.changed_fields));
     if (updated.empty()) {
       return absl::AbortedError("the plan changed while this update was prepared");
@@ -169,7 +168,7 @@ absl::StatusOr<std::vector<PlanRevision>> PgPlanRepository::ListRevisions(
       revision.set_actor_organization(row[3].as<std::string>());
       revision.set_request_id(row[4].as<std::string>());
       for (std::string& field : ParsePgTextArray(row[5])) revision.add_changed_fields(field);
-      absl::StatusOr<Plan> plan = ParseContent(row[6].as<std::string>());
+      absl::StatusOr<Plan> plan = ParseContent(row[6]);
       if (!plan.ok()) return plan.status();
       plan->set_name(absl::StrCat("plans/", id));
       plan->set_version(revision.version());

@@ -36,9 +36,9 @@ class PgPlanRepository final : public PlanRepository {
   const Outbox& outbox_;
 };
 
-// Returns the JSON stored in `plans.content` for `plan`: everything but the
-// version, etag and update time, which live in their own columns.
-std::string PlanContentJson(const Plan& plan);
+// Returns what is stored in `plans.content` for `plan`: the serialized plan
+// without the version, etag and update time, which live in their own columns.
+std::string PlanContent(const Plan& plan);
 
 }  // namespace samplan::caseplan
 

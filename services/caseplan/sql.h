@@ -13,7 +13,7 @@ namespace samplan::caseplan::sql {
 #define SAMPLAN_SQL_MICROS(column) "(extract(epoch FROM " column ") * 1000000)::bigint"
 
 // $1 id, $2 municipality, $3 person, $4 lead_organization,
-// $5 participant_organizations (text[]), $6 status, $7 content (jsonb),
+// $5 participant_organizations (text[]), $6 status, $7 content (bytea),
 // $8 create_time, $9 create_request_id, $10 actor_user, $11 changed_fields (text[]).
 // Inserts the plan and its first revision in one statement; returns nothing when
 // the organization already created a plan with this request id.
@@ -34,13 +34,13 @@ inline constexpr PreparedStatement kInsertPlan{
 // $1 lead_organization, $2 create_request_id.
 inline constexpr PreparedStatement kSelectPlanByRequest{
     "caseplan_select_plan_by_request",
-    "SELECT id::text, version, content::text, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
+    "SELECT id::text, version, content, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
     " FROM caseplan.plans WHERE lead_organization = $1 AND create_request_id = $2"};
 
 // $1 id.
 inline constexpr PreparedStatement kSelectPlan{
     "caseplan_select_plan",
-    "SELECT id::text, version, content::text, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
+    "SELECT id::text, version, content, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
     " FROM caseplan.plans WHERE id = $1"};
 
 // $1 id, $2 expected version, $3 participant_organizations, $4 status,
@@ -64,7 +64,7 @@ inline constexpr PreparedStatement kUpdatePlan{
 // Only plans the viewer leads or takes part in; nothing else is read or counted.
 inline constexpr PreparedStatement kListPlans{
     "caseplan_list_plans",
-    "SELECT id::text, version, content::text, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
+    "SELECT id::text, version, content, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
     " FROM caseplan.plans"
     " WHERE municipality = $1"
     "   AND (lead_organization = $2 OR participant_organizations @> ARRAY[$2])"
@@ -79,7 +79,7 @@ inline constexpr PreparedStatement kListPlans{
 inline constexpr PreparedStatement kListRevisions{
     "caseplan_list_revisions",
     "SELECT version, " SAMPLAN_SQL_MICROS("create_time") ", actor_user, actor_organization, request_id,"
-    "  changed_fields, content::text"
+    "  changed_fields, content"
     " FROM caseplan.plan_revisions"
     " WHERE plan_id = $1 AND ($2::bigint = 0 OR version < $2::bigint)"
     " ORDER BY version DESC LIMIT $3"};

@@ -11,9 +11,12 @@ CREATE TABLE plans (
   participant_organizations text[] NOT NULL DEFAULT '{}',
   status text NOT NULL,
   version bigint NOT NULL CHECK (version >= 1),
-  -- The plan as samplan.caseplan.v1.Plan in proto JSON: readable with SQL, and one
-  -- document per aggregate so a change is one row write.
-  content jsonb NOT NULL,
+  -- The plan as a serialized samplan.caseplan.v1.Plan (without version, etag and
+  -- update time, which are columns): one document per aggregate, so a change is
+  -- one row write. Binary rather than JSON because JSON conversion was the largest
+  -- CPU cost of an update (docs/benchmarks.md); read it with GetPlan, or
+  -- `protoc --decode samplan.caseplan.v1.Plan`.
+  content bytea NOT NULL,
   create_time timestamptz NOT NULL,
   update_time timestamptz NOT NULL,
   create_request_id text NOT NULL,
@@ -36,6 +39,6 @@ CREATE TABLE plan_revisions (
   actor_organization text NOT NULL,
   request_id text NOT NULL,
   changed_fields text[] NOT NULL,
-  content jsonb NOT NULL,
+  content bytea NOT NULL,
   PRIMARY KEY (plan_id, version)
 );
