@@ -1,0 +1,325 @@
+// Measures UpdatePlan through gRPC against the database's own limit for the same
+// SQL transaction, at the same concurrency, on this machine.
+//
+//   build/bench/update_plan_bench [--concurrency 8] [--seconds 10] [--warmup 2]
+//
+// It starts a throwaway PostgreSQL and Redis (as the tests do), runs the real
+// samplan-caseplan binary as its own process (with its outbox relay publishing to
+// Redis), and then:
+//   1. gRPC: `concurrency` client threads, each updating its own plan through
+//      UpdatePlan (read, merge, validate, write plan + revision + outbox event) for
+//      `seconds`;
+//   2. direct: the same number of threads, each with its own libpqxx connection,
+//      issuing the statements the service issues for one update — the plan read,
+//      then BEGIN, the conditional plan+revision write, the outbox insert, COMMIT —
+//      with the parameters precomputed, for `seconds`.
+// It prints both throughputs, p50 and p99 latency, and the ratio gRPC / direct.
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/outbox.h"
+#include "common/pg.h"
+#include "samplan/caseplan/v1/caseplan.grpc.pb.h"
+#include "samplan/caseplan/v1/events.pb.h"
+#include "services/caseplan/pg_plan_repository.h"
+#include "services/caseplan/sql.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/servers.h"
+
+namespace {
+
+using namespace samplan;
+namespace v1 = samplan::caseplan::v1;
+
+struct Options {
+  int concurrency = 8;
+  int seconds = 10;
+  int warmup = 2;
+};
+
+// CPU time in microseconds: the whole machine (busy, from /proc/stat), this
+// process, and one other process.
+struct CpuSample {
+  int64_t machine_busy_us = 0;
+  int64_t self_us = 0;
+  int64_t service_us = 0;
+};
+
+int64_t TicksToMicros(int64_t ticks) { return ticks * 1000000 / sysconf(_SC_CLK_TCK); }
+
+CpuSample SampleCpu(pid_t service) {
+  CpuSample sample;
+  std::ifstream stat("/proc/stat");
+  std::string cpu;
+  int64_t user, nice, system, idle, iowait, irq, softirq, steal;
+  stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  sample.machine_busy_us = TicksToMicros(user + nice + system + irq + softirq + steal);
+  auto process_us = [](const std::string& path) {
+    std::ifstream file(path);
+    std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    // Fields after the command name (which may hold spaces) start after ')'.
+    std::istringstream rest(text.substr(text.rfind(')') + 2));
+    std::string field;
+    int64_t utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = std::stoll(field);
+      if (i == 15) stime = std::stoll(field);
+    }
+    return TicksToMicros(utime + stime);
+  };
+  sample.self_us = process_us("/proc/self/stat");
+  sample.service_us = process_us(absl::StrCat("/proc/", service, "/stat"));
+  return sample;
+}
+
+struct Result {
+  int64_t operations = 0;
+  CpuSample cpu_before, cpu_after;
+  int64_t errors = 0;
+  double seconds = 0;
+  std::vector<double> latencies_ms;
+
+  double Throughput() const { return operations / seconds; }
+  double Percentile(double p) const {
+    if (latencies_ms.empty()) return 0;
+    size_t index = std::min(latencies_ms.size() - 1,
+                            static_cast<size_t>(p * (latencies_ms.size() - 1) + 0.5));
+    return latencies_ms[index];
+  }
+};
+
+// Runs `operation(thread, iteration)` on `threads` threads: first for `warmup`
+// seconds unmeasured, then for `seconds` measured.
+template <typename Operation>
+Result Run(pid_t service, int threads, int warmup, int seconds, Operation operation) {
+  std::atomic<int> phase{0};  // 0 warmup, 1 measure, 2 stop
+  std::vector<std::vector<double>> latencies(threads);
+  std::vector<int64_t> errors(threads, 0);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int64_t i = 0; phase.load() < 2; ++i) {
+        const absl::Time start = absl::Now();
+        const bool ok = operation(t, i);
+        const int current = phase.load();
+        if (current != 1) continue;
+        if (ok) {
+          latencies[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+        } else {
+          ++errors[t];
+        }
+      }
+    });
+  }
+  absl::SleepFor(absl::Seconds(warmup));
+  phase.store(1);
+  const CpuSample cpu_before = SampleCpu(service);
+  const absl::Time start = absl::Now();
+  absl::SleepFor(absl::Seconds(seconds));
+  const absl::Time end = absl::Now();
+  const CpuSample cpu_after = SampleCpu(service);
+  phase.store(2);
+  for (auto& worker : workers) worker.join();
+  Result result;
+  result.cpu_before = cpu_before;
+  result.cpu_after = cpu_after;
+  result.seconds = absl::ToDoubleSeconds(end - start);
+  for (int t = 0; t < threads; ++t) {
+    result.latencies_ms.insert(result.latencies_ms.end(), latencies[t].begin(), latencies[t].end());
+    result.errors += errors[t];
+  }
+  std::sort(result.latencies_ms.begin(), result.latencies_ms.end());
+  result.operations = static_cast<int64_t>(result.latencies_ms.size());
+  return result;
+}
+
+void Print(const char* label, const Options& options, const Result& result) {
+  std::printf("%-34s %3d clients %3d s: %8.0f /s   p50 %6.2f ms   p99 %6.2f ms   errors %lld\n",
+              label, options.concurrency, options.seconds, result.Throughput(),
+              result.Percentile(0.50), result.Percentile(0.99),
+              static_cast<long long>(result.errors));
+  const double ops = std::max<int64_t>(1, result.operations);
+  const double machine = result.cpu_after.machine_busy_us - result.cpu_before.machine_busy_us;
+  const double client = result.cpu_after.self_us - result.cpu_before.self_us;
+  const double service = result.cpu_after.service_us - result.cpu_before.service_us;
+  std::printf("%-34s CPU per update: client %5.0f us, service %5.0f us, database and rest "
+              "%5.0f us; machine busy %3.0f%%\n",
+              "", client / ops, service / ops, (machine - client - service) / ops,
+              100.0 * machine / (result.seconds * 1e6 * std::thread::hardware_concurrency()));
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "update_plan_bench: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    int value = 0;
+    if (!absl::SimpleAtoi(argv[i + 1], &value) || value < 1) {
+      return Fail(absl::StrCat("bad value for ", argv[i]));
+    }
+    if (std::strcmp(argv[i], "--concurrency") == 0) {
+      options.concurrency = value;
+    } else if (std::strcmp(argv[i], "--seconds") == 0) {
+      options.seconds = value;
+    } else if (std::strcmp(argv[i], "--warmup") == 0) {
+      options.warmup = value;
+    } else {
+      return Fail(absl::StrCat("unknown flag ", argv[i],
+                               "; flags: --concurrency N --seconds N --warmup N"));
+    }
+  }
+
+  auto pg = testing::PostgresServer::Start();
+  if (!pg.ok()) return Fail(pg.status().ToString());
+  auto redis = testing::RedisServer::Start();
+  if (!redis.ok()) return Fail(redis.status().ToString());
+  auto keys = testing::TestKeys::Create();
+  if (!keys.ok()) return Fail(keys.status().ToString());
+  auto dsn = (*pg)->CreateDatabase();
+  if (!dsn.ok()) return Fail(dsn.status().ToString());
+
+  const int port = testing::FreePort();
+  std::map<std::string, std::string> env = keys->Environment();
+  env["SAMPLAN_PG_DSN"] = *dsn;
+  env["SAMPLAN_PG_POOL_SIZE"] = absl::StrCat(options.concurrency);
+  env["SAMPLAN_REDIS_ADDRESS"] = (*redis)->Address();
+  env["SAMPLAN_LISTEN_ADDRESS"] = absl::StrCat("127.0.0.1:", port);
+  env["SAMPLAN_DRAIN_PERIOD"] = "0s";
+  auto service = testing::ChildProcess::Spawn(SAMPLAN_CASEPLAN_BINARY, {}, env,
+                                              "/tmp/samplan-bench-caseplan.log");
+  if (!service.ok()) return Fail(service.status().ToString());
+
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::CasePlanService::NewStub(channel);
+  const std::string token = keys->Token("soc");
+  std::vector<v1::Plan> plans;
+  // Two plans per thread: one for the gRPC phase, one for the direct phase, so
+  // neither inherits the other's row versions.
+  for (int i = 0; i < 2 * options.concurrency; ++i) {
+    v1::CreatePlanRequest request;
+    request.set_request_id(absl::StrCat("bench-", i));
+    v1::Plan* plan = request.mutable_plan();
+    plan->set_person(absl::StrCat("persons/bench-", i));
+    plan->set_status(v1::PLAN_STATUS_ACTIVE);
+    plan->set_overall_goal(v1::OVERALL_GOAL_WORK);
+    plan->add_participants()->set_organization("organizations/af");
+    for (int g = 0; g < 3; ++g) {
+      v1::Goal* goal = plan->add_goals();
+      goal->set_description(absl::StrCat("Goal ", g, ": reach Swedish B1 and a job in care"));
+      goal->set_status(v1::PROGRESS_STATUS_IN_PROGRESS);
+      goal->add_sub_goals()->set_description("Finish SFI course C");
+      goal->mutable_sub_goals(0)->set_status(v1::PROGRESS_STATUS_PLANNED);
+      v1::Activity* activity = plan->add_activities();
+      activity->set_kind(v1::ACTIVITY_KIND_WORK_PRACTICE);
+      activity->set_description("Work practice at a care home, 20 h a week");
+      activity->set_responsible_organization("organizations/af");
+      activity->set_status(v1::PROGRESS_STATUS_PLANNED);
+    }
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token);
+    context.set_wait_for_ready(true);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    v1::Plan created;
+    grpc::Status status = stub->CreatePlan(&context, request, &created);
+    if (!status.ok()) return Fail(absl::StrCat("CreatePlan: ", status.error_message()));
+    plans.push_back(created);
+  }
+
+  // 1. Through gRPC.
+  std::vector<std::unique_ptr<v1::CasePlanService::Stub>> stubs;
+  for (int t = 0; t < options.concurrency; ++t) {
+    // One channel per client thread, as separate client processes would have.
+    grpc::ChannelArguments arguments;
+    arguments.SetInt("bench.channel", t);
+    stubs.push_back(v1::CasePlanService::NewStub(grpc::CreateCustomChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), arguments)));
+  }
+  const pid_t service_pid = (*service)->pid();
+  Result grpc_result = Run(service_pid, options.concurrency, options.warmup, options.seconds,
+                           [&](int t, int64_t i) {
+    v1::UpdatePlanRequest update;
+    update.mutable_plan()->set_name(plans[t].name());
+    update.mutable_plan()->set_overall_goal_description(absl::StrCat("revision ", i));
+    update.mutable_update_mask()->add_paths("overall_goal_description");
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::Plan updated;
+    return stubs[t]->UpdatePlan(&context, update, &updated).ok();
+  });
+
+  // 2. The same statements straight to PostgreSQL.
+  const Outbox outbox(caseplan::kSchema);
+  std::vector<PreparedStatement> statements = caseplan::PlanRepositoryStatements(outbox);
+  std::vector<std::unique_ptr<pqxx::connection>> connections;
+  for (int t = 0; t < options.concurrency; ++t) {
+    connections.push_back(std::make_unique<pqxx::connection>(*dsn));
+    for (const PreparedStatement& s : statements) connections.back()->prepare(s.name, s.sql);
+  }
+  std::vector<v1::Plan> direct_plans(plans.begin() + options.concurrency, plans.end());
+  std::vector<int64_t> versions(options.concurrency, 1);
+  Result direct_result = Run(service_pid, options.concurrency, options.warmup, options.seconds,
+                             [&](int t, int64_t i) {
+    try {
+      pqxx::connection& connection = *connections[t];
+      const v1::Plan& plan = direct_plans[t];
+      const std::string id(plan.name().substr(6));
+      {
+        pqxx::nontransaction read(connection);
+        versions[t] = read.exec_prepared1(caseplan::sql::kSelectPlan.name, id)[1].as<int64_t>();
+      }
+      v1::Plan next = plan;
+      next.set_overall_goal_description(absl::StrCat("revision ", i));
+      caseplan::v1::PlanChanged payload;
+      payload.set_plan(plan.name());
+      payload.set_version(versions[t] + 1);
+      payload.add_changed_fields("overall_goal_description");
+      events::v1::Event event =
+          MakeEvent("caseplan.plan.updated", "1885", plan.name(), versions[t] + 1, plan.person(),
+                    "plan", payload, {"organizations/soc", "users/u-soc", "bench", absl::Now()});
+      pqxx::work tx(connection);
+      pqxx::result written = tx.exec_prepared(
+          caseplan::sql::kUpdatePlan.name, id, versions[t], PgTextArray({"organizations/af"}),
+          "PLAN_STATUS_ACTIVE", pqxx::binarystring(caseplan::PlanContent(next)),
+          PgTimestamp(absl::Now()),
+          "users/u-soc", "organizations/soc", "bench", PgTextArray({"overall_goal_description"}));
+      if (written.empty()) return false;
+      outbox.Append(tx, event);
+      tx.commit();
+      return true;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "direct: %s\n", e.what());
+      return false;
+    }
+  });
+
+  std::printf("\nUpdatePlan, gRPC vs the same SQL straight to PostgreSQL (%d cores)\n",
+              static_cast<int>(std::thread::hardware_concurrency()));
+  Print("UpdatePlan through gRPC", options, grpc_result);
+  Print("same SQL directly with libpqxx", options, direct_result);
+  std::printf("ratio gRPC / direct: %.2f   (goal: at least 0.60)\n",
+              grpc_result.Throughput() / direct_result.Throughput());
+  (*service)->Signal(SIGTERM);
+  (void)(*service)->Wait(absl::Seconds(30));
+  return 0;
+}
