@@ -1,0 +1,59 @@
+# Shared by start.sh, stop.sh and test.sh: where things are and how to install and
+# build. Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD_DIR="${SAMPLAN_BUILD_DIR:-$ROOT/build}"
+STATE_DIR="${SAMPLAN_STATE_DIR:-$ROOT/.local}"
+PG_BIN=/usr/lib/postgresql/15/bin
+
+# Debian 12 packages the project needs to build, test and run locally.
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config ccache
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libhiredis-dev libpqxx-dev libssl-dev libgtest-dev libgmock-dev
+  postgresql-15 redis-server openssl nodejs npm
+)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  # node and npm may come from elsewhere than Debian; what matters is that they run.
+  if command -v node >/dev/null && command -v npm >/dev/null; then
+    missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+  fi
+  local wanted=()
+  for p in "${missing[@]}"; do [ -n "$p" ] && wanted+=("$p"); done
+  if [ "${#wanted[@]}" -gt 0 ]; then
+    log "installing ${wanted[*]}"
+    as_root apt-get update -qq
+    # The postgresql package must not start a cluster of its own on 5432: ours
+    # run on their own ports, started by these scripts and the tests.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${wanted[@]}" >/dev/null
+  fi
+}
+
+build() {
+  log "building in $BUILD_DIR"
+  cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$BUILD_DIR"
+}
+
+# Runs a command as the OS user that owns PostgreSQL's data (postgres when we are
+# root: PostgreSQL refuses to run as root).
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Starts Samplan locally with a demo municipality: installs what is missing,
+# builds, starts PostgreSQL and Redis as local processes with their data under
+# .local/, applies migrations, starts the services and loads the demo.
+#
+# Ports (change them if they are taken):
+#   SAMPLAN_PG_PORT (55432)  SAMPLAN_REDIS_PORT (56379)  SAMPLAN_CASEPLAN_PORT (50051)
+# Stop everything with deploy/local/stop.sh; remove .local/ to start from scratch.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+PG_PORT="${SAMPLAN_PG_PORT:-55432}"
+REDIS_PORT="${SAMPLAN_REDIS_PORT:-56379}"
+CASEPLAN_PORT="${SAMPLAN_CASEPLAN_PORT:-50051}"
+
+install_packages
+build
+
+mkdir -p "$STATE_DIR"/{logs,run,keys,tokens,redis}
+chmod 755 "$STATE_DIR" "$STATE_DIR/run"
+
+# PostgreSQL: a cluster of our own in .local/pg.
+if [ ! -f "$STATE_DIR/pg/PG_VERSION" ]; then
+  log "creating a PostgreSQL cluster in $STATE_DIR/pg"
+  mkdir -p "$STATE_DIR/pg"
+  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$STATE_DIR/pg" "$STATE_DIR/run"
+  chmod 700 "$STATE_DIR/pg"
+  as_pg "$PG_BIN/initdb" -D "$STATE_DIR/pg" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null
+fi
+if as_pg "$PG_BIN/pg_ctl" -D "$STATE_DIR/pg" status >/dev/null 2>&1; then
+  log "PostgreSQL already running"
+else
+  port_in_use "$PG_PORT" && die "port $PG_PORT is taken; set SAMPLAN_PG_PORT to a free one"
+  log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  touch "$STATE_DIR/logs/postgres.log"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$STATE_DIR/logs/postgres.log"
+  as_pg "$PG_BIN/pg_ctl" -D "$STATE_DIR/pg" -l "$STATE_DIR/logs/postgres.log" -w \
+    -o "-p $PG_PORT -k $STATE_DIR/run -c listen_addresses=127.0.0.1" start >/dev/null
+fi
+echo "$PG_PORT" > "$STATE_DIR/run/pg.port"
+
+# Redis, append-only so the event streams survive a restart.
+if [ -f "$STATE_DIR/run/redis.pid" ] && kill -0 "$(cat "$STATE_DIR/run/redis.pid")" 2>/dev/null; then
+  log "Redis already running"
+else
+  port_in_use "$REDIS_PORT" && die "port $REDIS_PORT is taken; set SAMPLAN_REDIS_PORT to a free one"
+  log "starting Redis on 127.0.0.1:$REDIS_PORT"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$STATE_DIR/redis" \
+    --appendonly yes --appendfsync always --save "" --daemonize yes \
+    --pidfile "$STATE_DIR/run/redis.pid" --logfile "$STATE_DIR/logs/redis.log"
+  for _ in $(seq 50); do port_in_use "$REDIS_PORT" && break; sleep 0.1; done
+fi
+
+# A development signing key; tokens for each demo agency are minted with it.
+if [ ! -f "$STATE_DIR/keys/dev.pem" ]; then
+  "$BUILD_DIR/tools/samplan-token" --generate-key "$STATE_DIR/keys/dev.pem" "$STATE_DIR/keys/dev.pub.pem"
+fi
+
+cat > "$STATE_DIR/caseplan.env" <<ENV
+SAMPLAN_LISTEN_ADDRESS=127.0.0.1:$CASEPLAN_PORT
+SAMPLAN_PG_DSN=host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres
+SAMPLAN_REDIS_ADDRESS=127.0.0.1:$REDIS_PORT
+SAMPLAN_JWT_ISSUER=samplan-dev
+SAMPLAN_JWT_AUDIENCE=samplan
+SAMPLAN_JWT_PUBLIC_KEYS=dev=$STATE_DIR/keys/dev.pub.pem
+SAMPLAN_DRAIN_PERIOD=0s
+ENV
+
+if [ -f "$STATE_DIR/run/caseplan.pid" ] && kill -0 "$(cat "$STATE_DIR/run/caseplan.pid")" 2>/dev/null; then
+  log "restarting the caseplan service with the fresh build"
+  kill -TERM "$(cat "$STATE_DIR/run/caseplan.pid")"
+  while kill -0 "$(cat "$STATE_DIR/run/caseplan.pid")" 2>/dev/null; do sleep 0.1; done
+fi
+port_in_use "$CASEPLAN_PORT" && die "port $CASEPLAN_PORT is taken; set SAMPLAN_CASEPLAN_PORT to a free one"
+log "starting the caseplan service on 127.0.0.1:$CASEPLAN_PORT"
+(
+  set -a; source "$STATE_DIR/caseplan.env"; set +a
+  nohup "$BUILD_DIR/services/caseplan/samplan-caseplan" >>"$STATE_DIR/logs/caseplan.log" 2>&1 &
+  echo $! > "$STATE_DIR/run/caseplan.pid"
+)
+for _ in $(seq 100); do port_in_use "$CASEPLAN_PORT" && break; sleep 0.1; done
+port_in_use "$CASEPLAN_PORT" || { tail -5 "$STATE_DIR/logs/caseplan.log"; die "the caseplan service did not start"; }
+
+log "loading the demo municipality (Lindesberg, 1885)"
+"$BUILD_DIR/tools/samplan-demo" --address "127.0.0.1:$CASEPLAN_PORT" \
+  --key "$STATE_DIR/keys/dev.pem" --tokens-dir "$STATE_DIR/tokens"
+
+cat <<TXT
+
+Samplan is running.
+  caseplan   127.0.0.1:$CASEPLAN_PORT   (gRPC with reflection and health)
+  PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT   logs in $STATE_DIR/logs
+
+Call it as an agency of the demo (tokens in $STATE_DIR/tokens/, valid 12 hours):
+  $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$CASEPLAN_PORT \\
+      --token-file $STATE_DIR/tokens/soc.jwt samplan.caseplan.v1.CasePlanService/ListPlans '{}'
+Any gRPC client that uses server reflection works too (grpcurl, Postman, Kreya).
+Watch the events:  redis-cli -p $REDIS_PORT XRANGE 'samplan:events:{1885}' - +
+Stop with: deploy/local/stop.sh
+TXT

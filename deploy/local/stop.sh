@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Stops what deploy/local/start.sh started. The data stays in .local/.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+stop_pidfile() {
+  local name=$1 file="$STATE_DIR/run/$1.pid"
+  if [ -f "$file" ] && kill -0 "$(cat "$file")" 2>/dev/null; then
+    log "stopping $name"
+    kill -TERM "$(cat "$file")"
+    for _ in $(seq 300); do kill -0 "$(cat "$file")" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$file"
+}
+
+stop_pidfile caseplan
+stop_pidfile redis
+if [ -f "$STATE_DIR/pg/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$STATE_DIR/pg" status >/dev/null 2>&1; then
+  log "stopping PostgreSQL"
+  as_pg "$PG_BIN/pg_ctl" -D "$STATE_DIR/pg" -m fast -w stop >/dev/null
+fi
+log "stopped"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds with warnings as errors, runs
+# the unit, service and real-server tests (each test starts and removes its own
+# PostgreSQL and Redis on free loopback ports), and validates the Kubernetes
+# manifests. Nothing is left running afterwards.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+install_packages
+build -DSAMPLAN_WERROR=ON
+
+log "running the test suite"
+cd "$BUILD_DIR"
+ctest --output-on-failure --parallel 2 --timeout 900
+
+log "validating the Kubernetes manifests"
+bash "$ROOT/k8s/validate/run.sh"
