@@ -57,13 +57,13 @@ if [ ! -f "$STATE_DIR/keys/dev.pem" ]; then
 fi
 
 cat > "$STATE_DIR/caseplan.env" <<ENV
-SAMPLAN_LISTEN_ADDRESS=127.0.0.1:$CASEPLAN_PORT
-SAMPLAN_PG_DSN=host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres
-SAMPLAN_REDIS_ADDRESS=127.0.0.1:$REDIS_PORT
-SAMPLAN_JWT_ISSUER=samplan-dev
-SAMPLAN_JWT_AUDIENCE=samplan
-SAMPLAN_JWT_PUBLIC_KEYS=dev=$STATE_DIR/keys/dev.pub.pem
-SAMPLAN_DRAIN_PERIOD=0s
+SAMPLAN_LISTEN_ADDRESS='127.0.0.1:$CASEPLAN_PORT'
+SAMPLAN_PG_DSN='host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres'
+SAMPLAN_REDIS_ADDRESS='127.0.0.1:$REDIS_PORT'
+SAMPLAN_JWT_ISSUER='samplan-dev'
+SAMPLAN_JWT_AUDIENCE='samplan'
+SAMPLAN_JWT_PUBLIC_KEYS='dev=$STATE_DIR/keys/dev.pub.pem'
+SAMPLAN_DRAIN_PERIOD='0s'
 ENV
 
 if [ -f "$STATE_DIR/run/caseplan.pid" ] && kill -0 "$(cat "$STATE_DIR/run/caseplan.pid")" 2>/dev/null; then

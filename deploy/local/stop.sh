@@ -4,11 +4,12 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
 stop_pidfile() {
-  local name=$1 file="$STATE_DIR/run/$1.pid"
-  if [ -f "$file" ] && kill -0 "$(cat "$file")" 2>/dev/null; then
+  local name=$1 file="$STATE_DIR/run/$1.pid" pid
+  pid="$(cat "$file" 2>/dev/null || true)"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     log "stopping $name"
-    kill -TERM "$(cat "$file")"
-    for _ in $(seq 300); do kill -0 "$(cat "$file")" 2>/dev/null || break; sleep 0.1; done
+    kill -TERM "$pid"
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
   rm -f "$file"
 }
