@@ -16,14 +16,22 @@ bool MayHandlePersonalData(const Principal& principal) {
 absl::Status DeniedStatus(absl::string_view resource) {
   return absl::PermissionDeniedError(absl::StrCat(
       "permission denied on ", resource,
-      " (or it does not exist); access needs the owning or a participating organization"));
+      " (or it does not exist)"));
+}
+
+absl::Status RoleDeniedStatus() {
+  return absl::PermissionDeniedError(
+      "the caller's roles do not include one that handles personal data (caseworker, "
+      "placement_coordinator, teacher, partner_system); managers and administrators see "
+      "statistics only");
 }
 
 absl::StatusOr<AccessDecision> RecordAuthorizer::Authorize(
     const Principal& principal, const AccessRequest& request) const {
-  if (!MayHandlePersonalData(principal) || principal.municipality != request.municipality) {
-    return DeniedStatus(request.resource);
-  }
+  // The role is the caller's own fact, so saying it is the reason reveals nothing
+  // about the resource.
+  if (!MayHandlePersonalData(principal)) return RoleDeniedStatus();
+  if (principal.municipality != request.municipality) return DeniedStatus(request.resource);
   if (principal.organization == request.owner_organization) return AccessDecision{"owner"};
   if (request.action != AccessAction::kCreate &&
       std::find(request.participant_organizations.begin(),

@@ -64,6 +64,10 @@ class RecordAuthorizer final : public Authorizer {
 // whether the resource is missing or hidden.
 absl::Status DeniedStatus(absl::string_view resource);
 
+// Returns the PERMISSION_DENIED status for a caller whose roles may not handle
+// personal data at all.
+absl::Status RoleDeniedStatus();
+
 }  // namespace samplan
 
 #endif  // SAMPLAN_COMMON_AUTHORIZER_H_

@@ -250,6 +250,40 @@ TEST_F(CasePlanStoreTest, WithoutEtagConcurrentUpdatesAllLand) {
   EXPECT_TRUE(testing::VerifyStreamMatchesDatabase(dsn_, redis_->Address(), "1885").ok());
 }
 
+TEST_F(CasePlanStoreTest, NotesFromTwoAgenciesAtOnceBothLand) {
+  v1::Plan plan = Create();
+  std::vector<std::thread> agencies;
+  std::atomic<int> failed{0};
+  for (const char* org : {"soc", "af"}) {
+    agencies.emplace_back([&, org] {
+      for (int i = 0; i < 10; ++i) {
+        v1::UpdatePlanRequest update;
+        update.mutable_plan()->set_name(plan.name());
+        update.mutable_plan()->add_notes()->set_text(absl::StrCat(org, " note ", i));
+        update.mutable_update_mask()->add_paths("notes");
+        v1::Plan out;
+        const std::string role = std::string(org) == "af" ? "partner_system" : "caseworker";
+        grpc::Status status = stub_->UpdatePlan(As(org, role).get(), update, &out);
+        if (!status.ok()) {
+          ++failed;
+          ADD_FAILURE() << status.error_message();
+        }
+      }
+    });
+  }
+  for (auto& agency : agencies) agency.join();
+  EXPECT_EQ(failed.load(), 0);
+  v1::GetPlanRequest get;
+  get.set_name(plan.name());
+  v1::Plan fetched;
+  ASSERT_TRUE(stub_->GetPlan(As("soc").get(), get, &fetched).ok());
+  ASSERT_EQ(fetched.notes_size(), 20);
+  int from_af = 0;
+  for (const auto& note : fetched.notes()) from_af += note.author_organization() == "organizations/af";
+  EXPECT_EQ(from_af, 10);
+  EXPECT_EQ(fetched.version(), 21);
+}
+
 TEST_F(CasePlanStoreTest, InvalidInputStoresNothing) {
   v1::Plan plan = Create();
   v1::UpdatePlanRequest update;

@@ -132,7 +132,7 @@ grpc::Status CasePlanService::ListPlans(grpc::ServerContext* context,
     if (!v.empty()) return v.ToStatus();
     absl::StatusOr<int> page_size = PageSize(request->page_size());
     if (!page_size.ok()) return page_size.status();
-    if (!MayHandlePersonalData(call.principal)) return DeniedStatus("plans");
+    if (!MayHandlePersonalData(call.principal)) return RoleDeniedStatus();
 
     PlanQuery query;
     query.municipality = call.principal.municipality;

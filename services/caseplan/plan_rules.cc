@@ -83,16 +83,12 @@ void CheckUniqueId(FieldViolations& v, const std::string& path, const std::strin
   }
 }
 
-// Gives new items their ids. Items whose id the plan did not have are refused,
-// so that ids stay the server's.
-void AssignIds(Plan& plan, const absl::flat_hash_set<std::string>& known,
-               const std::function<std::string()>& new_id, FieldViolations& v) {
-  auto assign = [&](std::string* id, const std::string& path) {
-    if (id->empty()) {
-      *id = new_id();
-    } else if (!known.contains(*id)) {
-      v.Add(path, "is not an id of this plan; leave it empty to add a new item");
-    }
+// Gives new items without an id one. A caller may also choose the id of a new
+// item, so that an activity can name a goal added in the same request; ValidatePlan
+// checks that ids are well-formed and unique.
+void AssignIds(Plan& plan, const std::function<std::string()>& new_id) {
+  auto assign = [&](std::string* id, const std::string&) {
+    if (id->empty()) *id = new_id();
   };
   for (int g = 0; g < plan.goals_size(); ++g) {
     v1::Goal* goal = plan.mutable_goals(g);
@@ -107,53 +103,42 @@ void AssignIds(Plan& plan, const absl::flat_hash_set<std::string>& known,
   }
 }
 
-absl::flat_hash_set<std::string> ItemIds(const Plan& plan) {
-  absl::flat_hash_set<std::string> ids;
-  for (const v1::Goal& goal : plan.goals()) {
-    ids.insert(goal.id());
-    for (const v1::SubGoal& sub : goal.sub_goals()) ids.insert(sub.id());
-  }
-  for (const v1::Activity& activity : plan.activities()) ids.insert(activity.id());
-  return ids;
-}
-
-// Notes already in the plan stay exactly as written; notes without id are new and
-// are stamped with the caller and the time.
+// The journal is append-only: the result is every note the plan had, unchanged,
+// followed by the request's new notes (those without id), stamped with the caller
+// and the time. Notes the request repeats with their id must be unchanged; notes it
+// leaves out are kept. So two agencies adding a note at once both get theirs in,
+// whichever version of the plan they had read.
 void MergeNotes(const Plan* current, Plan& next, const Principal& caller, absl::Time now,
                 const std::function<std::string()>& new_id, FieldViolations& v) {
   absl::flat_hash_map<std::string, const v1::Note*> existing;
+  google::protobuf::RepeatedPtrField<v1::Note> merged;
   if (current != nullptr) {
-    for (const v1::Note& note : current->notes()) existing[note.id()] = &note;
+    for (const v1::Note& note : current->notes()) {
+      existing[note.id()] = &note;
+      *merged.Add() = note;
+    }
   }
-  absl::flat_hash_set<std::string> kept;
   for (int n = 0; n < next.notes_size(); ++n) {
-    v1::Note* note = next.mutable_notes(n);
+    const v1::Note& note = next.notes(n);
     const std::string path = absl::StrCat("plan.notes[", n, "]");
-    if (note->id().empty()) {
-      note->set_id(new_id());
-      note->set_author_user(caller.user);
-      note->set_author_organization(caller.organization);
-      *note->mutable_create_time() =
+    if (note.id().empty()) {
+      v1::Note* added = merged.Add();
+      added->set_text(note.text());
+      added->set_id(new_id());
+      added->set_author_user(caller.user);
+      added->set_author_organization(caller.organization);
+      *added->mutable_create_time() =
           google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
       continue;
     }
-    auto it = existing.find(note->id());
+    auto it = existing.find(note.id());
     if (it == existing.end()) {
       v.Add(path + ".id", "is not a note of this plan; leave it empty to add a note");
-      continue;
-    }
-    kept.insert(note->id());
-    if (note->text() != it->second->text()) {
+    } else if (note.text() != it->second->text()) {
       v.Add(path + ".text", "a written note cannot be changed; add a new note instead");
-      continue;
-    }
-    *note = *it->second;  // author and time are the server's
-  }
-  for (const auto& [id, note] : existing) {
-    if (!kept.contains(id)) {
-      v.Add("plan.notes", absl::StrCat("note ", id, " is missing; notes cannot be removed"));
     }
   }
+  *next.mutable_notes() = std::move(merged);
 }
 
 }  // namespace
@@ -294,7 +279,7 @@ absl::StatusOr<Plan> PlanForCreate(const v1::CreatePlanRequest& request,
   plan.clear_update_time();
   *plan.mutable_create_time() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
-  AssignIds(plan, {}, new_id, v);
+  AssignIds(plan, new_id);
   MergeNotes(nullptr, plan, caller, now, new_id, v);
   // One answer names every invalid field, the request's and the plan's.
   for (auto& [field, description] : FieldViolationsOf(ValidatePlan(plan))) {
@@ -348,7 +333,7 @@ absl::StatusOr<Plan> ApplyUpdate(const Plan& current, const Plan& patch,
       reflection->SetString(&next, field, reflection->GetString(patch, field));
     }
   }
-  AssignIds(next, ItemIds(current), new_id, v);
+  AssignIds(next, new_id);
   MergeNotes(&current, next, caller, now, new_id, v);
   for (auto& [field, description] : FieldViolationsOf(ValidatePlan(next))) {
     v.Add(std::move(field), std::move(description));

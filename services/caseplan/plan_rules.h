@@ -44,9 +44,8 @@ absl::StatusOr<Plan> PlanForCreate(const v1::CreatePlanRequest& request,
 
 // Returns `current` with the fields of `mask` taken from `patch`. Unknown or
 // immutable paths in the mask are INVALID_ARGUMENT naming "update_mask". New
-// goals, sub-goals, activities and notes get ids; new notes get the caller as
-// author. Ids the plan does not have are rejected, and so is changing or removing
-// a note: the journal is append-only.
+// goals, sub-goals and activities without an id get one. Notes are appended, not
+// replaced: the journal is append-only (see MergeNotes in plan_rules.cc).
 absl::StatusOr<Plan> ApplyUpdate(const Plan& current, const Plan& patch,
                                  const google::protobuf::FieldMask& mask,
                                  const Principal& caller, absl::Time now,

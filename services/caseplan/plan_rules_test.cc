@@ -175,7 +175,7 @@ TEST_F(ApplyUpdateTest, MaskMustNameUpdatableFields) {
             std::vector<std::string>{"update_mask"});
 }
 
-TEST_F(ApplyUpdateTest, NewItemsGetIdsAndInventedIdsAreRefused) {
+TEST_F(ApplyUpdateTest, NewItemsGetIdsOrKeepTheCallersChoice) {
   Plan patch;
   *patch.mutable_goals() = current_.goals();
   auto* added = patch.add_goals();
@@ -187,33 +187,65 @@ TEST_F(ApplyUpdateTest, NewItemsGetIdsAndInventedIdsAreRefused) {
   EXPECT_FALSE(next->goals(1).id().empty());
   EXPECT_NE(next->goals(1).id(), next->goals(0).id());
 
-  patch.mutable_goals(1)->set_id("made-up");
+  // A chosen id lets an activity of the same request name the new goal.
+  patch.mutable_goals(1)->set_id("licence");
+  *patch.mutable_activities() = current_.activities();
+  auto* lessons = patch.add_activities();
+  lessons->set_kind(v1::ACTIVITY_KIND_OTHER);
+  lessons->set_responsible_organization("organizations/soc");
+  lessons->set_status(v1::PROGRESS_STATUS_PLANNED);
+  lessons->set_goal_id("licence");
+  next = Apply(patch, {"goals", "activities"});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->activities(1).goal_id(), "licence");
+
+  patch.mutable_goals(1)->set_id(current_.goals(0).id());  // taken
+  EXPECT_EQ(Fields(Apply(patch, {"goals"}).status()), std::vector<std::string>{"plan.goals[1].id"});
+  patch.mutable_goals(1)->set_id("not valid!");
   EXPECT_EQ(Fields(Apply(patch, {"goals"}).status()), std::vector<std::string>{"plan.goals[1].id"});
 }
 
 TEST_F(ApplyUpdateTest, TheJournalIsAppendOnly) {
   Plan patch;
-  *patch.mutable_notes() = current_.notes();
-  patch.add_notes()->set_text("Follow-up: started SFI.");
+  patch.add_notes()->set_text("Follow-up: started SFI.");  // only the new note
   absl::StatusOr<Plan> next = Apply(patch, {"notes"});
   ASSERT_TRUE(next.ok()) << next.status();
   ASSERT_EQ(next->notes_size(), 2);
-  EXPECT_EQ(next->notes(0).author_user(), "users/anna");  // kept
-  EXPECT_EQ(next->notes(1).author_user(), "users/bo");    // the caller
+  EXPECT_EQ(next->notes(0).id(), current_.notes(0).id());  // kept, first
+  EXPECT_EQ(next->notes(0).author_user(), "users/anna");
+  EXPECT_EQ(next->notes(1).text(), "Follow-up: started SFI.");
+  EXPECT_EQ(next->notes(1).author_user(), "users/bo");  // the caller
   EXPECT_EQ(next->notes(1).author_organization(), "organizations/af");
 
-  Plan edited = patch;
+  // Sending the whole journal back, as a client that read it would, is the same.
+  Plan whole;
+  *whole.mutable_notes() = current_.notes();
+  whole.add_notes()->set_text("Follow-up: started SFI.");
+  next = Apply(whole, {"notes"});
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->notes_size(), 2);
+
+  Plan edited = whole;
   edited.mutable_notes(0)->set_text("rewritten history");
   EXPECT_EQ(Fields(Apply(edited, {"notes"}).status()), std::vector<std::string>{"plan.notes[0].text"});
 
-  Plan removed;  // no notes at all
-  EXPECT_EQ(Fields(Apply(removed, {"notes"}).status()), std::vector<std::string>{"plan.notes"});
+  Plan empty;  // leaving notes out removes nothing
+  next = Apply(empty, {"notes"});
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->notes_size(), 1);
+  EXPECT_TRUE(ChangedFields(current_, *next).empty());
 
-  Plan forged = patch;
-  forged.mutable_notes(1)->set_author_user("users/someone-else");
+  Plan forged;
+  forged.add_notes()->set_text("x");
+  forged.mutable_notes(0)->set_author_user("users/someone-else");
   next = Apply(forged, {"notes"});
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->notes(1).author_user(), "users/bo");  // output only: the server's
+
+  Plan invented;
+  invented.add_notes()->set_id("nope");
+  invented.mutable_notes(0)->set_text("x");
+  EXPECT_EQ(Fields(Apply(invented, {"notes"}).status()), std::vector<std::string>{"plan.notes[0].id"});
 }
 
 TEST_F(ApplyUpdateTest, StarMeansEveryUpdatableField) {
