@@ -128,7 +128,6 @@ RelayConfig ReadRelayConfig(EnvReader& env) {
   config.batch_size = env.Int("SAMPLAN_RELAY_BATCH_SIZE", 500, 1, 10000);
   config.poll_interval =
       env.Duration("SAMPLAN_RELAY_POLL_INTERVAL", absl::Milliseconds(10));
-  config.outbox_retention = env.Duration("SAMPLAN_OUTBOX_RETENTION", absl::Hours(24 * 7));
   config.stream_retention = env.Duration("SAMPLAN_STREAM_RETENTION", absl::Hours(24 * 7));
   return config;
 }

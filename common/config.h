@@ -78,7 +78,6 @@ struct RelayConfig {
   bool enabled;                     // SAMPLAN_RELAY_ENABLED
   int batch_size;                   // SAMPLAN_RELAY_BATCH_SIZE
   absl::Duration poll_interval;     // SAMPLAN_RELAY_POLL_INTERVAL
-  absl::Duration outbox_retention;  // SAMPLAN_OUTBOX_RETENTION: published rows kept
   absl::Duration stream_retention;  // SAMPLAN_STREAM_RETENTION: events kept on streams
 };
 RelayConfig ReadRelayConfig(EnvReader& env);

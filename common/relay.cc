@@ -76,12 +76,12 @@ absl::StatusOr<OutboxRelay::StreamPosition> OutboxRelay::LastPosition(
                    ".outbox WHERE municipality = $1 AND stream_ms IS NOT NULL "
                    "ORDER BY stream_ms DESC, stream_seq DESC LIMIT 1"),
       municipality);
+  // Published rows are gone; the stream remembers the last id it generated, even
+  // when its entries were trimmed.
   if (!rows.empty()) {
     position.ms = rows[0][0].as<int64_t>();
     position.seq = rows[0][1].as<int64_t>();
   }
-  // Published rows are deleted after retention; the stream remembers the last id
-  // it generated even when its entries were trimmed.
   absl::StatusOr<RedisReply> info = redis_.Command({"XINFO", "STREAM", EventStreamKey(municipality)});
   if (!info.ok()) return info.status();
   if (info->type == RedisReply::Type::kArray) {
@@ -116,8 +116,7 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
       pqxx::result result = tx.exec_params(
           absl::StrCat("SELECT id, event_id::text, municipality, event_type, envelope, "
                        "stream_ms, stream_seq FROM ", options_.schema,
-                       ".outbox WHERE published_at IS NULL "
-                       "ORDER BY stream_ms, stream_seq, id LIMIT $1"),
+                       ".outbox ORDER BY stream_ms, stream_seq, id LIMIT $1"),
           options_.batch_size);
       if (result.empty()) return 0;
       std::vector<int64_t> ids, ms, seq;
@@ -178,7 +177,7 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
     absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(commands);
     if (!replies.ok()) return replies.status();
 
-    // 3. Mark what is on the stream as published.
+    // 3. Delete what is on the stream: the outbox holds only what is not.
     std::vector<int64_t> published;
     for (size_t i = 0; i < rows.size(); ++i) {
       const RedisReply& reply = (*replies)[i];
@@ -193,7 +192,7 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
         continue;
       }
       // Written before a crash, or a stream that has moved past this id. Only the
-      // first is safe to mark: check that the entry is there and is this event.
+      // first is safe to delete: check that the entry is there and is this event.
       absl::StatusOr<RedisReply> existing =
           redis_.Command({"XRANGE", EventStreamKey(row.municipality), row.StreamId(),
                           row.StreamId()});
@@ -214,11 +213,10 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
     }
     if (!published.empty()) {
       pqxx::nontransaction tx(*connection_);
-      tx.exec_params(absl::StrCat("UPDATE ", options_.schema,
-                                  ".outbox SET published_at = now() WHERE id = ANY($1::bigint[])"),
-                     ArrayLiteral(published));
+      tx.exec_params(
+          absl::StrCat("DELETE FROM ", options_.schema, ".outbox WHERE id = ANY($1::bigint[])"),
+          ArrayLiteral(published));
     }
-    CleanUp();
     return static_cast<int>(published.size());
   } catch (const std::exception& e) {
     Log(LogLevel::kWarning, "outbox relay batch failed",
@@ -228,28 +226,12 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
   }
 }
 
-void OutboxRelay::CleanUp() {
-  const absl::Time now = clock_.Now();
-  if (now - last_cleanup_ < absl::Minutes(1)) return;
-  last_cleanup_ = now;
-  pqxx::nontransaction tx(*connection_);
-  // The newest published row of each municipality is kept: it is where the next
-  // stream id continues from if Redis has lost the stream.
-  tx.exec_params(absl::StrCat(
-                     "DELETE FROM ", options_.schema, ".outbox o WHERE published_at < $1 "
-                     "AND EXISTS (SELECT 1 FROM ", options_.schema, ".outbox n WHERE "
-                     "n.municipality = o.municipality AND n.stream_ms > o.stream_ms)"),
-                 absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", now - options_.outbox_retention,
-                                  absl::UTCTimeZone()));
-}
-
 absl::StatusOr<int64_t> OutboxRelay::Backlog() {
   try {
     auto connection = OpenConnection(dsn_, "samplan-relay-backlog");
     if (!connection.ok()) return connection.status();
     pqxx::nontransaction tx(**connection);
-    return tx.exec(absl::StrCat("SELECT count(*) FROM ", options_.schema,
-                                ".outbox WHERE published_at IS NULL"))[0][0]
+    return tx.exec(absl::StrCat("SELECT count(*) FROM ", options_.schema, ".outbox"))[0][0]
         .as<int64_t>();
   } catch (const std::exception& e) {
     return StatusFromException(e);

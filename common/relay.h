@@ -12,9 +12,9 @@
 // stream entry id (monotonic per municipality), and only then writes the entry with
 // that explicit id. Redis refuses an entry whose id is not above the stream's last,
 // so writing the same row again after a crash cannot make a second copy; the relay
-// then checks that the entry there carries the same event id and marks the row
-// published. Rows are read by "not yet published", never by "id above the last one
-// seen", because sequence values become visible out of commit order.
+// then checks that the entry there carries the same event id and deletes the row.
+// The outbox holds only unpublished rows and is read whole, never by "id above the
+// last one seen", because sequence values become visible out of commit order.
 
 #include <atomic>
 #include <memory>
@@ -36,7 +36,6 @@ struct RelayOptions {
   std::string schema;  // whose outbox, a plain identifier
   int batch_size = 500;
   absl::Duration poll_interval = absl::Milliseconds(10);
-  absl::Duration outbox_retention = absl::Hours(24 * 7);
   absl::Duration stream_retention = absl::Hours(24 * 7);
 };
 
@@ -46,7 +45,7 @@ class OutboxRelay {
               const Clock& clock = RealClock());
   ~OutboxRelay();
 
-  // Publishes at most one batch. Returns how many rows were published (0 when
+  // Publishes at most one batch. Returns how many events were published (0 when
   // another relay is the active one, or nothing is pending), or the error that
   // stopped the batch; a failed batch is retried from the database's state.
   absl::StatusOr<int> PublishOnce();
@@ -67,7 +66,6 @@ class OutboxRelay {
   void DropConnection();
   absl::StatusOr<StreamPosition> LastPosition(pqxx::transaction_base& tx,
                                               const std::string& municipality);
-  void CleanUp();
   void Loop();
 
   const RelayOptions options_;
@@ -78,7 +76,6 @@ class OutboxRelay {
   bool leader_ = false;
   // The last stream id given out per municipality; valid only while leader.
   absl::flat_hash_map<std::string, StreamPosition> positions_;
-  absl::Time last_cleanup_ = absl::InfinitePast();
 
   std::atomic<bool> stop_{false};
   absl::Notification stopped_;

@@ -30,6 +30,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   // Bandwidth-delay probing sends a PING with most responses; Samplan's messages
   // are small, so the probes only cost packets and wake-ups.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  if (const char* v = getenv("XCQ")) builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, atoi(v));
+  if (const char* v = getenv("XMIN")) builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, atoi(v));
+  if (const char* v = getenv("XMAX")) builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, atoi(v));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(

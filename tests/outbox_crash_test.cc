@@ -21,6 +21,7 @@
 #include "common/migrations.h"
 #include "common/outbox.h"
 #include "common/pg.h"
+#include "common/redis.h"
 #include "common/relay.h"
 #include "common/server.h"
 #include "services/caseplan/caseplan_service.h"
@@ -217,7 +218,7 @@ TEST_F(OutboxCrashTest, RelayKilledRepeatedlyMidBatchLosesAndDuplicatesNothing) 
     pqxx::connection connection(dsn_);
     const int64_t backlog =
         pqxx::nontransaction(connection)
-            .exec("SELECT count(*) FROM caseplan.outbox WHERE published_at IS NULL")[0][0]
+            .exec("SELECT count(*) FROM caseplan.outbox")[0][0]
             .as<int64_t>();
     if (backlog > 0) ++kills_with_backlog;
     (*relay)->Signal(SIGKILL);
@@ -240,18 +241,41 @@ TEST_F(OutboxCrashTest, CrashBetweenStreamWriteAndMarkingPublishedMakesNoDuplica
                       {redis_->host(), redis_->port()});
     ASSERT_EQ(*relay.PublishOnce(), 30);
   }  // its connection, and with it the leader lock, is gone
-  // Exactly the state a relay leaves when it dies after XADD and before the UPDATE
-  // that marks rows published: every row has its stream id, none is marked.
-  pqxx::connection connection(dsn_);
-  pqxx::nontransaction(connection).exec("UPDATE caseplan.outbox SET published_at = NULL");
+  // Exactly the state a relay leaves when it dies after XADD and before the DELETE
+  // of the rows it wrote: every row is back, with the stream id it was written at.
+  auto written = testing::ReadStream(redis_->Address(), "1885");
+  ASSERT_TRUE(written.ok());
+  ASSERT_EQ(written->size(), 30u);
+  {
+    RedisClient redis({redis_->host(), redis_->port()});
+    auto reply = redis.Command({"XRANGE", EventStreamKey("1885"), "-", "+"});
+    ASSERT_TRUE(reply.ok());
+    pqxx::connection connection(dsn_);
+    pqxx::work tx(connection);
+    for (const StreamEntry& entry : ParseStreamEntries(*reply)) {
+      events::v1::Event event;
+      ASSERT_TRUE(event.ParseFromString(entry.Field("event")));
+      const std::string envelope = entry.Field("event");
+      const size_t dash = entry.id.find('-');
+      tx.exec_params(
+          "INSERT INTO caseplan.outbox (event_id, event_type, municipality, aggregate, "
+          "aggregate_version, envelope, stream_ms, stream_seq) VALUES ($1, $2, $3, $4, $5, $6, "
+          "$7, $8)",
+          event.event_id(), event.type(), event.municipality(), event.aggregate(),
+          event.aggregate_version(), pqxx::binarystring(envelope.data(), envelope.size()),
+          entry.id.substr(0, dash), entry.id.substr(dash + 1));
+    }
+    tx.commit();
+  }
   OutboxRelay successor({kSchema, 1000, absl::Milliseconds(1)}, dsn_,
                         {redis_->host(), redis_->port()});
   absl::StatusOr<int> republished = successor.PublishOnce();
   ASSERT_TRUE(republished.ok()) << republished.status();
-  EXPECT_EQ(*republished, 30);  // marked as published, having found them on the stream
+  EXPECT_EQ(*republished, 30);  // found on the stream and deleted, not written again
   auto events = testing::ReadStream(redis_->Address(), "1885");
   ASSERT_TRUE(events.ok());
   EXPECT_EQ(events->size(), 30u);
+  EXPECT_EQ(*successor.Backlog(), 0);
   EXPECT_TRUE(testing::VerifyStreamMatchesDatabase(dsn_, redis_->Address(), "1885").ok());
 }
 

@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   if (migrate_only) return 0;
 
   OutboxRelay relay({caseplan::kSchema, relay_config.batch_size, relay_config.poll_interval,
-                     relay_config.outbox_retention, relay_config.stream_retention},
+                     relay_config.stream_retention},
                     pg_config.dsn, {redis_config.host, redis_config.port});
   if (relay_only) {
     relay.Start();

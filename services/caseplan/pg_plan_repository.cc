@@ -71,7 +71,8 @@ absl::StatusOr<CreateResult> PgPlanRepository::CreatePlan(const PlanWrite& write
         sql::kInsertPlan.name, IdOf(plan), plan.municipality(), plan.person(),
         plan.lead_organization(), PgTextArray(ParticipantOrganizations(plan)),
         v1::PlanStatus_Name(plan.status()), Bytes(PlanContent(plan)), PgTimestamp(write.time),
-        write.request_id, write.actor_user, PgTextArray(write.changed_fields));
+        write.request_id, write.actor_user, PgTextArray(write.changed_fields),
+        write.event.event_id());
     if (inserted.empty()) {
       // The organization sent this request id before: answer with that plan.
       pqxx::result existing = tx.exec_prepared(sql::kSelectPlanByRequest.name,
@@ -116,7 +117,8 @@ absl::StatusOr<Plan> PgPlanRepository::UpdatePlan(const PlanWrite& write,
         sql::kUpdatePlan.name, IdOf(stored), expected_version,
         PgTextArray(ParticipantOrganizations(stored)), v1::PlanStatus_Name(stored.status()),
         Bytes(PlanContent(stored)), PgTimestamp(write.time), write.actor_user,
-        write.actor_organization, write.request_id, PgTextArray(write.changed_fields));
+        write.actor_organization, write.request_id, PgTextArray(write.changed_fields),
+        write.event.event_id());
     if (updated.empty()) {
       return absl::AbortedError("the plan changed while this update was prepared");
     }
@@ -175,6 +177,7 @@ absl::StatusOr<std::vector<PlanRevision>> PgPlanRepository::ListRevisions(
       plan->set_etag(absl::StrCat(revision.version()));
       *plan->mutable_update_time() = revision.create_time();
       *revision.mutable_plan() = *std::move(plan);
+      revision.set_event_id(row[7].as<std::string>());
       revisions.push_back(std::move(revision));
     }
     return absl::OkStatus();

@@ -14,7 +14,8 @@ namespace samplan::caseplan::sql {
 
 // $1 id, $2 municipality, $3 person, $4 lead_organization,
 // $5 participant_organizations (text[]), $6 status, $7 content (bytea),
-// $8 create_time, $9 create_request_id, $10 actor_user, $11 changed_fields (text[]).
+// $8 create_time, $9 create_request_id, $10 actor_user, $11 changed_fields (text[]),
+// $12 event_id.
 // Inserts the plan and its first revision in one statement; returns nothing when
 // the organization already created a plan with this request id.
 inline constexpr PreparedStatement kInsertPlan{
@@ -27,8 +28,8 @@ inline constexpr PreparedStatement kInsertPlan{
     "  ON CONFLICT (lead_organization, create_request_id) DO NOTHING"
     "  RETURNING id, version, create_time)"
     " INSERT INTO caseplan.plan_revisions (plan_id, version, create_time, actor_user,"
-    "   actor_organization, request_id, changed_fields, content)"
-    " SELECT id, version, create_time, $10, $4, $9, $11, $7 FROM inserted"
+    "   actor_organization, request_id, changed_fields, content, event_id)"
+    " SELECT id, version, create_time, $10, $4, $9, $11, $7, $12 FROM inserted"
     " RETURNING plan_id"};
 
 // $1 lead_organization, $2 create_request_id.
@@ -45,7 +46,7 @@ inline constexpr PreparedStatement kSelectPlan{
 
 // $1 id, $2 expected version, $3 participant_organizations, $4 status,
 // $5 content, $6 update_time, $7 actor_user, $8 actor_organization, $9 request_id,
-// $10 changed_fields. Writes the new version and its revision only if the plan is
+// $10 changed_fields, $11 event_id. Writes the new version and its revision only if the plan is
 // still at the expected version; returns no row otherwise.
 inline constexpr PreparedStatement kUpdatePlan{
     "caseplan_update_plan",
@@ -55,8 +56,8 @@ inline constexpr PreparedStatement kUpdatePlan{
     "  WHERE id = $1 AND version = $2"
     "  RETURNING id, version, update_time)"
     " INSERT INTO caseplan.plan_revisions (plan_id, version, create_time, actor_user,"
-    "   actor_organization, request_id, changed_fields, content)"
-    " SELECT id, version, update_time, $7, $8, $9, $10, $5 FROM updated"
+    "   actor_organization, request_id, changed_fields, content, event_id)"
+    " SELECT id, version, update_time, $7, $8, $9, $10, $5, $11 FROM updated"
     " RETURNING version"};
 
 // $1 municipality, $2 viewer organization, $3 person or '', $4 organization or '',
@@ -79,7 +80,7 @@ inline constexpr PreparedStatement kListPlans{
 inline constexpr PreparedStatement kListRevisions{
     "caseplan_list_revisions",
     "SELECT version, " SAMPLAN_SQL_MICROS("create_time") ", actor_user, actor_organization, request_id,"
-    "  changed_fields, content"
+    "  changed_fields, content, event_id::text"
     " FROM caseplan.plan_revisions"
     " WHERE plan_id = $1 AND ($2::bigint = 0 OR version < $2::bigint)"
     " ORDER BY version DESC LIMIT $3"};

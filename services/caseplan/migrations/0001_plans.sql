@@ -40,5 +40,7 @@ CREATE TABLE plan_revisions (
   request_id text NOT NULL,
   changed_fields text[] NOT NULL,
   content bytea NOT NULL,
+  -- The event that announced this revision on the municipality's stream.
+  event_id uuid NOT NULL,
   PRIMARY KEY (plan_id, version)
 );
