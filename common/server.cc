@@ -30,9 +30,12 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   // Bandwidth-delay probing sends a PING with most responses; Samplan's messages
   // are small, so the probes only cost packets and wake-ups.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  if (const char* v = getenv("XCQ")) builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, atoi(v));
-  if (const char* v = getenv("XMIN")) builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, atoi(v));
-  if (const char* v = getenv("XMAX")) builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, atoi(v));
+  // A handler blocks on the database for milliseconds. With gRPC's default of at
+  // most two idle polling threads, a thread that finishes a call exits and the
+  // next call starts a new one: a thread created per call (measured in
+  // docs/benchmarks.md). Idle threads are cheap; keep them.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(

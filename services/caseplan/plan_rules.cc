@@ -343,16 +343,35 @@ absl::StatusOr<Plan> ApplyUpdate(const Plan& current, const Plan& patch,
 }
 
 std::vector<std::string> ChangedFields(const Plan& before, const Plan& after) {
-  std::vector<std::string> changed;
-  const google::protobuf::Descriptor* descriptor = Plan::descriptor();
-  for (const std::string& name : MutablePlanFields()) {
-    const google::protobuf::FieldDescriptor* field = descriptor->FindFieldByName(name);
-    google::protobuf::util::MessageDifferencer differencer;
-    // Compare only this field: every other field is ignored.
-    for (int i = 0; i < descriptor->field_count(); ++i) {
-      if (descriptor->field(i) != field) differencer.IgnoreField(descriptor->field(i));
+  using google::protobuf::FieldDescriptor;
+  using google::protobuf::util::MessageDifferencer;
+  const google::protobuf::Reflection* r = Plan::GetReflection();
+  auto equal = [&](const FieldDescriptor* field) {
+    if (field->is_repeated()) {
+      const int size = r->FieldSize(before, field);
+      if (size != r->FieldSize(after, field)) return false;
+      for (int i = 0; i < size; ++i) {
+        if (!MessageDifferencer::Equals(r->GetRepeatedMessage(before, field, i),
+                                        r->GetRepeatedMessage(after, field, i))) {
+          return false;
+        }
+      }
+      return true;
     }
-    if (!differencer.Compare(before, after)) changed.push_back(name);
+    switch (field->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        return r->HasField(before, field) == r->HasField(after, field) &&
+               MessageDifferencer::Equals(r->GetMessage(before, field),
+                                          r->GetMessage(after, field));
+      case FieldDescriptor::CPPTYPE_ENUM:
+        return r->GetEnumValue(before, field) == r->GetEnumValue(after, field);
+      default:
+        return r->GetString(before, field) == r->GetString(after, field);
+    }
+  };
+  std::vector<std::string> changed;
+  for (const std::string& name : MutablePlanFields()) {
+    if (!equal(Plan::descriptor()->FindFieldByName(name))) changed.push_back(name);
   }
   return changed;
 }
