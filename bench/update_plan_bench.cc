@@ -106,6 +106,33 @@ struct Result {
   }
 };
 
+// Lets the load run unmeasured for `warmup` seconds, then measures `seconds` of it:
+// `phase` goes 0 (warm-up) → 1 (measured) → 2 (stop). Returns the result with
+// its window and CPU samples; the caller adds the latencies.
+Result MeasureWindow(pid_t service, int warmup, int seconds, std::atomic<int>& phase) {
+  absl::SleepFor(absl::Seconds(warmup));
+  phase.store(1);
+  Result result;
+  result.cpu_before = SampleCpu(service);
+  const absl::Time start = absl::Now();
+  absl::SleepFor(absl::Seconds(seconds));
+  result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  result.cpu_after = SampleCpu(service);
+  phase.store(2);
+  return result;
+}
+
+// Adds one load source's latencies and errors to `result`; call Finish after all.
+void Add(Result& result, const std::vector<double>& latencies, int64_t errors) {
+  result.latencies_ms.insert(result.latencies_ms.end(), latencies.begin(), latencies.end());
+  result.errors += errors;
+}
+
+void Finish(Result& result) {
+  std::sort(result.latencies_ms.begin(), result.latencies_ms.end());
+  result.operations = static_cast<int64_t>(result.latencies_ms.size());
+}
+
 // Runs `operation(thread, iteration)` on `threads` threads: first for `warmup`
 // seconds unmeasured, then for `seconds` measured.
 template <typename Operation>
@@ -129,25 +156,10 @@ Result Run(pid_t service, int threads, int warmup, int seconds, Operation operat
       }
     });
   }
-  absl::SleepFor(absl::Seconds(warmup));
-  phase.store(1);
-  const CpuSample cpu_before = SampleCpu(service);
-  const absl::Time start = absl::Now();
-  absl::SleepFor(absl::Seconds(seconds));
-  const absl::Time end = absl::Now();
-  const CpuSample cpu_after = SampleCpu(service);
-  phase.store(2);
+  Result result = MeasureWindow(service, warmup, seconds, phase);
   for (auto& worker : workers) worker.join();
-  Result result;
-  result.cpu_before = cpu_before;
-  result.cpu_after = cpu_after;
-  result.seconds = absl::ToDoubleSeconds(end - start);
-  for (int t = 0; t < threads; ++t) {
-    result.latencies_ms.insert(result.latencies_ms.end(), latencies[t].begin(), latencies[t].end());
-    result.errors += errors[t];
-  }
-  std::sort(result.latencies_ms.begin(), result.latencies_ms.end());
-  result.operations = static_cast<int64_t>(result.latencies_ms.size());
+  for (int t = 0; t < threads; ++t) Add(result, latencies[t], errors[t]);
+  Finish(result);
   return result;
 }
 
@@ -200,26 +212,10 @@ Result RunCallbacks(pid_t service, int in_flight, int warmup, int seconds,
     });
   };
   for (int s = 0; s < in_flight; ++s) start_call(s);
-  absl::SleepFor(absl::Seconds(warmup));
-  phase.store(1);
-  const CpuSample cpu_before = SampleCpu(service);
-  const absl::Time start = absl::Now();
-  absl::SleepFor(absl::Seconds(seconds));
-  const absl::Time end = absl::Now();
-  const CpuSample cpu_after = SampleCpu(service);
-  phase.store(2);
+  Result result = MeasureWindow(service, warmup, seconds, phase);
   while (running.load() > 0) absl::SleepFor(absl::Milliseconds(5));
-  Result result;
-  result.cpu_before = cpu_before;
-  result.cpu_after = cpu_after;
-  result.seconds = absl::ToDoubleSeconds(end - start);
-  for (Slot& slot : slots) {
-    result.latencies_ms.insert(result.latencies_ms.end(), slot.latencies.begin(),
-                               slot.latencies.end());
-    result.errors += slot.errors;
-  }
-  std::sort(result.latencies_ms.begin(), result.latencies_ms.end());
-  result.operations = static_cast<int64_t>(result.latencies_ms.size());
+  for (const Slot& slot : slots) Add(result, slot.latencies, slot.errors);
+  Finish(result);
   return result;
 }
 

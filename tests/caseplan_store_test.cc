@@ -20,6 +20,7 @@
 #include "common/server.h"
 #include "services/caseplan/caseplan_service.h"
 #include "services/caseplan/pg_plan_repository.h"
+#include "tests/support/caseplan_stack.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/servers.h"
 
@@ -62,21 +63,10 @@ class CasePlanStoreTest : public ::testing::Test {
     RedisClient redis({redis_->host(), redis_->port()});
     ASSERT_TRUE(redis.Command({"FLUSHALL"}).ok());
 
-    auto pool = PgPool::Create({dsn_, 8, absl::Seconds(10), "test", PlanRepositoryStatements(outbox_)});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
-    repository_ = std::make_unique<PgPlanRepository>(*pool_, outbox_);
-    verifier_ = *MakeTokenVerifier(keys_->VerifierOptions());
-    calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(10));
-    service_ = std::make_unique<CasePlanService>(*repository_, authorizer_, *calls_, RealClock(),
-                                                 NewItemId);
-    auto server = GrpcServer::Start({"127.0.0.1:0", absl::Seconds(10), absl::ZeroDuration(),
-                                     absl::Seconds(2)},
-                                    {service_.get()});
-    ASSERT_TRUE(server.ok());
-    server_ = *std::move(server);
-    stub_ = v1::CasePlanService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+    auto stack = testing::InProcessCasePlan::Start(dsn_, keys_->VerifierOptions());
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = *std::move(stack);
+    stub_ = stack_->NewStub();
     relay_ = std::make_unique<OutboxRelay>(RelayOptions{kSchema, 50, absl::Milliseconds(5)},
                                            dsn_, RedisOptions{redis_->host(), redis_->port()});
     relay_->Start();
@@ -84,7 +74,7 @@ class CasePlanStoreTest : public ::testing::Test {
 
   void TearDown() override {
     relay_.reset();
-    server_.reset();
+    stack_.reset();
   }
 
   static std::vector<MigrationSet> Sets() {
@@ -142,14 +132,7 @@ class CasePlanStoreTest : public ::testing::Test {
   static RedisServer* redis_;
   static TestKeys* keys_;
   std::string dsn_;
-  Outbox outbox_{kSchema};
-  RecordAuthorizer authorizer_;
-  std::unique_ptr<PgPool> pool_;
-  std::unique_ptr<PgPlanRepository> repository_;
-  std::unique_ptr<TokenVerifier> verifier_;
-  std::unique_ptr<CallHandler> calls_;
-  std::unique_ptr<CasePlanService> service_;
-  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<testing::InProcessCasePlan> stack_;
   std::unique_ptr<v1::CasePlanService::Stub> stub_;
   std::unique_ptr<OutboxRelay> relay_;
 };

@@ -26,6 +26,7 @@
 #include "common/server.h"
 #include "services/caseplan/caseplan_service.h"
 #include "services/caseplan/pg_plan_repository.h"
+#include "tests/support/caseplan_stack.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/servers.h"
 
@@ -120,19 +121,10 @@ class OutboxCrashTest : public ::testing::Test {
 
   // Starts the service in this process, without a relay unless asked.
   void StartInProcessService() {
-    auto pool = PgPool::Create({dsn_, 8, absl::Seconds(5), "test", PlanRepositoryStatements(outbox_)});
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    pool_ = *std::move(pool);
-    repository_ = std::make_unique<PgPlanRepository>(*pool_, outbox_);
-    verifier_ = *MakeTokenVerifier(keys_->VerifierOptions());
-    calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(5));
-    service_ = std::make_unique<CasePlanService>(*repository_, authorizer_, *calls_, RealClock(),
-                                                 NewItemId);
-    auto server = GrpcServer::Start(
-        {"127.0.0.1:0", absl::Seconds(5), absl::ZeroDuration(), absl::Seconds(2)}, {service_.get()});
-    ASSERT_TRUE(server.ok());
-    server_ = *std::move(server);
-    address_ = absl::StrCat("127.0.0.1:", server_->port());
+    auto stack = testing::InProcessCasePlan::Start(dsn_, keys_->VerifierOptions());
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = *std::move(stack);
+    address_ = stack_->address();
   }
 
   std::map<std::string, std::string> ServiceEnvironment(int port) {
@@ -193,14 +185,7 @@ class OutboxCrashTest : public ::testing::Test {
   std::unique_ptr<RedisServer> redis_;
   std::unique_ptr<TestKeys> keys_;
   std::string dsn_;
-  Outbox outbox_{kSchema};
-  RecordAuthorizer authorizer_;
-  std::unique_ptr<PgPool> pool_;
-  std::unique_ptr<PgPlanRepository> repository_;
-  std::unique_ptr<TokenVerifier> verifier_;
-  std::unique_ptr<CallHandler> calls_;
-  std::unique_ptr<CasePlanService> service_;
-  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<testing::InProcessCasePlan> stack_;
   std::string address_;
 };
 

@@ -41,6 +41,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tools/files.h"
 #include "common/auth.h"
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
 #include "tools/rpc_text.h"
@@ -563,29 +564,6 @@ std::string ShellQuote(std::string_view text) {
   return quoted + "'";
 }
 
-absl::Status WritePrivateFile(const std::string& path, const std::string& contents) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::UnavailableError(path + ": " + std::strerror(errno));
-  // A token is a credential: an older file keeps its mode through O_CREAT.
-  if (fchmod(fd, 0600) != 0) {
-    int err = errno;
-    close(fd);
-    return absl::UnavailableError(path + ": " + std::strerror(err));
-  }
-  size_t written = 0;
-  while (written < contents.size()) {
-    ssize_t n = write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return absl::UnavailableError(path + ": " + std::strerror(err));
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (close(fd) != 0) return absl::UnavailableError(path + ": " + std::strerror(errno));
-  return absl::OkStatus();
-}
 
 // samplan-call beside this binary when there is one, else from PATH.
 std::string CallCommand() {
@@ -921,7 +899,7 @@ int Main(const std::vector<std::string_view>& args) {
   }
   for (const auto& [short_name, token] : tokens) {
     const std::string path = (std::filesystem::path(tokens_dir) / (short_name + ".jwt")).string();
-    if (absl::Status written = WritePrivateFile(path, token + "\n"); !written.ok()) {
+    if (absl::Status written = tools::WriteFileWithMode(path, token + "\n", 0600); !written.ok()) {
       std::cerr << "samplan-demo: " << written.message() << "\n";
       return 1;
     }

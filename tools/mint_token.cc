@@ -29,6 +29,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tools/files.h"
 #include "common/auth.h"
 
 namespace samplan {
@@ -78,34 +79,6 @@ bool IsMunicipalityCode(std::string_view code) {
   return true;
 }
 
-absl::Status WriteFile(const std::string& path, const std::string& contents,
-                       mode_t mode) {
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) {
-    return absl::UnavailableError(path + ": " + std::strerror(errno));
-  }
-  // An existing file keeps its old mode through O_CREAT; a private key must not.
-  if (fchmod(fd, mode) != 0) {
-    int err = errno;
-    close(fd);
-    return absl::UnavailableError(path + ": " + std::strerror(err));
-  }
-  size_t written = 0;
-  while (written < contents.size()) {
-    ssize_t n = write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return absl::UnavailableError(path + ": " + std::strerror(err));
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (close(fd) != 0) {
-    return absl::UnavailableError(path + ": " + std::strerror(errno));
-  }
-  return absl::OkStatus();
-}
 
 int GenerateKey(const std::vector<std::string_view>& args) {
   if (args.size() != 2 || args[0].empty() || args[1].empty() ||
@@ -120,7 +93,7 @@ int GenerateKey(const std::vector<std::string_view>& args) {
   for (auto [path, contents, mode] :
        {std::tuple(std::string(args[0]), pair->private_key_pem, mode_t{0600}),
         std::tuple(std::string(args[1]), pair->public_key_pem, mode_t{0644})}) {
-    if (absl::Status status = WriteFile(path, contents, mode); !status.ok()) {
+    if (absl::Status status = tools::WriteFileWithMode(path, contents, mode); !status.ok()) {
       std::cerr << "samplan-token: " << status.message() << "\n";
       return 1;
     }

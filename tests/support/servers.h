@@ -20,6 +20,9 @@ namespace samplan::testing {
 // Returns a TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
+// Returns whether something accepts TCP connections on 127.0.0.1:`port`.
+bool PortAcceptsConnections(int port);
+
 // A PostgreSQL 15 cluster of its own (initdb in a temporary folder, `postgres` on
 // 127.0.0.1:<free port>, trust authentication, superuser "postgres"). When the
 // process runs as root, initdb and postgres run as the `postgres` OS user. The
