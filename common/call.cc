@@ -47,6 +47,7 @@ grpc::Status CallHandler::Handle(
 
   CallContext call;
   call.request_id = request_id;
+  call.request_id_from_caller = IsWellFormedRequestId(given_id);
   call.now = clock_.Now();
   // gRPC reports "no deadline" as the far future; the server's default applies then.
   const absl::Time client_deadline = absl::FromChrono(context->deadline());

@@ -22,6 +22,9 @@ namespace samplan {
 struct CallContext {
   Principal principal;
   std::string request_id;
+  // Whether the caller sent the request id (x-request-id) rather than the server
+  // making one up; only a caller's own id can mark a retry.
+  bool request_id_from_caller = false;
   // When the answer is due: the client's deadline, or the server's default
   // (SAMPLAN_CALL_TIMEOUT) when the client set none. Database waits stop here.
   absl::Time deadline;

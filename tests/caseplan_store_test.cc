@@ -275,6 +275,30 @@ TEST_F(CasePlanStoreTest, NotesFromTwoAgenciesAtOnceBothLand) {
   EXPECT_EQ(fetched.version(), 21);
 }
 
+TEST_F(CasePlanStoreTest, RetriedUpdateWithSameRequestIdAppliesOnce) {
+  v1::Plan plan = Create();
+  v1::UpdatePlanRequest update;
+  update.mutable_plan()->set_name(plan.name());
+  update.mutable_plan()->add_notes()->set_text("Called the person: starts SFI Monday.");
+  update.mutable_update_mask()->add_paths("notes");
+  auto send = [&](const std::string& request_id, v1::Plan* out) {
+    auto context = As("soc");
+    context->AddMetadata("x-request-id", request_id);
+    return stub_->UpdatePlan(context.get(), update, out);
+  };
+  v1::Plan first, retried, other;
+  ASSERT_TRUE(send("note-call-1", &first).ok());
+  // The answer got lost; the caller sends the very same call again.
+  ASSERT_TRUE(send("note-call-1", &retried).ok());
+  EXPECT_EQ(retried.version(), first.version());
+  EXPECT_EQ(retried.notes_size(), 1);
+  // A new call (new request id) with the same content is a new note.
+  ASSERT_TRUE(send("note-call-2", &other).ok());
+  EXPECT_EQ(other.notes_size(), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM caseplan.plan_revisions"), 3);
+  EXPECT_EQ(EventsOnStream(), 3);
+}
+
 TEST_F(CasePlanStoreTest, InvalidInputStoresNothing) {
   v1::Plan plan = Create();
   v1::UpdatePlanRequest update;

@@ -171,6 +171,16 @@ absl::StatusOr<Plan> CasePlanService::TryUpdate(const CallContext& call, const s
                                                 const v1::UpdatePlanRequest& request) {
   absl::StatusOr<Plan> current = AuthorizedPlan(call, id, AccessAction::kUpdate);
   if (!current.ok()) return current.status();
+  if (call.request_id_from_caller) {
+    // A retry of a call that took effect (its answer was lost on the way) gets
+    // the plan as that call left it, instead of applying the change twice.
+    absl::StatusOr<std::optional<v1::PlanRevision>> earlier =
+        repository_.FindRevisionByRequest(id, call.request_id, call.deadline);
+    if (!earlier.ok()) return earlier.status();
+    if (earlier->has_value() && (*earlier)->actor_organization() == call.principal.organization) {
+      return (*earlier)->plan();
+    }
+  }
   const std::string& etag = request.plan().etag();
   if (!etag.empty() && etag != current->etag()) {
     return EtagMismatch(current->name(),

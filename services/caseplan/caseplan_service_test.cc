@@ -84,6 +84,14 @@ class InMemoryPlanRepository final : public PlanRepository {
     }
     return out;
   }
+  absl::StatusOr<std::optional<v1::PlanRevision>> FindRevisionByRequest(
+      const std::string& id, const std::string& request_id, absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    for (const auto& revision : revisions_["plans/" + id]) {
+      if (revision.request_id() == request_id) return revision;
+    }
+    return std::nullopt;
+  }
   absl::StatusOr<std::vector<v1::PlanRevision>> ListRevisions(const std::string& id,
                                                               std::optional<int64_t> before,
                                                               int limit, absl::Time) override {
@@ -113,6 +121,8 @@ class InMemoryPlanRepository final : public PlanRepository {
     v1::PlanRevision revision;
     revision.set_version(plan.version());
     revision.set_actor_user(write.actor_user);
+    revision.set_actor_organization(write.actor_organization);
+    revision.set_request_id(write.request_id);
     for (const auto& f : write.changed_fields) revision.add_changed_fields(f);
     *revision.mutable_plan() = plan;
     revisions_[plan.name()].push_back(revision);

@@ -42,6 +42,28 @@ absl::StatusOr<Plan> PlanFromRow(const pqxx::row& row) {
   return plan;
 }
 
+// Reads a row of (version, create_micros, actor_user, actor_organization,
+// request_id, changed_fields, content, event_id) of plan `id`.
+absl::StatusOr<PlanRevision> RevisionFromRow(const std::string& id, const pqxx::row& row) {
+  PlanRevision revision;
+  revision.set_version(row[0].as<int64_t>());
+  revision.set_name(absl::StrCat("plans/", id, "/revisions/", revision.version()));
+  *revision.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row[1].as<int64_t>());
+  revision.set_actor_user(row[2].as<std::string>());
+  revision.set_actor_organization(row[3].as<std::string>());
+  revision.set_request_id(row[4].as<std::string>());
+  for (std::string& field : ParsePgTextArray(row[5])) revision.add_changed_fields(field);
+  absl::StatusOr<Plan> plan = ParseContent(row[6]);
+  if (!plan.ok()) return plan.status();
+  plan->set_name(absl::StrCat("plans/", id));
+  plan->set_version(revision.version());
+  plan->set_etag(absl::StrCat(revision.version()));
+  *plan->mutable_update_time() = revision.create_time();
+  *revision.mutable_plan() = *std::move(plan);
+  revision.set_event_id(row[7].as<std::string>());
+  return revision;
+}
+
 std::string IdOf(const Plan& plan) {
   absl::string_view name = plan.name();
   return std::string(name.substr(name.find('/') + 1));
@@ -154,6 +176,21 @@ absl::StatusOr<std::vector<Plan>> PgPlanRepository::ListPlans(const PlanQuery& q
   return plans;
 }
 
+absl::StatusOr<std::optional<PlanRevision>> PgPlanRepository::FindRevisionByRequest(
+    const std::string& id, const std::string& request_id, absl::Time deadline) {
+  std::optional<PlanRevision> found;
+  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base& tx) {
+    pqxx::result rows = tx.exec_prepared(sql::kSelectRevisionByRequest.name, id, request_id);
+    if (rows.empty()) return absl::OkStatus();
+    absl::StatusOr<PlanRevision> revision = RevisionFromRow(id, rows[0]);
+    if (!revision.ok()) return revision.status();
+    found = *std::move(revision);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return found;
+}
+
 absl::StatusOr<std::vector<PlanRevision>> PgPlanRepository::ListRevisions(
     const std::string& id, std::optional<int64_t> before_version, int limit,
     absl::Time deadline) {
@@ -162,23 +199,9 @@ absl::StatusOr<std::vector<PlanRevision>> PgPlanRepository::ListRevisions(
     pqxx::result rows =
         tx.exec_prepared(sql::kListRevisions.name, id, before_version.value_or(0), limit);
     for (const pqxx::row& row : rows) {
-      PlanRevision revision;
-      revision.set_version(row[0].as<int64_t>());
-      revision.set_name(absl::StrCat("plans/", id, "/revisions/", revision.version()));
-      *revision.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(row[1].as<int64_t>());
-      revision.set_actor_user(row[2].as<std::string>());
-      revision.set_actor_organization(row[3].as<std::string>());
-      revision.set_request_id(row[4].as<std::string>());
-      for (std::string& field : ParsePgTextArray(row[5])) revision.add_changed_fields(field);
-      absl::StatusOr<Plan> plan = ParseContent(row[6]);
-      if (!plan.ok()) return plan.status();
-      plan->set_name(absl::StrCat("plans/", id));
-      plan->set_version(revision.version());
-      plan->set_etag(absl::StrCat(revision.version()));
-      *plan->mutable_update_time() = revision.create_time();
-      *revision.mutable_plan() = *std::move(plan);
-      revision.set_event_id(row[7].as<std::string>());
-      revisions.push_back(std::move(revision));
+      absl::StatusOr<PlanRevision> revision = RevisionFromRow(id, row);
+      if (!revision.ok()) return revision.status();
+      revisions.push_back(*std::move(revision));
     }
     return absl::OkStatus();
   });

@@ -72,6 +72,10 @@ class PlanRepository {
   // Returns up to `query.limit` plans, newest created first.
   virtual absl::StatusOr<std::vector<Plan>> ListPlans(const PlanQuery& query) = 0;
 
+  // Returns the revision of plan `id` made by the call with `request_id`, if any.
+  virtual absl::StatusOr<std::optional<PlanRevision>> FindRevisionByRequest(
+      const std::string& id, const std::string& request_id, absl::Time deadline) = 0;
+
   // Returns up to `limit` revisions of plan `id`, newest first, older than
   // `before_version` when given.
   virtual absl::StatusOr<std::vector<PlanRevision>> ListRevisions(

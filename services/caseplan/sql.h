@@ -85,8 +85,17 @@ inline constexpr PreparedStatement kListRevisions{
     " WHERE plan_id = $1 AND ($2::bigint = 0 OR version < $2::bigint)"
     " ORDER BY version DESC LIMIT $3"};
 
+// $1 plan id, $2 request_id.
+inline constexpr PreparedStatement kSelectRevisionByRequest{
+    "caseplan_select_revision_by_request",
+    "SELECT version, " SAMPLAN_SQL_MICROS("create_time") ", actor_user, actor_organization,"
+    "  request_id, changed_fields, content, event_id::text"
+    " FROM caseplan.plan_revisions WHERE plan_id = $1 AND request_id = $2"
+    " ORDER BY version LIMIT 1"};
+
 inline constexpr PreparedStatement kAll[] = {
-    kInsertPlan, kSelectPlanByRequest, kSelectPlan, kUpdatePlan, kListPlans, kListRevisions};
+    kInsertPlan, kSelectPlanByRequest, kSelectPlan, kUpdatePlan, kListPlans, kListRevisions,
+    kSelectRevisionByRequest};
 
 #undef SAMPLAN_SQL_MICROS
 

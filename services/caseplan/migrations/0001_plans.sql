@@ -44,3 +44,6 @@ CREATE TABLE plan_revisions (
   event_id uuid NOT NULL,
   PRIMARY KEY (plan_id, version)
 );
+
+-- A retried UpdatePlan (same x-request-id) finds the revision its first attempt made.
+CREATE INDEX plan_revisions_by_request ON plan_revisions (plan_id, request_id);
