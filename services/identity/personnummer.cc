@@ -30,9 +30,7 @@ int Number(absl::string_view digits) {
   return n;
 }
 
-absl::Status Invalid(absl::string_view reason) {
-  return absl::InvalidArgumentError(reason);
-}
+absl::Status Invalid(absl::string_view reason) { return absl::InvalidArgumentError(reason); }
 
 // Returns the largest year <= `at_most` whose last two digits are `yy`.
 int64_t LatestYearEndingIn(int yy, int64_t at_most) {
@@ -63,10 +61,10 @@ absl::StatusOr<PersonalIdentityNumber> ParsePersonalIdentityNumber(absl::string_
                                                                    absl::CivilDay today) {
   text = absl::StripAsciiWhitespace(text);
 
-  // Split into the date part, the separator ('\0' when none) and the last four.
+  // Split into the date part, the separator ('-' when none) and the last four.
   absl::string_view date_part;
   absl::string_view last_four;
-  char separator = '\0';
+  char separator = '-';
   switch (text.size()) {
     case 12:
     case 10:
@@ -83,7 +81,7 @@ absl::StatusOr<PersonalIdentityNumber> ParsePersonalIdentityNumber(absl::string_
       break;
   }
   if (date_part.empty() || !AllDigits(date_part) || !AllDigits(last_four) ||
-      (separator != '\0' && separator != '-' && separator != '+')) {
+      (separator != '-' && separator != '+')) {
     return Invalid("not 10 or 12 digits as YYYYMMDD-NNNC or YYMMDD-NNNC");
   }
   const bool full_year = date_part.size() == 8;
