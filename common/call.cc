@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/status.h"
 
 namespace samplan {
@@ -33,7 +34,12 @@ bool IsWellFormedRequestId(absl::string_view id) {
 
 CallHandler::CallHandler(const TokenVerifier& verifier, absl::Duration default_timeout,
                          const Clock& clock)
-    : verifier_(verifier), default_timeout_(default_timeout), clock_(clock) {}
+    : verifier_(verifier), default_timeout_(default_timeout), clock_(clock) {
+  Metrics::Global().Describe("samplan_grpc_calls_total", "counter",
+                             "Calls answered, by method and status code.");
+  Metrics::Global().Describe("samplan_grpc_call_duration_seconds", "histogram",
+                             "Time from a call's arrival to its answer, by method.");
+}
 
 grpc::Status CallHandler::Handle(
     grpc::ServerContext* context, absl::string_view method,
@@ -72,11 +78,18 @@ grpc::Status CallHandler::Handle(
       status = body(call);
     }
   }
+  const absl::Duration took = absl::Now() - started;
+  const std::string code = absl::StatusCodeToString(status.code());
   Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarning, "call",
       {{"method", method},
-       {"code", absl::StatusCodeToString(status.code())},
-       {"duration_ms", absl::ToDoubleMilliseconds(absl::Now() - started)},
+       {"code", code},
+       {"duration_ms", absl::ToDoubleMilliseconds(took)},
        {"organization", call.principal.organization}});
+  Metrics::Global().Add("samplan_grpc_calls_total",
+                        absl::StrCat("method=\"", method, "\",code=\"", code, "\""));
+  Metrics::Global().Observe("samplan_grpc_call_duration_seconds",
+                            absl::StrCat("method=\"", method, "\""),
+                            absl::ToDoubleSeconds(took));
   return ToGrpcStatus(status, request_id);
 }
 

@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/redis.h"
 #include "common/status.h"
 #include "google/rpc/error_details.pb.h"
@@ -166,6 +167,24 @@ TEST(RedisTest, StreamIdsCompareNumerically) {
   EXPECT_LT(CompareStreamIds("9-0", "10-0"), 0);
   EXPECT_LT(CompareStreamIds("10-2", "10-10"), 0);
   EXPECT_EQ(CompareStreamIds("5-1", "5-1"), 0);
+}
+
+TEST(MetricsTest, RendersPrometheusTextFormat) {
+  Metrics metrics;
+  metrics.Describe("x_calls_total", "counter", "Calls.");
+  metrics.Add("x_calls_total", "method=\"GetPlan\",code=\"OK\"");
+  metrics.Add("x_calls_total", "method=\"GetPlan\",code=\"OK\"", 2);
+  metrics.Observe("x_seconds", "method=\"GetPlan\"", 0.004);
+  metrics.Set("x_age_seconds", 1.5);
+  const std::string text = metrics.Render();
+  EXPECT_NE(text.find("# TYPE x_calls_total counter\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_calls_total{method=\"GetPlan\",code=\"OK\"} 3\n"), std::string::npos);
+  // 4 ms falls in the 5 ms bucket and every larger one, not in the 2.5 ms one.
+  EXPECT_NE(text.find("x_seconds_bucket{method=\"GetPlan\",le=\"0.0025\"} 0\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_bucket{method=\"GetPlan\",le=\"0.005\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_bucket{method=\"GetPlan\",le=\"+Inf\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_count{method=\"GetPlan\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("x_age_seconds 1.500\n"), std::string::npos);
 }
 
 Principal Caller(std::string org, std::string municipality, std::string role) {

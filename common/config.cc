@@ -99,6 +99,7 @@ ServerConfig ReadServerConfig(EnvReader& env) {
   config.call_timeout = env.Duration("SAMPLAN_CALL_TIMEOUT", absl::Seconds(10));
   config.drain_period = env.Duration("SAMPLAN_DRAIN_PERIOD", absl::Seconds(5));
   config.shutdown_grace = env.Duration("SAMPLAN_SHUTDOWN_GRACE", absl::Seconds(20));
+  config.metrics_address = env.String("SAMPLAN_METRICS_ADDRESS", "");
   return config;
 }
 

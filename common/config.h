@@ -56,6 +56,7 @@ struct ServerConfig {
   absl::Duration call_timeout;      // SAMPLAN_CALL_TIMEOUT: deadline of calls without one
   absl::Duration drain_period;      // SAMPLAN_DRAIN_PERIOD: NOT_SERVING before shutdown
   absl::Duration shutdown_grace;    // SAMPLAN_SHUTDOWN_GRACE: time for in-flight calls
+  std::string metrics_address;      // SAMPLAN_METRICS_ADDRESS: GET /metrics; empty: off
 };
 ServerConfig ReadServerConfig(EnvReader& env);
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/outbox.h"
 #include "common/pg.h"
 #include "common/status.h"
@@ -37,7 +38,17 @@ std::string ArrayLiteral(const std::vector<int64_t>& values) {
 OutboxRelay::OutboxRelay(RelayOptions options, std::string pg_dsn, RedisOptions redis,
                          const Clock& clock)
     : options_(std::move(options)), dsn_(std::move(pg_dsn)), clock_(clock),
-      redis_(std::move(redis)) {}
+      redis_(std::move(redis)) {
+  Metrics& metrics = Metrics::Global();
+  metrics.Describe("samplan_outbox_published_total", "counter",
+                   "Events the relay put on their municipality's stream.");
+  metrics.Describe("samplan_outbox_batch_failures_total", "counter",
+                   "Relay rounds that failed (database or Redis unavailable) and were retried.");
+  metrics.Describe("samplan_outbox_held_back_total", "counter",
+                   "Events the relay could not place on their stream; see the error log.");
+  metrics.Describe("samplan_outbox_oldest_event_age_seconds", "gauge",
+                   "Age of the oldest committed event not yet on its stream.");
+}
 
 OutboxRelay::~OutboxRelay() { Stop(); }
 
@@ -115,9 +126,15 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
       pqxx::work tx(*connection_);
       pqxx::result result = tx.exec_params(
           absl::StrCat("SELECT id, event_id::text, municipality, event_type, envelope, "
-                       "stream_ms, stream_seq FROM ", options_.schema,
-                       ".outbox ORDER BY stream_ms, stream_seq, id LIMIT $1"),
+                       "stream_ms, stream_seq, "
+                       "extract(epoch FROM clock_timestamp() - created_at)::float8 FROM ",
+                       options_.schema, ".outbox ORDER BY stream_ms, stream_seq, id LIMIT $1"),
           options_.batch_size);
+      // How far behind the stream is: the age of the oldest waiting event. An
+      // operator's alert belongs on this, not on error logs.
+      double oldest_age = 0;
+      for (const pqxx::row& r : result) oldest_age = std::max(oldest_age, r[7].as<double>());
+      Metrics::Global().Set("samplan_outbox_oldest_event_age_seconds", oldest_age);
       if (result.empty()) return 0;
       std::vector<int64_t> ids, ms, seq;
       const int64_t now_ms = absl::ToUnixMillis(clock_.Now());
@@ -217,8 +234,18 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
           absl::StrCat("DELETE FROM ", options_.schema, ".outbox WHERE id = ANY($1::bigint[])"),
           ArrayLiteral(published));
     }
+    Metrics::Global().Add("samplan_outbox_published_total",
+                          absl::StrCat("schema=\"", options_.schema, "\""),
+                          static_cast<int64_t>(published.size()));
+    if (published.size() < rows.size()) {
+      Metrics::Global().Add("samplan_outbox_held_back_total",
+                            absl::StrCat("schema=\"", options_.schema, "\""),
+                            static_cast<int64_t>(rows.size() - published.size()));
+    }
     return static_cast<int>(published.size());
   } catch (const std::exception& e) {
+    Metrics::Global().Add("samplan_outbox_batch_failures_total",
+                          absl::StrCat("schema=\"", options_.schema, "\""));
     Log(LogLevel::kWarning, "outbox relay batch failed",
         {{"schema", options_.schema}, {"error", e.what()}});
     DropConnection();

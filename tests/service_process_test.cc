@@ -5,7 +5,11 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <future>
@@ -47,6 +51,24 @@ int HealthStatus(const std::shared_ptr<grpc::Channel>& channel) {
   return bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : -1;
 }
 
+// Returns the raw HTTP/1.0 answer of GET `path` on 127.0.0.1:`port`.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET " + path + " HTTP/1.0\r\n\r\n";
+    (void)!send(fd, request.data(), request.size(), 0);
+    char buffer[4096];
+    for (ssize_t n; (n = recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
+  }
+  close(fd);
+  return answer;
+}
+
 TEST(ServiceProcessTest, MissingConfigurationStopsStartAndNamesEachVariable) {
   const std::string log = "/tmp/samplan-config-test.log";
   std::remove(log.c_str());
@@ -85,6 +107,8 @@ TEST(ServiceProcessTest, SigtermDrainsThenExits) {
   env["SAMPLAN_REDIS_ADDRESS"] = (*redis)->Address();
   env["SAMPLAN_LISTEN_ADDRESS"] = absl::StrCat("127.0.0.1:", port);
   env["SAMPLAN_DRAIN_PERIOD"] = "2s";
+  const int metrics_port = testing::FreePort();
+  env["SAMPLAN_METRICS_ADDRESS"] = absl::StrCat("127.0.0.1:", metrics_port);
   auto service = ChildProcess::Spawn(SAMPLAN_CASEPLAN_BINARY, {}, env);
   ASSERT_TRUE(service.ok());
 
@@ -96,11 +120,28 @@ TEST(ServiceProcessTest, SigtermDrainsThenExits) {
   }
   ASSERT_EQ(HealthStatus(channel), 1) << "never became SERVING";
 
+  // Operators see the calls and the relay on GET /metrics.
+  auto stub = caseplan::v1::CasePlanService::NewStub(channel);
+  {
+    caseplan::v1::GetPlanRequest get;
+    get.set_name("plans/not-a-uuid");
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + keys->Token("soc"));
+    caseplan::v1::Plan plan;
+    EXPECT_EQ(stub->GetPlan(&context, get, &plan).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  const std::string metrics = HttpGet(metrics_port, "/metrics");
+  EXPECT_NE(metrics.find("200 OK"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("samplan_grpc_calls_total{method=\"GetPlan\",code=\"INVALID_ARGUMENT\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("samplan_outbox_oldest_event_age_seconds"), std::string::npos);
+  EXPECT_NE(HttpGet(metrics_port, "/other").find("404"), std::string::npos);
+
   (*service)->Signal(SIGTERM);
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_EQ(HealthStatus(channel), 2) << "should report NOT_SERVING while draining";
   // Calls that still arrive while load balancers catch up are answered.
-  auto stub = caseplan::v1::CasePlanService::NewStub(channel);
   caseplan::v1::CreatePlanRequest request;
   request.set_request_id("during-drain");
   request.mutable_plan()->set_person("persons/p1");

@@ -12,6 +12,7 @@ source "$(dirname "$0")/common.sh"
 PG_PORT="${SAMPLAN_PG_PORT:-55432}"
 REDIS_PORT="${SAMPLAN_REDIS_PORT:-56379}"
 CASEPLAN_PORT="${SAMPLAN_CASEPLAN_PORT:-50051}"
+METRICS_PORT="${SAMPLAN_METRICS_PORT:-59090}"
 
 install_packages
 build
@@ -64,6 +65,7 @@ SAMPLAN_JWT_ISSUER='samplan-dev'
 SAMPLAN_JWT_AUDIENCE='samplan'
 SAMPLAN_JWT_PUBLIC_KEYS='dev=$STATE_DIR/keys/dev.pub.pem'
 SAMPLAN_DRAIN_PERIOD='0s'
+SAMPLAN_METRICS_ADDRESS='127.0.0.1:$METRICS_PORT'
 ENV
 
 if [ -f "$STATE_DIR/run/caseplan.pid" ] && kill -0 "$(cat "$STATE_DIR/run/caseplan.pid")" 2>/dev/null; then
@@ -72,6 +74,7 @@ if [ -f "$STATE_DIR/run/caseplan.pid" ] && kill -0 "$(cat "$STATE_DIR/run/casepl
   while kill -0 "$(cat "$STATE_DIR/run/caseplan.pid")" 2>/dev/null; do sleep 0.1; done
 fi
 port_in_use "$CASEPLAN_PORT" && die "port $CASEPLAN_PORT is taken; set SAMPLAN_CASEPLAN_PORT to a free one"
+port_in_use "$METRICS_PORT" && die "port $METRICS_PORT is taken; set SAMPLAN_METRICS_PORT to a free one"
 log "starting the caseplan service on 127.0.0.1:$CASEPLAN_PORT"
 (
   set -a; source "$STATE_DIR/caseplan.env"; set +a
@@ -89,6 +92,7 @@ cat <<TXT
 
 Samplan is running.
   caseplan   127.0.0.1:$CASEPLAN_PORT   (gRPC with reflection and health)
+  metrics    http://127.0.0.1:$METRICS_PORT/metrics
   PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT   logs in $STATE_DIR/logs
 
 Call it as an agency of the demo (tokens in $STATE_DIR/tokens/, valid 12 hours):

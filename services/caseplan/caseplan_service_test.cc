@@ -156,7 +156,7 @@ class CasePlanServiceTest : public ::testing::Test {
     calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(5));
     service_ = std::make_unique<CasePlanService>(repository_, authorizer_, *calls_, RealClock(),
                                                  NewItemId);
-    ServerConfig config{"127.0.0.1:0", absl::Seconds(5), absl::ZeroDuration(), absl::Seconds(1)};
+    ServerConfig config{"127.0.0.1:0", absl::Seconds(5), absl::ZeroDuration(), absl::Seconds(1), ""};
     auto server = GrpcServer::Start(config, {service_.get()});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);

@@ -14,6 +14,7 @@
 #include "common/call.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/migrations.h"
 #include "common/outbox.h"
 #include "common/pg.h"
@@ -68,6 +69,13 @@ int main(int argc, char** argv) {
   }
   if (migrate_only) return 0;
 
+  std::unique_ptr<MetricsServer> metrics;
+  if (!server_config.metrics_address.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::Start(server_config.metrics_address);
+    if (!started.ok()) return Fail(started.status());
+    metrics = *std::move(started);
+  }
   OutboxRelay relay({caseplan::kSchema, relay_config.batch_size, relay_config.poll_interval,
                      relay_config.stream_retention},
                     pg_config.dsn, {redis_config.host, redis_config.port});

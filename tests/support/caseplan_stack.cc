@@ -19,7 +19,7 @@ absl::StatusOr<std::unique_ptr<InProcessCasePlan>> InProcessCasePlan::Start(
   stack->service_ = std::make_unique<caseplan::CasePlanService>(
       *stack->repository_, stack->authorizer_, *stack->calls_, RealClock(), caseplan::NewItemId);
   auto server = GrpcServer::Start(
-      {"127.0.0.1:0", absl::Seconds(10), absl::ZeroDuration(), absl::Seconds(2)},
+      {"127.0.0.1:0", absl::Seconds(10), absl::ZeroDuration(), absl::Seconds(2), ""},
       {stack->service_.get()});
   if (!server.ok()) return server.status();
   stack->server_ = *std::move(server);
