@@ -267,7 +267,7 @@ absl::StatusOr<int64_t> OutboxRelay::Backlog() {
 
 void OutboxRelay::Loop() {
   absl::Duration backoff = absl::Milliseconds(100);
-  while (!stop_.load()) {
+  while (!stopped_.HasBeenNotified()) {
     absl::StatusOr<int> published = PublishOnce();
     absl::Duration pause = options_.poll_interval;
     if (!published.ok()) {
@@ -288,7 +288,6 @@ void OutboxRelay::Start() {
 }
 
 void OutboxRelay::Stop() {
-  stop_.store(true);
   if (!stopped_.HasBeenNotified()) stopped_.Notify();
   if (thread_.joinable()) thread_.join();
 }

@@ -77,7 +77,6 @@ class OutboxRelay {
   // The last stream id given out per municipality; valid only while leader.
   absl::flat_hash_map<std::string, StreamPosition> positions_;
 
-  std::atomic<bool> stop_{false};
   absl::Notification stopped_;
   std::thread thread_;
 };

@@ -70,10 +70,8 @@ std::string NewItemId() {
 }
 
 CasePlanService::CasePlanService(PlanRepository& repository, const Authorizer& authorizer,
-                                 const CallHandler& calls, const Clock& clock,
-                                 std::function<std::string()> new_id)
-    : repository_(repository), authorizer_(authorizer), calls_(calls), clock_(clock),
-      new_id_(std::move(new_id)) {}
+                                 const CallHandler& calls, std::function<std::string()> new_id)
+    : repository_(repository), authorizer_(authorizer), calls_(calls), new_id_(std::move(new_id)) {}
 
 absl::StatusOr<Plan> CasePlanService::AuthorizedPlan(const CallContext& call,
                                                      const std::string& id,

@@ -6,7 +6,6 @@
 
 #include "common/authorizer.h"
 #include "common/call.h"
-#include "common/clock.h"
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
 #include "services/caseplan/plan_repository.h"
 
@@ -18,10 +17,9 @@ namespace samplan::caseplan {
 class CasePlanService final : public v1::CasePlanService::Service {
  public:
   // Everything passed in must outlive the service. `new_id` makes the ids of goals,
-  // activities and notes.
+  // activities and notes. The time of a change is the call's (CallHandler's clock).
   CasePlanService(PlanRepository& repository, const Authorizer& authorizer,
-                  const CallHandler& calls, const Clock& clock,
-                  std::function<std::string()> new_id);
+                  const CallHandler& calls, std::function<std::string()> new_id);
 
   grpc::Status CreatePlan(grpc::ServerContext* context, const v1::CreatePlanRequest* request,
                           v1::Plan* response) override;
@@ -46,7 +44,6 @@ class CasePlanService final : public v1::CasePlanService::Service {
   PlanRepository& repository_;
   const Authorizer& authorizer_;
   const CallHandler& calls_;
-  const Clock& clock_;
   const std::function<std::string()> new_id_;
 };
 

@@ -154,7 +154,7 @@ class CasePlanServiceTest : public ::testing::Test {
     ASSERT_TRUE(verifier.ok());
     verifier_ = *std::move(verifier);
     calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(5));
-    service_ = std::make_unique<CasePlanService>(repository_, authorizer_, *calls_, RealClock(),
+    service_ = std::make_unique<CasePlanService>(repository_, authorizer_, *calls_,
                                                  NewItemId);
     ServerConfig config{"127.0.0.1:0", absl::Seconds(5), absl::ZeroDuration(), absl::Seconds(1), ""};
     auto server = GrpcServer::Start(config, {service_.get()});

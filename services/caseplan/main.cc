@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
   caseplan::PgPlanRepository repository(**pool, outbox);
   const RecordAuthorizer authorizer;
   const CallHandler calls(**verifier, server_config.call_timeout);
-  caseplan::CasePlanService service(repository, authorizer, calls, RealClock(),
+  caseplan::CasePlanService service(repository, authorizer, calls,
                                     caseplan::NewItemId);
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(server_config, {&service});
   if (!server.ok()) return Fail(server.status());
