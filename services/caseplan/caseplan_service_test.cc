@@ -298,6 +298,29 @@ TEST_F(CasePlanServiceTest, OtherOrganizationsCannotTellHiddenFromMissing) {
             grpc::StatusCode::PERMISSION_DENIED);
 }
 
+TEST_F(CasePlanServiceTest, EveryCallOnAHiddenPlanIsDeniedAndWritesNothing) {
+  v1::Plan created = CreateAs("soc");
+  v1::UpdatePlanRequest update;
+  update.mutable_plan()->set_name(created.name());
+  update.mutable_plan()->set_status(v1::PLAN_STATUS_CANCELLED);
+  update.mutable_update_mask()->add_paths("status");
+  v1::Plan plan;
+  EXPECT_EQ(stub_->UpdatePlan(As(Token("fk")).get(), update, &plan).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::ListPlanRevisionsRequest revisions;
+  revisions.set_name(created.name());
+  v1::ListPlanRevisionsResponse page;
+  EXPECT_EQ(stub_->ListPlanRevisions(As(Token("fk")).get(), revisions, &page).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(page.revisions_size(), 0);
+  v1::ListPlansRequest list;
+  list.set_person(created.person());
+  v1::ListPlansResponse plans;
+  ASSERT_TRUE(stub_->ListPlans(As(Token("fk")).get(), list, &plans).ok());
+  EXPECT_EQ(plans.plans_size(), 0);  // not listed, not counted
+  EXPECT_EQ(repository_.events().size(), 1u);  // only the create
+}
+
 TEST_F(CasePlanServiceTest, StaleEtagIsAbortedAndChangesNothing) {
   v1::Plan created = CreateAs("soc");
   v1::UpdatePlanRequest update;
