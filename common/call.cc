@@ -57,7 +57,10 @@ grpc::Status CallHandler::Handle(
   call.now = clock_.Now();
   // gRPC reports "no deadline" as the far future; the server's default applies then.
   const absl::Time client_deadline = absl::FromChrono(context->deadline());
-  call.deadline = std::min(client_deadline, started + default_timeout_);
+  call.deadline = client_deadline == absl::InfiniteFuture() ||
+                          client_deadline - started > absl::Hours(24)
+                      ? started + default_timeout_
+                      : client_deadline;
 
   absl::Status status;
   absl::string_view authorization = Metadata(context, "authorization");

@@ -143,6 +143,34 @@ TEST(StatusTest, LibpqxxErrorsMapToTheirMeaning) {
   EXPECT_EQ(StatusFromException(std::runtime_error("x")).code(), absl::StatusCode::kInternal);
 }
 
+TEST(StatusTest, DatabaseDetailWithRowValuesNeverLeavesTheMapping) {
+  // libpq appends DETAIL lines that can quote a row's values.
+  pqxx::sql_error check(
+      "ERROR:  new row violates check constraint \"c\"\nDETAIL:  Failing row contains "
+      "(19121212-1212, secret note).\n",
+      "INSERT", "23514");
+  absl::Status status = StatusFromException(check);
+  EXPECT_EQ(status.message().find("19121212"), std::string_view::npos) << status;
+  EXPECT_EQ(status.message().find("secret"), std::string_view::npos) << status;
+  EXPECT_EQ(ErrorSummary(check), "ERROR:  new row violates check constraint \"c\"");
+  EXPECT_EQ(StatusFromException(pqxx::sql_error("invalid input syntax", "SELECT", "22P02")).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ConfigTest, DurationsBelowTheirMinimumAreRefused) {
+  EnvReader env = ReaderOf({{"SAMPLAN_PG_DSN", "x"},
+                            {"SAMPLAN_CALL_TIMEOUT", "0s"},
+                            {"SAMPLAN_RELAY_POLL_INTERVAL", "0s"},
+                            {"SAMPLAN_STREAM_RETENTION", "1s"}});
+  ReadServerConfig(env);
+  ReadRelayConfig(env);
+  absl::Status status = env.Finish();
+  for (const char* name : {"SAMPLAN_CALL_TIMEOUT", "SAMPLAN_RELAY_POLL_INTERVAL",
+                           "SAMPLAN_STREAM_RETENTION"}) {
+    EXPECT_NE(status.message().find(name), std::string_view::npos) << name << ": " << status;
+  }
+}
+
 TEST(IdsTest, UuidsAreCanonicalAndDistinct) {
   std::string a = NewUuid(), b = NewUuid();
   EXPECT_TRUE(IsUuid(a)) << a;

@@ -52,13 +52,15 @@ int EnvReader::Int(absl::string_view name, int fallback, int min, int max) {
   return parsed;
 }
 
-absl::Duration EnvReader::Duration(absl::string_view name, absl::Duration fallback) {
+absl::Duration EnvReader::Duration(absl::string_view name, absl::Duration fallback,
+                                   absl::Duration min) {
   std::optional<std::string> value = Get(name);
   if (!value.has_value()) return fallback;
   absl::Duration parsed;
-  if (!absl::ParseDuration(*value, &parsed) || parsed < absl::ZeroDuration()) {
-    problems_.push_back(absl::StrCat(
-        name, " must be a duration such as 500ms, 10s or 2h, not \"", *value, "\""));
+  if (!absl::ParseDuration(*value, &parsed) || parsed < min) {
+    problems_.push_back(absl::StrCat(name, " must be a duration of at least ",
+                                     absl::FormatDuration(min),
+                                     " such as 500ms, 10s or 2h, not \"", *value, "\""));
     return fallback;
   }
   return parsed;
@@ -96,7 +98,8 @@ absl::StatusOr<std::pair<std::string, int>> ParseHostPort(absl::string_view addr
 ServerConfig ReadServerConfig(EnvReader& env) {
   ServerConfig config;
   config.listen_address = env.String("SAMPLAN_LISTEN_ADDRESS", "0.0.0.0:50051");
-  config.call_timeout = env.Duration("SAMPLAN_CALL_TIMEOUT", absl::Seconds(10));
+  config.call_timeout =
+      env.Duration("SAMPLAN_CALL_TIMEOUT", absl::Seconds(10), absl::Milliseconds(100));
   config.drain_period = env.Duration("SAMPLAN_DRAIN_PERIOD", absl::Seconds(5));
   config.shutdown_grace = env.Duration("SAMPLAN_SHUTDOWN_GRACE", absl::Seconds(20));
   config.metrics_address = env.String("SAMPLAN_METRICS_ADDRESS", "");
@@ -128,8 +131,9 @@ RelayConfig ReadRelayConfig(EnvReader& env) {
   config.enabled = env.Bool("SAMPLAN_RELAY_ENABLED", true);
   config.batch_size = env.Int("SAMPLAN_RELAY_BATCH_SIZE", 500, 1, 10000);
   config.poll_interval =
-      env.Duration("SAMPLAN_RELAY_POLL_INTERVAL", absl::Milliseconds(10));
-  config.stream_retention = env.Duration("SAMPLAN_STREAM_RETENTION", absl::Hours(24 * 7));
+      env.Duration("SAMPLAN_RELAY_POLL_INTERVAL", absl::Milliseconds(10), absl::Milliseconds(1));
+  config.stream_retention =
+      env.Duration("SAMPLAN_STREAM_RETENTION", absl::Hours(24 * 7), absl::Minutes(1));
   return config;
 }
 

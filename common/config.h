@@ -31,8 +31,9 @@ class EnvReader {
   std::string RequiredString(absl::string_view name);
   std::string String(absl::string_view name, absl::string_view fallback);
   int Int(absl::string_view name, int fallback, int min, int max);
-  // A duration in Abseil syntax: "250ms", "10s", "1h30m".
-  absl::Duration Duration(absl::string_view name, absl::Duration fallback);
+  // A duration in Abseil syntax: "250ms", "10s", "1h30m", at least `min`.
+  absl::Duration Duration(absl::string_view name, absl::Duration fallback,
+                          absl::Duration min = absl::ZeroDuration());
   // "true"/"false" (also 1/0, yes/no).
   bool Bool(absl::string_view name, bool fallback);
 

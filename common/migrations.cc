@@ -90,10 +90,10 @@ absl::Status ApplyMigrations(const std::string& dsn, const std::string& schema,
     pqxx::nontransaction(**connection).exec_params("SELECT pg_advisory_unlock(hashtext($1))", key);
     return status;
   } catch (const std::exception& e) {
-    Log(LogLevel::kError, "migration failed", {{"schema", schema}, {"error", e.what()}});
+    Log(LogLevel::kError, "migration failed", {{"schema", schema}, {"error", ErrorSummary(e)}});
     absl::Status status = StatusFromException(e);
     return absl::Status(status.code(), absl::StrCat("applying migrations of ", schema,
-                                                    " failed: ", e.what()));
+                                                    " failed: ", ErrorSummary(e)));
   }
 }
 

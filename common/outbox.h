@@ -43,7 +43,8 @@ class Outbox {
   // `schema` is the service's schema, a plain identifier from code.
   explicit Outbox(std::string schema);
 
-  // Returns the statements to prepare on the service's pool.
+  // Returns the statements to prepare on the service's pool. They point into this
+  // object, which must outlive the pool (a pool prepares again on reconnect).
   std::vector<PreparedStatement> statements() const;
 
   // Appends `event` within `tx`; it becomes visible to the relay when, and only

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -29,6 +30,21 @@ struct PendingRow {
   std::string StreamId() const { return absl::StrCat(stream_ms, "-", stream_seq); }
 };
 
+// Appends entries to one stream with their explicit ids, in order, and stops at
+// the first refusal. KEYS[1] is the stream, ARGV[1] the MINID threshold, then four
+// values per entry: id, event id, type, envelope. Returns {entries written, the
+// refusal or ""}.
+constexpr char kAppendInOrderScript[] = R"lua(
+local written = 0
+for i = 2, #ARGV, 4 do
+  local reply = redis.pcall('XADD', KEYS[1], 'MINID', '~', ARGV[1], ARGV[i],
+                            'event_id', ARGV[i + 1], 'type', ARGV[i + 2], 'event', ARGV[i + 3])
+  if type(reply) == 'table' and reply.err then return {written, reply.err} end
+  written = written + 1
+end
+return {written, ''}
+)lua";
+
 std::string ArrayLiteral(const std::vector<int64_t>& values) {
   return absl::StrCat("{", absl::StrJoin(values, ","), "}");
 }
@@ -44,8 +60,9 @@ OutboxRelay::OutboxRelay(RelayOptions options, std::string pg_dsn, RedisOptions 
                    "Events the relay put on their municipality's stream.");
   metrics.Describe("samplan_outbox_batch_failures_total", "counter",
                    "Relay rounds that failed (database or Redis unavailable) and were retried.");
-  metrics.Describe("samplan_outbox_held_back_total", "counter",
-                   "Events the relay could not place on their stream; see the error log.");
+  metrics.Describe("samplan_outbox_reassigned_total", "counter",
+                   "Times another writer had passed this relay on a stream, so that waiting "
+                   "events were given new ids (in order).");
   metrics.Describe("samplan_outbox_oldest_event_age_seconds", "gauge",
                    "Age of the oldest committed event not yet on its stream.");
 }
@@ -65,6 +82,7 @@ absl::Status OutboxRelay::EnsureLeader() {
         OpenConnection(dsn_, absl::StrCat("samplan-relay-", options_.schema));
     if (!connection.ok()) return connection.status();
     connection_ = *std::move(connection);
+    pqxx::nontransaction(*connection_).exec("SET statement_timeout = 30000");
   }
   if (leader_) return absl::OkStatus();
   pqxx::nontransaction tx(*connection_);
@@ -116,7 +134,12 @@ absl::StatusOr<OutboxRelay::StreamPosition> OutboxRelay::LastPosition(
 absl::StatusOr<int> OutboxRelay::PublishOnce() {
   try {
     if (absl::Status leader = EnsureLeader(); !leader.ok()) return leader;
-    if (!leader_) return 0;
+    if (!leader_) {
+      // The active relay, elsewhere, reports the lag; a stale figure here would
+      // mask or fake an alert.
+      Metrics::Global().Set("samplan_outbox_oldest_event_age_seconds", 0);
+      return 0;
+    }
 
     // 1. Read a batch: rows that already have a stream id first, in stream order
     //    (an earlier attempt stored their ids), then new rows in insertion order;
@@ -180,74 +203,106 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
       tx.commit();
     }
 
-    // 2. Write the entries with their explicit ids, in one pipeline. Old entries
-    //    fall off the stream once past retention (MINID ~ trims whole nodes).
-    const int64_t min_id_ms =
-        std::max<int64_t>(0, absl::ToUnixMillis(clock_.Now() - options_.stream_retention));
-    std::vector<std::vector<std::string>> commands;
-    commands.reserve(rows.size());
+    // 2. Write each municipality's entries, in stream order, with their explicit
+    //    ids. The script stops at the first refusal, so a later version of a plan
+    //    is never on the stream before an earlier one that failed.
+    std::vector<std::string> municipalities;
+    absl::flat_hash_map<std::string, std::vector<const PendingRow*>> by_municipality;
     for (const PendingRow& row : rows) {
-      commands.push_back({"XADD", EventStreamKey(row.municipality), "MINID", "~",
-                          absl::StrCat(min_id_ms), row.StreamId(), "event_id",
-                          row.event_id, "type", row.event_type, "event", row.envelope});
+      auto& group = by_municipality[row.municipality];
+      if (group.empty()) municipalities.push_back(row.municipality);
+      group.push_back(&row);
     }
-    absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(commands);
-    if (!replies.ok()) return replies.status();
-
-    // 3. Delete what is on the stream: the outbox holds only what is not.
     std::vector<int64_t> published;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const RedisReply& reply = (*replies)[i];
-      const PendingRow& row = rows[i];
-      if (!reply.is_error()) {
-        published.push_back(row.id);
-        continue;
-      }
-      if (!absl::StrContains(reply.text, "equal or smaller")) {
-        Log(LogLevel::kError, "stream write refused",
-            {{"schema", options_.schema}, {"outbox_id", row.id}, {"error", reply.text}});
-        continue;
-      }
-      // Written before a crash, or a stream that has moved past this id. Only the
-      // first is safe to delete: check that the entry is there and is this event.
-      absl::StatusOr<RedisReply> existing =
-          redis_.Command({"XRANGE", EventStreamKey(row.municipality), row.StreamId(),
-                          row.StreamId()});
-      if (!existing.ok()) return existing.status();
-      std::vector<StreamEntry> entries = ParseStreamEntries(*existing);
-      if (!entries.empty() && entries[0].Field("event_id") == row.event_id) {
-        published.push_back(row.id);
-      } else if (row.stream_ms < min_id_ms) {
-        // Older than the stream keeps: it was there and has been trimmed since.
-        published.push_back(row.id);
-      } else {
-        Log(LogLevel::kError,
-            "stream is past an unpublished event's id; the event is held back for an "
-            "operator",
-            {{"schema", options_.schema}, {"outbox_id", row.id},
-             {"stream_id", row.StreamId()}});
+    std::vector<std::string> reassign;  // streams another writer has moved past
+    absl::Status refused;
+    for (const std::string& municipality : municipalities) {
+      const std::vector<const PendingRow*>& group = by_municipality[municipality];
+      const std::string key = EventStreamKey(municipality);
+      size_t next = 0;
+      while (next < group.size()) {
+        // Old entries fall off the stream once past retention, measured from the
+        // entries' own ids rather than this machine's clock.
+        const int64_t min_id_ms = std::max<int64_t>(
+            0, group[next]->stream_ms - absl::ToInt64Milliseconds(options_.stream_retention));
+        std::vector<std::string> command = {"EVAL", kAppendInOrderScript, "1", key,
+                                            absl::StrCat(min_id_ms)};
+        for (size_t i = next; i < group.size(); ++i) {
+          command.insert(command.end(), {group[i]->StreamId(), group[i]->event_id,
+                                         group[i]->event_type, group[i]->envelope});
+        }
+        absl::StatusOr<RedisReply> reply = redis_.Command(command);
+        if (!reply.ok()) return reply.status();
+        if (reply->type != RedisReply::Type::kArray || reply->elements.size() != 2) {
+          return absl::InternalError(absl::StrCat("unexpected reply from the append script: ",
+                                                  reply->text));
+        }
+        const size_t written = static_cast<size_t>(reply->elements[0].integer);
+        for (size_t i = next; i < next + written; ++i) published.push_back(group[i]->id);
+        next += written;
+        if (next == group.size()) break;
+        const PendingRow& row = *group[next];
+        const std::string& error = reply->elements[1].text;
+        if (!absl::StrContains(error, "equal or smaller")) {
+          // Redis would not take it now (out of memory, read-only replica, …): the
+          // rest of this stream waits for the next round, with the same ids.
+          refused = absl::UnavailableError(absl::StrCat("Redis refused an event: ", error));
+          break;
+        }
+        // Either written by an earlier attempt that died before deleting its row, or
+        // the stream has moved past this id without it. The entry at the id decides.
+        absl::StatusOr<RedisReply> existing =
+            redis_.Command({"XRANGE", key, row.StreamId(), row.StreamId()});
+        if (!existing.ok()) return existing.status();
+        std::vector<StreamEntry> entries = ParseStreamEntries(*existing);
+        if (!entries.empty() && entries[0].Field("event_id") == row.event_id) {
+          published.push_back(row.id);
+          ++next;
+          continue;
+        }
+        // Not there: another writer's entries have passed this id (or the entry was
+        // trimmed after a very long stop). This event and the later ones of the
+        // stream get new ids above the stream's last in the next round, in order.
+        reassign.push_back(municipality);
+        break;
       }
     }
-    if (!published.empty()) {
-      pqxx::nontransaction tx(*connection_);
-      tx.exec_params(
-          absl::StrCat("DELETE FROM ", options_.schema, ".outbox WHERE id = ANY($1::bigint[])"),
-          ArrayLiteral(published));
+
+    // 3. Delete what is on the streams, and drop the ids of what must be given new
+    //    ones; the outbox holds only what is not on a stream.
+    {
+      pqxx::work tx(*connection_);
+      if (!published.empty()) {
+        tx.exec_params(absl::StrCat("DELETE FROM ", options_.schema,
+                                    ".outbox WHERE id = ANY($1::bigint[])"),
+                       ArrayLiteral(published));
+      }
+      if (!reassign.empty()) {
+        tx.exec_params(absl::StrCat("UPDATE ", options_.schema,
+                                    ".outbox SET stream_ms = NULL, stream_seq = NULL "
+                                    "WHERE municipality = ANY($1::text[]) "
+                                    "AND stream_ms IS NOT NULL"),
+                       PgTextArray(reassign));
+      }
+      tx.commit();
     }
-    Metrics::Global().Add("samplan_outbox_published_total",
-                          absl::StrCat("schema=\"", options_.schema, "\""),
+    for (const std::string& municipality : reassign) positions_.erase(municipality);
+    const std::string schema_label = absl::StrCat("schema=\"", options_.schema, "\"");
+    Metrics::Global().Add("samplan_outbox_published_total", schema_label,
                           static_cast<int64_t>(published.size()));
-    if (published.size() < rows.size()) {
-      Metrics::Global().Add("samplan_outbox_held_back_total",
-                            absl::StrCat("schema=\"", options_.schema, "\""),
-                            static_cast<int64_t>(rows.size() - published.size()));
+    if (!reassign.empty()) {
+      Metrics::Global().Add("samplan_outbox_reassigned_total", schema_label,
+                            static_cast<int64_t>(reassign.size()));
+      Log(LogLevel::kWarning, "another writer passed this relay on a stream; new ids follow",
+          {{"schema", options_.schema}, {"streams", static_cast<int64_t>(reassign.size())}});
     }
+    if (!refused.ok()) return refused;
     return static_cast<int>(published.size());
   } catch (const std::exception& e) {
     Metrics::Global().Add("samplan_outbox_batch_failures_total",
                           absl::StrCat("schema=\"", options_.schema, "\""));
     Log(LogLevel::kWarning, "outbox relay batch failed",
-        {{"schema", options_.schema}, {"error", e.what()}});
+        {{"schema", options_.schema}, {"error", ErrorSummary(e)}});
     DropConnection();
     return StatusFromException(e);
   }

@@ -13,8 +13,13 @@
 // that explicit id. Redis refuses an entry whose id is not above the stream's last,
 // so writing the same row again after a crash cannot make a second copy; the relay
 // then checks that the entry there carries the same event id and deletes the row.
-// The outbox holds only unpublished rows and is read whole, never by "id above the
-// last one seen", because sequence values become visible out of commit order.
+// A stream's entries are appended by one script that stops at the first refusal,
+// so a plan's later version never lands before an earlier one. Other services'
+// relays write the same municipality streams: when one has passed an id this relay
+// chose, the waiting events of that stream get new ids above the stream's last, in
+// order. The outbox holds only unpublished rows and is read whole, never by "id
+// above the last one seen", because sequence values become visible out of commit
+// order.
 
 #include <atomic>
 #include <memory>

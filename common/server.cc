@@ -58,6 +58,9 @@ void GrpcServer::Shutdown() {
 }
 
 void BlockTerminationSignals() {
+  // A peer that closed its socket must not kill the process: hiredis writes with
+  // plain write(), which raises SIGPIPE; the write's error is handled instead.
+  signal(SIGPIPE, SIG_IGN);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);

@@ -40,8 +40,8 @@ class GrpcServer {
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread and every thread it creates
-// afterwards; call first in main(), then WaitForTerminationSignal() where the main
-// thread should wait.
+// afterwards, and ignores SIGPIPE; call first in main(), then
+// WaitForTerminationSignal() where the main thread should wait.
 void BlockTerminationSignals();
 
 // Waits for SIGTERM or SIGINT and returns it.

@@ -1,6 +1,7 @@
 #include "common/status.h"
 
 #include <pqxx/except>
+#include <string_view>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
@@ -113,6 +114,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status, absl::string_view request_
                       rpc_status.SerializeAsString());
 }
 
+std::string ErrorSummary(const std::exception& error) {
+  // libpq's message continues with DETAIL, CONTEXT and HINT lines, and DETAIL can
+  // quote the row ("Failing row contains (…)"): personal data. Only the first line
+  // says what went wrong.
+  std::string_view text = error.what();
+  return std::string(text.substr(0, text.find('\n')));
+}
+
 absl::Status StatusFromException(const std::exception& error) {
   // Order matters: the most specific libpqxx classes first.
   if (dynamic_cast<const pqxx::unique_violation*>(&error) != nullptr) {
@@ -144,11 +153,14 @@ absl::Status StatusFromException(const std::exception& error) {
     if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0) {
       return absl::UnavailableError("the database is unavailable; retry later");
     }
-    // The statement text is in the message only when our own SQL is broken; never
-    // the parameters, which libpqxx does not put in exceptions.
-    return absl::InternalError(absl::StrCat("database error ", state, ": ", sql->what()));
+    if (state.rfind("22", 0) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the database did not accept a value (", state, ")"));
+    }
+    return absl::InternalError(absl::StrCat("database error ", state, ": ",
+                                            ErrorSummary(error)));
   }
-  return absl::InternalError(absl::StrCat("unexpected error: ", error.what()));
+  return absl::InternalError(absl::StrCat("unexpected error: ", ErrorSummary(error)));
 }
 
 }  // namespace samplan

@@ -49,11 +49,16 @@ std::vector<std::pair<std::string, std::string>> FieldViolationsOf(
 // the request id; their detail is logged instead, never sent.
 grpc::Status ToGrpcStatus(const absl::Status& status, absl::string_view request_id);
 
+// Returns the first line of an exception's message: libpq adds DETAIL lines that
+// can quote the values of a row, which must not reach a log.
+std::string ErrorSummary(const std::exception& error);
+
 // Maps an exception thrown by libpqxx (or anything else) to a status: unique
 // violation → ALREADY_EXISTS, serialization failure or deadlock → ABORTED, broken
 // connection or unknown commit outcome → UNAVAILABLE, statement timeout or
-// cancellation → DEADLINE_EXCEEDED, other errors → INTERNAL. The message never
-// contains the SQL's parameters.
+// cancellation → DEADLINE_EXCEEDED, a value the database refused (class 22) →
+// INVALID_ARGUMENT, other errors → INTERNAL. The message is ErrorSummary's: never
+// the SQL's parameters or a row's values.
 absl::Status StatusFromException(const std::exception& error);
 
 }  // namespace samplan

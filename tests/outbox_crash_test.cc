@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/authorizer.h"
+#include "common/clock.h"
 #include "common/call.h"
 #include "common/migrations.h"
 #include "common/outbox.h"
@@ -24,6 +25,7 @@
 #include "common/redis.h"
 #include "common/relay.h"
 #include "common/server.h"
+#include "samplan/caseplan/v1/events.pb.h"
 #include "services/caseplan/caseplan_service.h"
 #include "services/caseplan/pg_plan_repository.h"
 #include "tests/support/caseplan_stack.h"
@@ -274,6 +276,64 @@ TEST_F(OutboxCrashTest, OnlyOneRelayPublishesAtATime) {
   EXPECT_EQ(*second.PublishOnce(), 0);  // the first holds the lock
   EXPECT_EQ(*first.PublishOnce(), 5);
   EXPECT_TRUE(testing::VerifyStreamMatchesDatabase(dsn_, redis_->Address(), "1885").ok());
+}
+
+TEST_F(OutboxCrashTest, TwoServicesRelaysShareAStreamDespiteSkewedClocks) {
+  // Two services (schemas) publish to the same municipality's stream; one's clock
+  // runs 50 ms ahead, so the other's ids keep falling behind the stream's last.
+  for (const char* schema : {"alpha", "beta"}) {
+    absl::Status migrated = ApplyMigrations(dsn_, schema, {{"outbox", &outbox_migrations()}});
+    ASSERT_TRUE(migrated.ok()) << migrated;
+  }
+  const absl::Time start = absl::Now();
+  FakeClock ahead(start + absl::Milliseconds(50)), behind(start);
+  OutboxRelay alpha({"alpha", 100, absl::Milliseconds(1)}, dsn_,
+                    {redis_->host(), redis_->port()}, ahead);
+  OutboxRelay beta({"beta", 100, absl::Milliseconds(1)}, dsn_,
+                   {redis_->host(), redis_->port()}, behind);
+  // Each service writes its own outbox over its own connection.
+  std::map<std::string, std::unique_ptr<pqxx::connection>> connections;
+  std::map<std::string, std::unique_ptr<Outbox>> outboxes;
+  for (const char* schema : {"alpha", "beta"}) {
+    connections[schema] = std::make_unique<pqxx::connection>(dsn_);
+    outboxes[schema] = std::make_unique<Outbox>(schema);
+    for (const PreparedStatement& statement : outboxes[schema]->statements()) {
+      connections[schema]->prepare(statement.name, statement.sql);
+    }
+  }
+  for (int round = 1; round <= 5; ++round) {
+    for (const char* schema : {"alpha", "beta"}) {
+      pqxx::work tx(*connections[schema]);
+      const Outbox& outbox = *outboxes[schema];
+      {
+        for (int aggregate = 0; aggregate < 3; ++aggregate) {
+          caseplan::v1::PlanChanged payload;
+          outbox.Append(tx, MakeEvent("test.changed", "1885",
+                                      absl::StrCat(schema, "/", aggregate), round, "", "test",
+                                      payload, {"o", "u", "r", absl::Now()}));
+        }
+      }
+      tx.commit();
+    }
+    ahead.Advance(absl::Milliseconds(1));
+    behind.Advance(absl::Milliseconds(1));
+    for (int attempt = 0; attempt < 5 && (*alpha.Backlog() > 0 || *beta.Backlog() > 0); ++attempt) {
+      ASSERT_TRUE(alpha.PublishOnce().ok());
+      ASSERT_TRUE(beta.PublishOnce().ok());
+    }
+    ASSERT_EQ(*alpha.Backlog(), 0) << "round " << round;
+    ASSERT_EQ(*beta.Backlog(), 0) << "round " << round;
+  }
+  auto events = testing::ReadStream(redis_->Address(), "1885");
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 30u);
+  std::set<std::string> ids;
+  std::map<std::string, int64_t> last_version;
+  for (const auto& event : *events) {
+    EXPECT_TRUE(ids.insert(event.event_id).second) << "twice: " << event.event_id;
+    EXPECT_GT(event.version, last_version[event.aggregate]) << event.aggregate;
+    last_version[event.aggregate] = event.version;
+  }
 }
 
 TEST_F(OutboxCrashTest, RedisKilledAndRestartedDuringUpdates) {
