@@ -36,6 +36,7 @@
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
 #include "samplan/caseplan/v1/events.pb.h"
 #include "services/caseplan/pg_plan_repository.h"
+#include "services/caseplan/plan_rules.h"
 #include "services/caseplan/sql.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/servers.h"
@@ -374,13 +375,19 @@ int main(int argc, char** argv) {
       events::v1::Event event =
           MakeEvent("caseplan.plan.updated", "1885", plan.name(), versions[t] + 1, plan.person(),
                     "plan", payload, {"organizations/soc", "users/u-soc", "bench", absl::Now()});
+      // The service fingerprints each request (for safe retries); so does this.
+      v1::UpdatePlanRequest request;
+      request.mutable_plan()->set_name(plan.name());
+      request.mutable_plan()->set_overall_goal_description(next.overall_goal_description());
+      request.mutable_update_mask()->add_paths("overall_goal_description");
+      const std::string fingerprint = caseplan::RequestFingerprint(request);
       pqxx::work tx(connection);
       pqxx::result written = tx.exec_prepared(
           caseplan::sql::kUpdatePlan.name, id, versions[t], PgTextArray({"organizations/af"}),
           "PLAN_STATUS_ACTIVE", pqxx::binarystring(caseplan::PlanContent(next)),
           PgTimestamp(absl::Now()),
           "users/u-soc", "organizations/soc", "bench", PgTextArray({"overall_goal_description"}),
-          event.event_id());
+          event.event_id(), fingerprint);
       if (written.empty()) return false;
       outbox.Append(tx, event);
       tx.commit();

@@ -91,7 +91,8 @@ class CasePlanStoreTest : public ::testing::Test {
 
   v1::Plan Create(const std::string& person = "persons/p1") {
     v1::CreatePlanRequest request;
-    request.set_request_id(NewItemId());
+    plan_request_id_ = NewItemId();
+    request.set_request_id(plan_request_id_);
     request.mutable_plan()->set_person(person);
     request.mutable_plan()->set_status(v1::PLAN_STATUS_DRAFT);
     request.mutable_plan()->add_participants()->set_organization("organizations/af");
@@ -134,6 +135,7 @@ class CasePlanStoreTest : public ::testing::Test {
   std::string dsn_;
   std::unique_ptr<testing::InProcessCasePlan> stack_;
   std::unique_ptr<v1::CasePlanService::Stub> stub_;
+  std::string plan_request_id_;  // of the last Create
   std::unique_ptr<OutboxRelay> relay_;
 };
 
@@ -297,6 +299,38 @@ TEST_F(CasePlanStoreTest, RetriedUpdateWithSameRequestIdAppliesOnce) {
   EXPECT_EQ(other.notes_size(), 2);
   EXPECT_EQ(Count("SELECT count(*) FROM caseplan.plan_revisions"), 3);
   EXPECT_EQ(EventsOnStream(), 3);
+
+  // A gateway that reuses one correlation id for a different change is told so;
+  // the change is neither applied nor silently swallowed.
+  update.mutable_plan()->clear_notes();
+  update.mutable_plan()->set_status(v1::PLAN_STATUS_ACTIVE);
+  update.mutable_update_mask()->set_paths(0, "status");
+  v1::Plan reused;
+  grpc::Status status = send("note-call-1", &reused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("x-request-id"), std::string::npos);
+  // The create's request id is no update's: an update carrying it is applied.
+  v1::Plan applied;
+  ASSERT_TRUE(send(plan_request_id_, &applied).ok());
+  EXPECT_EQ(applied.status(), v1::PLAN_STATUS_ACTIVE);
+  EXPECT_EQ(applied.version(), 4);
+}
+
+TEST_F(CasePlanStoreTest, CreateWithAReusedRequestIdForAnotherPlanIsRefused) {
+  v1::CreatePlanRequest request;
+  request.set_request_id("1");
+  request.mutable_plan()->set_person("persons/anna");
+  request.mutable_plan()->set_status(v1::PLAN_STATUS_DRAFT);
+  v1::Plan anna, again, bertil;
+  ASSERT_TRUE(stub_->CreatePlan(As("soc").get(), request, &anna).ok());
+  ASSERT_TRUE(stub_->CreatePlan(As("soc").get(), request, &again).ok());  // a true retry
+  EXPECT_EQ(again.name(), anna.name());
+  request.mutable_plan()->set_person("persons/bertil");
+  grpc::Status status = stub_->CreatePlan(As("soc").get(), request, &bertil);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("request_id"), std::string::npos);
+  EXPECT_TRUE(bertil.name().empty());
+  EXPECT_EQ(Count("SELECT count(*) FROM caseplan.plans"), 1);
 }
 
 TEST_F(CasePlanStoreTest, InvalidInputStoresNothing) {

@@ -95,6 +95,7 @@ grpc::Status CasePlanService::CreatePlan(grpc::ServerContext* context,
     if (!access.ok()) return access.status();
     PlanWrite write = WriteOf(*plan, MutablePlanFields(), "caseplan.plan.created", 1, call);
     write.request_id = request->request_id();
+    write.fingerprint = RequestFingerprint(request->plan());
     absl::StatusOr<CreateResult> created = repository_.CreatePlan(write);
     if (!created.ok()) return created.status();
     *response = std::move(created->plan);
@@ -172,11 +173,19 @@ absl::StatusOr<Plan> CasePlanService::TryUpdate(const CallContext& call, const s
   if (call.request_id_from_caller) {
     // A retry of a call that took effect (its answer was lost on the way) gets
     // the plan as that call left it, instead of applying the change twice.
-    absl::StatusOr<std::optional<v1::PlanRevision>> earlier =
+    absl::StatusOr<std::optional<EarlierUpdate>> earlier =
         repository_.FindRevisionByRequest(id, call.request_id, call.deadline);
     if (!earlier.ok()) return earlier.status();
-    if (earlier->has_value() && (*earlier)->actor_organization() == call.principal.organization) {
-      return (*earlier)->plan();
+    if (earlier->has_value()) {
+      // A gateway that passes one correlation id to many calls must not have a
+      // second, different change swallowed as a "retry".
+      if ((*earlier)->fingerprint != RequestFingerprint(request) ||
+          (*earlier)->revision.actor_organization() != call.principal.organization) {
+        return InvalidField("x-request-id",
+                            "was already used for a different change of this plan; send a "
+                            "new request id for a new change");
+      }
+      return (*earlier)->revision.plan();
     }
   }
   const std::string& etag = request.plan().etag();
@@ -196,6 +205,7 @@ absl::StatusOr<Plan> CasePlanService::TryUpdate(const CallContext& call, const s
   }
   PlanWrite write =
       WriteOf(*next, std::move(changed), "caseplan.plan.updated", current->version() + 1, call);
+  write.fingerprint = RequestFingerprint(request);
   absl::StatusOr<Plan> stored = repository_.UpdatePlan(write, current->version());
   if (absl::IsAborted(stored.status()) && !etag.empty()) {
     return EtagMismatch(current->name(),

@@ -38,6 +38,9 @@ class InMemoryPlanRepository final : public PlanRepository {
     absl::MutexLock lock(&mu_);
     auto key = std::make_pair(write.plan.lead_organization(), write.request_id);
     if (auto it = by_request_.find(key); it != by_request_.end()) {
+      if (create_fingerprints_.at(it->second) != write.fingerprint) {
+        return absl::InvalidArgumentError("request_id reused");
+      }
       return CreateResult{plans_.at(it->second), false};
     }
     Plan plan = write.plan;
@@ -46,6 +49,7 @@ class InMemoryPlanRepository final : public PlanRepository {
     *plan.mutable_update_time() = plan.create_time();
     plans_[plan.name()] = plan;
     by_request_[key] = plan.name();
+    create_fingerprints_[plan.name()] = write.fingerprint;
     Record(write, plan);
     return CreateResult{plan, true};
   }
@@ -84,11 +88,13 @@ class InMemoryPlanRepository final : public PlanRepository {
     }
     return out;
   }
-  absl::StatusOr<std::optional<v1::PlanRevision>> FindRevisionByRequest(
+  absl::StatusOr<std::optional<EarlierUpdate>> FindRevisionByRequest(
       const std::string& id, const std::string& request_id, absl::Time) override {
     absl::MutexLock lock(&mu_);
-    for (const auto& revision : revisions_["plans/" + id]) {
-      if (revision.request_id() == request_id) return revision;
+    for (const auto& [revision, fingerprint] : revisions_["plans/" + id]) {
+      if (revision.version() > 1 && revision.request_id() == request_id) {
+        return EarlierUpdate{revision, fingerprint};
+      }
     }
     return std::nullopt;
   }
@@ -99,7 +105,7 @@ class InMemoryPlanRepository final : public PlanRepository {
     std::vector<v1::PlanRevision> out;
     const auto& revisions = revisions_["plans/" + id];
     for (auto it = revisions.rbegin(); it != revisions.rend() && static_cast<int>(out.size()) < limit; ++it) {
-      if (!before.has_value() || it->version() < *before) out.push_back(*it);
+      if (!before.has_value() || it->first.version() < *before) out.push_back(it->first);
     }
     return out;
   }
@@ -125,7 +131,7 @@ class InMemoryPlanRepository final : public PlanRepository {
     revision.set_request_id(write.request_id);
     for (const auto& f : write.changed_fields) revision.add_changed_fields(f);
     *revision.mutable_plan() = plan;
-    revisions_[plan.name()].push_back(revision);
+    revisions_[plan.name()].emplace_back(revision, write.fingerprint);
     events_.push_back(write.event);
   }
 
@@ -133,7 +139,9 @@ class InMemoryPlanRepository final : public PlanRepository {
   std::map<std::string, Plan> plans_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> order_ ABSL_GUARDED_BY(mu_);
   std::map<std::pair<std::string, std::string>, std::string> by_request_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::vector<v1::PlanRevision>> revisions_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<std::pair<v1::PlanRevision, std::string>>> revisions_
+      ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> create_fingerprints_ ABSL_GUARDED_BY(mu_);
   std::vector<events::v1::Event> events_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 #include "services/caseplan/sql.h"
 
 namespace samplan::caseplan {
@@ -94,12 +95,17 @@ absl::StatusOr<CreateResult> PgPlanRepository::CreatePlan(const PlanWrite& write
         plan.lead_organization(), PgTextArray(ParticipantOrganizations(plan)),
         v1::PlanStatus_Name(plan.status()), Bytes(PlanContent(plan)), PgTimestamp(write.time),
         write.request_id, write.actor_user, PgTextArray(write.changed_fields),
-        write.event.event_id());
+        write.event.event_id(), write.fingerprint);
     if (inserted.empty()) {
       // The organization sent this request id before: answer with that plan.
       pqxx::result existing = tx.exec_prepared(sql::kSelectPlanByRequest.name,
                                                plan.lead_organization(), write.request_id);
       if (existing.empty()) return absl::AbortedError("concurrent create; retry");
+      if (existing[0][5].as<std::string>() != write.fingerprint) {
+        return InvalidField("request_id",
+                            "was already used by this organization for a different plan; "
+                            "send a new request id for a new plan");
+      }
       absl::StatusOr<Plan> stored = PlanFromRow(existing[0]);
       if (!stored.ok()) return stored.status();
       result.plan = *std::move(stored);
@@ -140,7 +146,7 @@ absl::StatusOr<Plan> PgPlanRepository::UpdatePlan(const PlanWrite& write,
         PgTextArray(ParticipantOrganizations(stored)), v1::PlanStatus_Name(stored.status()),
         Bytes(PlanContent(stored)), PgTimestamp(write.time), write.actor_user,
         write.actor_organization, write.request_id, PgTextArray(write.changed_fields),
-        write.event.event_id());
+        write.event.event_id(), write.fingerprint);
     if (updated.empty()) {
       return absl::AbortedError("the plan changed while this update was prepared");
     }
@@ -176,15 +182,15 @@ absl::StatusOr<std::vector<Plan>> PgPlanRepository::ListPlans(const PlanQuery& q
   return plans;
 }
 
-absl::StatusOr<std::optional<PlanRevision>> PgPlanRepository::FindRevisionByRequest(
+absl::StatusOr<std::optional<EarlierUpdate>> PgPlanRepository::FindRevisionByRequest(
     const std::string& id, const std::string& request_id, absl::Time deadline) {
-  std::optional<PlanRevision> found;
+  std::optional<EarlierUpdate> found;
   absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows = tx.exec_prepared(sql::kSelectRevisionByRequest.name, id, request_id);
     if (rows.empty()) return absl::OkStatus();
     absl::StatusOr<PlanRevision> revision = RevisionFromRow(id, rows[0]);
     if (!revision.ok()) return revision.status();
-    found = *std::move(revision);
+    found = EarlierUpdate{*std::move(revision), rows[0][8].as<std::string>()};
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

@@ -26,7 +26,7 @@ class PgPlanRepository final : public PlanRepository {
   absl::StatusOr<Plan> GetPlan(const std::string& id, absl::Time deadline) override;
   absl::StatusOr<Plan> UpdatePlan(const PlanWrite& write, int64_t expected_version) override;
   absl::StatusOr<std::vector<Plan>> ListPlans(const PlanQuery& query) override;
-  absl::StatusOr<std::optional<PlanRevision>> FindRevisionByRequest(
+  absl::StatusOr<std::optional<EarlierUpdate>> FindRevisionByRequest(
       const std::string& id, const std::string& request_id, absl::Time deadline) override;
   absl::StatusOr<std::vector<PlanRevision>> ListRevisions(const std::string& id,
                                                           std::optional<int64_t> before_version,

@@ -29,6 +29,15 @@ struct PlanWrite {
   absl::Time time;
   events::v1::Event event;
   absl::Time deadline;
+  // RequestFingerprint of the call's request, so that a retry can be told from a
+  // reused request id.
+  std::string fingerprint;
+};
+
+// An update found by its request id, with the fingerprint of its request.
+struct EarlierUpdate {
+  PlanRevision revision;
+  std::string fingerprint;
 };
 
 struct CreateResult {
@@ -58,7 +67,8 @@ class PlanRepository {
 
   // Stores a new plan (version 1), its first revision and the event, unless the
   // same organization already created one with `write.request_id`; returns that one
-  // then, with `created` false and no new event.
+  // then, with `created` false and no new event, if it was created from the same
+  // request (same fingerprint), and INVALID_ARGUMENT naming request_id if not.
   virtual absl::StatusOr<CreateResult> CreatePlan(const PlanWrite& write) = 0;
 
   // Returns the plan with `id`, NOT_FOUND if there is none.
@@ -72,8 +82,9 @@ class PlanRepository {
   // Returns up to `query.limit` plans, newest created first.
   virtual absl::StatusOr<std::vector<Plan>> ListPlans(const PlanQuery& query) = 0;
 
-  // Returns the revision of plan `id` made by the call with `request_id`, if any.
-  virtual absl::StatusOr<std::optional<PlanRevision>> FindRevisionByRequest(
+  // Returns the revision of plan `id` that UpdatePlan made for the call with
+  // `request_id`, if any.
+  virtual absl::StatusOr<std::optional<EarlierUpdate>> FindRevisionByRequest(
       const std::string& id, const std::string& request_id, absl::Time deadline) = 0;
 
   // Returns up to `limit` revisions of plan `id`, newest first, older than

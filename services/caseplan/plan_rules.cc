@@ -1,6 +1,9 @@
 #include "services/caseplan/plan_rules.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/message_differencer.h>
+#include <openssl/sha.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
@@ -396,6 +399,20 @@ absl::StatusOr<PlanPageToken> DecodePlanPageToken(absl::string_view text,
   token.id = parts[2];
   token.filters = parts[3];
   return token;
+}
+
+std::string RequestFingerprint(const google::protobuf::Message& request) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream output(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&output);
+    coded.SetSerializationDeterministic(true);
+    request.SerializeToCodedStream(&coded);
+  }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 absl::StatusOr<int> PageSize(int32_t requested) {

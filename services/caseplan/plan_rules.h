@@ -65,6 +65,10 @@ std::string EncodePlanPageToken(const PlanPageToken& token);
 absl::StatusOr<PlanPageToken> DecodePlanPageToken(absl::string_view text,
                                                   absl::string_view filters);
 
+// Returns the hex SHA-256 of `request`'s deterministic serialization: two calls
+// carry the same request exactly when their fingerprints are equal.
+std::string RequestFingerprint(const google::protobuf::Message& request);
+
 // Returns the page size to use: 25 when 0, at most 100; INVALID_ARGUMENT naming
 // "page_size" when negative.
 absl::StatusOr<int> PageSize(int32_t requested);

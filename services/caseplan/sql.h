@@ -15,7 +15,7 @@ namespace samplan::caseplan::sql {
 // $1 id, $2 municipality, $3 person, $4 lead_organization,
 // $5 participant_organizations (text[]), $6 status, $7 content (bytea),
 // $8 create_time, $9 create_request_id, $10 actor_user, $11 changed_fields (text[]),
-// $12 event_id.
+// $12 event_id, $13 create_fingerprint.
 // Inserts the plan and its first revision in one statement; returns nothing when
 // the organization already created a plan with this request id.
 inline constexpr PreparedStatement kInsertPlan{
@@ -23,8 +23,8 @@ inline constexpr PreparedStatement kInsertPlan{
     "WITH inserted AS ("
     "  INSERT INTO caseplan.plans (id, municipality, person, lead_organization,"
     "    participant_organizations, status, version, content, create_time, update_time,"
-    "    create_request_id)"
-    "  VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $8, $9)"
+    "    create_request_id, create_fingerprint)"
+    "  VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $8, $9, $13)"
     "  ON CONFLICT (lead_organization, create_request_id) DO NOTHING"
     "  RETURNING id, version, create_time)"
     " INSERT INTO caseplan.plan_revisions (plan_id, version, create_time, actor_user,"
@@ -36,6 +36,7 @@ inline constexpr PreparedStatement kInsertPlan{
 inline constexpr PreparedStatement kSelectPlanByRequest{
     "caseplan_select_plan_by_request",
     "SELECT id::text, version, content, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
+    ", create_fingerprint"
     " FROM caseplan.plans WHERE lead_organization = $1 AND create_request_id = $2"};
 
 // $1 id.
@@ -46,7 +47,7 @@ inline constexpr PreparedStatement kSelectPlan{
 
 // $1 id, $2 expected version, $3 participant_organizations, $4 status,
 // $5 content, $6 update_time, $7 actor_user, $8 actor_organization, $9 request_id,
-// $10 changed_fields, $11 event_id. Writes the new version and its revision only if the plan is
+// $10 changed_fields, $11 event_id, $12 request_fingerprint. Writes the new version and its revision only if the plan is
 // still at the expected version; returns no row otherwise.
 inline constexpr PreparedStatement kUpdatePlan{
     "caseplan_update_plan",
@@ -56,8 +57,9 @@ inline constexpr PreparedStatement kUpdatePlan{
     "  WHERE id = $1 AND version = $2"
     "  RETURNING id, version, update_time)"
     " INSERT INTO caseplan.plan_revisions (plan_id, version, create_time, actor_user,"
-    "   actor_organization, request_id, changed_fields, content, event_id)"
-    " SELECT id, version, update_time, $7, $8, $9, $10, $5, $11 FROM updated"
+    "   actor_organization, request_id, changed_fields, content, event_id,"
+    "   request_fingerprint)"
+    " SELECT id, version, update_time, $7, $8, $9, $10, $5, $11, $12 FROM updated"
     " RETURNING version"};
 
 // $1 municipality, $2 viewer organization, $3 person or '', $4 organization or '',
@@ -85,12 +87,13 @@ inline constexpr PreparedStatement kListRevisions{
     " WHERE plan_id = $1 AND ($2::bigint = 0 OR version < $2::bigint)"
     " ORDER BY version DESC LIMIT $3"};
 
-// $1 plan id, $2 request_id.
+// $1 plan id, $2 request_id. Only revisions made by UpdatePlan.
 inline constexpr PreparedStatement kSelectRevisionByRequest{
     "caseplan_select_revision_by_request",
     "SELECT version, " SAMPLAN_SQL_MICROS("create_time") ", actor_user, actor_organization,"
-    "  request_id, changed_fields, content, event_id::text"
-    " FROM caseplan.plan_revisions WHERE plan_id = $1 AND request_id = $2"
+    "  request_id, changed_fields, content, event_id::text, request_fingerprint"
+    " FROM caseplan.plan_revisions"
+    " WHERE plan_id = $1 AND request_id = $2 AND request_fingerprint <> ''"
     " ORDER BY version LIMIT 1"};
 
 inline constexpr PreparedStatement kAll[] = {

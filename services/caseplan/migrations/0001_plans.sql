@@ -20,6 +20,8 @@ CREATE TABLE plans (
   create_time timestamptz NOT NULL,
   update_time timestamptz NOT NULL,
   create_request_id text NOT NULL,
+  -- SHA-256 of the CreatePlanRequest's plan: a retry must send the same plan.
+  create_fingerprint text NOT NULL,
   -- CreatePlan is idempotent per calling organization and request id.
   UNIQUE (lead_organization, create_request_id)
 );
@@ -42,6 +44,9 @@ CREATE TABLE plan_revisions (
   content bytea NOT NULL,
   -- The event that announced this revision on the municipality's stream.
   event_id uuid NOT NULL,
+  -- SHA-256 of the UpdatePlanRequest that made it ('' for the first revision): a
+  -- retry with the same x-request-id must send the same request.
+  request_fingerprint text NOT NULL DEFAULT '',
   PRIMARY KEY (plan_id, version)
 );
 
