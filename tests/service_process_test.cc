@@ -70,8 +70,11 @@ std::string HttpGet(int port, const std::string& path) {
 }
 
 TEST(ServiceProcessTest, MissingConfigurationStopsStartAndNamesEachVariable) {
-  const std::string log = "/tmp/samplan-config-test.log";
-  std::remove(log.c_str());
+  char log_path[] = "/tmp/samplan-config-test-XXXXXX";
+  const int log_fd = mkstemp(log_path);
+  ASSERT_GE(log_fd, 0);
+  close(log_fd);
+  const std::string log = log_path;
   // Whatever the environment holds, these are unset (empty counts as unset).
   auto service = ChildProcess::Spawn(SAMPLAN_CASEPLAN_BINARY, {},
                                      {{"SAMPLAN_PG_DSN", ""},
@@ -90,6 +93,7 @@ TEST(ServiceProcessTest, MissingConfigurationStopsStartAndNamesEachVariable) {
                            "SAMPLAN_JWT_PUBLIC_KEYS", "SAMPLAN_PG_POOL_SIZE"}) {
     EXPECT_NE(text.find(name), std::string::npos) << name << " not named in: " << text;
   }
+  std::remove(log.c_str());
 }
 
 TEST(ServiceProcessTest, SigtermDrainsThenExits) {

@@ -161,10 +161,30 @@ absl::StatusOr<std::string> PlanIdFromName(absl::string_view name, absl::string_
   return std::string(id);
 }
 
+// Returns whether `id` is written like a personnummer or samordningsnummer (10 or
+// 12 digits, perhaps with '-' or '+'): such a number must never be an id, since
+// ids travel in events and logs, which identity numbers may not.
+bool LooksLikeIdentityNumber(absl::string_view id) {
+  size_t digits = 0;
+  for (char c : id) {
+    if (absl::ascii_isdigit(c)) {
+      ++digits;
+    } else if (c != '-' && c != '+') {
+      return false;
+    }
+  }
+  return digits == 10 || digits == 12;
+}
+
 absl::Status ValidatePlan(const Plan& plan) {
   FieldViolations v;
-  if (ResourceId(plan.person(), "persons").empty()) {
+  const absl::string_view person = ResourceId(plan.person(), "persons");
+  if (person.empty()) {
     v.Add("plan.person", "must be a person name, persons/{id}");
+  } else if (LooksLikeIdentityNumber(person)) {
+    v.Add("plan.person",
+          "must be the person's resource id from the identity service, never an identity "
+          "number");
   }
   if (plan.status() == v1::PLAN_STATUS_UNSPECIFIED || !v1::PlanStatus_IsValid(plan.status())) {
     v.Add("plan.status", "must be set to DRAFT, ACTIVE, ON_HOLD, COMPLETED or CANCELLED");
@@ -302,6 +322,17 @@ absl::StatusOr<Plan> ApplyUpdate(const Plan& current, const Plan& patch,
                         "is required: name the fields to change, or \"*\" for all");
   }
   if (paths.size() == 1 && paths[0] == "*") paths = MutablePlanFields();
+  // Output-only fields in a mask are ignored (AIP-203): tools that build masks
+  // from a diff of the whole resource include them.
+  static const std::vector<std::string> kOutputOnly = {
+      "name", "municipality", "lead_organization", "create_time", "update_time", "version",
+      "etag"};
+  paths.erase(std::remove_if(paths.begin(), paths.end(),
+                             [](const std::string& path) {
+                               return std::find(kOutputOnly.begin(), kOutputOnly.end(), path) !=
+                                      kOutputOnly.end();
+                             }),
+              paths.end());
   const auto& allowed = MutablePlanFields();
   FieldViolations v;
   for (const std::string& path : paths) {

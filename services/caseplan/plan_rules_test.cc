@@ -169,10 +169,36 @@ TEST_F(ApplyUpdateTest, MaskMustNameUpdatableFields) {
   Plan patch;
   EXPECT_EQ(Fields(Apply(patch, {}).status()), std::vector<std::string>{"update_mask"});
   EXPECT_EQ(Fields(Apply(patch, {"person"}).status()), std::vector<std::string>{"update_mask"});
-  EXPECT_EQ(Fields(Apply(patch, {"lead_organization"}).status()),
+  EXPECT_EQ(Fields(Apply(patch, {"status", "person"}).status()),
             std::vector<std::string>{"update_mask"});
   EXPECT_EQ(Fields(Apply(patch, {"no_such_field"}).status()),
             std::vector<std::string>{"update_mask"});
+}
+
+TEST_F(ApplyUpdateTest, OutputOnlyFieldsInTheMaskAreIgnored) {
+  Plan patch = current_;
+  patch.set_status(v1::PLAN_STATUS_ACTIVE);
+  patch.set_lead_organization("organizations/other");
+  patch.set_etag("whatever");
+  absl::StatusOr<Plan> next = Apply(patch, {"status", "etag", "name", "lead_organization"});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->status(), v1::PLAN_STATUS_ACTIVE);
+  EXPECT_EQ(next->lead_organization(), "organizations/soc");  // unchanged
+  EXPECT_EQ(ChangedFields(current_, *next), std::vector<std::string>{"status"});
+}
+
+TEST(PlanForCreateTest, IdentityNumbersAreNoPersonIds) {
+  for (const char* person : {"persons/199001011234", "persons/900101-1234",
+                             "persons/19900101-1234", "persons/900101+1234"}) {
+    v1::CreatePlanRequest request = ValidCreate();
+    request.mutable_plan()->set_person(person);
+    EXPECT_EQ(Fields(PlanForCreate(request, Caller(), absl::Now(), Counter()).status()),
+              std::vector<std::string>{"plan.person"})
+        << person;
+  }
+  v1::CreatePlanRequest request = ValidCreate();
+  request.mutable_plan()->set_person("persons/p-1990");
+  EXPECT_TRUE(PlanForCreate(request, Caller(), absl::Now(), Counter()).ok());
 }
 
 TEST_F(ApplyUpdateTest, NewItemsGetIdsOrKeepTheCallersChoice) {
