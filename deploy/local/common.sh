@@ -34,11 +34,29 @@ install_packages() {
   for p in "${missing[@]}"; do [ -n "$p" ] && wanted+=("$p"); done
   if [ "${#wanted[@]}" -gt 0 ]; then
     log "installing ${wanted[*]}"
+    # The postgresql package must not create and start a cluster of its own on
+    # 5432: ours run on their own ports, started by these scripts and the tests.
+    as_root mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" |
+      as_root tee /etc/postgresql-common/createcluster.d/samplan.conf >/dev/null
     as_root apt-get update -qq
-    # The postgresql package must not start a cluster of its own on 5432: ours
-    # run on their own ports, started by these scripts and the tests.
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${wanted[@]}" >/dev/null
+  fi
+}
+
+# Sets PG_DATA and PG_RUN, the local cluster's data and socket folders. They live
+# in the state folder, unless we are root and the postgres user cannot reach it
+# (a checkout under /root, mode 700): then under /var/lib/samplan-local.
+pg_dirs() {
+  PG_DATA="$STATE_DIR/pg"
+  PG_RUN="$STATE_DIR/run"
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$STATE_DIR" 2>/dev/null; then
+    local place
+    place="/var/lib/samplan-local/$(printf '%s' "$STATE_DIR" | md5sum | cut -c1-12)"
+    mkdir -p "$place"
+    PG_DATA="$place/pg"
+    PG_RUN="$place/run"
   fi
 }
 

@@ -19,24 +19,28 @@ build
 
 mkdir -p "$STATE_DIR"/{logs,run,keys,tokens,redis}
 chmod 755 "$STATE_DIR" "$STATE_DIR/run"
+pg_dirs
+mkdir -p "$PG_RUN"
+chmod 755 "$PG_RUN"
 
 # PostgreSQL: a cluster of our own in .local/pg.
-if [ ! -f "$STATE_DIR/pg/PG_VERSION" ]; then
-  log "creating a PostgreSQL cluster in $STATE_DIR/pg"
-  mkdir -p "$STATE_DIR/pg"
-  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$STATE_DIR/pg" "$STATE_DIR/run"
-  chmod 700 "$STATE_DIR/pg"
-  as_pg "$PG_BIN/initdb" -D "$STATE_DIR/pg" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null
+if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+  log "creating a PostgreSQL cluster in $PG_DATA"
+  mkdir -p "$PG_DATA"
+  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$PG_DATA" "$PG_RUN"
+  chmod 700 "$PG_DATA"
+  as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null
 fi
-if as_pg "$PG_BIN/pg_ctl" -D "$STATE_DIR/pg" status >/dev/null 2>&1; then
+if as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
   log "PostgreSQL already running"
 else
   port_in_use "$PG_PORT" && die "port $PG_PORT is taken; set SAMPLAN_PG_PORT to a free one"
   log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-  touch "$STATE_DIR/logs/postgres.log"
-  [ "$(id -u)" -eq 0 ] && chown postgres "$STATE_DIR/logs/postgres.log"
-  as_pg "$PG_BIN/pg_ctl" -D "$STATE_DIR/pg" -l "$STATE_DIR/logs/postgres.log" -w \
-    -o "-p $PG_PORT -k $STATE_DIR/run -c listen_addresses=127.0.0.1" start >/dev/null
+  # The server writes its log beside its data (the postgres user may not reach
+  # the state folder); logs/postgres.log points at it.
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/postgres.log" -w \
+    -o "-p $PG_PORT -k $PG_RUN -c listen_addresses=127.0.0.1" start >/dev/null
+  ln -sf "$PG_DATA/postgres.log" "$STATE_DIR/logs/postgres.log"
 fi
 echo "$PG_PORT" > "$STATE_DIR/run/pg.port"
 

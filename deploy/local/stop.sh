@@ -16,8 +16,9 @@ stop_pidfile() {
 
 stop_pidfile caseplan
 stop_pidfile redis
-if [ -f "$STATE_DIR/pg/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$STATE_DIR/pg" status >/dev/null 2>&1; then
+pg_dirs
+if [ -f "$PG_DATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
   log "stopping PostgreSQL"
-  as_pg "$PG_BIN/pg_ctl" -D "$STATE_DIR/pg" -m fast -w stop >/dev/null
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null
 fi
 log "stopped"
