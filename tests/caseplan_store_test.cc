@@ -22,6 +22,8 @@
 #include "common/server.h"
 #include "services/caseplan/caseplan_service.h"
 #include "services/caseplan/pg_plan_repository.h"
+#include "common/redis.h"
+#include "samplan/caseplan/v1/events.pb.h"
 #include "tests/support/caseplan_stack.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/servers.h"
@@ -431,6 +433,72 @@ TEST_F(CasePlanStoreTest, ListPagesThroughVisiblePlansOnly) {
   ASSERT_TRUE(stub_->ListPlans(As("af", "partner_system").get(), by_person, &page).ok());
   ASSERT_EQ(page.plans_size(), 1);
   EXPECT_EQ(page.plans(0).lead_organization(), "organizations/soc");
+}
+
+TEST_F(CasePlanStoreTest, FiltersRevisionsAndEventPayloadsFromTheDatabase) {
+  v1::Plan first = Create("persons/p1");
+  v1::Plan second = Create("persons/p2");
+  v1::Plan active;
+  ASSERT_TRUE(SetStatus(second, v1::PLAN_STATUS_ACTIVE, second.etag(), &active).ok());
+
+  // By status.
+  v1::ListPlansRequest list;
+  list.set_status(v1::PLAN_STATUS_ACTIVE);
+  v1::ListPlansResponse page;
+  ASSERT_TRUE(stub_->ListPlans(As("soc").get(), list, &page).ok());
+  ASSERT_EQ(page.plans_size(), 1);
+  EXPECT_EQ(page.plans(0).name(), second.name());
+  // By organization: af takes part in both; fk in none.
+  list.Clear();
+  list.set_organization("organizations/af");
+  ASSERT_TRUE(stub_->ListPlans(As("soc").get(), list, &page).ok());
+  EXPECT_EQ(page.plans_size(), 2);
+  list.set_organization("organizations/fk");
+  ASSERT_TRUE(stub_->ListPlans(As("soc").get(), list, &page).ok());
+  EXPECT_EQ(page.plans_size(), 0);
+
+  // Revisions, newest first, with who, what and the event that announced them.
+  v1::ListPlanRevisionsRequest revisions;
+  revisions.set_name(second.name());
+  v1::ListPlanRevisionsResponse history;
+  ASSERT_TRUE(stub_->ListPlanRevisions(As("af", "partner_system").get(), revisions, &history).ok());
+  ASSERT_EQ(history.revisions_size(), 2);
+  EXPECT_EQ(history.revisions(0).version(), 2);
+  EXPECT_EQ(history.revisions(0).actor_organization(), "organizations/soc");
+  EXPECT_EQ(std::vector<std::string>(history.revisions(0).changed_fields().begin(),
+                                     history.revisions(0).changed_fields().end()),
+            std::vector<std::string>{"status"});
+  EXPECT_EQ(history.revisions(0).plan().status(), v1::PLAN_STATUS_ACTIVE);
+  EXPECT_EQ(history.revisions(1).plan().status(), v1::PLAN_STATUS_DRAFT);
+
+  // The event of that revision names what changed and who takes part, nothing more.
+  ASSERT_TRUE(testing::WaitForOutboxDrained(dsn_, absl::Seconds(10)).ok());
+  RedisClient redis({redis_->host(), redis_->port()});
+  auto reply = redis.Command({"XRANGE", EventStreamKey("1885"), "-", "+"});
+  ASSERT_TRUE(reply.ok());
+  bool found = false;
+  for (const StreamEntry& entry : ParseStreamEntries(*reply)) {
+    events::v1::Event event;
+    ASSERT_TRUE(event.ParseFromString(entry.Field("event")));
+    if (event.event_id() != history.revisions(0).event_id()) continue;
+    found = true;
+    EXPECT_EQ(event.type(), "caseplan.plan.updated");
+    EXPECT_EQ(event.person(), "persons/p2");
+    EXPECT_EQ(event.data_category(), "plan");
+    v1::PlanChanged changed;
+    ASSERT_TRUE(event.payload().UnpackTo(&changed));
+    EXPECT_EQ(changed.plan(), second.name());
+    EXPECT_EQ(changed.version(), 2);
+    EXPECT_EQ(changed.status(), "PLAN_STATUS_ACTIVE");
+    ASSERT_EQ(changed.changed_fields_size(), 1);
+    EXPECT_EQ(changed.changed_fields(0), "status");
+    ASSERT_EQ(changed.participant_organizations_size(), 1);
+    EXPECT_EQ(changed.participant_organizations(0), "organizations/af");
+    // The payload carries no plan content: no goal text reaches the stream.
+    EXPECT_EQ(entry.Field("event").find("assistant nurse"), std::string::npos);
+  }
+  EXPECT_TRUE(found) << "the revision's event is not on the stream";
+  (void)first;
 }
 
 TEST_F(CasePlanStoreTest, MigrationsRunOnceWhenReplicasStartTogether) {
