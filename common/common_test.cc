@@ -14,20 +14,11 @@
 #include "common/redis.h"
 #include "common/status.h"
 #include "google/rpc/error_details.pb.h"
+#include "common/rpc_details.h"
 #include "google/rpc/status.pb.h"
 
 namespace samplan {
 namespace {
-
-// Finds the detail of type Message among a google.rpc.Status's details, which come
-// in no particular order.
-template <typename Message>
-bool UnpackDetail(const google::rpc::Status& status, Message* out) {
-  for (const auto& any : status.details()) {
-    if (any.UnpackTo(out)) return true;
-  }
-  return false;
-}
 
 EnvReader ReaderOf(std::map<std::string, std::string> values) {
   return EnvReader([values](absl::string_view name) -> std::optional<std::string> {

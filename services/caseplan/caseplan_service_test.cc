@@ -13,21 +13,12 @@
 #include "absl/synchronization/mutex.h"
 #include "common/server.h"
 #include "google/rpc/error_details.pb.h"
+#include "common/rpc_details.h"
 #include "google/rpc/status.pb.h"
 #include "services/caseplan/plan_rules.h"
 
 namespace samplan::caseplan {
 namespace {
-
-// Finds the detail of type Message among a google.rpc.Status's details, which come
-// in no particular order.
-template <typename Message>
-bool UnpackDetail(const google::rpc::Status& status, Message* out) {
-  for (const auto& any : status.details()) {
-    if (any.UnpackTo(out)) return true;
-  }
-  return false;
-}
 
 using ::google::protobuf::util::TimeUtil;
 

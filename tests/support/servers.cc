@@ -277,16 +277,6 @@ std::string DescribeWaitStatus(int status) {
   return absl::StrCat("ended with wait status ", status);
 }
 
-// Whether `pid` is gone or a zombie (dead, but not reaped by its new parent).
-bool ProcessGone(pid_t pid) {
-  if (kill(pid, 0) != 0 && errno == ESRCH) return true;
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string text;
-  if (!std::getline(stat, text)) return true;
-  size_t paren = text.rfind(')');
-  return paren != std::string::npos && paren + 2 < text.size() &&
-         (text[paren + 2] == 'Z' || text[paren + 2] == 'X');
-}
 
 // The pids whose parent is `parent`, from /proc.
 std::vector<pid_t> ChildrenOf(pid_t parent) {
@@ -341,6 +331,16 @@ bool LocaleAvailable(const char* name) {
 }
 
 }  // namespace
+
+bool ProcessGone(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string text;
+  if (!std::getline(stat, text)) return true;
+  size_t paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() &&
+         (text[paren + 2] == 'Z' || text[paren + 2] == 'X');
+}
 
 bool PortAcceptsConnections(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -23,6 +23,9 @@ int FreePort();
 // Returns whether something accepts TCP connections on 127.0.0.1:`port`.
 bool PortAcceptsConnections(int port);
 
+// Returns whether process `pid` is gone or a zombie (dead, not yet reaped).
+bool ProcessGone(pid_t pid);
+
 // A PostgreSQL 15 cluster of its own (initdb in a temporary folder, `postgres` on
 // 127.0.0.1:<free port>, trust authentication, superuser "postgres"). When the
 // process runs as root, initdb and postgres run as the `postgres` OS user. The

@@ -25,16 +25,6 @@
 namespace samplan::testing {
 namespace {
 
-// Whether `pid` is gone or a zombie nobody reaped.
-bool ProcessGone(pid_t pid) {
-  if (kill(pid, 0) != 0 && errno == ESRCH) return true;
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string text;
-  if (!std::getline(stat, text)) return true;
-  size_t paren = text.rfind(')');
-  return paren != std::string::npos && paren + 2 < text.size() &&
-         text[paren + 2] == 'Z';
-}
 
 
 std::string TempPath(const std::string& name) {
