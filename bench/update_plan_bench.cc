@@ -10,9 +10,9 @@
 //      one plan each: read, merge, validate, write plan + revision + outbox
 //      event) for `seconds`;
 //   2. direct: the same number of threads, each with its own libpqxx connection,
-//      issuing the statements the service issues for one update — the plan read,
-//      then BEGIN, the conditional plan+revision write, the outbox insert, COMMIT —
-//      with the parameters precomputed, for `seconds`.
+//      issuing the statements the service issues for one update — BEGIN, the plan
+//      read with its row lock, the plan+revision write, the outbox insert, COMMIT —
+//      with the parameters computed in the client, for `seconds`.
 // It prints both throughputs, p50 and p99 latency, and the ratio gRPC / direct.
 
 #include <grpcpp/grpcpp.h>
@@ -355,26 +355,14 @@ int main(int argc, char** argv) {
     for (const PreparedStatement& s : statements) connections.back()->prepare(s.name, s.sql);
   }
   std::vector<v1::Plan> direct_plans(plans.begin() + options.concurrency, plans.end());
-  std::vector<int64_t> versions(options.concurrency, 1);
   Result direct_result = Run(service_pid, options.concurrency, options.warmup, options.seconds,
                              [&](int t, int64_t i) {
     try {
       pqxx::connection& connection = *connections[t];
       const v1::Plan& plan = direct_plans[t];
       const std::string id(plan.name().substr(6));
-      {
-        pqxx::nontransaction read(connection);
-        versions[t] = read.exec_prepared1(caseplan::sql::kSelectPlan.name, id)[1].as<int64_t>();
-      }
       v1::Plan next = plan;
       next.set_overall_goal_description(absl::StrCat("revision ", i));
-      caseplan::v1::PlanChanged payload;
-      payload.set_plan(plan.name());
-      payload.set_version(versions[t] + 1);
-      payload.add_changed_fields("overall_goal_description");
-      events::v1::Event event =
-          MakeEvent("caseplan.plan.updated", "1885", plan.name(), versions[t] + 1, plan.person(),
-                    "plan", payload, {"organizations/soc", "users/u-soc", "bench", absl::Now()});
       // The service fingerprints each request (for safe retries); so does this.
       v1::UpdatePlanRequest request;
       request.mutable_plan()->set_name(plan.name());
@@ -382,8 +370,17 @@ int main(int argc, char** argv) {
       request.mutable_update_mask()->add_paths("overall_goal_description");
       const std::string fingerprint = caseplan::RequestFingerprint(request);
       pqxx::work tx(connection);
+      const int64_t version =
+          tx.exec_prepared1(caseplan::sql::kSelectPlanForUpdate.name, id)[1].as<int64_t>();
+      caseplan::v1::PlanChanged payload;
+      payload.set_plan(plan.name());
+      payload.set_version(version + 1);
+      payload.add_changed_fields("overall_goal_description");
+      events::v1::Event event =
+          MakeEvent("caseplan.plan.updated", "1885", plan.name(), version + 1, plan.person(),
+                    "plan", payload, {"organizations/soc", "users/u-soc", "bench", absl::Now()});
       pqxx::result written = tx.exec_prepared(
-          caseplan::sql::kUpdatePlan.name, id, versions[t], PgTextArray({"organizations/af"}),
+          caseplan::sql::kUpdatePlan.name, id, version, PgTextArray({"organizations/af"}),
           "PLAN_STATUS_ACTIVE", pqxx::binarystring(caseplan::PlanContent(next)),
           PgTimestamp(absl::Now()),
           "users/u-soc", "organizations/soc", "bench", PgTextArray({"overall_goal_description"}),

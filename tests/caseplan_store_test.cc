@@ -243,7 +243,7 @@ TEST_F(CasePlanStoreTest, WithoutEtagConcurrentUpdatesAllLand) {
           EXPECT_TRUE(versions.insert(out.version()).second)
               << "two calls answered with version " << out.version() << ": a lost update";
         } else if (status.error_code() == grpc::StatusCode::ABORTED) {
-          ++aborted;  // only after several conflicts in a row, and nothing was stored
+          ++aborted;
         } else {
           ++other_failures;
         }
@@ -251,11 +251,12 @@ TEST_F(CasePlanStoreTest, WithoutEtagConcurrentUpdatesAllLand) {
     });
   }
   for (auto& writer : writers) writer.join();
+  // Updates without an etag take turns on the plan's row: none fails, and every
+  // change is a version of its own.
   EXPECT_EQ(other_failures, 0);
-  EXPECT_GT(versions.size(), 10u) << "the service's retries should absorb most conflicts";
-  // Every confirmed change is a version of its own, and nothing else was stored.
-  EXPECT_EQ(Count("SELECT version FROM caseplan.plans"), 1 + static_cast<int64_t>(versions.size()));
-  EXPECT_EQ(aborted + static_cast<int>(versions.size()), 20);
+  EXPECT_EQ(aborted, 0);
+  EXPECT_EQ(versions.size(), 20u);
+  EXPECT_EQ(Count("SELECT version FROM caseplan.plans"), 21);
   ASSERT_TRUE(testing::WaitForOutboxDrained(dsn_, absl::Seconds(10)).ok());
   EXPECT_TRUE(testing::VerifyStreamMatchesDatabase(dsn_, redis_->Address(), "1885").ok());
 }

@@ -2,7 +2,6 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/ids.h"
@@ -18,7 +17,6 @@ using ::google::protobuf::util::TimeUtil;
 
 constexpr char kDataCategory[] = "plan";
 constexpr char kPurpose[] = "coordination";
-constexpr int kUpdateAttempts = 6;
 
 AccessRequest AccessTo(const Plan& plan, AccessAction action) {
   AccessRequest request;
@@ -166,52 +164,30 @@ grpc::Status CasePlanService::ListPlans(grpc::ServerContext* context,
   });
 }
 
-absl::StatusOr<Plan> CasePlanService::TryUpdate(const CallContext& call, const std::string& id,
-                                                const v1::UpdatePlanRequest& request) {
-  absl::StatusOr<Plan> current = AuthorizedPlan(call, id, AccessAction::kUpdate);
-  if (!current.ok()) return current.status();
-  if (call.request_id_from_caller) {
-    // A retry of a call that took effect (its answer was lost on the way) gets
-    // the plan as that call left it, instead of applying the change twice.
-    absl::StatusOr<std::optional<EarlierUpdate>> earlier =
-        repository_.FindRevisionByRequest(id, call.request_id, call.deadline);
-    if (!earlier.ok()) return earlier.status();
-    if (earlier->has_value()) {
-      // A gateway that passes one correlation id to many calls must not have a
-      // second, different change swallowed as a "retry".
-      if ((*earlier)->fingerprint != RequestFingerprint(request) ||
-          (*earlier)->revision.actor_organization() != call.principal.organization) {
-        return InvalidField("x-request-id",
-                            "was already used for a different change of this plan; send a "
-                            "new request id for a new change");
-      }
-      return (*earlier)->revision.plan();
-    }
-  }
+absl::StatusOr<std::optional<PlanWrite>> CasePlanService::ChangeFor(
+    const CallContext& call, const v1::UpdatePlanRequest& request, const Plan& current) {
+  absl::StatusOr<AccessDecision> access =
+      authorizer_.Authorize(call.principal, AccessTo(current, AccessAction::kUpdate));
+  if (!access.ok()) return access.status();
   const std::string& etag = request.plan().etag();
-  if (!etag.empty() && etag != current->etag()) {
-    return EtagMismatch(current->name(),
+  if (!etag.empty() && etag != current.etag()) {
+    return EtagMismatch(current.name(),
                         "the plan has changed since this etag was read; get it again");
   }
-  absl::StatusOr<Plan> next = ApplyUpdate(*current, request.plan(), request.update_mask(),
+  absl::StatusOr<Plan> next = ApplyUpdate(current, request.plan(), request.update_mask(),
                                           call.principal, call.now, new_id_);
   if (!next.ok()) return next.status();
-  std::vector<std::string> changed = ChangedFields(*current, *next);
-  if (changed.empty()) return current;  // nothing changed: no version, no event
+  std::vector<std::string> changed = ChangedFields(current, *next);
+  if (changed.empty()) return std::nullopt;  // nothing changed: no version, no event
   if (std::find(changed.begin(), changed.end(), "participants") != changed.end() &&
-      call.principal.organization != current->lead_organization()) {
+      call.principal.organization != current.lead_organization()) {
     return absl::PermissionDeniedError(
         "only the lead organization can change which organizations take part");
   }
   PlanWrite write =
-      WriteOf(*next, std::move(changed), "caseplan.plan.updated", current->version() + 1, call);
+      WriteOf(*next, std::move(changed), "caseplan.plan.updated", current.version() + 1, call);
   write.fingerprint = RequestFingerprint(request);
-  absl::StatusOr<Plan> stored = repository_.UpdatePlan(write, current->version());
-  if (absl::IsAborted(stored.status()) && !etag.empty()) {
-    return EtagMismatch(current->name(),
-                        "the plan was changed by someone else meanwhile; get it again");
-  }
-  return stored;
+  return write;
 }
 
 grpc::Status CasePlanService::UpdatePlan(grpc::ServerContext* context,
@@ -220,20 +196,33 @@ grpc::Status CasePlanService::UpdatePlan(grpc::ServerContext* context,
   return calls_.Handle(context, "UpdatePlan", [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = PlanIdFromName(request->plan().name(), "plan.name");
     if (!id.ok()) return id.status();
-    absl::StatusOr<Plan> updated;
-    // Without an etag the caller asked for "apply my change to the latest": a
-    // concurrent writer only means reading again. With one, the first conflict is
-    // the caller's to resolve.
-    for (int attempt = 0; attempt < kUpdateAttempts; ++attempt) {
-      if (attempt > 0) {
-        // Writers that collided would collide again in lockstep; a short random
-        // pause lets one of them through.
-        thread_local absl::BitGen bitgen;
-        absl::SleepFor(absl::Microseconds(absl::Uniform(bitgen, 200, 2000 * attempt)));
+    if (call.request_id_from_caller) {
+      // A retry of a call that took effect (its answer was lost on the way) gets
+      // the plan as that call left it, instead of applying the change twice.
+      absl::StatusOr<Plan> current = AuthorizedPlan(call, *id, AccessAction::kUpdate);
+      if (!current.ok()) return current.status();
+      absl::StatusOr<std::optional<EarlierUpdate>> earlier =
+          repository_.FindRevisionByRequest(*id, call.request_id, call.deadline);
+      if (!earlier.ok()) return earlier.status();
+      if (earlier->has_value()) {
+        // A gateway that passes one correlation id to many calls must not have a
+        // second, different change swallowed as a "retry".
+        if ((*earlier)->fingerprint != RequestFingerprint(*request) ||
+            (*earlier)->revision.actor_organization() != call.principal.organization) {
+          return InvalidField("x-request-id",
+                              "was already used for a different change of this plan; send a "
+                              "new request id for a new change");
+        }
+        *response = (*earlier)->revision.plan();
+        return absl::OkStatus();
       }
-      updated = TryUpdate(call, *id, *request);
-      if (!absl::IsAborted(updated.status()) || !request->plan().etag().empty()) break;
     }
+    // The plan is locked while the change is decided and stored: concurrent
+    // updates take turns, and an etag is compared with the version being replaced.
+    absl::StatusOr<Plan> updated = repository_.UpdatePlan(
+        *id, call.deadline,
+        [&](const Plan& current) { return ChangeFor(call, *request, current); });
+    if (absl::IsNotFound(updated.status())) return DeniedStatus(request->plan().name());
     if (!updated.ok()) return updated.status();
     *response = *std::move(updated);
     return absl::OkStatus();

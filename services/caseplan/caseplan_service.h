@@ -38,8 +38,10 @@ class CasePlanService final : public v1::CasePlanService::Service {
   // hidden one give the same PERMISSION_DENIED.
   absl::StatusOr<Plan> AuthorizedPlan(const CallContext& call, const std::string& id,
                                       AccessAction action);
-  absl::StatusOr<Plan> TryUpdate(const CallContext& call, const std::string& id,
-                                 const v1::UpdatePlanRequest& request);
+  // Decides what UpdatePlan stores, given the plan as it is now (locked).
+  absl::StatusOr<std::optional<PlanWrite>> ChangeFor(const CallContext& call,
+                                                     const v1::UpdatePlanRequest& request,
+                                                     const Plan& current);
 
   PlanRepository& repository_;
   const Authorizer& authorizer_;

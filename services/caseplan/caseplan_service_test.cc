@@ -50,15 +50,20 @@ class InMemoryPlanRepository final : public PlanRepository {
     if (it == plans_.end()) return absl::NotFoundError("no plan");
     return it->second;
   }
-  absl::StatusOr<Plan> UpdatePlan(const PlanWrite& write, int64_t expected_version) override {
-    absl::MutexLock lock(&mu_);
-    Plan& stored = plans_.at(write.plan.name());
-    if (stored.version() != expected_version) return absl::AbortedError("moved on");
-    stored = write.plan;
-    stored.set_version(expected_version + 1);
-    stored.set_etag(std::to_string(stored.version()));
-    Record(write, stored);
-    return stored;
+  absl::StatusOr<Plan> UpdatePlan(const std::string& id, absl::Time,
+                                  const PlanChange& change) override {
+    absl::MutexLock lock(&mu_);  // the row lock
+    auto it = plans_.find("plans/" + id);
+    if (it == plans_.end()) return absl::NotFoundError("no plan");
+    absl::StatusOr<std::optional<PlanWrite>> write = change(it->second);
+    if (!write.ok()) return write.status();
+    if (!write->has_value()) return it->second;
+    const int64_t version = it->second.version() + 1;
+    it->second = (*write)->plan;
+    it->second.set_version(version);
+    it->second.set_etag(std::to_string(version));
+    Record(**write, it->second);
+    return it->second;
   }
   absl::StatusOr<std::vector<Plan>> ListPlans(const PlanQuery& query) override {
     absl::MutexLock lock(&mu_);

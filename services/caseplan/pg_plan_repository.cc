@@ -137,26 +137,36 @@ absl::StatusOr<Plan> PgPlanRepository::GetPlan(const std::string& id, absl::Time
   return plan;
 }
 
-absl::StatusOr<Plan> PgPlanRepository::UpdatePlan(const PlanWrite& write,
-                                                  int64_t expected_version) {
-  Plan stored = write.plan;
-  absl::Status status = pool_.Transaction(write.deadline, [&](pqxx::transaction_base& tx) {
-    pqxx::result updated = tx.exec_prepared(
-        sql::kUpdatePlan.name, IdOf(stored), expected_version,
-        PgTextArray(ParticipantOrganizations(stored)), v1::PlanStatus_Name(stored.status()),
-        Bytes(PlanContent(stored)), PgTimestamp(write.time), write.actor_user,
-        write.actor_organization, write.request_id, PgTextArray(write.changed_fields),
-        write.event.event_id(), write.fingerprint);
-    if (updated.empty()) {
-      return absl::AbortedError("the plan changed while this update was prepared");
+absl::StatusOr<Plan> PgPlanRepository::UpdatePlan(const std::string& id, absl::Time deadline,
+                                                  const PlanChange& change) {
+  Plan stored;
+  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base& tx) {
+    pqxx::result rows = tx.exec_prepared(sql::kSelectPlanForUpdate.name, id);
+    if (rows.empty()) return absl::NotFoundError("plan not found");
+    absl::StatusOr<Plan> current = PlanFromRow(rows[0]);
+    if (!current.ok()) return current.status();
+    absl::StatusOr<std::optional<PlanWrite>> write = change(*current);
+    if (!write.ok()) return write.status();
+    if (!write->has_value()) {
+      stored = *std::move(current);
+      return absl::OkStatus();
     }
-    outbox_.Append(tx, write.event);
+    const PlanWrite& w = **write;
+    pqxx::result updated = tx.exec_prepared(
+        sql::kUpdatePlan.name, id, current->version(),
+        PgTextArray(ParticipantOrganizations(w.plan)), v1::PlanStatus_Name(w.plan.status()),
+        Bytes(PlanContent(w.plan)), PgTimestamp(w.time), w.actor_user, w.actor_organization,
+        w.request_id, PgTextArray(w.changed_fields), w.event.event_id(), w.fingerprint);
+    // The row is locked: its version cannot have moved.
+    if (updated.empty()) return absl::InternalError("a locked plan changed its version");
+    outbox_.Append(tx, w.event);
+    stored = w.plan;
     stored.set_version(updated[0][0].as<int64_t>());
+    stored.set_etag(absl::StrCat(stored.version()));
+    *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(w.time));
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
-  stored.set_etag(absl::StrCat(stored.version()));
-  *stored.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(write.time));
   return stored;
 }
 

@@ -24,7 +24,8 @@ class PgPlanRepository final : public PlanRepository {
 
   absl::StatusOr<CreateResult> CreatePlan(const PlanWrite& write) override;
   absl::StatusOr<Plan> GetPlan(const std::string& id, absl::Time deadline) override;
-  absl::StatusOr<Plan> UpdatePlan(const PlanWrite& write, int64_t expected_version) override;
+  absl::StatusOr<Plan> UpdatePlan(const std::string& id, absl::Time deadline,
+                                  const PlanChange& change) override;
   absl::StatusOr<std::vector<Plan>> ListPlans(const PlanQuery& query) override;
   absl::StatusOr<std::optional<EarlierUpdate>> FindRevisionByRequest(
       const std::string& id, const std::string& request_id, absl::Time deadline) override;

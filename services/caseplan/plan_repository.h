@@ -5,6 +5,7 @@
 // change is; the repository stores it atomically: the plan, a revision and the
 // outbox event commit together or not at all.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,10 +75,18 @@ class PlanRepository {
   // Returns the plan with `id`, NOT_FOUND if there is none.
   virtual absl::StatusOr<Plan> GetPlan(const std::string& id, absl::Time deadline) = 0;
 
-  // Stores `write` as version `expected_version + 1` with its revision and event,
-  // only if the plan is still at `expected_version`; ABORTED otherwise (someone else
-  // changed it meanwhile), with nothing written. Returns the stored plan.
-  virtual absl::StatusOr<Plan> UpdatePlan(const PlanWrite& write, int64_t expected_version) = 0;
+  // The change an update makes to the plan as it is now: what to store, or nothing
+  // when nothing changes, or a status (denied, invalid, stale etag) that stores
+  // nothing.
+  using PlanChange = std::function<absl::StatusOr<std::optional<PlanWrite>>(const Plan&)>;
+
+  // In one transaction: locks plan `id`, runs `change` on it, and stores what it
+  // returns as the next version with its revision and event. Concurrent updates of
+  // one plan take turns. Returns the plan as stored (or as it was, when `change`
+  // changed nothing); NOT_FOUND if there is no such plan; `change`'s status if it
+  // fails, with nothing written.
+  virtual absl::StatusOr<Plan> UpdatePlan(const std::string& id, absl::Time deadline,
+                                          const PlanChange& change) = 0;
 
   // Returns up to `query.limit` plans, newest created first.
   virtual absl::StatusOr<std::vector<Plan>> ListPlans(const PlanQuery& query) = 0;

@@ -45,6 +45,13 @@ inline constexpr PreparedStatement kSelectPlan{
     "SELECT id::text, version, content, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
     " FROM caseplan.plans WHERE id = $1"};
 
+// $1 id. Locks the plan's row until the transaction ends: concurrent updates of
+// one plan take turns instead of failing each other.
+inline constexpr PreparedStatement kSelectPlanForUpdate{
+    "caseplan_select_plan_for_update",
+    "SELECT id::text, version, content, " SAMPLAN_SQL_MICROS("create_time") ", "
+    SAMPLAN_SQL_MICROS("update_time") " FROM caseplan.plans WHERE id = $1 FOR UPDATE"};
+
 // $1 id, $2 expected version, $3 participant_organizations, $4 status,
 // $5 content, $6 update_time, $7 actor_user, $8 actor_organization, $9 request_id,
 // $10 changed_fields, $11 event_id, $12 request_fingerprint. Writes the new version and its revision only if the plan is
@@ -97,8 +104,8 @@ inline constexpr PreparedStatement kSelectRevisionByRequest{
     " ORDER BY version LIMIT 1"};
 
 inline constexpr PreparedStatement kAll[] = {
-    kInsertPlan, kSelectPlanByRequest, kSelectPlan, kUpdatePlan, kListPlans, kListRevisions,
-    kSelectRevisionByRequest};
+    kInsertPlan, kSelectPlanByRequest, kSelectPlan, kSelectPlanForUpdate, kUpdatePlan,
+    kListPlans, kListRevisions, kSelectRevisionByRequest};
 
 #undef SAMPLAN_SQL_MICROS
 
