@@ -182,12 +182,6 @@ TEST(LogTest, JsonEscapingKeepsOneLine) {
   EXPECT_EQ(JsonEscape("a\"b\\c\nd\x01"), "a\\\"b\\\\c\\nd\\u0001");
 }
 
-TEST(RedisTest, StreamIdsCompareNumerically) {
-  EXPECT_LT(CompareStreamIds("9-0", "10-0"), 0);
-  EXPECT_LT(CompareStreamIds("10-2", "10-10"), 0);
-  EXPECT_EQ(CompareStreamIds("5-1", "5-1"), 0);
-}
-
 TEST(MetricsTest, RendersPrometheusTextFormat) {
   Metrics metrics;
   metrics.Describe("x_calls_total", "counter", "Calls.");

@@ -3,9 +3,7 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 
 namespace samplan {
 namespace {
@@ -132,19 +130,5 @@ std::vector<StreamEntry> ParseStreamEntries(const RedisReply& reply) {
   return entries;
 }
 
-int CompareStreamIds(absl::string_view a, absl::string_view b) {
-  auto parse = [](absl::string_view id) {
-    std::pair<absl::string_view, absl::string_view> parts =
-        absl::StrSplit(id, absl::MaxSplits('-', 1));
-    uint64_t ms = 0, seq = 0;
-    (void)absl::SimpleAtoi(parts.first, &ms);
-    (void)absl::SimpleAtoi(parts.second, &seq);
-    return std::make_pair(ms, seq);
-  };
-  auto pa = parse(a), pb = parse(b);
-  if (pa < pb) return -1;
-  if (pa > pb) return 1;
-  return 0;
-}
 
 }  // namespace samplan

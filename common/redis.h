@@ -75,8 +75,6 @@ class RedisClient {
 // Parses the reply of XRANGE / XREVRANGE into entries.
 std::vector<StreamEntry> ParseStreamEntries(const RedisReply& reply);
 
-// Compares stream ids "<ms>-<seq>" numerically; returns <0, 0 or >0.
-int CompareStreamIds(absl::string_view a, absl::string_view b);
 
 }  // namespace samplan
 

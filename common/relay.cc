@@ -25,7 +25,6 @@ struct PendingRow {
   std::string envelope;
   int64_t stream_ms = 0;
   int64_t stream_seq = 0;
-  bool has_stream_id = false;
 
   std::string StreamId() const { return absl::StrCat(stream_ms, "-", stream_seq); }
 };
@@ -168,8 +167,7 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
         row.municipality = r[2].as<std::string>();
         row.event_type = r[3].as<std::string>();
         row.envelope = pqxx::binarystring(r[4]).str();
-        row.has_stream_id = !r[5].is_null();
-        if (row.has_stream_id) {
+        if (!r[5].is_null()) {  // given an id by an earlier round
           row.stream_ms = r[5].as<int64_t>();
           row.stream_seq = r[6].as<int64_t>();
         } else {
