@@ -118,7 +118,8 @@ const Agency& AgencyNamed(std::string_view short_name) {
 
 // ---------------------------------------------------------------------------
 // The demo plans. Activities name the goal they serve as "#<goal index>"; the
-// server assigns goal ids at create, so the links are made by a first update.
+// loader gives the goals ids ("goal-<index>") at create, as any caller may, so the
+// links are part of the plan from its first version.
 
 // One update of a plan, made by `agency` with x-request-id
 // "demo-plan-<n>-<name>". `change` edits the plan as read and returns false when
@@ -605,15 +606,14 @@ class DemoLoader {
                 << " is not valid JSON: " << parsed.message() << "\n";
       return false;
     }
-    // "#<n>" goal references cannot be sent at create: the server assigns the ids.
-    std::vector<std::pair<int, int>> goal_links;
+    // A caller may choose the ids of new goals, so "#<n>" becomes goal n's id.
+    for (int g = 0; g < create.plan().goals_size(); ++g) {
+      create.mutable_plan()->mutable_goals(g)->set_id(absl::StrCat("goal-", g));
+    }
     for (int a = 0; a < create.plan().activities_size(); ++a) {
       v1::Activity* activity = create.mutable_plan()->mutable_activities(a);
-      int goal = 0;
-      if (activity->goal_id().starts_with('#') &&
-          absl::SimpleAtoi(activity->goal_id().substr(1), &goal)) {
-        goal_links.emplace_back(a, goal);
-        activity->clear_goal_id();
+      if (activity->goal_id().starts_with('#')) {
+        activity->set_goal_id(absl::StrCat("goal-", activity->goal_id().substr(1)));
       }
     }
     create.set_request_id(RequestIdOf(demo.number));
@@ -624,21 +624,7 @@ class DemoLoader {
       return false;
     }
 
-    std::vector<Step> steps;
-    if (!goal_links.empty()) {
-      steps.push_back({"link-goals", demo.lead, {"activities"},
-                       [goal_links](v1::Plan& p) {
-                         bool changed = false;
-                         for (auto [a, g] : goal_links) {
-                           if (a >= p.activities_size() || g >= p.goals_size()) continue;
-                           v1::Activity* activity = p.mutable_activities(a);
-                           changed |= activity->goal_id() != p.goals(g).id();
-                           activity->set_goal_id(p.goals(g).id());
-                         }
-                         return changed;
-                       }});
-    }
-    steps.insert(steps.end(), demo.steps.begin(), demo.steps.end());
+    const std::vector<Step>& steps = demo.steps;
 
     std::set<std::string> done;
     if (!RevisionRequestIds(demo.lead, plan.name(), &done)) return false;
