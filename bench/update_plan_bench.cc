@@ -31,6 +31,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/access.h"
 #include "common/outbox.h"
 #include "common/pg.h"
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
@@ -270,6 +271,10 @@ int main(int argc, char** argv) {
   if (!keys.ok()) return Fail(keys.status().ToString());
   auto dsn = (*pg)->CreateDatabase();
   if (!dsn.ok()) return Fail(dsn.status().ToString());
+  if (absl::Status migrated = testing::MigrateIdentityAndCasePlan(*dsn); !migrated.ok()) {
+    return Fail(migrated.ToString());
+  }
+  testing::TestPersons persons(*dsn);
 
   const int port = testing::FreePort();
   std::map<std::string, std::string> env = keys->Environment();
@@ -293,7 +298,7 @@ int main(int argc, char** argv) {
     v1::CreatePlanRequest request;
     request.set_request_id(absl::StrCat("bench-", i));
     v1::Plan* plan = request.mutable_plan();
-    plan->set_person(absl::StrCat("persons/bench-", i));
+    plan->set_person(persons(absl::StrCat("bench-", i)));
     plan->set_status(v1::PLAN_STATUS_ACTIVE);
     plan->set_overall_goal(v1::OVERALL_GOAL_WORK);
     plan->add_participants()->set_organization("organizations/af");
@@ -387,6 +392,11 @@ int main(int argc, char** argv) {
           event.event_id(), fingerprint);
       if (written.empty()) return false;
       outbox.Append(tx, event);
+      // The audit record the service appends for the lead's own update (no
+      // identity facts needed: the lead owns the plan).
+      AppendAudit(tx, {absl::Now(), "1885", "users/u-soc", "organizations/soc",
+                       "caseplan.UpdatePlan", plan.name(), plan.person(), "plan", "coordination",
+                       "", "permit", "owner", "bench"});
       tx.commit();
       return true;
     } catch (const std::exception& e) {

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 #include <pqxx/except>
 
-#include "common/authorizer.h"
+#include "common/access.h"
 #include "common/config.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -209,38 +209,93 @@ Principal Caller(std::string org, std::string municipality, std::string role) {
   return p;
 }
 
-TEST(AuthorizerTest, OwnerAndParticipantsOfTheMunicipalityOnly) {
-  RecordAuthorizer authorizer;
+// The access rule over every kind of caller, with the facts identity would give.
+TEST(AccessRuleTest, DecidesEveryKindOfCallerAndSaysWhy) {
+  AccessRequest plan;
+  plan.resource = "plans/1";
+  plan.person = "persons/p";
+  plan.municipality = "1885";
+  plan.owner_organization = "organizations/soc";
+  plan.requires_participation = true;
+  plan.participant_organizations = {"organizations/af", "organizations/fk"};
+  plan.data_category = "plan";
+  plan.purpose = "coordination";
+  AccessFacts consented;
+  consented.consent = "consents/c1";
+  AccessFacts withdrawn;
+  withdrawn.consent_gap = "consent_withdrawn";
+  AccessFacts glass;
+  glass.break_glass = "breakGlassAccesses/b1";
+  glass.consent_gap = "no_consent";
+
+  struct Case {
+    const char* what;
+    Principal caller;
+    AccessFacts facts;
+    bool permitted;
+    const char* reason;
+    const char* consent;
+  };
+  const Case cases[] = {
+      {"owner", Caller("organizations/soc", "1885", "caseworker"), {}, true, "owner", ""},
+      {"participant with consent", Caller("organizations/af", "1885", "partner_system"),
+       consented, true, "consent", "consents/c1"},
+      {"participant, consent withdrawn", Caller("organizations/fk", "1885", "caseworker"),
+       withdrawn, false, "consent_withdrawn", ""},
+      {"participant, no facts", Caller("organizations/fk", "1885", "caseworker"), {}, false,
+       "no_consent", ""},
+      {"consent but not taking part", Caller("organizations/region", "1885", "caseworker"),
+       consented, false, "not_participant", ""},
+      {"break glass, not taking part", Caller("organizations/region", "1885", "caseworker"),
+       glass, true, "break_glass", "breakGlassAccesses/b1"},
+      {"owner id in another municipality", Caller("organizations/soc", "0180", "caseworker"),
+       consented, false, "other_municipality", ""},
+      {"manager of the owner", Caller("organizations/soc", "1885", "manager"), consented, false,
+       "role", ""},
+      {"administrator of the owner", Caller("organizations/soc", "1885", "administrator"),
+       consented, false, "role", ""},
+  };
+  for (const Case& c : cases) {
+    const AccessDecision decision = DecideAccess(c.caller, plan, c.facts);
+    EXPECT_EQ(decision.permitted, c.permitted) << c.what;
+    EXPECT_EQ(decision.reason, c.reason) << c.what;
+    EXPECT_EQ(decision.consent, c.consent) << c.what;
+  }
+  // Nobody creates a record on another organization's behalf, consent or not.
+  AccessRequest create = plan;
+  create.action = AccessAction::kCreate;
+  EXPECT_EQ(DecideAccess(Caller("organizations/af", "1885", "caseworker"), create, consented)
+                .reason,
+            "not_owner");
+  // A denial tells the caller nothing about the record, except a role it lacks.
+  const absl::Status denied = StatusOf({false, "consent_withdrawn", ""}, "plans/1");
+  EXPECT_EQ(denied.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(denied.message().find("withdrawn"), std::string::npos);
+  EXPECT_NE(StatusOf({false, "role", ""}, "plans/1").message().find("statistics only"),
+            std::string::npos);
+}
+
+TEST(AccessRuleTest, TheAuditRecordSaysWhoWhatWhoseAndWhy) {
   AccessRequest request;
   request.resource = "plans/1";
+  request.person = "persons/p";
   request.municipality = "1885";
-  request.owner_organization = "organizations/soc";
-  request.participant_organizations = {"organizations/af"};
-
-  EXPECT_EQ(authorizer.Authorize(Caller("organizations/soc", "1885", "caseworker"), request)
-                ->basis,
-            "owner");
-  EXPECT_EQ(authorizer.Authorize(Caller("organizations/af", "1885", "partner_system"), request)
-                ->basis,
-            "participant");
-  EXPECT_EQ(authorizer.Authorize(Caller("organizations/fk", "1885", "caseworker"), request)
-                .status()
-                .code(),
-            absl::StatusCode::kPermissionDenied);
-  // Same organization id, other municipality: denied.
-  EXPECT_EQ(authorizer.Authorize(Caller("organizations/soc", "0180", "caseworker"), request)
-                .status()
-                .code(),
-            absl::StatusCode::kPermissionDenied);
-  // Managers see statistics only, never a plan — not even their own organization's.
-  EXPECT_EQ(authorizer.Authorize(Caller("organizations/soc", "1885", "manager"), request)
-                .status()
-                .code(),
-            absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(authorizer.Authorize(Caller("organizations/soc", "1885", "administrator"), request)
-                .status()
-                .code(),
-            absl::StatusCode::kPermissionDenied);
+  request.data_category = "plan";
+  request.purpose = "coordination";
+  const AuditEntry entry =
+      AuditOf(Caller("organizations/af", "1885", "partner_system"), "caseplan.GetPlan", request,
+              {true, "consent", "consents/c1"}, absl::FromUnixSeconds(1000), "req-1");
+  EXPECT_EQ(entry.actor_user, "users/u");
+  EXPECT_EQ(entry.actor_organization, "organizations/af");
+  EXPECT_EQ(entry.action, "caseplan.GetPlan");
+  EXPECT_EQ(entry.subject_person, "persons/p");
+  EXPECT_EQ(entry.consent, "consents/c1");
+  EXPECT_EQ(entry.decision, "permit");
+  EXPECT_EQ(entry.reason, "consent");
+  EXPECT_EQ(entry.request_id, "req-1");
+  EXPECT_TRUE(IsDataCategory("health"));
+  EXPECT_FALSE(IsDataCategory("everything"));
+  EXPECT_TRUE(IsPurpose("follow_up"));
 }
 
 }  // namespace

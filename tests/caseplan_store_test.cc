@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "common/authorizer.h"
 #include "common/call.h"
 #include "common/migrations.h"
 #include "common/outbox.h"
@@ -62,8 +61,9 @@ class CasePlanStoreTest : public ::testing::Test {
     auto dsn = pg_->CreateDatabase();
     ASSERT_TRUE(dsn.ok()) << dsn.status();
     dsn_ = *dsn;
-    absl::Status migrated = ApplyMigrations(dsn_, kSchema, Sets());
+    absl::Status migrated = testing::MigrateIdentityAndCasePlan(dsn_);
     ASSERT_TRUE(migrated.ok()) << migrated;
+    persons_ = std::make_unique<testing::TestPersons>(dsn_);
     RedisClient redis({redis_->host(), redis_->port()});
     ASSERT_TRUE(redis.Command({"FLUSHALL"}).ok());
 
@@ -93,11 +93,20 @@ class CasePlanStoreTest : public ::testing::Test {
     return context;
   }
 
+  // Returns the registered person labelled `label`, who has consented to
+  // organizations/af (which takes part in every plan these tests create) seeing
+  // the plan.
+  std::string Person(const std::string& label) {
+    const std::string id = (*persons_)(label);
+    if (consented_.insert(id).second) persons_->GrantConsent(id, "organizations/af");
+    return id;
+  }
+
   v1::Plan Create(const std::string& person = "persons/p1") {
     v1::CreatePlanRequest request;
     plan_request_id_ = NewItemId();
     request.set_request_id(plan_request_id_);
-    request.mutable_plan()->set_person(person);
+    request.mutable_plan()->set_person(Person(person));
     request.mutable_plan()->set_status(v1::PLAN_STATUS_DRAFT);
     request.mutable_plan()->add_participants()->set_organization("organizations/af");
     auto* goal = request.mutable_plan()->add_goals();
@@ -137,6 +146,8 @@ class CasePlanStoreTest : public ::testing::Test {
   static RedisServer* redis_;
   static TestKeys* keys_;
   std::string dsn_;
+  std::unique_ptr<testing::TestPersons> persons_;
+  std::set<std::string> consented_;
   std::unique_ptr<testing::InProcessCasePlan> stack_;
   std::unique_ptr<v1::CasePlanService::Stub> stub_;
   std::string plan_request_id_;  // of the last Create
@@ -337,13 +348,13 @@ TEST_F(CasePlanStoreTest, RetriedUpdateWithSameRequestIdAppliesOnce) {
 TEST_F(CasePlanStoreTest, CreateWithAReusedRequestIdForAnotherPlanIsRefused) {
   v1::CreatePlanRequest request;
   request.set_request_id("1");
-  request.mutable_plan()->set_person("persons/anna");
+  request.mutable_plan()->set_person(Person("persons/anna"));
   request.mutable_plan()->set_status(v1::PLAN_STATUS_DRAFT);
   v1::Plan anna, again, bertil;
   ASSERT_TRUE(stub_->CreatePlan(As("soc").get(), request, &anna).ok());
   ASSERT_TRUE(stub_->CreatePlan(As("soc").get(), request, &again).ok());  // a true retry
   EXPECT_EQ(again.name(), anna.name());
-  request.mutable_plan()->set_person("persons/bertil");
+  request.mutable_plan()->set_person(Person("persons/bertil"));
   grpc::Status status = stub_->CreatePlan(As("soc").get(), request, &bertil);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("request_id"), std::string::npos);
@@ -380,7 +391,7 @@ TEST_F(CasePlanStoreTest, InvalidInputStoresNothing) {
 TEST_F(CasePlanStoreTest, RetriedCreateFromTwoThreadsMakesOnePlan) {
   v1::CreatePlanRequest request;
   request.set_request_id("retry-me");
-  request.mutable_plan()->set_person("persons/p9");
+  request.mutable_plan()->set_person(Person("persons/p9"));
   request.mutable_plan()->set_status(v1::PLAN_STATUS_DRAFT);
   std::vector<std::string> names(4);
   std::vector<std::thread> threads;
@@ -404,7 +415,7 @@ TEST_F(CasePlanStoreTest, ListPagesThroughVisiblePlansOnly) {
     // A plan of another organization, without soc taking part.
     v1::CreatePlanRequest request;
     request.set_request_id("fk-plan");
-    request.mutable_plan()->set_person("persons/p0");
+    request.mutable_plan()->set_person(Person("persons/p0"));
     request.mutable_plan()->set_status(v1::PLAN_STATUS_ACTIVE);
     v1::Plan plan;
     ASSERT_TRUE(stub_->CreatePlan(As("fk").get(), request, &plan).ok());
@@ -429,7 +440,7 @@ TEST_F(CasePlanStoreTest, ListPagesThroughVisiblePlansOnly) {
 
   // af takes part in soc's plans: it sees all seven; filtered to one person, one.
   v1::ListPlansRequest by_person;
-  by_person.set_person("persons/p0");
+  by_person.set_person(Person("persons/p0"));
   v1::ListPlansResponse page;
   ASSERT_TRUE(stub_->ListPlans(As("af", "partner_system").get(), by_person, &page).ok());
   ASSERT_EQ(page.plans_size(), 1);
@@ -484,7 +495,7 @@ TEST_F(CasePlanStoreTest, FiltersRevisionsAndEventPayloadsFromTheDatabase) {
     if (event.event_id() != history.revisions(0).event_id()) continue;
     found = true;
     EXPECT_EQ(event.type(), "caseplan.plan.updated");
-    EXPECT_EQ(event.person(), "persons/p2");
+    EXPECT_EQ(event.person(), Person("persons/p2"));
     EXPECT_EQ(event.data_category(), "plan");
     v1::PlanChanged changed;
     ASSERT_TRUE(event.payload().UnpackTo(&changed));

@@ -16,7 +16,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/authorizer.h"
 #include "common/clock.h"
 #include "common/call.h"
 #include "common/migrations.h"
@@ -33,7 +32,6 @@
 #include "tests/support/servers.h"
 
 namespace samplan {
-const std::vector<Migration>& caseplan_migrations();
 }  // namespace samplan
 
 namespace samplan::caseplan {
@@ -116,9 +114,9 @@ class OutboxCrashTest : public ::testing::Test {
     auto dsn = pg_->CreateDatabase();
     ASSERT_TRUE(dsn.ok());
     dsn_ = *dsn;
-    absl::Status migrated = ApplyMigrations(
-        dsn_, kSchema, {{"caseplan", &caseplan_migrations()}, {"outbox", &outbox_migrations()}});
+    absl::Status migrated = testing::MigrateIdentityAndCasePlan(dsn_);
     ASSERT_TRUE(migrated.ok()) << migrated;
+    persons_ = std::make_unique<testing::TestPersons>(dsn_);
   }
 
   // Starts the service in this process, without a relay unless asked.
@@ -148,7 +146,7 @@ class OutboxCrashTest : public ::testing::Test {
     for (int i = 0; i < count; ++i) {
       v1::CreatePlanRequest request;
       request.set_request_id(NewItemId());
-      request.mutable_plan()->set_person(absl::StrCat("persons/p", i));
+      request.mutable_plan()->set_person((*persons_)(absl::StrCat("p", i)));
       request.mutable_plan()->set_status(v1::PLAN_STATUS_ACTIVE);
       grpc::ClientContext context;
       context.AddMetadata("authorization", "Bearer " + keys_->Token("soc"));
@@ -187,6 +185,7 @@ class OutboxCrashTest : public ::testing::Test {
   std::unique_ptr<RedisServer> redis_;
   std::unique_ptr<TestKeys> keys_;
   std::string dsn_;
+  std::unique_ptr<testing::TestPersons> persons_;
   std::unique_ptr<testing::InProcessCasePlan> stack_;
   std::string address_;
 };

@@ -105,6 +105,10 @@ TEST(ServiceProcessTest, SigtermDrainsThenExits) {
   ASSERT_TRUE(keys.ok());
   auto dsn = (*pg)->CreateDatabase();
   ASSERT_TRUE(dsn.ok());
+  // The identity schema, which caseplan's access checks read, is the identity
+  // service's to migrate; the caseplan binary migrates its own.
+  ASSERT_TRUE(testing::MigrateIdentityAndCasePlan(*dsn).ok());
+  testing::TestPersons persons(*dsn);
   const int port = testing::FreePort();
   std::map<std::string, std::string> env = keys->Environment();
   env["SAMPLAN_PG_DSN"] = *dsn;
@@ -148,7 +152,7 @@ TEST(ServiceProcessTest, SigtermDrainsThenExits) {
   // Calls that still arrive while load balancers catch up are answered.
   caseplan::v1::CreatePlanRequest request;
   request.set_request_id("during-drain");
-  request.mutable_plan()->set_person("persons/p1");
+  request.mutable_plan()->set_person(persons("p1"));
   request.mutable_plan()->set_status(caseplan::v1::PLAN_STATUS_DRAFT);
   grpc::ClientContext context;
   context.AddMetadata("authorization", "Bearer " + keys->Token("soc"));

@@ -15,22 +15,10 @@ namespace {
 
 using ::google::protobuf::util::TimeUtil;
 
-constexpr char kDataCategory[] = "plan";
-constexpr char kPurpose[] = "coordination";
-
-AccessRequest AccessTo(const Plan& plan, AccessAction action) {
-  AccessRequest request;
-  request.action = action;
-  request.resource = plan.name();
-  request.person = plan.person();
-  request.municipality = plan.municipality();
-  request.owner_organization = plan.lead_organization();
-  for (const auto& participant : plan.participants()) {
-    request.participant_organizations.push_back(participant.organization());
-  }
-  request.data_category = kDataCategory;
-  request.purpose = kPurpose;
-  return request;
+// The caller of `method` in `call`, for the access decision and the audit record.
+PlanCaller CallerOf(const CallContext& call, absl::string_view method) {
+  return {call.principal, absl::StrCat("caseplan.", method), call.request_id, call.now,
+          call.deadline};
 }
 
 // The stored change with its revision trail and its event.
@@ -54,7 +42,7 @@ PlanWrite WriteOf(const Plan& plan, std::vector<std::string> changed, absl::stri
   }
   payload.set_status(v1::PlanStatus_Name(plan.status()));
   write.event = MakeEvent(event_type, plan.municipality(), plan.name(), version, plan.person(),
-                          kDataCategory, payload,
+                          kPlanDataCategory, payload,
                           {call.principal.organization, call.principal.user, call.request_id,
                            call.now});
   return write;
@@ -67,34 +55,23 @@ std::string NewItemId() {
   return absl::StrReplaceAll(NewUuid(), {{"-", ""}}).substr(0, 12);
 }
 
-CasePlanService::CasePlanService(PlanRepository& repository, const Authorizer& authorizer,
-                                 const CallHandler& calls, std::function<std::string()> new_id)
-    : repository_(repository), authorizer_(authorizer), calls_(calls), new_id_(std::move(new_id)) {}
-
-absl::StatusOr<Plan> CasePlanService::AuthorizedPlan(const CallContext& call,
-                                                     const std::string& id,
-                                                     AccessAction action) {
-  absl::StatusOr<Plan> plan = repository_.GetPlan(id, call.deadline);
-  if (absl::IsNotFound(plan.status())) return DeniedStatus(absl::StrCat("plans/", id));
-  if (!plan.ok()) return plan.status();
-  absl::StatusOr<AccessDecision> access = authorizer_.Authorize(call.principal, AccessTo(*plan, action));
-  if (!access.ok()) return access.status();
-  return plan;
-}
+CasePlanService::CasePlanService(PlanRepository& repository, const CallHandler& calls,
+                                 std::function<std::string()> new_id)
+    : repository_(repository), calls_(calls), new_id_(std::move(new_id)) {}
 
 grpc::Status CasePlanService::CreatePlan(grpc::ServerContext* context,
                                          const v1::CreatePlanRequest* request,
                                          v1::Plan* response) {
   return calls_.Handle(context, "CreatePlan", [&](const CallContext& call) -> absl::Status {
+    // A caller whose role handles no personal data learns nothing from validation.
+    if (!MayHandlePersonalData(call.principal)) return RoleDeniedStatus();
     absl::StatusOr<Plan> plan = PlanForCreate(*request, call.principal, call.now, new_id_);
     if (!plan.ok()) return plan.status();
-    absl::StatusOr<AccessDecision> access =
-        authorizer_.Authorize(call.principal, AccessTo(*plan, AccessAction::kCreate));
-    if (!access.ok()) return access.status();
     PlanWrite write = WriteOf(*plan, MutablePlanFields(), "caseplan.plan.created", 1, call);
     write.request_id = request->request_id();
     write.fingerprint = RequestFingerprint(request->plan());
-    absl::StatusOr<CreateResult> created = repository_.CreatePlan(write);
+    absl::StatusOr<CreateResult> created =
+        repository_.CreatePlan(CallerOf(call, "CreatePlan"), write);
     if (!created.ok()) return created.status();
     *response = std::move(created->plan);
     return absl::OkStatus();
@@ -106,7 +83,7 @@ grpc::Status CasePlanService::GetPlan(grpc::ServerContext* context,
   return calls_.Handle(context, "GetPlan", [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = PlanIdFromName(request->name(), "name");
     if (!id.ok()) return id.status();
-    absl::StatusOr<Plan> plan = AuthorizedPlan(call, *id, AccessAction::kRead);
+    absl::StatusOr<Plan> plan = repository_.GetPlan(CallerOf(call, "GetPlan"), *id);
     if (!plan.ok()) return plan.status();
     *response = *std::move(plan);
     return absl::OkStatus();
@@ -148,8 +125,8 @@ grpc::Status CasePlanService::ListPlans(grpc::ServerContext* context,
       query.after_id = token->id;
     }
     query.limit = *page_size + 1;  // one more tells whether another page follows
-    query.deadline = call.deadline;
-    absl::StatusOr<std::vector<Plan>> plans = repository_.ListPlans(query);
+    absl::StatusOr<std::vector<Plan>> plans =
+        repository_.ListPlans(CallerOf(call, "ListPlans"), query);
     if (!plans.ok()) return plans.status();
     for (int i = 0; i < static_cast<int>(plans->size()) && i < *page_size; ++i) {
       *response->add_plans() = std::move((*plans)[i]);
@@ -166,9 +143,6 @@ grpc::Status CasePlanService::ListPlans(grpc::ServerContext* context,
 
 absl::StatusOr<std::optional<PlanWrite>> CasePlanService::ChangeFor(
     const CallContext& call, const v1::UpdatePlanRequest& request, const Plan& current) {
-  absl::StatusOr<AccessDecision> access =
-      authorizer_.Authorize(call.principal, AccessTo(current, AccessAction::kUpdate));
-  if (!access.ok()) return access.status();
   const std::string& etag = request.plan().etag();
   if (!etag.empty() && etag != current.etag()) {
     return EtagMismatch(current.name(),
@@ -199,7 +173,7 @@ grpc::Status CasePlanService::UpdatePlan(grpc::ServerContext* context,
     if (call.request_id_from_caller) {
       // A retry of a call that took effect (its answer was lost on the way) gets
       // the plan as that call left it, instead of applying the change twice.
-      absl::StatusOr<Plan> current = AuthorizedPlan(call, *id, AccessAction::kUpdate);
+      absl::StatusOr<Plan> current = repository_.GetPlan(CallerOf(call, "UpdatePlan"), *id);
       if (!current.ok()) return current.status();
       absl::StatusOr<std::optional<EarlierUpdate>> earlier =
           repository_.FindRevisionByRequest(*id, call.request_id, call.deadline);
@@ -220,9 +194,8 @@ grpc::Status CasePlanService::UpdatePlan(grpc::ServerContext* context,
     // The plan is locked while the change is decided and stored: concurrent
     // updates take turns, and an etag is compared with the version being replaced.
     absl::StatusOr<Plan> updated = repository_.UpdatePlan(
-        *id, call.deadline,
-        [&](const Plan& current) { return ChangeFor(call, *request, current); });
-    if (absl::IsNotFound(updated.status())) return DeniedStatus(request->plan().name());
+        CallerOf(call, "UpdatePlan"), *id,
+        [&](const Plan& current, const FactsFor&) { return ChangeFor(call, *request, current); });
     if (!updated.ok()) return updated.status();
     *response = *std::move(updated);
     return absl::OkStatus();
@@ -245,16 +218,53 @@ grpc::Status CasePlanService::ListPlanRevisions(grpc::ServerContext* context,
       }
       before = version;
     }
-    absl::StatusOr<Plan> plan = AuthorizedPlan(call, *id, AccessAction::kRead);
-    if (!plan.ok()) return plan.status();
     absl::StatusOr<std::vector<v1::PlanRevision>> revisions =
-        repository_.ListRevisions(*id, before, *page_size, call.deadline);
+        repository_.ListRevisions(CallerOf(call, "ListPlanRevisions"), *id, before, *page_size);
     if (!revisions.ok()) return revisions.status();
     for (v1::PlanRevision& revision : *revisions) *response->add_revisions() = std::move(revision);
     if (response->revisions_size() == *page_size &&
         response->revisions(*page_size - 1).version() > 1) {
       response->set_next_page_token(absl::StrCat(response->revisions(*page_size - 1).version()));
     }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status CasePlanService::HandOverPlan(grpc::ServerContext* context,
+                                           const v1::HandOverPlanRequest* request,
+                                           v1::Plan* response) {
+  return calls_.Handle(context, "HandOverPlan", [&](const CallContext& call) -> absl::Status {
+    absl::StatusOr<std::string> id = PlanIdFromName(request->name(), "name");
+    if (!id.ok()) return id.status();
+    auto change = [&](const Plan& current,
+                      const FactsFor& facts_for) -> absl::StatusOr<std::optional<PlanWrite>> {
+      if (call.principal.organization != current.lead_organization()) {
+        return absl::PermissionDeniedError("only the lead organization can hand the plan over");
+      }
+      if (!request->etag().empty() && request->etag() != current.etag()) {
+        return EtagMismatch(current.name(),
+                            "the plan has changed since this etag was read; get it again");
+      }
+      absl::StatusOr<Plan> next = HandOver(current, request->to_organization(), request->reason(),
+                                           call.principal, call.now, new_id_);
+      if (!next.ok()) return next.status();
+      // The new lead will own the person's plan: it must already hold the person's
+      // consent for it, or the handover would be a way around consent.
+      if (facts_for(request->to_organization()).consent.empty()) {
+        return InvalidField("to_organization",
+                            "holds no active consent of the person for the plan; record the "
+                            "consent first");
+      }
+      std::vector<std::string> changed = {"lead_organization", "participants", "notes"};
+      PlanWrite write = WriteOf(*next, std::move(changed), "caseplan.plan.handed_over",
+                                current.version() + 1, call);
+      write.fingerprint = RequestFingerprint(*request);
+      return write;
+    };
+    absl::StatusOr<Plan> updated =
+        repository_.UpdatePlan(CallerOf(call, "HandOverPlan"), *id, change);
+    if (!updated.ok()) return updated.status();
+    *response = *std::move(updated);
     return absl::OkStatus();
   });
 }

@@ -4,7 +4,6 @@
 #include <functional>
 #include <string>
 
-#include "common/authorizer.h"
 #include "common/call.h"
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
 #include "services/caseplan/plan_repository.h"
@@ -12,14 +11,15 @@
 namespace samplan::caseplan {
 
 // The gRPC handlers of samplan.caseplan.v1.CasePlanService. Each one validates,
-// authorizes, calls the repository and maps the result; the decisions are in
-// plan_rules.h, the storage behind PlanRepository.
+// calls the repository and maps the result; the decisions are in plan_rules.h, the
+// storage behind PlanRepository, which also decides access and writes the audit
+// record in the same transaction as the read or write.
 class CasePlanService final : public v1::CasePlanService::Service {
  public:
   // Everything passed in must outlive the service. `new_id` makes the ids of goals,
   // activities and notes. The time of a change is the call's (CallHandler's clock).
-  CasePlanService(PlanRepository& repository, const Authorizer& authorizer,
-                  const CallHandler& calls, std::function<std::string()> new_id);
+  CasePlanService(PlanRepository& repository, const CallHandler& calls,
+                  std::function<std::string()> new_id);
 
   grpc::Status CreatePlan(grpc::ServerContext* context, const v1::CreatePlanRequest* request,
                           v1::Plan* response) override;
@@ -32,19 +32,16 @@ class CasePlanService final : public v1::CasePlanService::Service {
   grpc::Status ListPlanRevisions(grpc::ServerContext* context,
                                  const v1::ListPlanRevisionsRequest* request,
                                  v1::ListPlanRevisionsResponse* response) override;
+  grpc::Status HandOverPlan(grpc::ServerContext* context, const v1::HandOverPlanRequest* request,
+                            v1::Plan* response) override;
 
  private:
-  // Reads plan `id` and checks that the caller may act on it; a missing plan and a
-  // hidden one give the same PERMISSION_DENIED.
-  absl::StatusOr<Plan> AuthorizedPlan(const CallContext& call, const std::string& id,
-                                      AccessAction action);
   // Decides what UpdatePlan stores, given the plan as it is now (locked).
   absl::StatusOr<std::optional<PlanWrite>> ChangeFor(const CallContext& call,
                                                      const v1::UpdatePlanRequest& request,
                                                      const Plan& current);
 
   PlanRepository& repository_;
-  const Authorizer& authorizer_;
   const CallHandler& calls_;
   const std::function<std::string()> new_id_;
 };

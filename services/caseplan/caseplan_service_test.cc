@@ -9,6 +9,7 @@
 
 #include <future>
 #include <map>
+#include <set>
 
 #include "absl/synchronization/mutex.h"
 #include "common/server.h"
@@ -22,11 +23,23 @@ namespace {
 
 using ::google::protobuf::util::TimeUtil;
 
-// Keeps plans in memory with the same contract as PgPlanRepository.
+// Keeps plans in memory with the same contract as PgPlanRepository, deciding access
+// by the same rule from facts the test sets: every person is registered in 1885,
+// and an organization holds a consent for every person once GrantConsent named it.
 class InMemoryPlanRepository final : public PlanRepository {
  public:
-  absl::StatusOr<CreateResult> CreatePlan(const PlanWrite& write) override {
+  absl::StatusOr<CreateResult> CreatePlan(const PlanCaller& caller,
+                                          const PlanWrite& write) override {
     absl::MutexLock lock(&mu_);
+    if (absl::Status registered = CheckPersonRegistered(
+            FactsLocked(caller.principal.organization), write.plan.municipality());
+        !registered.ok()) {
+      return registered;
+    }
+    if (absl::Status denied = GuardLocked(caller, &write.plan, "", AccessAction::kCreate);
+        !denied.ok()) {
+      return denied;
+    }
     auto key = std::make_pair(write.plan.lead_organization(), write.request_id);
     if (auto it = by_request_.find(key); it != by_request_.end()) {
       if (create_fingerprints_.at(it->second) != write.fingerprint) {
@@ -44,18 +57,29 @@ class InMemoryPlanRepository final : public PlanRepository {
     Record(write, plan);
     return CreateResult{plan, true};
   }
-  absl::StatusOr<Plan> GetPlan(const std::string& id, absl::Time) override {
+  absl::StatusOr<Plan> GetPlan(const PlanCaller& caller, const std::string& id) override {
     absl::MutexLock lock(&mu_);
     auto it = plans_.find("plans/" + id);
-    if (it == plans_.end()) return absl::NotFoundError("no plan");
-    return it->second;
+    const Plan* plan = it == plans_.end() ? nullptr : &it->second;
+    if (absl::Status denied = GuardLocked(caller, plan, id, AccessAction::kRead); !denied.ok()) {
+      return denied;
+    }
+    return *plan;
   }
-  absl::StatusOr<Plan> UpdatePlan(const std::string& id, absl::Time,
+  absl::StatusOr<Plan> UpdatePlan(const PlanCaller& caller, const std::string& id,
                                   const PlanChange& change) override {
     absl::MutexLock lock(&mu_);  // the row lock
     auto it = plans_.find("plans/" + id);
-    if (it == plans_.end()) return absl::NotFoundError("no plan");
-    absl::StatusOr<std::optional<PlanWrite>> write = change(it->second);
+    const Plan* plan = it == plans_.end() ? nullptr : &it->second;
+    if (absl::Status denied = GuardLocked(caller, plan, id, AccessAction::kUpdate);
+        !denied.ok()) {
+      return denied;
+    }
+    const FactsFor facts_for = [&](absl::string_view organization) {
+      mu_.AssertHeld();
+      return FactsLocked(std::string(organization));
+    };
+    absl::StatusOr<std::optional<PlanWrite>> write = change(it->second, facts_for);
     if (!write.ok()) return write.status();
     if (!write->has_value()) return it->second;
     const int64_t version = it->second.version() + 1;
@@ -65,20 +89,27 @@ class InMemoryPlanRepository final : public PlanRepository {
     Record(**write, it->second);
     return it->second;
   }
-  absl::StatusOr<std::vector<Plan>> ListPlans(const PlanQuery& query) override {
+  absl::StatusOr<std::vector<Plan>> ListPlans(const PlanCaller& caller,
+                                              const PlanQuery& query) override {
     absl::MutexLock lock(&mu_);
     std::vector<Plan> out;
     for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
       const Plan& plan = plans_.at(*it);
-      bool visible = plan.municipality() == query.municipality &&
-                     (plan.lead_organization() == query.viewer_organization ||
-                      Participates(plan, query.viewer_organization));
-      if (!visible || (!query.person.empty() && plan.person() != query.person)) continue;
+      if (plan.municipality() != query.municipality ||
+          (!query.person.empty() && plan.person() != query.person)) {
+        continue;
+      }
       if (query.after_create_time.has_value() &&
           !(std::make_pair(TimeUtil::TimestampToMicroseconds(plan.create_time()), plan.name()) <
             std::make_pair(absl::ToUnixMicros(*query.after_create_time), "plans/" + query.after_id))) {
         continue;
       }
+      // What the SQL query selects: plans the viewer leads, or takes part in with
+      // a consent. A plan it may not see leaves no audit record: it was not read.
+      const PlanAccess access = DecidePlanAccess(caller, plan, AccessAction::kRead,
+                                                 FactsLocked(caller.principal.organization));
+      if (!access.decision.permitted) continue;
+      audits_.push_back(access.audit);
       out.push_back(plan);
       if (static_cast<int>(out.size()) == query.limit) break;
     }
@@ -94,10 +125,17 @@ class InMemoryPlanRepository final : public PlanRepository {
     }
     return std::nullopt;
   }
-  absl::StatusOr<std::vector<v1::PlanRevision>> ListRevisions(const std::string& id,
+  absl::StatusOr<std::vector<v1::PlanRevision>> ListRevisions(const PlanCaller& caller,
+                                                              const std::string& id,
                                                               std::optional<int64_t> before,
-                                                              int limit, absl::Time) override {
+                                                              int limit) override {
     absl::MutexLock lock(&mu_);
+    auto plan = plans_.find("plans/" + id);
+    if (absl::Status denied = GuardLocked(
+            caller, plan == plans_.end() ? nullptr : &plan->second, id, AccessAction::kRead);
+        !denied.ok()) {
+      return denied;
+    }
     std::vector<v1::PlanRevision> out;
     const auto& revisions = revisions_["plans/" + id];
     for (auto it = revisions.rbegin(); it != revisions.rend() && static_cast<int>(out.size()) < limit; ++it) {
@@ -106,17 +144,44 @@ class InMemoryPlanRepository final : public PlanRepository {
     return out;
   }
 
+  void GrantConsent(const std::string& organization) {
+    absl::MutexLock lock(&mu_);
+    consented_.insert(organization);
+  }
+  void WithdrawConsent(const std::string& organization) {
+    absl::MutexLock lock(&mu_);
+    consented_.erase(organization);
+    withdrawn_.insert(organization);
+  }
+  std::vector<AuditEntry> audits() {
+    absl::MutexLock lock(&mu_);
+    return audits_;
+  }
+
   std::vector<events::v1::Event> events() {
     absl::MutexLock lock(&mu_);
     return events_;
   }
 
  private:
-  static bool Participates(const Plan& plan, const std::string& org) {
-    for (const auto& p : plan.participants()) {
-      if (p.organization() == org) return true;
+  AccessFacts FactsLocked(const std::string& organization) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    AccessFacts facts;
+    facts.person_municipality = "1885";
+    if (consented_.contains(organization)) {
+      facts.consent = "consents/c-" + organization.substr(organization.find('/') + 1);
+    } else {
+      facts.consent_gap = withdrawn_.contains(organization) ? "consent_withdrawn" : "no_consent";
     }
-    return false;
+    return facts;
+  }
+  absl::Status GuardLocked(const PlanCaller& caller, const Plan* plan, const std::string& id,
+                           AccessAction action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const PlanAccess access =
+        plan == nullptr
+            ? MissingPlanAccess(caller, id, action)
+            : DecidePlanAccess(caller, *plan, action, FactsLocked(caller.principal.organization));
+    audits_.push_back(access.audit);
+    return StatusOf(access.decision, access.audit.resource);
   }
   void Record(const PlanWrite& write, const Plan& plan) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (write.plan.version() == 0 && plan.version() == 1) order_.push_back(plan.name());
@@ -139,6 +204,9 @@ class InMemoryPlanRepository final : public PlanRepository {
       ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> create_fingerprints_ ABSL_GUARDED_BY(mu_);
   std::vector<events::v1::Event> events_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> consented_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> withdrawn_ ABSL_GUARDED_BY(mu_);
+  std::vector<AuditEntry> audits_ ABSL_GUARDED_BY(mu_);
 };
 
 constexpr char kIssuer[] = "samplan-test";
@@ -158,8 +226,8 @@ class CasePlanServiceTest : public ::testing::Test {
     ASSERT_TRUE(verifier.ok());
     verifier_ = *std::move(verifier);
     calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(5));
-    service_ = std::make_unique<CasePlanService>(repository_, authorizer_, *calls_,
-                                                 NewItemId);
+    repository_.GrantConsent("organizations/af");
+    service_ = std::make_unique<CasePlanService>(repository_, *calls_, NewItemId);
     ServerConfig config{"127.0.0.1:0", absl::Seconds(5), absl::ZeroDuration(), absl::Seconds(1), ""};
     auto server = GrpcServer::Start(config, {service_.get()});
     ASSERT_TRUE(server.ok()) << server.status();
@@ -205,7 +273,6 @@ class CasePlanServiceTest : public ::testing::Test {
   }
 
   InMemoryPlanRepository repository_;
-  RecordAuthorizer authorizer_;
   std::string private_key_;
   std::unique_ptr<TokenVerifier> verifier_;
   std::unique_ptr<CallHandler> calls_;
@@ -302,6 +369,89 @@ TEST_F(CasePlanServiceTest, OtherOrganizationsCannotTellHiddenFromMissing) {
   EXPECT_EQ(stub_->GetPlan(As(Token("soc", "caseworker", "0180")).get(), hidden, &plan)
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(CasePlanServiceTest, AParticipantNeedsTheConsentAndEveryAttemptIsAudited) {
+  v1::Plan created = CreateAs("soc");
+  v1::GetPlanRequest get;
+  get.set_name(created.name());
+  v1::Plan plan;
+  ASSERT_TRUE(stub_->GetPlan(As(Token("af", "partner_system")).get(), get, &plan).ok());
+  repository_.WithdrawConsent("organizations/af");
+  EXPECT_EQ(stub_->GetPlan(As(Token("af", "partner_system")).get(), get, &plan).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  const std::vector<AuditEntry> audits = repository_.audits();
+  ASSERT_EQ(audits.size(), 3u);  // create, the permitted read, the denied read
+  EXPECT_EQ(audits[0].action, "caseplan.CreatePlan");
+  EXPECT_EQ(audits[0].reason, "owner");
+  EXPECT_EQ(audits[1].action, "caseplan.GetPlan");
+  EXPECT_EQ(audits[1].decision, "permit");
+  EXPECT_EQ(audits[1].reason, "consent");
+  EXPECT_EQ(audits[1].consent, "consents/c-af");
+  EXPECT_EQ(audits[1].subject_person, "persons/p1");
+  EXPECT_EQ(audits[2].decision, "deny");
+  EXPECT_EQ(audits[2].reason, "consent_withdrawn");
+  EXPECT_EQ(audits[2].actor_organization, "organizations/af");
+  EXPECT_EQ(audits[2].resource, created.name());
+}
+
+TEST_F(CasePlanServiceTest, HandOverMovesTheLeadAndKeepsTheFormerLeadInThePlan) {
+  v1::Plan created = CreateAs("soc");
+  v1::HandOverPlanRequest request;
+  request.set_name(created.name());
+  request.set_to_organization("organizations/af");
+  request.set_reason("Arbetsförmedlingen leads the job-search phase from now on.");
+  v1::Plan handed;
+  // Only the lead hands over.
+  EXPECT_EQ(stub_->HandOverPlan(As(Token("af", "partner_system")).get(), request, &handed)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(stub_->HandOverPlan(As(Token("soc")).get(), request, &handed).ok());
+  EXPECT_EQ(handed.lead_organization(), "organizations/af");
+  ASSERT_EQ(handed.participants_size(), 1);
+  EXPECT_EQ(handed.participants(0).organization(), "organizations/soc");
+  ASSERT_EQ(handed.notes_size(), 1);
+  EXPECT_NE(handed.notes(0).text().find("job-search phase"), std::string::npos);
+  EXPECT_EQ(handed.version(), 2);
+
+  v1::ListPlanRevisionsRequest history;
+  history.set_name(created.name());
+  v1::ListPlanRevisionsResponse revisions;
+  ASSERT_TRUE(stub_->ListPlanRevisions(As(Token("af", "partner_system")).get(), history,
+                                       &revisions)
+                  .ok());
+  ASSERT_GE(revisions.revisions_size(), 1);
+  EXPECT_EQ(revisions.revisions(0).actor_organization(), "organizations/soc");
+  EXPECT_EQ(revisions.revisions(0).changed_fields(0), "lead_organization");
+  EXPECT_EQ(repository_.events().back().type(), "caseplan.plan.handed_over");
+
+  // The former lead now needs a consent like any participant.
+  v1::GetPlanRequest get;
+  get.set_name(created.name());
+  v1::Plan plan;
+  EXPECT_EQ(stub_->GetPlan(As(Token("soc")).get(), get, &plan).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(CasePlanServiceTest, HandOverNeedsAParticipantWithConsent) {
+  v1::Plan created = CreateAs("soc");
+  v1::HandOverPlanRequest request;
+  request.set_name(created.name());
+  request.set_reason("The person moves to health care's rehabilitation.");
+  request.set_to_organization("organizations/region");  // not taking part
+  v1::Plan handed;
+  grpc::Status status = stub_->HandOverPlan(As(Token("soc")).get(), request, &handed);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("to_organization"), std::string::npos);
+  repository_.WithdrawConsent("organizations/af");
+  request.set_to_organization("organizations/af");  // takes part, consent withdrawn
+  status = stub_->HandOverPlan(As(Token("soc")).get(), request, &handed);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("consent"), std::string::npos);
+  request.set_reason("short");
+  status = stub_->HandOverPlan(As(Token("soc")).get(), request, &handed);
+  EXPECT_NE(status.error_message().find("reason"), std::string::npos);
 }
 
 TEST_F(CasePlanServiceTest, EveryCallOnAHiddenPlanIsDeniedAndWritesNothing) {

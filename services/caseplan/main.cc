@@ -10,7 +10,6 @@
 #include <cstring>
 
 #include "common/auth.h"
-#include "common/authorizer.h"
 #include "common/call.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -94,9 +93,8 @@ int main(int argc, char** argv) {
                       "samplan-caseplan", caseplan::PlanRepositoryStatements(outbox)});
   if (!pool.ok()) return Fail(pool.status());
   caseplan::PgPlanRepository repository(**pool, outbox);
-  const RecordAuthorizer authorizer;
   const CallHandler calls(**verifier, server_config.call_timeout);
-  caseplan::CasePlanService service(repository, authorizer, calls,
+  caseplan::CasePlanService service(repository, calls,
                                     caseplan::NewItemId);
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(server_config, {&service});
   if (!server.ok()) return Fail(server.status());

@@ -70,11 +70,36 @@ std::string IdOf(const Plan& plan) {
   return std::string(name.substr(name.find('/') + 1));
 }
 
+AccessFacts FactsOf(pqxx::transaction_base& tx, const PlanCaller& caller,
+                    absl::string_view organization, const Plan& plan) {
+  return ReadAccessFacts(tx, organization, plan.person(), kPlanDataCategory, kPlanPurpose,
+                         caller.now);
+}
+
+// Decides `caller`'s `action` on `plan` (null: there is no plan `id`) and appends
+// the audit record within `tx`. Returns OK or the denial to answer with once `tx`
+// has committed the record.
+absl::Status Guard(pqxx::transaction_base& tx, const PlanCaller& caller, const Plan* plan,
+                   const std::string& id, AccessAction action) {
+  PlanAccess access;
+  if (plan == nullptr) {
+    access = MissingPlanAccess(caller, id, action);
+  } else {
+    const AccessFacts facts = NeedsAccessFacts(caller, *plan, action)
+                                  ? FactsOf(tx, caller, caller.principal.organization, *plan)
+                                  : AccessFacts{};
+    access = DecidePlanAccess(caller, *plan, action, facts);
+  }
+  AppendAudit(tx, access.audit);
+  return StatusOf(access.decision, access.audit.resource);
+}
+
 }  // namespace
 
 std::vector<PreparedStatement> PlanRepositoryStatements(const Outbox& outbox) {
   std::vector<PreparedStatement> statements(std::begin(sql::kAll), std::end(sql::kAll));
   for (const PreparedStatement& statement : outbox.statements()) statements.push_back(statement);
+  for (const PreparedStatement& statement : AccessStatements()) statements.push_back(statement);
   return statements;
 }
 
@@ -86,10 +111,21 @@ std::string PlanContent(const Plan& plan) {
   return content.SerializeAsString();
 }
 
-absl::StatusOr<CreateResult> PgPlanRepository::CreatePlan(const PlanWrite& write) {
+absl::StatusOr<CreateResult> PgPlanRepository::CreatePlan(const PlanCaller& caller,
+                                                          const PlanWrite& write) {
   CreateResult result;
-  absl::Status status = pool_.Transaction(write.deadline, [&](pqxx::transaction_base& tx) {
+  absl::Status denied;
+  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
     const Plan& plan = write.plan;
+    const AccessFacts facts = FactsOf(tx, caller, caller.principal.organization, plan);
+    if (absl::Status registered = CheckPersonRegistered(facts, plan.municipality());
+        !registered.ok()) {
+      return registered;
+    }
+    const PlanAccess access = DecidePlanAccess(caller, plan, AccessAction::kCreate, facts);
+    AppendAudit(tx, access.audit);
+    denied = StatusOf(access.decision, plan.name());
+    if (!denied.ok()) return absl::OkStatus();
     pqxx::result inserted = tx.exec_prepared(
         sql::kInsertPlan.name, IdOf(plan), plan.municipality(), plan.person(),
         plan.lead_organization(), PgTextArray(ParticipantOrganizations(plan)),
@@ -123,29 +159,44 @@ absl::StatusOr<CreateResult> PgPlanRepository::CreatePlan(const PlanWrite& write
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  if (!denied.ok()) return denied;
   return result;
 }
 
-absl::StatusOr<Plan> PgPlanRepository::GetPlan(const std::string& id, absl::Time deadline) {
+absl::StatusOr<Plan> PgPlanRepository::GetPlan(const PlanCaller& caller,
+                                               const std::string& id) {
   absl::StatusOr<Plan> plan = absl::NotFoundError("plan not found");
-  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base& tx) {
+  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows = tx.exec_prepared(sql::kSelectPlan.name, id);
     if (!rows.empty()) plan = PlanFromRow(rows[0]);
+    if (!rows.empty() && !plan.ok()) return plan.status();
+    absl::Status access =
+        Guard(tx, caller, plan.ok() ? &*plan : nullptr, id, AccessAction::kRead);
+    if (!access.ok()) plan = access;
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
   return plan;
 }
 
-absl::StatusOr<Plan> PgPlanRepository::UpdatePlan(const std::string& id, absl::Time deadline,
+absl::StatusOr<Plan> PgPlanRepository::UpdatePlan(const PlanCaller& caller,
+                                                  const std::string& id,
                                                   const PlanChange& change) {
   Plan stored;
-  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base& tx) {
+  absl::Status denied;
+  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows = tx.exec_prepared(sql::kSelectPlanForUpdate.name, id);
-    if (rows.empty()) return absl::NotFoundError("plan not found");
-    absl::StatusOr<Plan> current = PlanFromRow(rows[0]);
-    if (!current.ok()) return current.status();
-    absl::StatusOr<std::optional<PlanWrite>> write = change(*current);
+    absl::StatusOr<Plan> current = absl::NotFoundError("plan not found");
+    if (!rows.empty()) current = PlanFromRow(rows[0]);
+    if (!rows.empty() && !current.ok()) return current.status();
+    // A denial commits its audit record; a permitted change that then fails
+    // (invalid, stale etag) rolls back with it, having changed and shown nothing.
+    denied = Guard(tx, caller, current.ok() ? &*current : nullptr, id, AccessAction::kUpdate);
+    if (!denied.ok()) return absl::OkStatus();
+    const FactsFor facts_for = [&](absl::string_view organization) {
+      return FactsOf(tx, caller, organization, *current);
+    };
+    absl::StatusOr<std::optional<PlanWrite>> write = change(*current, facts_for);
     if (!write.ok()) return write.status();
     if (!write->has_value()) {
       stored = *std::move(current);
@@ -167,12 +218,14 @@ absl::StatusOr<Plan> PgPlanRepository::UpdatePlan(const std::string& id, absl::T
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  if (!denied.ok()) return denied;
   return stored;
 }
 
-absl::StatusOr<std::vector<Plan>> PgPlanRepository::ListPlans(const PlanQuery& query) {
+absl::StatusOr<std::vector<Plan>> PgPlanRepository::ListPlans(const PlanCaller& caller,
+                                                              const PlanQuery& query) {
   std::vector<Plan> plans;
-  absl::Status status = pool_.Read(query.deadline, [&](pqxx::transaction_base& tx) {
+  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
     std::string after_time, after_id;
     if (query.after_create_time.has_value()) {
       after_time = PgTimestamp(*query.after_create_time);
@@ -180,10 +233,16 @@ absl::StatusOr<std::vector<Plan>> PgPlanRepository::ListPlans(const PlanQuery& q
     }
     pqxx::result rows = tx.exec_prepared(
         sql::kListPlans.name, query.municipality, query.viewer_organization, query.person,
-        query.organization, query.status, after_time, after_id, query.limit);
+        query.organization, query.status, after_time, after_id, query.limit,
+        PgTimestamp(caller.now));
     for (const pqxx::row& row : rows) {
       absl::StatusOr<Plan> plan = PlanFromRow(row);
       if (!plan.ok()) return plan.status();
+      // The query already left out what the caller may not see; the decision is
+      // made again for the audit record's consent (and skips a plan whose consent
+      // was withdrawn between the two statements).
+      const std::string id = IdOf(*plan);
+      if (!Guard(tx, caller, &*plan, id, AccessAction::kRead).ok()) continue;
       plans.push_back(*std::move(plan));
     }
     return absl::OkStatus();
@@ -208,10 +267,17 @@ absl::StatusOr<std::optional<EarlierUpdate>> PgPlanRepository::FindRevisionByReq
 }
 
 absl::StatusOr<std::vector<PlanRevision>> PgPlanRepository::ListRevisions(
-    const std::string& id, std::optional<int64_t> before_version, int limit,
-    absl::Time deadline) {
+    const PlanCaller& caller, const std::string& id, std::optional<int64_t> before_version,
+    int limit) {
   std::vector<PlanRevision> revisions;
-  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base& tx) {
+  absl::Status denied;
+  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
+    pqxx::result plan_rows = tx.exec_prepared(sql::kSelectPlan.name, id);
+    absl::StatusOr<Plan> plan = absl::NotFoundError("plan not found");
+    if (!plan_rows.empty()) plan = PlanFromRow(plan_rows[0]);
+    if (!plan_rows.empty() && !plan.ok()) return plan.status();
+    denied = Guard(tx, caller, plan.ok() ? &*plan : nullptr, id, AccessAction::kRead);
+    if (!denied.ok()) return absl::OkStatus();
     pqxx::result rows =
         tx.exec_prepared(sql::kListRevisions.name, id, before_version.value_or(0), limit);
     for (const pqxx::row& row : rows) {
@@ -222,6 +288,7 @@ absl::StatusOr<std::vector<PlanRevision>> PgPlanRepository::ListRevisions(
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  if (!denied.ok()) return denied;
   return revisions;
 }
 

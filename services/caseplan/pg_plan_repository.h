@@ -12,27 +12,30 @@ namespace samplan::caseplan {
 // The schema the caseplan service owns.
 inline constexpr char kSchema[] = "caseplan";
 
-// Returns the statements the repository needs prepared on its pool (its own and
-// the outbox's).
+// Returns the statements the repository needs prepared on its pool (its own, the
+// outbox's and the access rule's).
 std::vector<PreparedStatement> PlanRepositoryStatements(const Outbox& outbox);
 
 // PlanRepository over PostgreSQL (schema "caseplan", migrations/ beside this file).
-// The pool must have been created with PlanRepositoryStatements.
+// The pool must have been created with PlanRepositoryStatements, and the identity
+// schema must be migrated (its access_facts and append_audit are called here).
 class PgPlanRepository final : public PlanRepository {
  public:
   PgPlanRepository(PgPool& pool, const Outbox& outbox) : pool_(pool), outbox_(outbox) {}
 
-  absl::StatusOr<CreateResult> CreatePlan(const PlanWrite& write) override;
-  absl::StatusOr<Plan> GetPlan(const std::string& id, absl::Time deadline) override;
-  absl::StatusOr<Plan> UpdatePlan(const std::string& id, absl::Time deadline,
+  absl::StatusOr<CreateResult> CreatePlan(const PlanCaller& caller,
+                                          const PlanWrite& write) override;
+  absl::StatusOr<Plan> GetPlan(const PlanCaller& caller, const std::string& id) override;
+  absl::StatusOr<Plan> UpdatePlan(const PlanCaller& caller, const std::string& id,
                                   const PlanChange& change) override;
-  absl::StatusOr<std::vector<Plan>> ListPlans(const PlanQuery& query) override;
+  absl::StatusOr<std::vector<Plan>> ListPlans(const PlanCaller& caller,
+                                              const PlanQuery& query) override;
   absl::StatusOr<std::optional<EarlierUpdate>> FindRevisionByRequest(
       const std::string& id, const std::string& request_id, absl::Time deadline) override;
-  absl::StatusOr<std::vector<PlanRevision>> ListRevisions(const std::string& id,
+  absl::StatusOr<std::vector<PlanRevision>> ListRevisions(const PlanCaller& caller,
+                                                          const std::string& id,
                                                           std::optional<int64_t> before_version,
-                                                          int limit,
-                                                          absl::Time deadline) override;
+                                                          int limit) override;
 
  private:
   PgPool& pool_;

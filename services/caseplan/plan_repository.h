@@ -1,9 +1,13 @@
 #ifndef SAMPLAN_SERVICES_CASEPLAN_PLAN_REPOSITORY_H_
 #define SAMPLAN_SERVICES_CASEPLAN_PLAN_REPOSITORY_H_
 
-// Storage of plans, their revisions and their events. The service decides what a
-// change is; the repository stores it atomically: the plan, a revision and the
-// outbox event commit together or not at all.
+// Storage of plans, their revisions and their events, guarded by the access rule.
+// The service decides what a change is; the repository stores it atomically: the
+// plan, a revision, the outbox event and the audit record commit together or not
+// at all. Every call that reads or writes a plan reads the identity facts the
+// access decision needs (DecidePlanAccess) and appends its audit record in the
+// same transaction, denials included: a denied call commits its audit record and
+// then returns PERMISSION_DENIED.
 
 #include <functional>
 #include <optional>
@@ -14,6 +18,7 @@
 #include "absl/time/time.h"
 #include "samplan/caseplan/v1/caseplan.pb.h"
 #include "samplan/events/v1/event.pb.h"
+#include "services/caseplan/plan_rules.h"
 
 namespace samplan::caseplan {
 
@@ -59,8 +64,11 @@ struct PlanQuery {
   std::optional<absl::Time> after_create_time;
   std::string after_id;
   int limit = 25;
-  absl::Time deadline;
 };
+
+// Reads the identity facts for another organization within the call's
+// transaction (used by a handover to check the new lead's consent).
+using FactsFor = std::function<AccessFacts(absl::string_view organization)>;
 
 class PlanRepository {
  public:
@@ -70,37 +78,44 @@ class PlanRepository {
   // same organization already created one with `write.request_id`; returns that one
   // then, with `created` false and no new event, if it was created from the same
   // request (same fingerprint), and INVALID_ARGUMENT naming request_id if not.
-  virtual absl::StatusOr<CreateResult> CreatePlan(const PlanWrite& write) = 0;
+  // INVALID_ARGUMENT naming plan.person unless the person is registered in the
+  // plan's municipality.
+  virtual absl::StatusOr<CreateResult> CreatePlan(const PlanCaller& caller,
+                                                  const PlanWrite& write) = 0;
 
-  // Returns the plan with `id`, NOT_FOUND if there is none.
-  virtual absl::StatusOr<Plan> GetPlan(const std::string& id, absl::Time deadline) = 0;
+  // Returns the plan with `id` if `caller` may read it; PERMISSION_DENIED if not,
+  // and also if there is no such plan.
+  virtual absl::StatusOr<Plan> GetPlan(const PlanCaller& caller, const std::string& id) = 0;
 
   // The change an update makes to the plan as it is now: what to store, or nothing
-  // when nothing changes, or a status (denied, invalid, stale etag) that stores
-  // nothing.
-  using PlanChange = std::function<absl::StatusOr<std::optional<PlanWrite>>(const Plan&)>;
+  // when nothing changes, or a status (invalid, stale etag) that stores nothing.
+  using PlanChange =
+      std::function<absl::StatusOr<std::optional<PlanWrite>>(const Plan&, const FactsFor&)>;
 
-  // In one transaction: locks plan `id`, runs `change` on it, and stores what it
-  // returns as the next version with its revision and event. Concurrent updates of
-  // one plan take turns. Returns the plan as stored (or as it was, when `change`
-  // changed nothing); NOT_FOUND if there is no such plan; `change`'s status if it
-  // fails, with nothing written.
-  virtual absl::StatusOr<Plan> UpdatePlan(const std::string& id, absl::Time deadline,
+  // In one transaction: locks plan `id`, decides whether `caller` may update it,
+  // runs `change` on it, and stores what it returns as the next version with its
+  // revision, event and audit record. Concurrent updates of one plan take turns.
+  // Returns the plan as stored (or as it was, when `change` changed nothing);
+  // PERMISSION_DENIED if the caller may not or there is no such plan; `change`'s
+  // status if it fails, with nothing written.
+  virtual absl::StatusOr<Plan> UpdatePlan(const PlanCaller& caller, const std::string& id,
                                           const PlanChange& change) = 0;
 
-  // Returns up to `query.limit` plans, newest created first.
-  virtual absl::StatusOr<std::vector<Plan>> ListPlans(const PlanQuery& query) = 0;
+  // Returns up to `query.limit` plans that `caller` may read, newest created first,
+  // with an audit record for each.
+  virtual absl::StatusOr<std::vector<Plan>> ListPlans(const PlanCaller& caller,
+                                                      const PlanQuery& query) = 0;
 
   // Returns the revision of plan `id` that UpdatePlan made for the call with
-  // `request_id`, if any.
+  // `request_id`, if any. Not guarded: call it after GetPlan allowed the caller.
   virtual absl::StatusOr<std::optional<EarlierUpdate>> FindRevisionByRequest(
       const std::string& id, const std::string& request_id, absl::Time deadline) = 0;
 
   // Returns up to `limit` revisions of plan `id`, newest first, older than
-  // `before_version` when given.
+  // `before_version` when given, if `caller` may read the plan (as GetPlan).
   virtual absl::StatusOr<std::vector<PlanRevision>> ListRevisions(
-      const std::string& id, std::optional<int64_t> before_version, int limit,
-      absl::Time deadline) = 0;
+      const PlanCaller& caller, const std::string& id, std::optional<int64_t> before_version,
+      int limit) = 0;
 };
 
 }  // namespace samplan::caseplan

@@ -452,4 +452,97 @@ absl::StatusOr<int> PageSize(int32_t requested) {
   return std::min(requested, 100);
 }
 
+AccessRequest PlanAccessRequest(const Plan& plan, AccessAction action) {
+  AccessRequest request;
+  request.action = action;
+  request.resource = plan.name();
+  request.person = plan.person();
+  request.municipality = plan.municipality();
+  request.owner_organization = plan.lead_organization();
+  request.requires_participation = true;
+  for (const auto& participant : plan.participants()) {
+    request.participant_organizations.push_back(participant.organization());
+  }
+  request.data_category = kPlanDataCategory;
+  request.purpose = kPlanPurpose;
+  return request;
+}
+
+bool NeedsAccessFacts(const PlanCaller& caller, const Plan& plan, AccessAction action) {
+  return action == AccessAction::kCreate ||
+         caller.principal.organization != plan.lead_organization();
+}
+
+PlanAccess DecidePlanAccess(const PlanCaller& caller, const Plan& plan, AccessAction action,
+                            const AccessFacts& facts) {
+  const AccessRequest request = PlanAccessRequest(plan, action);
+  PlanAccess access;
+  access.decision = DecideAccess(caller.principal, request, facts);
+  access.audit = AuditOf(caller.principal, caller.method, request, access.decision, caller.now,
+                         caller.request_id);
+  return access;
+}
+
+PlanAccess MissingPlanAccess(const PlanCaller& caller, absl::string_view id,
+                             AccessAction action) {
+  AccessRequest request;
+  request.action = action;
+  request.resource = absl::StrCat("plans/", id);
+  request.municipality = caller.principal.municipality;
+  request.data_category = kPlanDataCategory;
+  request.purpose = kPlanPurpose;
+  PlanAccess access;
+  access.decision = {false, MayHandlePersonalData(caller.principal) ? "not_found" : "role", ""};
+  access.audit = AuditOf(caller.principal, caller.method, request, access.decision, caller.now,
+                         caller.request_id);
+  return access;
+}
+
+absl::Status CheckPersonRegistered(const AccessFacts& facts, absl::string_view municipality) {
+  if (facts.person_municipality != municipality) {
+    return InvalidField("plan.person",
+                        absl::StrCat("is not a person registered in municipality ", municipality,
+                                     "; register the person with the identity service first"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Plan> HandOver(const Plan& current, absl::string_view to_organization,
+                              absl::string_view reason, const Principal& caller, absl::Time now,
+                              const std::function<std::string()>& new_id) {
+  FieldViolations v;
+  int to_index = -1;
+  for (int i = 0; i < current.participants_size(); ++i) {
+    if (current.participants(i).organization() == to_organization) to_index = i;
+  }
+  if (ResourceId(to_organization, "organizations").empty()) {
+    v.Add("to_organization", "must be an organization name, organizations/{id}");
+  } else if (to_organization == current.lead_organization()) {
+    v.Add("to_organization", "already leads the plan");
+  } else if (to_index < 0) {
+    v.Add("to_organization", "must take part in the plan; add it as a participant first");
+  }
+  size_t reason_length = 0;
+  for (unsigned char c : reason) reason_length += (c & 0xC0) != 0x80;
+  if (reason_length < 10 || reason_length > 1000) {
+    v.Add("reason", "is required: 10 to 1000 characters saying why the lead moves");
+  }
+  if (!v.empty()) return v.ToStatus();
+
+  Plan next = current;
+  v1::Participant former_lead;
+  former_lead.set_organization(current.lead_organization());
+  former_lead.set_contact_user(caller.user);
+  former_lead.set_role_description("Led the plan until it was handed over.");
+  *next.mutable_participants(to_index) = std::move(former_lead);
+  next.set_lead_organization(std::string(to_organization));
+  next.clear_notes();
+  next.add_notes()->set_text(absl::StrCat("The lead of the plan was handed over from ",
+                                          current.lead_organization(), " to ", to_organization,
+                                          ". Reason: ", reason));
+  MergeNotes(&current, next, caller, now, new_id, v);
+  if (!v.empty()) return v.ToStatus();
+  return next;
+}
+
 }  // namespace samplan::caseplan

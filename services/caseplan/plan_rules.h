@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/access.h"
 #include "common/auth.h"
 #include "samplan/caseplan/v1/caseplan.pb.h"
 
@@ -68,6 +69,55 @@ absl::StatusOr<PlanPageToken> DecodePlanPageToken(absl::string_view text,
 // Returns the hex SHA-256 of `request`'s deterministic serialization: two calls
 // carry the same request exactly when their fingerprints are equal.
 std::string RequestFingerprint(const google::protobuf::Message& request);
+
+// What plans are to the access rule (common/access.h): the data category "plan"
+// for the purpose "coordination".
+inline constexpr char kPlanDataCategory[] = "plan";
+inline constexpr char kPlanPurpose[] = "coordination";
+
+// Who asks for a plan, in which call: what the access decision and its audit
+// record are about.
+struct PlanCaller {
+  Principal principal;
+  std::string method;  // "caseplan.GetPlan"
+  std::string request_id;
+  absl::Time now;
+  absl::Time deadline;
+};
+
+// The access request for `action` on `plan` (a participant needs a consent too).
+AccessRequest PlanAccessRequest(const Plan& plan, AccessAction action);
+
+// Whether deciding `action` on `plan` needs the identity facts (consents, break
+// glass, the person's registration); the lead organization acting on its own
+// plan does not.
+bool NeedsAccessFacts(const PlanCaller& caller, const Plan& plan, AccessAction action);
+
+// A decision about one plan and the audit record it leaves.
+struct PlanAccess {
+  AccessDecision decision;
+  AuditEntry audit;
+};
+
+// Decides `action` on `plan` for `caller` (common/access.h's rule).
+PlanAccess DecidePlanAccess(const PlanCaller& caller, const Plan& plan, AccessAction action,
+                            const AccessFacts& facts);
+
+// The denial of a plan that does not exist: the same answer as a hidden one, and
+// an audit record that names no person.
+PlanAccess MissingPlanAccess(const PlanCaller& caller, absl::string_view id, AccessAction action);
+
+// Returns whether `person` may get a plan in `municipality`: INVALID_ARGUMENT
+// naming "plan.person" unless the identity facts place the person there.
+absl::Status CheckPersonRegistered(const AccessFacts& facts, absl::string_view municipality);
+
+// Returns the plan with its lead handed over to `to_organization`, which must take
+// part in the plan: the old lead becomes a participant, and a note in the journal
+// records who handed over to whom and why. Field violations name `to_organization`
+// and `reason`.
+absl::StatusOr<Plan> HandOver(const Plan& current, absl::string_view to_organization,
+                              absl::string_view reason, const Principal& caller, absl::Time now,
+                              const std::function<std::string()>& new_id);
 
 // Returns the page size to use: 25 when 0, at most 100; INVALID_ARGUMENT naming
 // "page_size" when negative.

@@ -70,14 +70,17 @@ inline constexpr PreparedStatement kUpdatePlan{
     " RETURNING version"};
 
 // $1 municipality, $2 viewer organization, $3 person or '', $4 organization or '',
-// $5 status or '', $6 cursor create_time or '', $7 cursor id or '', $8 limit.
-// Only plans the viewer leads or takes part in; nothing else is read or counted.
+// $5 status or '', $6 cursor create_time or '', $7 cursor id or '', $8 limit,
+// $9 now. Only plans the viewer leads, or takes part in with a consent of the
+// person that covers plans for coordination now (identity.consent_permits);
+// nothing else is read or counted.
 inline constexpr PreparedStatement kListPlans{
     "caseplan_list_plans",
     "SELECT id::text, version, content, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
     " FROM caseplan.plans"
     " WHERE municipality = $1"
-    "   AND (lead_organization = $2 OR participant_organizations @> ARRAY[$2])"
+    "   AND (lead_organization = $2 OR (participant_organizations @> ARRAY[$2]"
+    "        AND identity.consent_permits($2, person, 'plan', 'coordination', $9::timestamptz)))"
     "   AND ($3 = '' OR person = $3)"
     "   AND ($4 = '' OR lead_organization = $4 OR participant_organizations @> ARRAY[$4])"
     "   AND ($5 = '' OR status = $5)"

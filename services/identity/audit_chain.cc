@@ -41,9 +41,11 @@ std::string CanonicalAuditBytes(const AuditRecord& record) {
   // Microseconds: PostgreSQL's timestamptz keeps no more, so a record read back
   // from the table hashes the same as when it was written with absl::Now().
   AppendNumber(out, static_cast<uint64_t>(absl::ToUnixMicros(record.time)));
+  AppendString(out, record.municipality);
   AppendString(out, record.actor_user);
   AppendString(out, record.actor_organization);
   AppendString(out, record.action);
+  AppendString(out, record.resource);
   AppendString(out, record.subject_person);
   AppendString(out, record.data_category);
   AppendString(out, record.purpose);

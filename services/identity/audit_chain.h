@@ -21,9 +21,11 @@ namespace samplan::identity {
 struct AuditRecord {
   int64_t sequence = 0;  // position in the chain: 1, 2, 3, ... without gaps
   absl::Time time;       // hashed at microsecond precision, as PostgreSQL keeps it
+  std::string municipality;
   std::string actor_user;
   std::string actor_organization;
   std::string action;
+  std::string resource;
   std::string subject_person;
   std::string data_category;
   std::string purpose;
@@ -45,9 +47,11 @@ inline constexpr absl::string_view kGenesisAuditHash =
 // that no two different records share them. Each value is written as an 8-byte
 // big-endian number, strings as their 8-byte big-endian length then their bytes:
 //   the string "samplan.audit.v1", sequence, time as Unix microseconds (rounded
-//   down), actor_user, actor_organization, action, subject_person,
-//   data_category, purpose, consent, decision, reason, request_id, previous_hash.
-// Described here in full so the chain can be checked by other tools than this.
+//   down), municipality, actor_user, actor_organization, action, resource,
+//   subject_person, data_category, purpose, consent, decision, reason, request_id,
+//   previous_hash.
+// Described here in full so the chain can be checked by other tools than this;
+// identity.append_audit (services/identity/migrations) computes the same in SQL.
 std::string CanonicalAuditBytes(const AuditRecord& record);
 
 // Returns SHA-256 of CanonicalAuditBytes(record) as 64 lowercase hex digits.

@@ -62,15 +62,18 @@ TEST(AuditChainTest, AChainOfAHundredVerifies) {
 // Pins the encoding described in audit_chain.h, so other tools can check the chain.
 // Computed in Python from that description:
 //   s = lambda b: struct.pack(">Q", len(b)) + b;  n = lambda v: struct.pack(">q", v)
-//   sha256(s(b"samplan.audit.v1") + n(1) + n(1700000000123456) + s(b"users/anna") +
+//   sha256(s(b"samplan.audit.v1") + n(1) + n(1700000000123456) + s(b"1885") +
+//          s(b"users/anna") +
 //          ... + s(b"req-1") + s(b"0" * 64))
 TEST(AuditChainTest, HashesTheDocumentedEncoding) {
   AuditRecord record;
   record.sequence = 1;
   record.time = absl::FromUnixMicros(1'700'000'000'123'456);
+  record.municipality = "1885";
   record.actor_user = "users/anna";
   record.actor_organization = "organizations/soc";
   record.action = "READ";
+  record.resource = "plans/x1";
   record.subject_person = "persons/p1";
   record.data_category = "contact";
   record.purpose = "plan";
@@ -79,7 +82,7 @@ TEST(AuditChainTest, HashesTheDocumentedEncoding) {
   record.reason = "owner";
   record.request_id = "req-1";
   record.previous_hash = std::string(kGenesisAuditHash);
-  EXPECT_EQ(ChainHash(record), "a2d26f8e67934533b7ae685921856e4245fac75743e575bd4ebb703eca2c9060");
+  EXPECT_EQ(ChainHash(record), "2e1f132a13bd4d547eb67d3b32d42dcf4c3e267a8a2143f8c666bb7b7cb34bf3");
   const std::string bytes = CanonicalAuditBytes(record);
   EXPECT_EQ(bytes.substr(0, 24), absl::StrCat(std::string("\0\0\0\0\0\0\0\x10", 8),
                                               "samplan.audit.v1"));
@@ -133,7 +136,9 @@ std::vector<Alteration> Alterations() {
       {"time", [](AuditRecord& r) { r.time += absl::Microseconds(1); }},
       {"actor_user", [](AuditRecord& r) { r.actor_user = "users/mallory"; }},
       {"actor_organization", [](AuditRecord& r) { r.actor_organization += "x"; }},
+      {"municipality", [](AuditRecord& r) { r.municipality = "0180"; }},
       {"action", [](AuditRecord& r) { r.action = "DELETE"; }},
+      {"resource", [](AuditRecord& r) { r.resource = "plans/other"; }},
       {"subject_person", [](AuditRecord& r) { r.subject_person = "persons/other"; }},
       {"data_category", [](AuditRecord& r) { r.data_category = "health"; }},
       {"purpose", [](AuditRecord& r) { r.purpose.clear(); }},

@@ -17,7 +17,7 @@ absl::StatusOr<std::unique_ptr<InProcessCasePlan>> InProcessCasePlan::Start(
   stack->verifier_ = *std::move(verifier);
   stack->calls_ = std::make_unique<CallHandler>(*stack->verifier_, absl::Seconds(10));
   stack->service_ = std::make_unique<caseplan::CasePlanService>(
-      *stack->repository_, stack->authorizer_, *stack->calls_, caseplan::NewItemId);
+      *stack->repository_, *stack->calls_, caseplan::NewItemId);
   auto server = GrpcServer::Start(
       {"127.0.0.1:0", absl::Seconds(10), absl::ZeroDuration(), absl::Seconds(2), ""},
       {stack->service_.get()});

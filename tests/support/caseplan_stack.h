@@ -10,7 +10,6 @@
 
 #include "absl/status/statusor.h"
 #include "common/auth.h"
-#include "common/authorizer.h"
 #include "common/call.h"
 #include "common/outbox.h"
 #include "common/pg.h"
@@ -35,7 +34,6 @@ class InProcessCasePlan {
  private:
   InProcessCasePlan() = default;
   Outbox outbox_{caseplan::kSchema};
-  RecordAuthorizer authorizer_;
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<caseplan::PgPlanRepository> repository_;
   std::unique_ptr<TokenVerifier> verifier_;

@@ -10,13 +10,69 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/config.h"
+#include "common/ids.h"
+#include "common/migrations.h"
 #include "common/outbox.h"
 #include "common/redis.h"
 #include "samplan/events/v1/event.pb.h"
 
+namespace samplan {
+const std::vector<Migration>& caseplan_migrations();
+const std::vector<Migration>& identity_migrations();
+}  // namespace samplan
+
 namespace samplan::testing {
+
+absl::Status MigrateIdentityAndCasePlan(const std::string& dsn) {
+  absl::Status identity = ApplyMigrations(
+      dsn, "identity", {{"identity", &identity_migrations()}, {"outbox", &outbox_migrations()}});
+  if (!identity.ok()) return identity;
+  return ApplyMigrations(dsn, "caseplan",
+                         {{"caseplan", &caseplan_migrations()}, {"outbox", &outbox_migrations()}});
+}
+
+std::string TestPersons::operator()(absl::string_view label) {
+  if (absl::ConsumePrefix(&label, "persons/")) {
+  }
+  absl::MutexLock lock(&mu_);
+  if (auto it = ids_.find(label); it != ids_.end()) return it->second;
+  const std::string id = NewUuid();
+  pqxx::connection connection(dsn_);
+  pqxx::work tx(connection);
+  tx.exec_params("INSERT INTO identity.municipalities (code, display_name, create_time)"
+                 " VALUES ($1, $1, now()) ON CONFLICT DO NOTHING",
+                 municipality_);
+  tx.exec_params(
+      "INSERT INTO identity.persons (id, municipality, owner_organization, identity_number_kind,"
+      "  identity_number_sealed, identity_number_hash, given_name, family_name, birth_date,"
+      "  create_time, update_time, create_request_id)"
+      " VALUES ($1::uuid, $2, $3, 'personnummer', '\\x00', $1::text, 'Test', $4, '1990-01-01',"
+      "  now(), now(), $1::text)",
+      id, municipality_, owner_, std::string(label));
+  tx.commit();
+  return ids_[std::string(label)] = absl::StrCat("persons/", id);
+}
+
+std::string TestPersons::GrantConsent(const std::string& person, const std::string& organization,
+                                      const std::string& data_category,
+                                      const std::string& purpose) {
+  const std::string id = NewUuid();
+  pqxx::connection connection(dsn_);
+  pqxx::work tx(connection);
+  tx.exec_params(
+      "INSERT INTO identity.consents (id, person_id, municipality, grantee_organizations,"
+      "  purpose, data_categories, valid_from, valid_until, given_by, method,"
+      "  recorded_by_user, recorded_by_organization, create_time, create_request_id)"
+      " VALUES ($1::uuid, substr($2, 9)::uuid, $3, ARRAY[$4], $5, ARRAY[$6],"
+      "  now() - interval '1 hour', now() + interval '1 year', 'person', 'written',"
+      "  'users/test', $7, now(), $1::text)",
+      id, person, municipality_, organization, purpose, data_category, owner_);
+  tx.commit();
+  return absl::StrCat("consents/", id);
+}
 
 absl::StatusOr<TestKeys> TestKeys::Create() {
   TestKeys keys;

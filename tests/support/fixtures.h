@@ -10,6 +10,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/auth.h"
 
 namespace samplan::testing {
@@ -56,6 +59,36 @@ absl::StatusOr<std::vector<StreamedEvent>> ReadStream(const std::string& redis_a
 absl::Status VerifyStreamMatchesDatabase(const std::string& pg_dsn,
                                          const std::string& redis_address,
                                          const std::string& municipality);
+
+// Applies the identity schema (caseplan's access checks and audit records live
+// there) and then caseplan's, as the services do when they start.
+absl::Status MigrateIdentityAndCasePlan(const std::string& dsn);
+
+// Invented persons registered straight into identity.persons, for tests whose
+// subject is not registration (the identity service's own tests register through
+// its API). A label names one person for the life of the object.
+class TestPersons {
+ public:
+  explicit TestPersons(std::string dsn, std::string municipality = "1885",
+                       std::string owner = "organizations/soc")
+      : dsn_(std::move(dsn)), municipality_(std::move(municipality)), owner_(std::move(owner)) {}
+
+  // Returns "persons/{uuid}" of the person labelled `label` ("anna", or
+  // "persons/anna"), registering it on first use. Thread-safe.
+  std::string operator()(absl::string_view label);
+
+  // Records an active consent of `person` for `organization` (data category
+  // "plan", purpose "coordination" unless told), valid from an hour ago for a year.
+  // Returns "consents/{uuid}".
+  std::string GrantConsent(const std::string& person, const std::string& organization,
+                           const std::string& data_category = "plan",
+                           const std::string& purpose = "coordination");
+
+ private:
+  const std::string dsn_, municipality_, owner_;
+  absl::Mutex mu_;
+  std::map<std::string, std::string, std::less<>> ids_ ABSL_GUARDED_BY(mu_);
+};
 
 // Waits until the caseplan outbox has no unpublished row, up to `timeout`.
 absl::Status WaitForOutboxDrained(const std::string& pg_dsn, absl::Duration timeout);

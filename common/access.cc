@@ -1,0 +1,126 @@
+#include "common/access.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace samplan {
+namespace {
+
+template <size_t N>
+bool OneOf(const absl::string_view (&values)[N], absl::string_view value) {
+  return std::find(std::begin(values), std::end(values), value) != std::end(values);
+}
+
+AccessDecision Permit(std::string reason, std::string consent = "") {
+  return {true, std::move(reason), std::move(consent)};
+}
+
+AccessDecision Deny(std::string reason) { return {false, std::move(reason), ""}; }
+
+constexpr char kAccessFacts[] = "samplan_access_facts";
+constexpr char kAppendAudit[] = "samplan_append_audit";
+
+}  // namespace
+
+bool IsDataCategory(absl::string_view category) { return OneOf(kDataCategories, category); }
+
+bool IsPurpose(absl::string_view purpose) { return OneOf(kPurposes, purpose); }
+
+bool MayHandlePersonalData(const Principal& principal) {
+  static constexpr std::string_view kRoles[] = {"caseworker", "placement_coordinator",
+                                                "teacher", "partner_system"};
+  return std::any_of(std::begin(kRoles), std::end(kRoles),
+                     [&](std::string_view role) { return principal.HasRole(role); });
+}
+
+AccessDecision DecideAccess(const Principal& principal, const AccessRequest& request,
+                            const AccessFacts& facts) {
+  if (!MayHandlePersonalData(principal)) return Deny("role");
+  if (principal.municipality != request.municipality) return Deny("other_municipality");
+  if (principal.organization == request.owner_organization) return Permit("owner");
+  // Only the owner creates a record; nobody creates one on another's behalf.
+  if (request.action == AccessAction::kCreate) return Deny("not_owner");
+  if (!facts.break_glass.empty()) return Permit("break_glass", facts.break_glass);
+  if (request.requires_participation &&
+      std::find(request.participant_organizations.begin(),
+                request.participant_organizations.end(),
+                principal.organization) == request.participant_organizations.end()) {
+    return Deny("not_participant");
+  }
+  if (!facts.consent.empty()) return Permit("consent", facts.consent);
+  return Deny(facts.consent_gap.empty() ? "no_consent" : facts.consent_gap);
+}
+
+absl::Status DeniedStatus(absl::string_view resource) {
+  return absl::PermissionDeniedError(
+      absl::StrCat("permission denied on ", resource, " (or it does not exist)"));
+}
+
+absl::Status RoleDeniedStatus() {
+  return absl::PermissionDeniedError(
+      "the caller's roles do not include one that handles personal data (caseworker, "
+      "placement_coordinator, teacher, partner_system); managers, supervisors and "
+      "administrators see statistics only");
+}
+
+absl::Status StatusOf(const AccessDecision& decision, absl::string_view resource) {
+  if (decision.permitted) return absl::OkStatus();
+  if (decision.reason == "role") return RoleDeniedStatus();
+  return DeniedStatus(resource);
+}
+
+AuditEntry AuditOf(const Principal& principal, absl::string_view action,
+                   const AccessRequest& request, const AccessDecision& decision,
+                   absl::Time time, absl::string_view request_id) {
+  AuditEntry entry;
+  entry.time = time;
+  entry.municipality =
+      request.municipality.empty() ? principal.municipality : request.municipality;
+  entry.actor_user = principal.user;
+  entry.actor_organization = principal.organization;
+  entry.action = std::string(action);
+  entry.resource = request.resource;
+  entry.subject_person = request.person;
+  entry.data_category = request.data_category;
+  entry.purpose = request.purpose;
+  entry.consent = decision.consent;
+  entry.decision = decision.permitted ? "permit" : "deny";
+  entry.reason = decision.reason;
+  entry.request_id = std::string(request_id);
+  return entry;
+}
+
+std::vector<PreparedStatement> AccessStatements() {
+  return {
+      {kAccessFacts,
+       "SELECT consent, break_glass, consent_gap, person_municipality, person_owner "
+       "FROM identity.access_facts($1, $2, $3, $4, $5)"},
+      {kAppendAudit,
+       "SELECT identity.append_audit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"},
+  };
+}
+
+AccessFacts ReadAccessFacts(pqxx::transaction_base& tx, absl::string_view organization,
+                            absl::string_view person, absl::string_view data_category,
+                            absl::string_view purpose, absl::Time at) {
+  const pqxx::row row =
+      tx.exec_prepared1(kAccessFacts, std::string(organization), std::string(person),
+                        std::string(data_category), std::string(purpose), PgTimestamp(at));
+  AccessFacts facts;
+  facts.consent = row[0].is_null() ? "" : row[0].as<std::string>();
+  facts.break_glass = row[1].is_null() ? "" : row[1].as<std::string>();
+  facts.consent_gap = row[2].as<std::string>();
+  facts.person_municipality = row[3].is_null() ? "" : row[3].as<std::string>();
+  facts.person_owner = row[4].is_null() ? "" : row[4].as<std::string>();
+  return facts;
+}
+
+void AppendAudit(pqxx::transaction_base& tx, const AuditEntry& entry) {
+  tx.exec_prepared1(kAppendAudit, PgTimestamp(entry.time), entry.municipality, entry.actor_user,
+                    entry.actor_organization, entry.action, entry.resource, entry.subject_person,
+                    entry.data_category, entry.purpose, entry.consent, entry.decision,
+                    entry.reason, entry.request_id);
+}
+
+}  // namespace samplan
