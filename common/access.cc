@@ -39,8 +39,6 @@ AccessDecision DecideAccess(const Principal& principal, const AccessRequest& req
   if (!MayHandlePersonalData(principal)) return Deny("role");
   if (principal.municipality != request.municipality) return Deny("other_municipality");
   if (principal.organization == request.owner_organization) return Permit("owner");
-  // Only the owner creates a record; nobody creates one on another's behalf.
-  if (request.action == AccessAction::kCreate) return Deny("not_owner");
   if (!facts.break_glass.empty()) return Permit("break_glass", facts.break_glass);
   if (request.requires_participation &&
       std::find(request.participant_organizations.begin(),

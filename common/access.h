@@ -94,7 +94,7 @@ struct AccessFacts {
 struct AccessDecision {
   bool permitted = false;
   // permit: owner, break_glass, consent; deny: role, other_municipality,
-  // not_participant, not_found, or AccessFacts::consent_gap.
+  // not_participant, not_found, person_not_registered, or AccessFacts::consent_gap.
   std::string reason;
   // The consent or break-glass access used, or empty.
   std::string consent;

@@ -261,12 +261,16 @@ TEST(AccessRuleTest, DecidesEveryKindOfCallerAndSaysWhy) {
     EXPECT_EQ(decision.reason, c.reason) << c.what;
     EXPECT_EQ(decision.consent, c.consent) << c.what;
   }
-  // Nobody creates a record on another organization's behalf, consent or not.
+  // A record about a person owned elsewhere is created under the person's consent.
   AccessRequest create = plan;
   create.action = AccessAction::kCreate;
+  create.requires_participation = false;
   EXPECT_EQ(DecideAccess(Caller("organizations/af", "1885", "caseworker"), create, consented)
                 .reason,
-            "not_owner");
+            "consent");
+  EXPECT_EQ(DecideAccess(Caller("organizations/af", "1885", "caseworker"), create, withdrawn)
+                .reason,
+            "consent_withdrawn");
   // A denial tells the caller nothing about the record, except a role it lacks.
   const absl::Status denied = StatusOf({false, "consent_withdrawn", ""}, "plans/1");
   EXPECT_EQ(denied.code(), absl::StatusCode::kPermissionDenied);

@@ -412,12 +412,16 @@ TEST_F(CasePlanStoreTest, RetriedCreateFromTwoThreadsMakesOnePlan) {
 TEST_F(CasePlanStoreTest, ListPagesThroughVisiblePlansOnly) {
   for (int i = 0; i < 7; ++i) Create(absl::StrCat("persons/p", i));
   {
-    // A plan of another organization, without soc taking part.
+    // A plan of another organization, without soc taking part. fk may write a
+    // plan about soc's registered person only with the person's consent.
     v1::CreatePlanRequest request;
     request.set_request_id("fk-plan");
     request.mutable_plan()->set_person(Person("persons/p0"));
     request.mutable_plan()->set_status(v1::PLAN_STATUS_ACTIVE);
     v1::Plan plan;
+    EXPECT_EQ(stub_->CreatePlan(As("fk").get(), request, &plan).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    persons_->GrantConsent(Person("persons/p0"), "organizations/fk");
     ASSERT_TRUE(stub_->CreatePlan(As("fk").get(), request, &plan).ok());
   }
   v1::ListPlansRequest list;

@@ -32,6 +32,7 @@
 #include <grpcpp/support/stub_options.h>
 
 #include "samplan/caseplan/v1/caseplan.pb.h"
+#include "samplan/identity/v1/identity.pb.h"
 #include "tools/rpc_text.h"
 
 namespace samplan::tools {
@@ -73,7 +74,8 @@ int UsageError(const std::string& message) {
 // The proto files compiled into this binary whose services it can call. Naming a
 // message of each also makes the linker keep the file's descriptor.
 std::vector<const pb::FileDescriptor*> KnownFiles() {
-  return {samplan::caseplan::v1::Plan::descriptor()->file()};
+  return {samplan::caseplan::v1::Plan::descriptor()->file(),
+          samplan::identity::v1::Person::descriptor()->file()};
 }
 
 std::vector<const pb::ServiceDescriptor*> KnownServices() {

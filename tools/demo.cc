@@ -1,15 +1,17 @@
-// samplan-demo: loads a small demo municipality (Lindesberg, 1885) into a running
-// caseplan service through its public gRPC API, and writes a token per demo agency
-// so that a person can call the API as that agency.
+// samplan-demo: loads a small demo municipality (Lindesberg, 1885) into running
+// identity and caseplan services through their public gRPC APIs, and writes a
+// token per demo agency so that a person can call the API as that agency.
 //
-//   samplan-demo --key dev.pem --tokens-dir DIR [--address HOST:PORT] [--kid dev]
+//   samplan-demo --key dev.pem --tokens-dir DIR [--address HOST:PORT]
+//                [--identity-address HOST:PORT] [--kid dev]
 //                [--issuer samplan-dev] [--audience samplan] [--wait SECONDS]
 //
-// Re-running it changes nothing: plans are created with fixed request ids
-// (CreatePlan is idempotent per organization and request id), and each update is
-// sent with a fixed x-request-id and skipped when a revision of the plan already
-// carries that id. Every person and user in the demo is invented: no names, no
-// personal identity numbers.
+// Re-running it changes nothing: the municipality and organizations answer
+// ALREADY_EXISTS, persons, consents and plans are created with fixed request ids
+// (idempotent per organization and request id), and each update is sent with a
+// fixed x-request-id and skipped when a revision of the plan already carries that
+// id. Every person and user in the demo is invented, names and personal identity
+// numbers included.
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -29,10 +31,12 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
@@ -44,13 +48,16 @@
 #include "tools/files.h"
 #include "common/auth.h"
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
+#include "samplan/identity/v1/identity.grpc.pb.h"
 #include "tools/rpc_text.h"
 
 namespace samplan::tools {
 namespace {
 
 namespace v1 = ::samplan::caseplan::v1;
+namespace idv1 = ::samplan::identity::v1;
 using Stub = v1::CasePlanService::Stub;
+using IdentityStub = idv1::IdentityService::Stub;
 
 constexpr int kUsageError = 2;
 constexpr char kMunicipality[] = "1885";  // Lindesberg
@@ -60,19 +67,25 @@ constexpr auto kCallTimeout = std::chrono::seconds(15);
 
 constexpr char kUsage[] =
     R"(Usage:
-  samplan-demo --key PATH --tokens-dir DIR [--address HOST:PORT] [--kid KID]
+  samplan-demo --key PATH --tokens-dir DIR [--address HOST:PORT]
+               [--identity-address HOST:PORT] [--kid KID]
                [--issuer ISS] [--audience AUD] [--wait SECONDS]
-      Loads the demo municipality Lindesberg (1885) into a running caseplan
-      service: six plans of invented persons (persons/demo-1 … demo-6), led by
-      the social services or adult education, with partner agencies taking part,
-      and a few updates so that revision history exists. Re-running it changes
-      nothing.
+      Loads the demo municipality Lindesberg (1885) into running identity and
+      caseplan services: the municipality and its agencies, six invented persons
+      with their consents, and their six plans, led by the social services or
+      adult education, with partner agencies taking part, and a few updates so
+      that revision history exists. Every person's consent names the agencies
+      taking part in their plan, except that the person of plan 3 has not
+      consented to Försäkringskassan seeing it. Re-running it changes nothing.
       --key         the development private key (PEM) the service trusts; tokens
                     are minted with it
       --tokens-dir  where to write a token per demo agency, DIR/<agency>.jwt,
                     valid 12 hours (created if missing)
       --address     the caseplan service; default $SAMPLAN_ADDRESS, else
                     127.0.0.1:50051
+      --identity-address
+                    the identity service; default $SAMPLAN_IDENTITY_ADDRESS, else
+                    127.0.0.1:50052
       --kid, --issuer, --audience
                     as for samplan-token; defaults dev, samplan-dev, samplan
       --wait        how long to wait for the service to accept connections,
@@ -87,26 +100,51 @@ struct Agency {
   std::string_view user;
   std::string_view role;
   std::string_view description;
+  idv1::OrganizationKind kind = idv1::ORGANIZATION_KIND_OTHER;
 };
 
 constexpr Agency kAgencies[] = {
     {"soc", "organizations/lindesberg-soc", "users/demo-soc", "caseworker",
-     "Socialtjänsten, försörjningsstöd"},
+     "Socialtjänsten, försörjningsstöd", idv1::ORGANIZATION_KIND_SOCIAL_SERVICES},
     {"vux", "organizations/lindesberg-vux", "users/demo-vux", "caseworker",
-     "Vuxenutbildningen och SFI"},
+     "Vuxenutbildningen och SFI", idv1::ORGANIZATION_KIND_ADULT_EDUCATION},
     {"af", "organizations/af-lindesberg", "users/demo-af", "partner_system",
-     "Arbetsförmedlingen"},
+     "Arbetsförmedlingen", idv1::ORGANIZATION_KIND_EMPLOYMENT_SERVICE},
     {"fk", "organizations/fk-lindesberg", "users/demo-fk", "partner_system",
-     "Försäkringskassan"},
+     "Försäkringskassan", idv1::ORGANIZATION_KIND_SOCIAL_INSURANCE},
     {"region", "organizations/region-orebro-lan", "users/demo-region", "partner_system",
-     "Region Örebro län, hälso- och sjukvården"},
+     "Region Örebro län, hälso- och sjukvården", idv1::ORGANIZATION_KIND_HEALTH_CARE},
     {"prakt", "organizations/lindesberg-prakt", "users/demo-prakt", "placement_coordinator",
-     "Praktiksamordningen"},
+     "Praktiksamordningen", idv1::ORGANIZATION_KIND_OTHER},
     // A manager at the social services: same organization as soc, but a manager
     // gets statistics only, never plans.
     {"mgr", "organizations/lindesberg-soc", "users/demo-mgr", "manager",
-     "Enhetschef, socialtjänsten"},
+     "Enhetschef, socialtjänsten", idv1::ORGANIZATION_KIND_SOCIAL_SERVICES},
+    // The municipality's administrator registers the municipality and agencies.
+    {"admin", "organizations/lindesberg-soc", "users/demo-admin", "administrator",
+     "Systemförvaltare", idv1::ORGANIZATION_KIND_SOCIAL_SERVICES},
+    // A supervisor reviews the audit log (VerifyAuditLog, ReviewAccess).
+    {"tillsyn", "organizations/lindesberg-soc", "users/demo-tillsyn", "supervisor",
+     "Dataskyddsombud", idv1::ORGANIZATION_KIND_SOCIAL_SERVICES},
 };
+
+// The invented persons of the demo plans: plan N is the plan of person N.
+struct DemoPerson {
+  std::string_view identity_number;  // invented, with a valid check digit
+  std::string_view given_name;
+  std::string_view family_name;
+};
+
+constexpr DemoPerson kPersons[] = {
+    {"19850312-2387", "Amira", "Testsson"},   {"19920704-1162", "Johan", "Demosson"},
+    {"19780119-3454", "Leyla", "Exempelsdotter"}, {"20010923-4674", "Ali", "Provsson"},
+    {"19670228-5823", "Kerstin", "Påhittad"}, {"19990615-6246", "Samir", "Låtsasson"},
+};
+
+// The participant of a plan that the person has not consented to: plan 3's
+// person has not let Försäkringskassan see the plan.
+constexpr int kPlanWithoutConsent = 3;
+constexpr std::string_view kAgencyWithoutConsent = "organizations/fk-lindesberg";
 
 const Agency& AgencyNamed(std::string_view short_name) {
   for (const Agency& agency : kAgencies) {
@@ -579,13 +617,17 @@ std::string CallCommand() {
 
 class DemoLoader {
  public:
-  DemoLoader(std::shared_ptr<grpc::Channel> channel, std::map<std::string, std::string> tokens)
-      : stub_(v1::CasePlanService::NewStub(channel)), tokens_(std::move(tokens)) {}
+  DemoLoader(std::shared_ptr<grpc::Channel> channel, std::shared_ptr<grpc::Channel> identity,
+             std::map<std::string, std::string> tokens)
+      : stub_(v1::CasePlanService::NewStub(channel)),
+        identity_(idv1::IdentityService::NewStub(identity)),
+        tokens_(std::move(tokens)) {}
 
-  // Calls `method` as `agency`; a non-empty `request_id` goes out as x-request-id.
-  template <typename Request, typename Response>
+  // Calls `method` of the caseplan or identity service as `agency`; a non-empty
+  // `request_id` goes out as x-request-id.
+  template <typename S, typename Request, typename Response>
   grpc::Status Call(std::string_view agency,
-                    grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                    grpc::Status (S::*method)(grpc::ClientContext*, const Request&, Response*),
                     const Request& request, Response* response,
                     const std::string& request_id = {}) {
     grpc::ClientContext context;
@@ -593,7 +635,83 @@ class DemoLoader {
     context.set_wait_for_ready(true);
     context.AddMetadata("authorization", "Bearer " + tokens_.at(std::string(agency)));
     if (!request_id.empty()) context.AddMetadata("x-request-id", request_id);
-    return ((*stub_).*method)(&context, request, response);
+    S* stub = nullptr;
+    if constexpr (std::is_same_v<S, Stub>) {
+      stub = stub_.get();
+    } else {
+      stub = identity_.get();
+    }
+    return (stub->*method)(&context, request, response);
+  }
+
+  // Registers the municipality and its agencies; ALREADY_EXISTS from an earlier
+  // run is fine.
+  bool LoadDirectory() {
+    idv1::CreateMunicipalityRequest municipality;
+    municipality.mutable_municipality()->set_code(kMunicipality);
+    municipality.mutable_municipality()->set_display_name("Lindesberg");
+    idv1::Municipality created_municipality;
+    if (!CheckCreated("register the municipality",
+                      Call("admin", &IdentityStub::CreateMunicipality, municipality,
+                           &created_municipality))) {
+      return false;
+    }
+    std::set<std::string_view> registered;
+    for (const Agency& agency : kAgencies) {
+      if (!registered.insert(agency.organization).second) continue;
+      idv1::CreateOrganizationRequest request;
+      request.set_organization_id(std::string(agency.organization.substr(14)));
+      request.mutable_organization()->set_display_name(std::string(agency.description));
+      request.mutable_organization()->set_kind(agency.kind);
+      request.mutable_organization()->add_municipalities(kMunicipality);
+      idv1::Organization organization;
+      if (!CheckCreated("register " + std::string(agency.organization),
+                        Call("admin", &IdentityStub::CreateOrganization, request,
+                             &organization))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Registers the person of plan `number` as `lead` and records the person's
+  // consent that the plan's participants see it; returns the person's name, or
+  // empty after printing why not.
+  std::string LoadPerson(int number, const std::string& lead, const v1::Plan& plan) {
+    const DemoPerson& demo = kPersons[number - 1];
+    idv1::CreatePersonRequest create;
+    create.set_request_id(absl::StrCat("demo-person-", number));
+    create.mutable_person()->set_identity_number(std::string(demo.identity_number));
+    create.mutable_person()->set_given_name(std::string(demo.given_name));
+    create.mutable_person()->set_family_name(std::string(demo.family_name));
+    create.mutable_person()->set_address("Påhittade vägen 1, 711 30 Lindesberg");
+    idv1::Person person;
+    if (!Check(absl::StrCat("register the person of plan ", number),
+               Call(lead, &IdentityStub::CreatePerson, create, &person))) {
+      return "";
+    }
+    idv1::CreateConsentRequest consent;
+    consent.set_request_id(absl::StrCat("demo-consent-", number));
+    idv1::Consent* c = consent.mutable_consent();
+    c->set_person(person.name());
+    for (const v1::Participant& participant : plan.participants()) {
+      if (number == kPlanWithoutConsent && participant.organization() == kAgencyWithoutConsent) {
+        continue;
+      }
+      c->add_grantee_organizations(participant.organization());
+    }
+    c->set_purpose("coordination");
+    c->add_data_categories("plan");
+    *c->mutable_valid_until() = google::protobuf::util::TimeUtil::SecondsToTimestamp(
+        absl::ToUnixSeconds(absl::Now() + absl::Hours(24 * 365)));
+    c->set_given_by(idv1::CONSENT_GIVER_PERSON);
+    c->set_method(idv1::CONSENT_METHOD_WRITTEN);
+    idv1::Consent recorded;
+    if (!Check(absl::StrCat("record the consent of the person of plan ", number),
+               Call(lead, &IdentityStub::CreateConsent, consent, &recorded))) {
+      return "";
+    }
+    return person.name();
   }
 
   // Creates the plan (or finds it from an earlier run) and makes its updates.
@@ -616,6 +734,9 @@ class DemoLoader {
         activity->set_goal_id(absl::StrCat("goal-", activity->goal_id().substr(1)));
       }
     }
+    const std::string person = LoadPerson(demo.number, demo.lead, create.plan());
+    if (person.empty()) return false;
+    create.mutable_plan()->set_person(person);
     create.set_request_id(RequestIdOf(demo.number));
     v1::Plan plan;
     grpc::Status status =
@@ -646,7 +767,8 @@ class DemoLoader {
   }
 
   // Prints what was loaded, what each agency sees, and commands to try.
-  void Summarize(const std::string& address, const std::string& tokens_dir) {
+  void Summarize(const std::string& address, const std::string& identity_address,
+                 const std::string& tokens_dir) {
     std::cout << "Demo municipality Lindesberg (" << kMunicipality << ") in the caseplan service at "
               << address << ":\n"
               << "  " << loaded_.size() << " plans; " << updates_applied_ << " updates applied, "
@@ -663,9 +785,11 @@ class DemoLoader {
     }
     std::cout << "\n";
 
-    if (loaded_.empty()) return;
-    const v1::Plan& example = loaded_.front().second;
-    std::cout << "Who may read " << example.name() << " (" << example.person() << "):\n";
+    if (loaded_.size() < kPlanWithoutConsent) return;
+    // Plan 3: af and fk both take part, but only af has the person's consent.
+    const v1::Plan& example = loaded_[kPlanWithoutConsent - 1].second;
+    std::cout << "Who may read " << example.name() << " (" << example.person()
+              << "; af and fk take part, the person consented to af only):\n";
     for (std::string_view agency : {"af", "fk", "mgr"}) {
       v1::GetPlanRequest get;
       get.set_name(example.name());
@@ -677,28 +801,50 @@ class DemoLoader {
 
     const std::string call = CallCommand();
     const std::string get_json = "'{\"name\": \"" + example.name() + "\"}'";
-    auto command = [&](std::string_view agency, std::string_view method,
-                       const std::string& json) {
+    auto service_command = [&](const std::string& service_address, std::string_view service,
+                               std::string_view agency, std::string_view method,
+                               const std::string& json) {
       std::filesystem::path token = std::filesystem::path(tokens_dir) /
                                     (std::string(agency) + ".jwt");
-      return call + " --address " + ShellQuote(address) + " --token-file " +
-             ShellQuote(token.string()) + " " + kService + "/" + std::string(method) + " " + json;
+      return call + " --address " + ShellQuote(service_address) + " --token-file " +
+             ShellQuote(token.string()) + " " + std::string(service) + "/" +
+             std::string(method) + " " + json;
+    };
+    auto command = [&](std::string_view agency, std::string_view method, const std::string& json) {
+      return service_command(address, kService, agency, method, json);
+    };
+    auto identity_command = [&](std::string_view agency, std::string_view method,
+                                const std::string& json) {
+      return service_command(identity_address, "samplan.identity.v1.IdentityService", agency,
+                             method, json);
     };
     std::cout << "\nTokens for the demo agencies (valid 12 hours) are in " << tokens_dir
               << "/:";
     for (const Agency& agency : kAgencies) std::cout << " " << agency.short_name << ".jwt";
-    std::cout << "\n\nTry, as Arbetsförmedlingen (takes part in the plan: sees it):\n  "
+    std::cout << "\n\nTry, as Arbetsförmedlingen (takes part, has the person's consent: sees "
+                 "it):\n  "
               << command("af", "GetPlan", get_json)
-              << "\nas Försäkringskassan (does not take part: PERMISSION_DENIED):\n  "
+              << "\nas Försäkringskassan (takes part, but without the person's consent: "
+                 "PERMISSION_DENIED):\n  "
               << command("fk", "GetPlan", get_json)
               << "\nas a manager at the social services (role manager: PERMISSION_DENIED, "
                  "managers get statistics only):\n  "
               << command("mgr", "GetPlan", get_json)
               << "\nthe plan's revision history, as the social services (the lead):\n  "
-              << command("soc", "ListPlanRevisions", get_json) << "\n";
+              << command("soc", "ListPlanRevisions", get_json)
+              << "\nwho has seen the person's data (the audit log), as the social services:\n  "
+              << identity_command("soc", "ListAccessLog",
+                                  "'{\"person\": \"" + example.person() + "\"}'")
+              << "\n";
   }
 
  private:
+  // Like Check, with ALREADY_EXISTS (from an earlier run) counted as done.
+  bool CheckCreated(const std::string& what, const grpc::Status& status) {
+    if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) return true;
+    return Check(what, status);
+  }
+
   bool Check(const std::string& what, const grpc::Status& status) {
     if (status.ok()) return true;
     std::cerr << "samplan-demo: cannot " << what << ": " << DescribeStatus(status, nullptr);
@@ -774,6 +920,7 @@ class DemoLoader {
   }
 
   std::unique_ptr<Stub> stub_;
+  std::unique_ptr<IdentityStub> identity_;
   std::map<std::string, std::string> tokens_;
   std::vector<std::pair<DemoPlan, v1::Plan>> loaded_;
   int updates_applied_ = 0;
@@ -788,7 +935,8 @@ int UsageError(std::string_view message) {
 
 int Main(const std::vector<std::string_view>& args) {
   std::map<std::string_view, std::string> flags = {
-      {"--address", ""}, {"--key", ""},           {"--tokens-dir", ""}, {"--kid", "dev"},
+      {"--address", ""}, {"--identity-address", ""}, {"--key", ""}, {"--tokens-dir", ""},
+      {"--kid", "dev"},
       {"--issuer", "samplan-dev"}, {"--audience", "samplan"}, {"--wait", "60"},
   };
   for (size_t i = 0; i < args.size(); ++i) {
@@ -825,6 +973,11 @@ int Main(const std::vector<std::string_view>& args) {
   if (address.empty()) {
     const char* env = std::getenv("SAMPLAN_ADDRESS");
     address = env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";
+  }
+  std::string identity_address = flags["--identity-address"];
+  if (identity_address.empty()) {
+    const char* env = std::getenv("SAMPLAN_IDENTITY_ADDRESS");
+    identity_address = env != nullptr && *env != '\0' ? env : "127.0.0.1:50052";
   }
   const std::string tokens_dir = flags["--tokens-dir"];
 
@@ -867,7 +1020,17 @@ int Main(const std::vector<std::string_view>& args) {
     return 1;
   }
 
-  DemoLoader loader(channel, tokens);
+  std::shared_ptr<grpc::Channel> identity_channel =
+      grpc::CreateChannel(identity_address, grpc::InsecureChannelCredentials());
+  if (!identity_channel->WaitForConnected(std::chrono::system_clock::now() +
+                                          std::chrono::seconds(wait_seconds))) {
+    std::cerr << "samplan-demo: no identity service accepted a connection at "
+              << identity_address << " within " << wait_seconds << " s\n";
+    return 1;
+  }
+
+  DemoLoader loader(channel, identity_channel, tokens);
+  if (!loader.LoadDirectory()) return 1;
   for (const DemoPlan& demo : DemoPlans()) {
     if (!loader.Load(demo)) return 1;
   }
@@ -890,7 +1053,7 @@ int Main(const std::vector<std::string_view>& args) {
       return 1;
     }
   }
-  loader.Summarize(address, tokens_dir);
+  loader.Summarize(address, identity_address, tokens_dir);
   return std::cout.flush() ? 0 : 1;
 }
 

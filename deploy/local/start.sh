@@ -5,6 +5,7 @@
 #
 # Ports (change them if they are taken):
 #   SAMPLAN_PG_PORT (55432)  SAMPLAN_REDIS_PORT (56379)  SAMPLAN_CASEPLAN_PORT (50051)
+#   SAMPLAN_IDENTITY_PORT (50052)  SAMPLAN_METRICS_PORT (59090, identity's is one more)
 # Stop everything with deploy/local/stop.sh; remove .local/ to start from scratch.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -12,7 +13,9 @@ source "$(dirname "$0")/common.sh"
 PG_PORT="${SAMPLAN_PG_PORT:-55432}"
 REDIS_PORT="${SAMPLAN_REDIS_PORT:-56379}"
 CASEPLAN_PORT="${SAMPLAN_CASEPLAN_PORT:-50051}"
+IDENTITY_PORT="${SAMPLAN_IDENTITY_PORT:-50052}"
 METRICS_PORT="${SAMPLAN_METRICS_PORT:-59090}"
+IDENTITY_METRICS_PORT=$((METRICS_PORT + 1))
 
 install_packages
 build
@@ -61,42 +64,64 @@ if [ ! -f "$STATE_DIR/keys/dev.pem" ]; then
   "$BUILD_DIR/tools/samplan-token" --generate-key "$STATE_DIR/keys/dev.pem" "$STATE_DIR/keys/dev.pub.pem"
 fi
 
-cat > "$STATE_DIR/caseplan.env" <<ENV
-SAMPLAN_LISTEN_ADDRESS='127.0.0.1:$CASEPLAN_PORT'
+# The identity service's keys for personal identity numbers: one seals them
+# (AES-256-GCM), one makes the lookup hash. Made once; losing them loses the numbers.
+if [ ! -f "$STATE_DIR/keys/identity.env" ]; then
+  umask 077
+  {
+    echo "SAMPLAN_IDENTITY_ENCRYPTION_KEY='$(head -c 32 /dev/urandom | base64)'"
+    echo "SAMPLAN_IDENTITY_LOOKUP_KEY='$(head -c 32 /dev/urandom | base64)'"
+  } > "$STATE_DIR/keys/identity.env"
+  umask 022
+fi
+
+# start_service NAME PORT METRICS_PORT [ENV_FILE]: (re)starts build/services/NAME
+# with the shared settings, the service's own port, and the variables of ENV_FILE.
+start_service() {
+  local name=$1 port=$2 metrics_port=$3 extra=${4:-} pidfile="$STATE_DIR/run/$1.pid"
+  cat > "$STATE_DIR/$name.env" <<ENV
+SAMPLAN_LISTEN_ADDRESS='127.0.0.1:$port'
 SAMPLAN_PG_DSN='host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres'
 SAMPLAN_REDIS_ADDRESS='127.0.0.1:$REDIS_PORT'
 SAMPLAN_JWT_ISSUER='samplan-dev'
 SAMPLAN_JWT_AUDIENCE='samplan'
 SAMPLAN_JWT_PUBLIC_KEYS='dev=$STATE_DIR/keys/dev.pub.pem'
 SAMPLAN_DRAIN_PERIOD='0s'
-SAMPLAN_METRICS_ADDRESS='127.0.0.1:$METRICS_PORT'
+SAMPLAN_METRICS_ADDRESS='127.0.0.1:$metrics_port'
 ENV
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    log "restarting the $name service with the fresh build"
+    kill -TERM "$(cat "$pidfile")"
+    while kill -0 "$(cat "$pidfile")" 2>/dev/null; do sleep 0.1; done
+  fi
+  port_in_use "$port" && die "port $port is taken; set SAMPLAN_${name^^}_PORT to a free one"
+  port_in_use "$metrics_port" && die "port $metrics_port is taken; set SAMPLAN_METRICS_PORT to a free one"
+  log "starting the $name service on 127.0.0.1:$port"
+  (
+    set -a; source "$STATE_DIR/$name.env"; [ -n "$extra" ] && source "$extra"; set +a
+    nohup "$BUILD_DIR/services/$name/samplan-$name" >>"$STATE_DIR/logs/$name.log" 2>&1 &
+    echo $! > "$pidfile"
+  )
+  for _ in $(seq 100); do port_in_use "$port" && break; sleep 0.1; done
+  port_in_use "$port" || { tail -5 "$STATE_DIR/logs/$name.log"; die "the $name service did not start"; }
+}
 
-if [ -f "$STATE_DIR/run/caseplan.pid" ] && kill -0 "$(cat "$STATE_DIR/run/caseplan.pid")" 2>/dev/null; then
-  log "restarting the caseplan service with the fresh build"
-  kill -TERM "$(cat "$STATE_DIR/run/caseplan.pid")"
-  while kill -0 "$(cat "$STATE_DIR/run/caseplan.pid")" 2>/dev/null; do sleep 0.1; done
-fi
-port_in_use "$CASEPLAN_PORT" && die "port $CASEPLAN_PORT is taken; set SAMPLAN_CASEPLAN_PORT to a free one"
-port_in_use "$METRICS_PORT" && die "port $METRICS_PORT is taken; set SAMPLAN_METRICS_PORT to a free one"
-log "starting the caseplan service on 127.0.0.1:$CASEPLAN_PORT"
-(
-  set -a; source "$STATE_DIR/caseplan.env"; set +a
-  nohup "$BUILD_DIR/services/caseplan/samplan-caseplan" >>"$STATE_DIR/logs/caseplan.log" 2>&1 &
-  echo $! > "$STATE_DIR/run/caseplan.pid"
-)
-for _ in $(seq 100); do port_in_use "$CASEPLAN_PORT" && break; sleep 0.1; done
-port_in_use "$CASEPLAN_PORT" || { tail -5 "$STATE_DIR/logs/caseplan.log"; die "the caseplan service did not start"; }
+# Identity first: it migrates the identity schema, whose access checks and audit
+# log the caseplan service uses.
+start_service identity "$IDENTITY_PORT" "$IDENTITY_METRICS_PORT" "$STATE_DIR/keys/identity.env"
+start_service caseplan "$CASEPLAN_PORT" "$METRICS_PORT"
 
 log "loading the demo municipality (Lindesberg, 1885)"
 "$BUILD_DIR/tools/samplan-demo" --address "127.0.0.1:$CASEPLAN_PORT" \
+  --identity-address "127.0.0.1:$IDENTITY_PORT" \
   --key "$STATE_DIR/keys/dev.pem" --tokens-dir "$STATE_DIR/tokens"
 
 cat <<TXT
 
 Samplan is running.
   caseplan   127.0.0.1:$CASEPLAN_PORT   (gRPC with reflection and health)
-  metrics    http://127.0.0.1:$METRICS_PORT/metrics
+  identity   127.0.0.1:$IDENTITY_PORT   (persons, consents, audit log)
+  metrics    http://127.0.0.1:$METRICS_PORT/metrics (caseplan), :$IDENTITY_METRICS_PORT (identity)
   PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT   logs in $STATE_DIR/logs
 
 Call it as an agency of the demo (tokens in $STATE_DIR/tokens/, valid 12 hours):

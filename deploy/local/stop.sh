@@ -15,6 +15,7 @@ stop_pidfile() {
 }
 
 stop_pidfile caseplan
+stop_pidfile identity
 stop_pidfile redis
 pg_dirs
 if [ -f "$PG_DATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then

@@ -172,13 +172,15 @@ grpc::Status CasePlanService::UpdatePlan(grpc::ServerContext* context,
     if (!id.ok()) return id.status();
     if (call.request_id_from_caller) {
       // A retry of a call that took effect (its answer was lost on the way) gets
-      // the plan as that call left it, instead of applying the change twice.
-      absl::StatusOr<Plan> current = repository_.GetPlan(CallerOf(call, "UpdatePlan"), *id);
-      if (!current.ok()) return current.status();
+      // the plan as that call left it, instead of applying the change twice. The
+      // lookup shows nothing to the caller; the plan is shown only after the
+      // access check, which leaves this call's one audit record.
       absl::StatusOr<std::optional<EarlierUpdate>> earlier =
           repository_.FindRevisionByRequest(*id, call.request_id, call.deadline);
       if (!earlier.ok()) return earlier.status();
       if (earlier->has_value()) {
+        absl::StatusOr<Plan> current = repository_.GetPlan(CallerOf(call, "UpdatePlan"), *id);
+        if (!current.ok()) return current.status();
         // A gateway that passes one correlation id to many calls must not have a
         // second, different change swallowed as a "retry".
         if ((*earlier)->fingerprint != RequestFingerprint(*request) ||

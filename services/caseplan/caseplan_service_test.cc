@@ -167,6 +167,9 @@ class InMemoryPlanRepository final : public PlanRepository {
   AccessFacts FactsLocked(const std::string& organization) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     AccessFacts facts;
     facts.person_municipality = "1885";
+    // Every person counts as registered by whichever organization asks, so any
+    // caseworker may create plans here; the real rule runs in the PostgreSQL tests.
+    facts.person_owner = organization;
     if (consented_.contains(organization)) {
       facts.consent = "consents/c-" + organization.substr(organization.find('/') + 1);
     } else {

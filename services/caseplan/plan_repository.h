@@ -107,7 +107,8 @@ class PlanRepository {
                                                       const PlanQuery& query) = 0;
 
   // Returns the revision of plan `id` that UpdatePlan made for the call with
-  // `request_id`, if any. Not guarded: call it after GetPlan allowed the caller.
+  // `request_id`, if any. Not guarded: show nothing of it before GetPlan allowed
+  // the caller.
   virtual absl::StatusOr<std::optional<EarlierUpdate>> FindRevisionByRequest(
       const std::string& id, const std::string& request_id, absl::Time deadline) = 0;
 

@@ -475,7 +475,14 @@ bool NeedsAccessFacts(const PlanCaller& caller, const Plan& plan, AccessAction a
 
 PlanAccess DecidePlanAccess(const PlanCaller& caller, const Plan& plan, AccessAction action,
                             const AccessFacts& facts) {
-  const AccessRequest request = PlanAccessRequest(plan, action);
+  AccessRequest request = PlanAccessRequest(plan, action);
+  if (action == AccessAction::kCreate) {
+    // The new plan will be the caller's; writing it is writing about the person,
+    // which the organization that registered the person may, and another only with
+    // the person's consent for plans.
+    request.owner_organization = facts.person_owner;
+    request.requires_participation = false;
+  }
   PlanAccess access;
   access.decision = DecideAccess(caller.principal, request, facts);
   access.audit = AuditOf(caller.principal, caller.method, request, access.decision, caller.now,

@@ -89,8 +89,8 @@ struct PlanCaller {
 AccessRequest PlanAccessRequest(const Plan& plan, AccessAction action);
 
 // Whether deciding `action` on `plan` needs the identity facts (consents, break
-// glass, the person's registration); the lead organization acting on its own
-// plan does not.
+// glass, the person's registration); the lead organization reading or changing
+// its own plan does not.
 bool NeedsAccessFacts(const PlanCaller& caller, const Plan& plan, AccessAction action);
 
 // A decision about one plan and the audit record it leaves.
@@ -99,7 +99,9 @@ struct PlanAccess {
   AuditEntry audit;
 };
 
-// Decides `action` on `plan` for `caller` (common/access.h's rule).
+// Decides `action` on `plan` for `caller` (common/access.h's rule). Creating a
+// plan is writing about its person: the organization that registered the person
+// may, another only with the person's consent for plans.
 PlanAccess DecidePlanAccess(const PlanCaller& caller, const Plan& plan, AccessAction action,
                             const AccessFacts& facts);
 

@@ -90,6 +90,12 @@ absl::StatusOr<TestKeys> TestKeys::Create() {
 
 std::string TestKeys::Token(const std::string& org, const std::string& role,
                             const std::string& municipality) const {
+  return TokenValidFor(org, absl::Hours(1), role, municipality);
+}
+
+std::string TestKeys::TokenValidFor(const std::string& org, absl::Duration lifetime,
+                                    const std::string& role,
+                                    const std::string& municipality) const {
   TokenClaims claims;
   claims.issuer = kTestIssuer;
   claims.audience = kTestAudience;
@@ -97,8 +103,9 @@ std::string TestKeys::Token(const std::string& org, const std::string& role,
   claims.organization = absl::StrCat("organizations/", org);
   claims.municipality = municipality;
   claims.roles = {role};
-  claims.issued_at = absl::Now();
-  claims.expires_at = absl::Now() + absl::Hours(1);
+  // Issued before it expires, even when it expired long ago.
+  claims.issued_at = absl::Now() - absl::Hours(2);
+  claims.expires_at = absl::Now() + lifetime;
   return *MintToken(keys_.private_key_pem, kTestKid, claims);
 }
 

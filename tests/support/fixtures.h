@@ -29,6 +29,10 @@ class TestKeys {
   // Returns a token for `org` ("soc" → organizations/soc) in `municipality`.
   std::string Token(const std::string& org, const std::string& role = "caseworker",
                     const std::string& municipality = "1885") const;
+  // The same, expiring `lifetime` from now (negative: expired that long ago).
+  std::string TokenValidFor(const std::string& org, absl::Duration lifetime,
+                            const std::string& role = "caseworker",
+                            const std::string& municipality = "1885") const;
   // Options for an in-process verifier that trusts these keys.
   TokenVerifierOptions VerifierOptions() const;
   // SAMPLAN_JWT_* variables for a service process.

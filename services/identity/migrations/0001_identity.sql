@@ -315,6 +315,10 @@ BEGIN
       persons, consents, break_glass_accesses TO samplan_service;
     GRANT DELETE ON memberships TO samplan_service;
     GRANT SELECT ON audit_records, audit_heads TO samplan_service;
+    -- Tables created later in this schema by the migrating role (the outbox).
+    ALTER DEFAULT PRIVILEGES IN SCHEMA identity
+      GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO samplan_service;
+    ALTER DEFAULT PRIVILEGES IN SCHEMA identity GRANT USAGE ON SEQUENCES TO samplan_service;
     GRANT EXECUTE ON FUNCTION append_audit(timestamptz, text, text, text, text, text, text,
       text, text, text, text, text, text) TO samplan_service;
   END IF;

@@ -1,0 +1,170 @@
+#ifndef SAMPLAN_SERVICES_IDENTITY_IDENTITY_REPOSITORY_H_
+#define SAMPLAN_SERVICES_IDENTITY_IDENTITY_REPOSITORY_H_
+
+// Storage of the identity service. A handler runs its reads, its writes, the audit
+// record of the access and the outbox event inside one unit of work
+// (IdentityRepository::Transaction), so that they commit together or not at all —
+// the rule "no answer without its audit record" is a property of that unit.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "common/access.h"
+#include "samplan/events/v1/event.pb.h"
+#include "samplan/identity/v1/identity.pb.h"
+#include "services/identity/audit_chain.h"
+
+namespace samplan::identity {
+
+// A person as stored: the identity number sealed, never in clear.
+struct StoredPerson {
+  std::string id;  // the UUID of persons/{id}
+  std::string municipality;
+  std::string owner_organization;
+  std::string identity_number_kind;  // "personnummer" or "samordningsnummer"
+  std::string identity_number_sealed;
+  std::string identity_number_hash;
+  std::string given_name;
+  std::string family_name;
+  absl::CivilDay birth_date;
+  std::string address;
+  std::string phone;
+  std::string email;
+  bool protected_identity = false;
+  int64_t version = 1;
+  absl::Time create_time;
+  absl::Time update_time;
+  std::string create_request_id;
+
+  std::string name() const { return "persons/" + id; }
+};
+
+// A consent as stored: the API message (without `state`, which depends on the
+// time of the answer) and what only the store keeps.
+struct StoredConsent {
+  v1::Consent consent;
+  std::string person_id;
+  std::string municipality;
+  std::string create_request_id;
+};
+
+// The end of one audit chain as audit_heads records it.
+struct AuditChainHead {
+  std::string subject_person;
+  int64_t sequence = 0;
+  std::string hash;
+};
+
+// One unit of work: everything runs in the same database transaction. Methods
+// throw on database errors; IdentityRepository::Transaction turns them into a
+// status and rolls back.
+class IdentityStore {
+ public:
+  virtual ~IdentityStore() = default;
+
+  // Municipalities. InsertMunicipality returns false when the code exists.
+  virtual bool InsertMunicipality(const v1::Municipality& municipality, absl::Time now) = 0;
+  virtual std::optional<v1::Municipality> FindMunicipality(const std::string& code) = 0;
+  virtual std::vector<v1::Municipality> ListMunicipalities(const std::string& after_code,
+                                                           int limit) = 0;
+  // Returns the codes of `codes` that are not registered.
+  virtual std::vector<std::string> UnknownMunicipalities(const std::vector<std::string>& codes) = 0;
+
+  // Organizations, by id (without "organizations/"). InsertOrganization returns
+  // false when the id is taken; UpdateOrganization returns the new version.
+  virtual bool InsertOrganization(const std::string& id, const v1::Organization& organization,
+                                  absl::Time now) = 0;
+  virtual std::optional<v1::Organization> FindOrganization(const std::string& id,
+                                                           bool lock) = 0;
+  virtual int64_t UpdateOrganization(const std::string& id, const v1::Organization& organization,
+                                     absl::Time now) = 0;
+  virtual std::vector<v1::Organization> ListOrganizations(const std::string& municipality,
+                                                          const std::string& after_id,
+                                                          int limit) = 0;
+  // Returns the ids of `ids` that are not registered.
+  virtual std::vector<std::string> UnknownOrganizations(const std::vector<std::string>& ids) = 0;
+
+  // Users with their memberships, by id. InsertUser returns false when the id is
+  // taken, and then stores no membership.
+  virtual bool InsertUser(const std::string& id, const v1::User& user, absl::Time now) = 0;
+  virtual std::optional<v1::User> FindUser(const std::string& id) = 0;
+
+  // Persons. InsertPerson throws a unique violation when the number is registered.
+  virtual void InsertPerson(const StoredPerson& person) = 0;
+  virtual std::optional<StoredPerson> FindPerson(const std::string& id) = 0;
+  virtual std::optional<StoredPerson> FindPersonByHash(const std::string& hash) = 0;
+  virtual std::optional<StoredPerson> FindPersonByRequest(const std::string& owner,
+                                                          const std::string& request_id) = 0;
+
+  // Consents, by id (the UUID).
+  virtual void InsertConsent(const StoredConsent& consent) = 0;
+  virtual std::optional<StoredConsent> FindConsent(const std::string& id, bool lock) = 0;
+  virtual std::optional<StoredConsent> FindConsentByRequest(const std::string& organization,
+                                                            const std::string& request_id) = 0;
+  // Returns up to `limit` consents of a person, newest recorded first, only those
+  // naming `grantee` when it is not empty, recorded before the cursor when given.
+  virtual std::vector<StoredConsent> ListConsents(const std::string& person_id,
+                                                  const std::string& grantee,
+                                                  std::optional<absl::Time> before_time,
+                                                  const std::string& before_id, int limit) = 0;
+  // Marks the consent withdrawn; returns its new version, or nothing when it was
+  // already withdrawn.
+  virtual std::optional<int64_t> WithdrawConsent(const std::string& id, absl::Time time,
+                                                 const std::string& user,
+                                                 const std::string& organization,
+                                                 const std::string& reason) = 0;
+
+  // Stores a granted break-glass access (name "breakGlassAccesses/{id}").
+  virtual void InsertBreakGlass(const v1::BreakGlassAccess& access,
+                                const std::string& person_id,
+                                const std::string& municipality) = 0;
+
+  // The access facts (common/access.h) at `at`.
+  virtual AccessFacts ReadFacts(const std::string& organization, const std::string& person,
+                                const std::string& data_category, const std::string& purpose,
+                                absl::Time at) = 0;
+  // Appends an audit record; it commits with the unit of work.
+  virtual void Audit(const AuditEntry& entry) = 0;
+  // Writes an event to the outbox; it is published once the unit of work commits.
+  virtual void Publish(const events::v1::Event& event) = 0;
+
+  // The audit log. ChainPage: records of one chain with after < sequence <= up_to,
+  // oldest first. NewestFirst: records before `before` (0: from the newest).
+  virtual std::vector<AuditRecord> AuditChainPage(const std::string& subject_person,
+                                                  int64_t after, int64_t up_to, int limit) = 0;
+  virtual std::vector<AuditRecord> AuditNewestFirst(const std::string& subject_person,
+                                                    int64_t before, int limit) = 0;
+  // The heads of the chains of the municipality's persons and of the chain of
+  // attempts that named no person; only `subject_person`'s when it is not empty.
+  virtual std::vector<AuditChainHead> AuditHeads(const std::string& municipality,
+                                                 const std::string& subject_person) = 0;
+  // What ReviewAccess reports, at most `limit`.
+  virtual std::vector<v1::AccessFinding> ReviewFindings(const std::string& municipality,
+                                                        absl::Time start, absl::Time end,
+                                                        int volume_threshold, int limit) = 0;
+};
+
+class IdentityRepository {
+ public:
+  virtual ~IdentityRepository() = default;
+
+  // Runs `work` in one transaction and commits it when `work` returns OK; any
+  // other status, or a database error, rolls everything back. A handler that
+  // refuses a caller returns OK here (so the audit record of the refusal commits)
+  // and the refusal afterwards.
+  virtual absl::Status Transaction(absl::Time deadline,
+                                   absl::FunctionRef<absl::Status(IdentityStore&)> work) = 0;
+
+  // Like Transaction for reads that need no atomicity: each statement on its own.
+  virtual absl::Status Read(absl::Time deadline,
+                            absl::FunctionRef<absl::Status(IdentityStore&)> work) = 0;
+};
+
+}  // namespace samplan::identity
+
+#endif  // SAMPLAN_SERVICES_IDENTITY_IDENTITY_REPOSITORY_H_

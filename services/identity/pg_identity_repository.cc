@@ -1,0 +1,419 @@
+#include "services/identity/pg_identity_repository.h"
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "services/identity/identity_rules.h"
+#include "services/identity/sql.h"
+
+namespace samplan::identity {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+
+google::protobuf::Timestamp Timestamp(int64_t micros) {
+  return TimeUtil::MicrosecondsToTimestamp(micros);
+}
+
+absl::Time TimeOf(const google::protobuf::Timestamp& timestamp) {
+  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(timestamp));
+}
+
+pqxx::binarystring Bytes(const std::string& bytes) {
+  return pqxx::binarystring(bytes.data(), bytes.size());
+}
+
+std::string IdOf(absl::string_view name) {
+  return std::string(name.substr(name.find('/') + 1));
+}
+
+// (code, display_name, create_micros)
+v1::Municipality MunicipalityFromRow(const pqxx::row& row) {
+  v1::Municipality municipality;
+  municipality.set_code(row[0].as<std::string>());
+  municipality.set_name(absl::StrCat("municipalities/", municipality.code()));
+  municipality.set_display_name(row[1].as<std::string>());
+  *municipality.mutable_create_time() = Timestamp(row[2].as<int64_t>());
+  return municipality;
+}
+
+// SAMPLAN_ORGANIZATION_COLUMNS
+v1::Organization OrganizationFromRow(const pqxx::row& row) {
+  v1::Organization organization;
+  organization.set_name(absl::StrCat("organizations/", row[0].as<std::string>()));
+  organization.set_display_name(row[1].as<std::string>());
+  organization.set_kind(OrganizationKindFromText(row[2].as<std::string>()));
+  organization.set_description(row[3].as<std::string>());
+  for (std::string& code : ParsePgTextArray(row[4])) organization.add_municipalities(code);
+  organization.set_version(row[5].as<int64_t>());
+  organization.set_etag(absl::StrCat(organization.version()));
+  *organization.mutable_create_time() = Timestamp(row[6].as<int64_t>());
+  *organization.mutable_update_time() = Timestamp(row[7].as<int64_t>());
+  return organization;
+}
+
+// SAMPLAN_PERSON_COLUMNS
+StoredPerson PersonFromRow(const pqxx::row& row) {
+  StoredPerson person;
+  person.id = row[0].as<std::string>();
+  person.municipality = row[1].as<std::string>();
+  person.owner_organization = row[2].as<std::string>();
+  person.identity_number_kind = row[3].as<std::string>();
+  const pqxx::binarystring sealed(row[4]);
+  person.identity_number_sealed = sealed.str();
+  person.identity_number_hash = row[5].as<std::string>();
+  person.given_name = row[6].as<std::string>();
+  person.family_name = row[7].as<std::string>();
+  absl::CivilDay birth_date;
+  if (absl::ParseCivilTime(row[8].as<std::string>(), &birth_date)) person.birth_date = birth_date;
+  person.address = row[9].as<std::string>();
+  person.phone = row[10].as<std::string>();
+  person.email = row[11].as<std::string>();
+  person.protected_identity = row[12].as<bool>();
+  person.version = row[13].as<int64_t>();
+  person.create_time = absl::FromUnixMicros(row[14].as<int64_t>());
+  person.update_time = absl::FromUnixMicros(row[15].as<int64_t>());
+  person.create_request_id = row[16].as<std::string>();
+  return person;
+}
+
+// SAMPLAN_CONSENT_COLUMNS
+StoredConsent ConsentFromRow(const pqxx::row& row) {
+  StoredConsent stored;
+  v1::Consent& consent = stored.consent;
+  consent.set_name(absl::StrCat("consents/", row[0].as<std::string>()));
+  stored.person_id = row[1].as<std::string>();
+  consent.set_person(absl::StrCat("persons/", stored.person_id));
+  stored.municipality = row[2].as<std::string>();
+  for (std::string& grantee : ParsePgTextArray(row[3])) consent.add_grantee_organizations(grantee);
+  consent.set_purpose(row[4].as<std::string>());
+  for (std::string& category : ParsePgTextArray(row[5])) consent.add_data_categories(category);
+  *consent.mutable_valid_from() = Timestamp(row[6].as<int64_t>());
+  *consent.mutable_valid_until() = Timestamp(row[7].as<int64_t>());
+  consent.set_given_by(ConsentGiverFromText(row[8].as<std::string>()));
+  consent.set_guardian_name(row[9].as<std::string>());
+  consent.set_method(ConsentMethodFromText(row[10].as<std::string>()));
+  consent.set_recorded_by_user(row[11].as<std::string>());
+  consent.set_recorded_by_organization(row[12].as<std::string>());
+  *consent.mutable_create_time() = Timestamp(row[13].as<int64_t>());
+  if (!row[14].is_null()) *consent.mutable_withdraw_time() = Timestamp(row[14].as<int64_t>());
+  consent.set_withdrawn_by_user(row[15].as<std::string>());
+  consent.set_withdrawn_by_organization(row[16].as<std::string>());
+  consent.set_withdraw_reason(row[17].as<std::string>());
+  consent.set_version(row[18].as<int64_t>());
+  consent.set_etag(absl::StrCat(consent.version()));
+  stored.create_request_id = row[19].as<std::string>();
+  return stored;
+}
+
+// SAMPLAN_AUDIT_COLUMNS
+AuditRecord AuditFromRow(const pqxx::row& row) {
+  AuditRecord record;
+  record.subject_person = row[0].as<std::string>();
+  record.sequence = row[1].as<int64_t>();
+  record.time = absl::FromUnixMicros(row[2].as<int64_t>());
+  record.municipality = row[3].as<std::string>();
+  record.actor_user = row[4].as<std::string>();
+  record.actor_organization = row[5].as<std::string>();
+  record.action = row[6].as<std::string>();
+  record.resource = row[7].as<std::string>();
+  record.data_category = row[8].as<std::string>();
+  record.purpose = row[9].as<std::string>();
+  record.consent = row[10].as<std::string>();
+  record.decision = row[11].as<std::string>();
+  record.reason = row[12].as<std::string>();
+  record.request_id = row[13].as<std::string>();
+  record.previous_hash = row[14].as<std::string>();
+  record.hash = row[15].as<std::string>();
+  return record;
+}
+
+template <typename T, typename F>
+std::optional<T> First(const pqxx::result& rows, F from_row) {
+  if (rows.empty()) return std::nullopt;
+  return from_row(rows[0]);
+}
+
+std::vector<std::string> Column(const pqxx::result& rows) {
+  std::vector<std::string> out;
+  for (const pqxx::row& row : rows) out.push_back(row[0].as<std::string>());
+  return out;
+}
+
+class PgIdentityStore final : public IdentityStore {
+ public:
+  PgIdentityStore(pqxx::transaction_base& tx, const Outbox& outbox) : tx_(tx), outbox_(outbox) {}
+
+  bool InsertMunicipality(const v1::Municipality& municipality, absl::Time now) override {
+    return !tx_.exec_prepared(sql::kInsertMunicipality.name, municipality.code(),
+                              municipality.display_name(), PgTimestamp(now))
+                .empty();
+  }
+
+  std::optional<v1::Municipality> FindMunicipality(const std::string& code) override {
+    return First<v1::Municipality>(tx_.exec_prepared(sql::kSelectMunicipality.name, code),
+                                   MunicipalityFromRow);
+  }
+
+  std::vector<v1::Municipality> ListMunicipalities(const std::string& after_code,
+                                                   int limit) override {
+    std::vector<v1::Municipality> out;
+    for (const pqxx::row& row :
+         tx_.exec_prepared(sql::kListMunicipalities.name, after_code, limit)) {
+      out.push_back(MunicipalityFromRow(row));
+    }
+    return out;
+  }
+
+  std::vector<std::string> UnknownMunicipalities(const std::vector<std::string>& codes) override {
+    return Column(tx_.exec_prepared(sql::kUnknownMunicipalities.name, PgTextArray(codes)));
+  }
+
+  bool InsertOrganization(const std::string& id, const v1::Organization& organization,
+                          absl::Time now) override {
+    return !tx_.exec_prepared(sql::kInsertOrganization.name, id, organization.display_name(),
+                              OrganizationKindText(organization.kind()),
+                              organization.description(),
+                              PgTextArray({organization.municipalities().begin(),
+                                           organization.municipalities().end()}),
+                              PgTimestamp(now))
+                .empty();
+  }
+
+  std::optional<v1::Organization> FindOrganization(const std::string& id, bool lock) override {
+    return First<v1::Organization>(
+        tx_.exec_prepared(lock ? sql::kSelectOrganizationForUpdate.name
+                               : sql::kSelectOrganization.name,
+                          id),
+        OrganizationFromRow);
+  }
+
+  int64_t UpdateOrganization(const std::string& id, const v1::Organization& organization,
+                             absl::Time now) override {
+    return tx_
+        .exec_prepared1(sql::kUpdateOrganization.name, id, organization.display_name(),
+                        OrganizationKindText(organization.kind()), organization.description(),
+                        PgTextArray({organization.municipalities().begin(),
+                                     organization.municipalities().end()}),
+                        PgTimestamp(now))[0]
+        .as<int64_t>();
+  }
+
+  std::vector<v1::Organization> ListOrganizations(const std::string& municipality,
+                                                  const std::string& after_id,
+                                                  int limit) override {
+    std::vector<v1::Organization> out;
+    for (const pqxx::row& row :
+         tx_.exec_prepared(sql::kListOrganizations.name, municipality, after_id, limit)) {
+      out.push_back(OrganizationFromRow(row));
+    }
+    return out;
+  }
+
+  std::vector<std::string> UnknownOrganizations(const std::vector<std::string>& ids) override {
+    return Column(tx_.exec_prepared(sql::kUnknownOrganizations.name, PgTextArray(ids)));
+  }
+
+  bool InsertUser(const std::string& id, const v1::User& user, absl::Time now) override {
+    if (tx_.exec_prepared(sql::kInsertUser.name, id, user.display_name(), user.email(),
+                          PgTimestamp(now))
+            .empty()) {
+      return false;
+    }
+    for (const v1::Membership& membership : user.memberships()) {
+      tx_.exec_prepared(sql::kInsertMembership.name, id, IdOf(membership.organization()),
+                        PgTextArray({membership.roles().begin(), membership.roles().end()}));
+    }
+    return true;
+  }
+
+  std::optional<v1::User> FindUser(const std::string& id) override {
+    pqxx::result rows = tx_.exec_prepared(sql::kSelectUser.name, id);
+    if (rows.empty()) return std::nullopt;
+    v1::User user;
+    user.set_name(absl::StrCat("users/", rows[0][0].as<std::string>()));
+    user.set_display_name(rows[0][1].as<std::string>());
+    user.set_email(rows[0][2].as<std::string>());
+    user.set_version(rows[0][3].as<int64_t>());
+    user.set_etag(absl::StrCat(user.version()));
+    *user.mutable_create_time() = Timestamp(rows[0][4].as<int64_t>());
+    *user.mutable_update_time() = Timestamp(rows[0][5].as<int64_t>());
+    for (const pqxx::row& row : tx_.exec_prepared(sql::kSelectMemberships.name, id)) {
+      v1::Membership* membership = user.add_memberships();
+      membership->set_organization(absl::StrCat("organizations/", row[0].as<std::string>()));
+      for (std::string& role : ParsePgTextArray(row[1])) membership->add_roles(role);
+    }
+    return user;
+  }
+
+  void InsertPerson(const StoredPerson& p) override {
+    tx_.exec_prepared(sql::kInsertPerson.name, p.id, p.municipality, p.owner_organization,
+                      p.identity_number_kind, Bytes(p.identity_number_sealed),
+                      p.identity_number_hash, p.given_name, p.family_name,
+                      absl::FormatCivilTime(p.birth_date), p.address, p.phone, p.email,
+                      p.protected_identity, PgTimestamp(p.create_time), p.create_request_id);
+  }
+
+  std::optional<StoredPerson> FindPerson(const std::string& id) override {
+    return First<StoredPerson>(tx_.exec_prepared(sql::kSelectPerson.name, id), PersonFromRow);
+  }
+
+  std::optional<StoredPerson> FindPersonByHash(const std::string& hash) override {
+    return First<StoredPerson>(tx_.exec_prepared(sql::kSelectPersonByHash.name, hash),
+                               PersonFromRow);
+  }
+
+  std::optional<StoredPerson> FindPersonByRequest(const std::string& owner,
+                                                  const std::string& request_id) override {
+    return First<StoredPerson>(
+        tx_.exec_prepared(sql::kSelectPersonByRequest.name, owner, request_id), PersonFromRow);
+  }
+
+  void InsertConsent(const StoredConsent& stored) override {
+    const v1::Consent& c = stored.consent;
+    tx_.exec_prepared(
+        sql::kInsertConsent.name, IdOf(c.name()), stored.person_id, stored.municipality,
+        PgTextArray({c.grantee_organizations().begin(), c.grantee_organizations().end()}),
+        c.purpose(), PgTextArray({c.data_categories().begin(), c.data_categories().end()}),
+        PgTimestamp(TimeOf(c.valid_from())), PgTimestamp(TimeOf(c.valid_until())),
+        ConsentGiverText(c.given_by()), c.guardian_name(), ConsentMethodText(c.method()),
+        c.recorded_by_user(), c.recorded_by_organization(), PgTimestamp(TimeOf(c.create_time())),
+        stored.create_request_id);
+  }
+
+  std::optional<StoredConsent> FindConsent(const std::string& id, bool lock) override {
+    return First<StoredConsent>(
+        tx_.exec_prepared(lock ? sql::kSelectConsentForUpdate.name : sql::kSelectConsent.name, id),
+        ConsentFromRow);
+  }
+
+  std::optional<StoredConsent> FindConsentByRequest(const std::string& organization,
+                                                    const std::string& request_id) override {
+    return First<StoredConsent>(
+        tx_.exec_prepared(sql::kSelectConsentByRequest.name, organization, request_id),
+        ConsentFromRow);
+  }
+
+  std::vector<StoredConsent> ListConsents(const std::string& person_id, const std::string& grantee,
+                                          std::optional<absl::Time> before_time,
+                                          const std::string& before_id, int limit) override {
+    std::vector<StoredConsent> out;
+    const std::string cursor_time = before_time ? PgTimestamp(*before_time) : "";
+    for (const pqxx::row& row :
+         tx_.exec_prepared(sql::kListConsents.name, person_id, grantee, cursor_time,
+                           before_time ? before_id : "", limit)) {
+      out.push_back(ConsentFromRow(row));
+    }
+    return out;
+  }
+
+  std::optional<int64_t> WithdrawConsent(const std::string& id, absl::Time time,
+                                         const std::string& user, const std::string& organization,
+                                         const std::string& reason) override {
+    pqxx::result rows = tx_.exec_prepared(sql::kWithdrawConsent.name, id, PgTimestamp(time), user,
+                                          organization, reason);
+    if (rows.empty()) return std::nullopt;
+    return rows[0][0].as<int64_t>();
+  }
+
+  void InsertBreakGlass(const v1::BreakGlassAccess& access, const std::string& person_id,
+                        const std::string& municipality) override {
+    tx_.exec_prepared(sql::kInsertBreakGlass.name, IdOf(access.name()), person_id, municipality,
+                      access.organization(), access.user(), access.data_category(),
+                      access.reason(), PgTimestamp(TimeOf(access.create_time())),
+                      PgTimestamp(TimeOf(access.expire_time())));
+  }
+
+  AccessFacts ReadFacts(const std::string& organization, const std::string& person,
+                        const std::string& data_category, const std::string& purpose,
+                        absl::Time at) override {
+    return ReadAccessFacts(tx_, organization, person, data_category, purpose, at);
+  }
+
+  void Audit(const AuditEntry& entry) override { AppendAudit(tx_, entry); }
+
+  void Publish(const events::v1::Event& event) override { outbox_.Append(tx_, event); }
+
+  std::vector<AuditRecord> AuditChainPage(const std::string& subject_person, int64_t after,
+                                          int64_t up_to, int limit) override {
+    std::vector<AuditRecord> out;
+    for (const pqxx::row& row :
+         tx_.exec_prepared(sql::kAuditChainPage.name, subject_person, after, up_to, limit)) {
+      out.push_back(AuditFromRow(row));
+    }
+    return out;
+  }
+
+  std::vector<AuditRecord> AuditNewestFirst(const std::string& subject_person, int64_t before,
+                                            int limit) override {
+    std::vector<AuditRecord> out;
+    for (const pqxx::row& row :
+         tx_.exec_prepared(sql::kAuditNewestFirst.name, subject_person, before, limit)) {
+      out.push_back(AuditFromRow(row));
+    }
+    return out;
+  }
+
+  std::vector<AuditChainHead> AuditHeads(const std::string& municipality,
+                                         const std::string& subject_person) override {
+    std::vector<AuditChainHead> out;
+    for (const pqxx::row& row :
+         tx_.exec_prepared(sql::kAuditHeads.name, municipality, subject_person)) {
+      out.push_back({row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<std::string>()});
+    }
+    return out;
+  }
+
+  std::vector<v1::AccessFinding> ReviewFindings(const std::string& municipality, absl::Time start,
+                                                absl::Time end, int volume_threshold,
+                                                int limit) override {
+    std::vector<v1::AccessFinding> out;
+    for (const pqxx::row& row :
+         tx_.exec_prepared(sql::kReviewFindings.name, municipality, PgTimestamp(start),
+                           PgTimestamp(end), volume_threshold, limit)) {
+      v1::AccessFinding finding;
+      finding.set_kind(static_cast<v1::FindingKind>(row[0].as<int>()));
+      finding.set_actor_organization(row[1].as<std::string>());
+      finding.set_actor_user(row[2].as<std::string>());
+      finding.set_subject_person(row[3].as<std::string>());
+      *finding.mutable_time() = Timestamp(row[4].as<int64_t>());
+      finding.set_count(row[5].as<int64_t>());
+      finding.set_request_id(row[6].as<std::string>());
+      finding.set_action(row[7].as<std::string>());
+      finding.set_reason(row[8].as<std::string>());
+      out.push_back(std::move(finding));
+    }
+    return out;
+  }
+
+ private:
+  pqxx::transaction_base& tx_;
+  const Outbox& outbox_;
+};
+
+}  // namespace
+
+std::vector<PreparedStatement> IdentityRepositoryStatements(const Outbox& outbox) {
+  std::vector<PreparedStatement> statements(std::begin(sql::kAll), std::end(sql::kAll));
+  for (const PreparedStatement& statement : outbox.statements()) statements.push_back(statement);
+  for (const PreparedStatement& statement : AccessStatements()) statements.push_back(statement);
+  return statements;
+}
+
+absl::Status PgIdentityRepository::Transaction(
+    absl::Time deadline, absl::FunctionRef<absl::Status(IdentityStore&)> work) {
+  return pool_.Transaction(deadline, [&](pqxx::transaction_base& tx) {
+    PgIdentityStore store(tx, outbox_);
+    return work(store);
+  });
+}
+
+absl::Status PgIdentityRepository::Read(absl::Time deadline,
+                                        absl::FunctionRef<absl::Status(IdentityStore&)> work) {
+  return pool_.Read(deadline, [&](pqxx::transaction_base& tx) {
+    PgIdentityStore store(tx, outbox_);
+    return work(store);
+  });
+}
+
+}  // namespace samplan::identity

@@ -1,0 +1,37 @@
+#ifndef SAMPLAN_SERVICES_IDENTITY_PG_IDENTITY_REPOSITORY_H_
+#define SAMPLAN_SERVICES_IDENTITY_PG_IDENTITY_REPOSITORY_H_
+
+#include <vector>
+
+#include "common/outbox.h"
+#include "common/pg.h"
+#include "services/identity/identity_repository.h"
+
+namespace samplan::identity {
+
+// The schema the identity service owns.
+inline constexpr char kSchema[] = "identity";
+
+// Returns the statements the repository needs prepared on its pool: its own, the
+// outbox's and the access rule's (common/access.h).
+std::vector<PreparedStatement> IdentityRepositoryStatements(const Outbox& outbox);
+
+// IdentityRepository over PostgreSQL (schema "identity", migrations/ beside this
+// file). The pool must have been created with IdentityRepositoryStatements.
+class PgIdentityRepository final : public IdentityRepository {
+ public:
+  PgIdentityRepository(PgPool& pool, const Outbox& outbox) : pool_(pool), outbox_(outbox) {}
+
+  absl::Status Transaction(absl::Time deadline,
+                           absl::FunctionRef<absl::Status(IdentityStore&)> work) override;
+  absl::Status Read(absl::Time deadline,
+                    absl::FunctionRef<absl::Status(IdentityStore&)> work) override;
+
+ private:
+  PgPool& pool_;
+  const Outbox& outbox_;
+};
+
+}  // namespace samplan::identity
+
+#endif  // SAMPLAN_SERVICES_IDENTITY_PG_IDENTITY_REPOSITORY_H_

@@ -1,0 +1,617 @@
+// The access matrix: every caseplan and identity call that touches personal data,
+// made by every kind of caller, against real PostgreSQL and Redis, the identity
+// service as its own process and caseplan in two replicas. For each call it asserts
+// the exact outcome and the audit record the call left (or that it left none).
+//
+// The person P is registered by the social services (soc), who lead P's plan. The
+// other organizations take part in the plan and stand to P as their names say:
+//   af      consent for plan and person data, coordination       → sees
+//   fk      no consent at all                                    → refused
+//   region  consent withdrawn                                    → refused
+//   vux     consent expired                                      → refused
+//   prakt   consent for health data only                         → refused
+//   sthlm   consent, but the organization works in 0180          → refused
+// and soc's manager (role manager), a caller without a token, one with a token
+// signed by a key nobody trusts, and one with an expired token.
+
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <google/protobuf/util/time_util.h>
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/ids.h"
+#include "common/redis.h"
+#include "samplan/caseplan/v1/caseplan.grpc.pb.h"
+#include "samplan/identity/v1/identity.grpc.pb.h"
+#include "services/identity/identity_crypto.h"
+#include "tests/support/caseplan_stack.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/servers.h"
+
+namespace samplan {
+namespace {
+
+namespace cp = ::samplan::caseplan::v1;
+namespace id = ::samplan::identity::v1;
+using ::google::protobuf::util::TimeUtil;
+using testing::ChildProcess;
+using testing::PostgresServer;
+using testing::RedisServer;
+using testing::TestKeys;
+
+constexpr char kPersonNumber[] = "19850312-2387";  // invented; valid check digit
+
+// What one call answered and the audit records it left.
+struct Outcome {
+  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
+  std::vector<std::map<std::string, std::string>> audit;
+};
+
+class AccessMatrixTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto pg = PostgresServer::Start();
+    ASSERT_TRUE(pg.ok()) << pg.status();
+    pg_ = pg->release();
+    auto redis = RedisServer::Start();
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    redis_ = redis->release();
+    auto keys = TestKeys::Create();
+    ASSERT_TRUE(keys.ok());
+    keys_ = new TestKeys(*std::move(keys));
+    auto stranger = TestKeys::Create();  // the same key id, a key nobody trusts
+    ASSERT_TRUE(stranger.ok());
+    stranger_ = new TestKeys(*std::move(stranger));
+    auto dsn = pg_->CreateDatabase();
+    ASSERT_TRUE(dsn.ok());
+    dsn_ = new std::string(*dsn);
+    ASSERT_TRUE(testing::MigrateIdentityAndCasePlan(*dsn_).ok());
+
+    // The identity service as operators run it: its own process, its relay on.
+    const int port = testing::FreePort();
+    std::map<std::string, std::string> env = keys_->Environment();
+    env["SAMPLAN_PG_DSN"] = *dsn_;
+    env["SAMPLAN_REDIS_ADDRESS"] = redis_->Address();
+    env["SAMPLAN_LISTEN_ADDRESS"] = absl::StrCat("127.0.0.1:", port);
+    env["SAMPLAN_DRAIN_PERIOD"] = "0s";
+    env["SAMPLAN_RELAY_POLL_INTERVAL"] = "5ms";
+    env["SAMPLAN_LOG_LEVEL"] = "warning";
+    env["SAMPLAN_IDENTITY_ENCRYPTION_KEY"] = identity::IdentityNumberProtector::GenerateKeyBase64();
+    env["SAMPLAN_IDENTITY_LOOKUP_KEY"] = identity::IdentityNumberProtector::GenerateKeyBase64();
+    auto process = ChildProcess::Spawn(SAMPLAN_IDENTITY_BINARY, {}, env,
+                                       "/tmp/samplan-matrix-identity.log");
+    ASSERT_TRUE(process.ok()) << process.status();
+    identity_process_ = process->release();
+    identity_ = id::IdentityService::NewStub(
+                    grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                        grpc::InsecureChannelCredentials()))
+                    .release();
+
+    for (auto** replica : {&replica_a_, &replica_b_}) {
+      auto stack = testing::InProcessCasePlan::Start(*dsn_, keys_->VerifierOptions());
+      ASSERT_TRUE(stack.ok()) << stack.status();
+      *replica = stack->release();
+    }
+    caseplan_ = replica_a_->NewStub().release();
+    caseplan_b_ = replica_b_->NewStub().release();
+    ASSERT_NO_FATAL_FAILURE(Bootstrap());
+  }
+
+  static void TearDownTestSuite() {
+    identity_process_->Signal(SIGTERM);
+    (void)identity_process_->Wait(absl::Seconds(10));
+  }
+
+  // Sends `request` to `method` with `token` (none when empty) and a fresh
+  // x-request-id, and returns the answer's code and the audit records carrying
+  // that request id.
+  template <typename Stub, typename Request, typename Response>
+  static Outcome Call(Stub* stub,
+                      grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                      const std::string& token, const Request& request,
+                      Response* response = nullptr) {
+    const std::string request_id = absl::StrCat("matrix-", NewUuid());
+    grpc::ClientContext context;
+    context.set_wait_for_ready(true);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(15));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    context.AddMetadata("x-request-id", request_id);
+    Response ignored;
+    Outcome outcome;
+    outcome.code = (stub->*method)(&context, request, response ? response : &ignored).error_code();
+    outcome.audit = AuditOf(request_id);
+    return outcome;
+  }
+
+  static std::vector<std::map<std::string, std::string>> AuditOf(const std::string& request_id) {
+    pqxx::connection connection(*dsn_);
+    pqxx::nontransaction tx(connection);
+    std::vector<std::map<std::string, std::string>> records;
+    for (const pqxx::row& row : tx.exec_params(
+             "SELECT action, actor_organization, subject_person, data_category, consent,"
+             "  decision, reason FROM identity.audit_records WHERE request_id = $1"
+             " ORDER BY time, sequence",
+             request_id)) {
+      records.push_back({{"action", row[0].c_str()},
+                         {"actor", row[1].c_str()},
+                         {"person", row[2].c_str()},
+                         {"category", row[3].c_str()},
+                         {"consent", row[4].c_str()},
+                         {"decision", row[5].c_str()},
+                         {"reason", row[6].c_str()}});
+    }
+    return records;
+  }
+
+  static std::string Admin(const std::string& municipality = "1885") {
+    return keys_->Token("soc", "administrator", municipality);
+  }
+
+  // Registers the municipalities, organizations, the person, the consents and the
+  // plan the matrix runs on.
+  static void Bootstrap() {
+    for (const auto& [code, name] : {std::pair{"1885", "Lindesberg"}, {"0180", "Stockholm"}}) {
+      id::CreateMunicipalityRequest request;
+      request.mutable_municipality()->set_code(code);
+      request.mutable_municipality()->set_display_name(name);
+      ASSERT_EQ(Call(identity_, &id::IdentityService::Stub::CreateMunicipality, Admin(code),
+                     request).code,
+                grpc::StatusCode::OK);
+    }
+    const std::tuple<const char*, id::OrganizationKind, const char*> organizations[] = {
+        {"soc", id::ORGANIZATION_KIND_SOCIAL_SERVICES, "1885"},
+        {"af", id::ORGANIZATION_KIND_EMPLOYMENT_SERVICE, "1885"},
+        {"fk", id::ORGANIZATION_KIND_SOCIAL_INSURANCE, "1885"},
+        {"region", id::ORGANIZATION_KIND_HEALTH_CARE, "1885"},
+        {"vux", id::ORGANIZATION_KIND_ADULT_EDUCATION, "1885"},
+        {"prakt", id::ORGANIZATION_KIND_OTHER, "1885"},
+        {"sthlm", id::ORGANIZATION_KIND_SOCIAL_SERVICES, "0180"},
+    };
+    for (const auto& [org, kind, municipality] : organizations) {
+      id::CreateOrganizationRequest request;
+      request.set_organization_id(org);
+      request.mutable_organization()->set_display_name(org);
+      request.mutable_organization()->set_kind(kind);
+      request.mutable_organization()->add_municipalities(municipality);
+      ASSERT_EQ(Call(identity_, &id::IdentityService::Stub::CreateOrganization,
+                     Admin(municipality), request)
+                    .code,
+                grpc::StatusCode::OK)
+          << org;
+    }
+
+    id::CreatePersonRequest person;
+    person.set_request_id("matrix-person");
+    person.mutable_person()->set_identity_number(kPersonNumber);
+    person.mutable_person()->set_given_name("Amira");
+    person.mutable_person()->set_family_name("Testsson");
+    person.mutable_person()->set_phone("070-000 00 00");
+    id::Person registered;
+    ASSERT_EQ(Call(identity_, &id::IdentityService::Stub::CreatePerson, keys_->Token("soc"),
+                   person, &registered)
+                  .code,
+              grpc::StatusCode::OK);
+    person_ = new std::string(registered.name());
+
+    Consent("af", {"plan", "person"});
+    const std::string region = Consent("region", {"plan", "person"});
+    Consent("vux", {"plan", "person"}, absl::Seconds(2));
+    Consent("prakt", {"health"});
+    Consent("sthlm", {"plan", "person"});
+    id::WithdrawConsentRequest withdraw;
+    withdraw.set_name(region);
+    withdraw.set_reason("The person no longer wants the region to see the plan.");
+    ASSERT_EQ(Call(identity_, &id::IdentityService::Stub::WithdrawConsent, keys_->Token("soc"),
+                   withdraw)
+                  .code,
+              grpc::StatusCode::OK);
+
+    cp::CreatePlanRequest plan;
+    plan.set_request_id("matrix-plan");
+    plan.mutable_plan()->set_person(*person_);
+    plan.mutable_plan()->set_status(cp::PLAN_STATUS_ACTIVE);
+    for (const char* org : {"af", "fk", "region", "vux", "prakt", "sthlm"}) {
+      plan.mutable_plan()->add_participants()->set_organization(
+          absl::StrCat("organizations/", org));
+    }
+    cp::Plan created;
+    ASSERT_EQ(Call(caseplan_, &cp::CasePlanService::Stub::CreatePlan, keys_->Token("soc"), plan,
+                   &created)
+                  .code,
+              grpc::StatusCode::OK);
+    plan_ = new std::string(created.name());
+    absl::SleepFor(absl::Seconds(2));  // vux's consent runs out
+  }
+
+  // Records P's consent for `org` (as soc, the owner), valid for `lifetime`.
+  static std::string Consent(const std::string& org, std::vector<std::string> categories,
+                             absl::Duration lifetime = absl::Hours(24 * 365)) {
+    id::CreateConsentRequest request;
+    request.set_request_id(absl::StrCat("matrix-consent-", org));
+    id::Consent* consent = request.mutable_consent();
+    consent->set_person(*person_);
+    consent->add_grantee_organizations(absl::StrCat("organizations/", org));
+    consent->set_purpose("coordination");
+    for (const std::string& category : categories) consent->add_data_categories(category);
+    *consent->mutable_valid_until() =
+        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + lifetime));
+    consent->set_given_by(id::CONSENT_GIVER_PERSON);
+    consent->set_method(id::CONSENT_METHOD_WRITTEN);
+    id::Consent recorded;
+    Outcome outcome = Call(identity_, &id::IdentityService::Stub::CreateConsent,
+                           keys_->Token("soc"), request, &recorded);
+    EXPECT_EQ(outcome.code, grpc::StatusCode::OK) << org;
+    return recorded.name();
+  }
+
+  static PostgresServer* pg_;
+  static RedisServer* redis_;
+  static TestKeys* keys_;
+  static TestKeys* stranger_;
+  static std::string* dsn_;
+  static ChildProcess* identity_process_;
+  static id::IdentityService::Stub* identity_;
+  static testing::InProcessCasePlan* replica_a_;
+  static testing::InProcessCasePlan* replica_b_;
+  static cp::CasePlanService::Stub* caseplan_;
+  static cp::CasePlanService::Stub* caseplan_b_;
+  static std::string* person_;
+  static std::string* plan_;
+};
+
+PostgresServer* AccessMatrixTest::pg_ = nullptr;
+RedisServer* AccessMatrixTest::redis_ = nullptr;
+TestKeys* AccessMatrixTest::keys_ = nullptr;
+TestKeys* AccessMatrixTest::stranger_ = nullptr;
+std::string* AccessMatrixTest::dsn_ = nullptr;
+ChildProcess* AccessMatrixTest::identity_process_ = nullptr;
+id::IdentityService::Stub* AccessMatrixTest::identity_ = nullptr;
+testing::InProcessCasePlan* AccessMatrixTest::replica_a_ = nullptr;
+testing::InProcessCasePlan* AccessMatrixTest::replica_b_ = nullptr;
+cp::CasePlanService::Stub* AccessMatrixTest::caseplan_ = nullptr;
+cp::CasePlanService::Stub* AccessMatrixTest::caseplan_b_ = nullptr;
+std::string* AccessMatrixTest::person_ = nullptr;
+std::string* AccessMatrixTest::plan_ = nullptr;
+
+// A kind of caller, and what the rule says of it: permitted with `reason`, or
+// refused and audited with `reason`; empty `reason` means refused before any
+// personal data is looked at, so no audit record.
+struct Caller {
+  const char* kind;
+  std::function<std::string()> token;
+  bool permitted;
+  const char* reason;
+  const char* organization;
+  grpc::StatusCode refused_with = grpc::StatusCode::PERMISSION_DENIED;
+};
+
+std::vector<Caller> Callers(TestKeys* keys, TestKeys* stranger) {
+  using grpc::StatusCode;
+  return {
+      {"owner", [=] { return keys->Token("soc"); }, true, "owner", "organizations/soc"},
+      {"consented", [=] { return keys->Token("af", "partner_system"); }, true, "consent",
+       "organizations/af"},
+      {"not consented", [=] { return keys->Token("fk"); }, false, "no_consent",
+       "organizations/fk"},
+      {"withdrawn", [=] { return keys->Token("region"); }, false, "consent_withdrawn",
+       "organizations/region"},
+      {"expired", [=] { return keys->Token("vux", "teacher"); }, false, "consent_expired",
+       "organizations/vux"},
+      {"wrong category", [=] { return keys->Token("prakt", "placement_coordinator"); }, false,
+       "category_not_covered", "organizations/prakt"},
+      {"other municipality", [=] { return keys->Token("sthlm", "caseworker", "0180"); }, false,
+       "other_municipality", "organizations/sthlm"},
+      {"manager of the owner", [=] { return keys->Token("soc", "manager"); }, false, "role",
+       "organizations/soc"},
+      {"no token", [] { return std::string(); }, false, "", "", StatusCode::UNAUTHENTICATED},
+      {"token signed by an untrusted key", [=] { return stranger->Token("soc"); }, false, "", "",
+       StatusCode::UNAUTHENTICATED},
+      {"expired token", [=] { return keys->TokenValidFor("soc", -absl::Minutes(5)); }, false, "",
+       "", StatusCode::UNAUTHENTICATED},
+  };
+}
+
+// Checks one call's outcome against the caller's row: the answer, and exactly one
+// audit record naming the caller, the person, the decision and the reason — or
+// none for a caller refused before anything was looked at.
+void ExpectRow(const Caller& caller, const Outcome& outcome, const std::string& action,
+               const std::string& person, const char* category) {
+  SCOPED_TRACE(absl::StrCat(action, " by ", caller.kind));
+  EXPECT_EQ(outcome.code, caller.permitted ? grpc::StatusCode::OK : caller.refused_with);
+  if (std::string(caller.reason).empty()) {
+    EXPECT_TRUE(outcome.audit.empty()) << "an unauthenticated call left an audit record";
+    return;
+  }
+  ASSERT_EQ(outcome.audit.size(), 1u);
+  const auto& record = outcome.audit[0];
+  EXPECT_EQ(record.at("action"), action);
+  EXPECT_EQ(record.at("actor"), caller.organization);
+  EXPECT_EQ(record.at("decision"), caller.permitted ? "permit" : "deny");
+  EXPECT_EQ(record.at("reason"), caller.reason);
+  EXPECT_EQ(record.at("category"), category);
+  // A refused role learns nothing and leaves its attempt on the person's chain too.
+  EXPECT_EQ(record.at("person"), person);
+  EXPECT_EQ(record.at("consent").empty(), std::string(caller.reason) != "consent");
+}
+
+TEST_F(AccessMatrixTest, CasePlanReadsAndWrites) {
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    cp::GetPlanRequest get;
+    get.set_name(*plan_);
+    cp::Plan plan;
+    Outcome got = Call(caseplan_, &cp::CasePlanService::Stub::GetPlan, caller.token(), get, &plan);
+    ExpectRow(caller, got, "caseplan.GetPlan", *person_, "plan");
+    EXPECT_EQ(plan.name().empty(), !caller.permitted) << caller.kind;
+
+    cp::UpdatePlanRequest update;
+    update.mutable_plan()->set_name(*plan_);
+    update.mutable_plan()->add_notes()->set_text(absl::StrCat("A note by ", caller.kind));
+    update.mutable_update_mask()->add_paths("notes");
+    ExpectRow(caller,
+              Call(caseplan_, &cp::CasePlanService::Stub::UpdatePlan, caller.token(), update),
+              "caseplan.UpdatePlan", *person_, "plan");
+
+    cp::ListPlanRevisionsRequest revisions;
+    revisions.set_name(*plan_);
+    ExpectRow(caller,
+              Call(caseplan_, &cp::CasePlanService::Stub::ListPlanRevisions, caller.token(),
+                   revisions),
+              "caseplan.ListPlanRevisions", *person_, "plan");
+  }
+  // Only the two permitted callers' notes are in the plan.
+  cp::GetPlanRequest get;
+  get.set_name(*plan_);
+  cp::Plan plan;
+  ASSERT_EQ(Call(caseplan_, &cp::CasePlanService::Stub::GetPlan, keys_->Token("soc"), get, &plan)
+                .code,
+            grpc::StatusCode::OK);
+  ASSERT_EQ(plan.notes_size(), 2);
+  EXPECT_EQ(plan.notes(0).text(), "A note by owner");
+  EXPECT_EQ(plan.notes(1).text(), "A note by consented");
+}
+
+TEST_F(AccessMatrixTest, CasePlanDenialDoesNotTellWhetherThePlanExists) {
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    if (caller.permitted || std::string(caller.reason) == "role" ||
+        std::string(caller.reason).empty()) {
+      continue;
+    }
+    cp::GetPlanRequest hidden, missing;
+    hidden.set_name(*plan_);
+    missing.set_name(absl::StrCat("plans/", NewUuid()));
+    Outcome a = Call(caseplan_, &cp::CasePlanService::Stub::GetPlan, caller.token(), hidden);
+    Outcome b = Call(caseplan_, &cp::CasePlanService::Stub::GetPlan, caller.token(), missing);
+    EXPECT_EQ(a.code, grpc::StatusCode::PERMISSION_DENIED) << caller.kind;
+    EXPECT_EQ(b.code, grpc::StatusCode::PERMISSION_DENIED) << caller.kind;
+    // The missing plan's attempt is audited too, on no person's chain.
+    ASSERT_EQ(b.audit.size(), 1u) << caller.kind;
+    EXPECT_EQ(b.audit[0].at("reason"), "not_found");
+    EXPECT_EQ(b.audit[0].at("person"), "");
+  }
+}
+
+TEST_F(AccessMatrixTest, CasePlanListShowsAndCountsOnlyWhatTheCallerMaySee) {
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    SCOPED_TRACE(caller.kind);
+    cp::ListPlansRequest list;
+    list.set_person(*person_);
+    cp::ListPlansResponse page;
+    Outcome listed =
+        Call(caseplan_, &cp::CasePlanService::Stub::ListPlans, caller.token(), list, &page);
+    if (std::string(caller.reason).empty()) {
+      EXPECT_EQ(listed.code, grpc::StatusCode::UNAUTHENTICATED);
+    } else if (std::string(caller.reason) == "role") {
+      EXPECT_EQ(listed.code, grpc::StatusCode::PERMISSION_DENIED);
+    } else {
+      EXPECT_EQ(listed.code, grpc::StatusCode::OK);
+    }
+    // A plan the caller may not see is neither returned nor read, so no record.
+    EXPECT_EQ(page.plans_size(), caller.permitted ? 1 : 0);
+    EXPECT_TRUE(page.next_page_token().empty());
+    ASSERT_EQ(listed.audit.size(), caller.permitted ? 1u : 0u);
+    if (caller.permitted) {
+      EXPECT_EQ(listed.audit[0].at("action"), "caseplan.ListPlans");
+      EXPECT_EQ(listed.audit[0].at("reason"), caller.reason);
+    }
+  }
+}
+
+TEST_F(AccessMatrixTest, CasePlanCreateForThePerson) {
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    SCOPED_TRACE(caller.kind);
+    cp::CreatePlanRequest create;
+    create.set_request_id(caseplan::NewItemId());
+    create.mutable_plan()->set_person(*person_);
+    create.mutable_plan()->set_status(cp::PLAN_STATUS_DRAFT);
+    Outcome created =
+        Call(caseplan_, &cp::CasePlanService::Stub::CreatePlan, caller.token(), create);
+    if (std::string(caller.reason) == "other_municipality") {
+      // A caller of 0180 would create a 0180 plan, and P is not registered there.
+      EXPECT_EQ(created.code, grpc::StatusCode::INVALID_ARGUMENT);
+      EXPECT_TRUE(created.audit.empty());
+    } else if (std::string(caller.reason) == "role") {
+      EXPECT_EQ(created.code, grpc::StatusCode::PERMISSION_DENIED);
+      EXPECT_TRUE(created.audit.empty());
+    } else {
+      ExpectRow(caller, created, "caseplan.CreatePlan", *person_, "plan");
+    }
+  }
+}
+
+TEST_F(AccessMatrixTest, IdentityPersonData) {
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    id::GetPersonRequest get;
+    get.set_name(*person_);
+    id::Person person;
+    Outcome got =
+        Call(identity_, &id::IdentityService::Stub::GetPerson, caller.token(), get, &person);
+    ExpectRow(caller, got, "identity.GetPerson", *person_, "person");
+    if (caller.permitted) {
+      EXPECT_EQ(person.identity_number().empty(), false) << caller.kind;
+      // Contact details: the owner's, and a consented caller's only with "contact".
+      EXPECT_EQ(person.phone().empty(), std::string(caller.reason) != "owner") << caller.kind;
+    } else {
+      EXPECT_TRUE(person.name().empty() && person.identity_number().empty()) << caller.kind;
+    }
+
+    id::LookupPersonRequest lookup;
+    lookup.set_identity_number(kPersonNumber);
+    Outcome looked = Call(identity_, &id::IdentityService::Stub::LookupPerson, caller.token(),
+                          lookup);
+    ExpectRow(caller, looked, "identity.LookupPerson", *person_, "person");
+  }
+}
+
+TEST_F(AccessMatrixTest, IdentityCheckAccessAnswersForTheCallersOwnOrganization) {
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    SCOPED_TRACE(caller.kind);
+    id::CheckAccessRequest check;
+    check.set_organization(caller.organization);
+    check.set_person(*person_);
+    check.set_data_category("plan");
+    check.set_purpose("coordination");
+    id::CheckAccessResponse answer;
+    Outcome checked =
+        Call(identity_, &id::IdentityService::Stub::CheckAccess, caller.token(), check, &answer);
+    if (std::string(caller.reason).empty()) {
+      EXPECT_EQ(checked.code, grpc::StatusCode::UNAUTHENTICATED);
+      EXPECT_TRUE(checked.audit.empty());
+      continue;
+    }
+    if (checked.code == grpc::StatusCode::OK) {
+      EXPECT_EQ(answer.permitted(), caller.permitted);
+      // A person of another municipality is, to the caller, one it has no consent
+      // for: the answer does not tell where the person is registered. The audit
+      // record keeps the real reason.
+      EXPECT_EQ(answer.reason(), std::string(caller.reason) == "other_municipality"
+                                     ? "no_consent"
+                                     : caller.reason);
+    } else {
+      EXPECT_FALSE(caller.permitted);
+      EXPECT_EQ(checked.code, grpc::StatusCode::PERMISSION_DENIED);
+    }
+    ASSERT_EQ(checked.audit.size(), 1u);
+    EXPECT_EQ(checked.audit[0].at("reason"), caller.reason);
+  }
+}
+
+TEST_F(AccessMatrixTest, TheAccessLogIsTheOwnersToReadAndShowsEveryAttempt) {
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    SCOPED_TRACE(caller.kind);
+    id::ListAccessLogRequest request;
+    request.set_person(*person_);
+    request.set_page_size(100);
+    id::ListAccessLogResponse log;
+    Outcome listed =
+        Call(identity_, &id::IdentityService::Stub::ListAccessLog, caller.token(), request, &log);
+    const bool owner = std::string(caller.reason) == "owner";
+    if (std::string(caller.reason).empty()) {
+      EXPECT_EQ(listed.code, grpc::StatusCode::UNAUTHENTICATED);
+      EXPECT_TRUE(listed.audit.empty());
+      continue;
+    }
+    EXPECT_EQ(listed.code, owner ? grpc::StatusCode::OK : grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(listed.audit.size(), 1u);
+    if (owner) {
+      // Who has seen my data: the refused attempts are there with the rest.
+      std::set<std::string> reasons;
+      for (const auto& entry : log.entries()) reasons.insert(entry.reason());
+      EXPECT_TRUE(reasons.contains("owner"));
+      EXPECT_TRUE(reasons.contains("consent_withdrawn") || log.entries_size() == 100);
+    }
+  }
+}
+
+// A withdrawal is seen at once by every replica: the decision is read in the
+// same transaction as the data, so there is no cache to go stale.
+TEST_F(AccessMatrixTest, WithdrawalIsSeenBySecondReplicaWithinOneSecond) {
+  const std::string consent = Consent("fk", {"plan"});
+  cp::GetPlanRequest get;
+  get.set_name(*plan_);
+  ASSERT_EQ(Call(caseplan_, &cp::CasePlanService::Stub::GetPlan, keys_->Token("fk"), get).code,
+            grpc::StatusCode::OK);
+  ASSERT_EQ(Call(caseplan_b_, &cp::CasePlanService::Stub::GetPlan, keys_->Token("fk"), get).code,
+            grpc::StatusCode::OK);
+
+  id::WithdrawConsentRequest withdraw;
+  withdraw.set_name(consent);
+  withdraw.set_reason("The person withdrew the consent at the meeting.");
+  ASSERT_EQ(Call(identity_, &id::IdentityService::Stub::WithdrawConsent, keys_->Token("soc"),
+                 withdraw)
+                .code,
+            grpc::StatusCode::OK);
+  const absl::Time withdrawn = absl::Now();
+  Outcome after;
+  do {
+    after = Call(caseplan_b_, &cp::CasePlanService::Stub::GetPlan, keys_->Token("fk"), get);
+  } while (after.code == grpc::StatusCode::OK && absl::Now() - withdrawn < absl::Seconds(1));
+  const absl::Duration took = absl::Now() - withdrawn;
+  EXPECT_EQ(after.code, grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_LT(took, absl::Seconds(1));
+  ASSERT_EQ(after.audit.size(), 1u);
+  EXPECT_EQ(after.audit[0].at("reason"), "consent_withdrawn");
+  std::printf("withdrawal seen by the second replica after %s\n",
+              absl::FormatDuration(took).c_str());
+
+  // The withdrawal is announced on the municipality's stream too.
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  bool announced = false;
+  while (!announced && absl::Now() < deadline) {
+    auto events = testing::ReadStream(redis_->Address(), "1885");
+    ASSERT_TRUE(events.ok());
+    for (const auto& event : *events) announced |= event.type == "identity.consent.withdrawn";
+    if (!announced) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(announced);
+}
+
+// Break-glass: time-limited access without consent, with a reason, flagged in
+// the audit log and announced so that the owner learns of it.
+TEST_F(AccessMatrixTest, BreakGlassGivesFlaggedTimeLimitedAccess) {
+  cp::GetPlanRequest get;
+  get.set_name(*plan_);
+  const std::string region = keys_->Token("region");
+  ASSERT_EQ(Call(caseplan_, &cp::CasePlanService::Stub::GetPlan, region, get).code,
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  id::BreakGlassRequest request;
+  request.set_person(*person_);
+  request.set_data_category("plan");
+  request.set_reason("Acute psychiatric care; the plan's contacts are needed tonight.");
+  id::BreakGlassAccess access;
+  ASSERT_EQ(Call(identity_, &id::IdentityService::Stub::BreakGlass, region, request, &access).code,
+            grpc::StatusCode::OK);
+
+  cp::Plan plan;
+  Outcome read = Call(caseplan_, &cp::CasePlanService::Stub::GetPlan, region, get, &plan);
+  EXPECT_EQ(read.code, grpc::StatusCode::OK);
+  ASSERT_EQ(read.audit.size(), 1u);
+  EXPECT_EQ(read.audit[0].at("reason"), "break_glass");
+  EXPECT_EQ(read.audit[0].at("consent"), access.name());
+
+  // Without a reason: refused, naming the field.
+  request.set_reason("");
+  EXPECT_EQ(Call(identity_, &id::IdentityService::Stub::BreakGlass, region, request).code,
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  bool announced = false;
+  while (!announced && absl::Now() < deadline) {
+    auto events = testing::ReadStream(redis_->Address(), "1885");
+    ASSERT_TRUE(events.ok());
+    for (const auto& event : *events) announced |= event.type == "identity.break_glass.granted";
+    if (!announced) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(announced);
+}
+
+}  // namespace
+}  // namespace samplan
