@@ -94,6 +94,20 @@ absl::Status Guard(pqxx::transaction_base& tx, const PlanCaller& caller, const P
   return StatusOf(access.decision, access.audit.resource);
 }
 
+// Reads plan `id` for `caller` within `tx`: `plan` becomes the plan, or the denial
+// to answer with once `tx` has committed its audit record. Returns a status other
+// than OK only when the transaction must roll back.
+absl::Status ReadGuarded(pqxx::transaction_base& tx, const PlanCaller& caller,
+                         const std::string& id, absl::StatusOr<Plan>& plan) {
+  pqxx::result rows = tx.exec_prepared(sql::kSelectPlan.name, id);
+  plan = absl::NotFoundError("plan not found");
+  if (!rows.empty()) plan = PlanFromRow(rows[0]);
+  if (!rows.empty() && !plan.ok()) return plan.status();
+  absl::Status access = Guard(tx, caller, plan.ok() ? &*plan : nullptr, id, AccessAction::kRead);
+  if (!access.ok()) plan = access;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<PreparedStatement> PlanRepositoryStatements(const Outbox& outbox) {
@@ -167,13 +181,7 @@ absl::StatusOr<Plan> PgPlanRepository::GetPlan(const PlanCaller& caller,
                                                const std::string& id) {
   absl::StatusOr<Plan> plan = absl::NotFoundError("plan not found");
   absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
-    pqxx::result rows = tx.exec_prepared(sql::kSelectPlan.name, id);
-    if (!rows.empty()) plan = PlanFromRow(rows[0]);
-    if (!rows.empty() && !plan.ok()) return plan.status();
-    absl::Status access =
-        Guard(tx, caller, plan.ok() ? &*plan : nullptr, id, AccessAction::kRead);
-    if (!access.ok()) plan = access;
-    return absl::OkStatus();
+    return ReadGuarded(tx, caller, id, plan);
   });
   if (!status.ok()) return status;
   return plan;
@@ -272,11 +280,9 @@ absl::StatusOr<std::vector<PlanRevision>> PgPlanRepository::ListRevisions(
   std::vector<PlanRevision> revisions;
   absl::Status denied;
   absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
-    pqxx::result plan_rows = tx.exec_prepared(sql::kSelectPlan.name, id);
-    absl::StatusOr<Plan> plan = absl::NotFoundError("plan not found");
-    if (!plan_rows.empty()) plan = PlanFromRow(plan_rows[0]);
-    if (!plan_rows.empty() && !plan.ok()) return plan.status();
-    denied = Guard(tx, caller, plan.ok() ? &*plan : nullptr, id, AccessAction::kRead);
+    absl::StatusOr<Plan> plan;
+    if (absl::Status read = ReadGuarded(tx, caller, id, plan); !read.ok()) return read;
+    denied = plan.status();
     if (!denied.ok()) return absl::OkStatus();
     pqxx::result rows =
         tx.exec_prepared(sql::kListRevisions.name, id, before_version.value_or(0), limit);
