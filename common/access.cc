@@ -34,6 +34,11 @@ bool MayHandlePersonalData(const Principal& principal) {
                      [&](std::string_view role) { return principal.HasRole(role); });
 }
 
+bool NeedsAccessFacts(const Principal& principal, const AccessRequest& request) {
+  return MayHandlePersonalData(principal) && principal.municipality == request.municipality &&
+         principal.organization != request.owner_organization;
+}
+
 AccessDecision DecideAccess(const Principal& principal, const AccessRequest& request,
                             const AccessFacts& facts) {
   if (!MayHandlePersonalData(principal)) return Deny("role");

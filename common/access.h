@@ -102,6 +102,11 @@ struct AccessDecision {
   bool break_glass() const { return reason == "break_glass"; }
 };
 
+// Returns whether DecideAccess needs the facts for `request`: not when the
+// caller's role, municipality or ownership of the record settles it, as for an
+// owner reading its own record — which then costs no identity query.
+bool NeedsAccessFacts(const Principal& principal, const AccessRequest& request);
+
 // Decides by the rule above. Pure: the facts are read by ReadAccessFacts.
 AccessDecision DecideAccess(const Principal& principal, const AccessRequest& request,
                             const AccessFacts& facts);

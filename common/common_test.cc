@@ -260,7 +260,15 @@ TEST(AccessRuleTest, DecidesEveryKindOfCallerAndSaysWhy) {
     EXPECT_EQ(decision.permitted, c.permitted) << c.what;
     EXPECT_EQ(decision.reason, c.reason) << c.what;
     EXPECT_EQ(decision.consent, c.consent) << c.what;
+    // Where the facts are not needed, deciding without them changes nothing.
+    if (!NeedsAccessFacts(c.caller, plan)) {
+      const AccessDecision without = DecideAccess(c.caller, plan, AccessFacts{});
+      EXPECT_EQ(without.permitted, decision.permitted) << c.what;
+      EXPECT_EQ(without.reason, decision.reason) << c.what;
+    }
   }
+  EXPECT_FALSE(NeedsAccessFacts(cases[0].caller, plan));  // the owner
+  EXPECT_TRUE(NeedsAccessFacts(cases[1].caller, plan));   // a participant
   // A record about a person owned elsewhere is created under the person's consent.
   AccessRequest create = plan;
   create.action = AccessAction::kCreate;

@@ -82,7 +82,7 @@ class CasePlanStoreTest : public ::testing::Test {
   }
 
   static std::vector<MigrationSet> Sets() {
-    return {{"caseplan", &caseplan_migrations()}, {"outbox", &outbox_migrations()}};
+    return PlanMigrationSets();
   }
 
   std::unique_ptr<grpc::ClientContext> As(const std::string& org,

@@ -1,108 +1,40 @@
-// samplan-caseplan: the shared action plan service. Wiring only.
+// samplan-caseplan: the shared action plan service. Wiring only; the modes
+// (serve, --migrate-only, --relay-only) are common/service_main.h's.
 //
-//   samplan-caseplan                 apply migrations, serve gRPC, run the outbox relay
-//   samplan-caseplan --migrate-only  apply migrations and exit (a Kubernetes init step)
-//   samplan-caseplan --relay-only    run only the outbox relay
-//
-// Configuration comes from environment variables: docs/configuration.md.
+// Configuration comes from environment variables: docs/configuration.md. The
+// identity schema must be migrated first: access decisions and audit records go
+// through its SQL functions.
 
-#include <cstdio>
-#include <cstring>
-
-#include "common/auth.h"
-#include "common/call.h"
-#include "common/config.h"
-#include "common/log.h"
-#include "common/metrics.h"
-#include "common/migrations.h"
-#include "common/outbox.h"
-#include "common/pg.h"
-#include "common/relay.h"
-#include "common/server.h"
+#include "common/service_main.h"
 #include "services/caseplan/caseplan_service.h"
 #include "services/caseplan/pg_plan_repository.h"
 
-namespace samplan {
-const std::vector<Migration>& caseplan_migrations();
-}  // namespace samplan
-
 namespace {
 
-int Fail(const absl::Status& status) {
-  samplan::Log(samplan::LogLevel::kError, "cannot start", {{"error", status.ToString()}});
-  return 1;
-}
+using namespace samplan;
+
+class CasePlanParts final : public ServingParts {
+ public:
+  CasePlanParts(PgPool& pool, const Outbox& outbox, const CallHandler& calls)
+      : repository_(pool, outbox), service_(repository_, calls, caseplan::NewItemId) {}
+  std::vector<grpc::Service*> services() override { return {&service_}; }
+
+ private:
+  caseplan::PgPlanRepository repository_;
+  caseplan::CasePlanService service_;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace samplan;
-  BlockTerminationSignals();
-  const bool migrate_only = argc > 1 && std::strcmp(argv[1], "--migrate-only") == 0;
-  const bool relay_only = argc > 1 && std::strcmp(argv[1], "--relay-only") == 0;
-  if (argc > 1 && !migrate_only && !relay_only) {
-    std::fprintf(stderr, "usage: %s [--migrate-only | --relay-only]\n", argv[0]);
-    return 2;
-  }
-
-  EnvReader env = EnvReader::FromProcessEnvironment();
-  LogLevel log_level = LogLevel::kInfo;
-  const std::string level_text = env.String("SAMPLAN_LOG_LEVEL", "info");
-  if (!ParseLogLevel(level_text, &log_level)) {
-    env.AddProblem("SAMPLAN_LOG_LEVEL must be debug, info, warning or error");
-  }
-  ConfigureLogging("caseplan", log_level);
-  const ServerConfig server_config = ReadServerConfig(env);
-  const PgConfig pg_config = ReadPgConfig(env);
-  const RedisConfig redis_config = ReadRedisConfig(env);
-  const RelayConfig relay_config = ReadRelayConfig(env);
-  TokenVerifierOptions token_options;
-  if (!migrate_only && !relay_only) token_options = ReadTokenVerifierOptions(env);
-  if (absl::Status config = env.Finish(); !config.ok()) return Fail(config);
-
-  const std::vector<MigrationSet> migrations = {{"caseplan", &caseplan_migrations()},
-                                                {"outbox", &outbox_migrations()}};
-  if (absl::Status migrated = ApplyMigrations(pg_config.dsn, caseplan::kSchema, migrations);
-      !migrated.ok()) {
-    return Fail(migrated);
-  }
-  if (migrate_only) return 0;
-
-  std::unique_ptr<MetricsServer> metrics;
-  if (!server_config.metrics_address.empty()) {
-    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
-        MetricsServer::Start(server_config.metrics_address);
-    if (!started.ok()) return Fail(started.status());
-    metrics = *std::move(started);
-  }
-  OutboxRelay relay({caseplan::kSchema, relay_config.batch_size, relay_config.poll_interval,
-                     relay_config.stream_retention},
-                    pg_config.dsn, {redis_config.host, redis_config.port});
-  if (relay_only) {
-    relay.Start();
-    WaitForTerminationSignal();
-    relay.Stop();
-    return 0;
-  }
-
-  absl::StatusOr<std::unique_ptr<TokenVerifier>> verifier = MakeTokenVerifier(token_options);
-  if (!verifier.ok()) return Fail(verifier.status());
-  const Outbox outbox(caseplan::kSchema);
-  absl::StatusOr<std::unique_ptr<PgPool>> pool =
-      PgPool::Create({pg_config.dsn, pg_config.pool_size, server_config.call_timeout,
-                      "samplan-caseplan", caseplan::PlanRepositoryStatements(outbox)});
-  if (!pool.ok()) return Fail(pool.status());
-  caseplan::PgPlanRepository repository(**pool, outbox);
-  const CallHandler calls(**verifier, server_config.call_timeout);
-  caseplan::CasePlanService service(repository, calls,
-                                    caseplan::NewItemId);
-  absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(server_config, {&service});
-  if (!server.ok()) return Fail(server.status());
-  if (relay_config.enabled) relay.Start();
-
-  const int signal = WaitForTerminationSignal();
-  Log(LogLevel::kInfo, "shutting down", {{"signal", signal}});
-  (*server)->Shutdown();
-  relay.Stop();
-  return 0;
+  ServiceDefinition caseplan;
+  caseplan.name = "caseplan";
+  caseplan.schema = caseplan::kSchema;
+  caseplan.migrations = caseplan::PlanMigrationSets();
+  caseplan.statements = caseplan::PlanRepositoryStatements;
+  caseplan.build = [](PgPool& pool, const Outbox& outbox, const CallHandler& calls)
+      -> absl::StatusOr<std::unique_ptr<ServingParts>> {
+    return std::make_unique<CasePlanParts>(pool, outbox, calls);
+  };
+  return ServiceMain(argc, argv, caseplan);
 }

@@ -6,6 +6,10 @@
 #include "common/status.h"
 #include "services/caseplan/sql.h"
 
+namespace samplan {
+const std::vector<Migration>& caseplan_migrations();
+}  // namespace samplan
+
 namespace samplan::caseplan {
 namespace {
 
@@ -77,15 +81,17 @@ AccessFacts FactsOf(pqxx::transaction_base& tx, const PlanCaller& caller,
 }
 
 // Decides `caller`'s `action` on `plan` (null: there is no plan `id`) and appends
-// the audit record within `tx`. Returns OK or the denial to answer with once `tx`
-// has committed the record.
+// the audit record within `tx`. `known` are the facts when a query already read
+// them. Returns OK or the denial to answer with once `tx` has committed the record.
 absl::Status Guard(pqxx::transaction_base& tx, const PlanCaller& caller, const Plan* plan,
-                   const std::string& id, AccessAction action) {
+                   const std::string& id, AccessAction action,
+                   const AccessFacts* known = nullptr) {
   PlanAccess access;
   if (plan == nullptr) {
     access = MissingPlanAccess(caller, id, action);
   } else {
-    const AccessFacts facts = NeedsAccessFacts(caller, *plan, action)
+    const AccessFacts facts = known != nullptr ? *known
+                              : NeedsAccessFacts(caller, *plan, action)
                                   ? FactsOf(tx, caller, caller.principal.organization, *plan)
                                   : AccessFacts{};
     access = DecidePlanAccess(caller, *plan, action, facts);
@@ -109,6 +115,10 @@ absl::Status ReadGuarded(pqxx::transaction_base& tx, const PlanCaller& caller,
 }
 
 }  // namespace
+
+std::vector<MigrationSet> PlanMigrationSets() {
+  return {{"caseplan", &caseplan_migrations()}, {"outbox", &outbox_migrations()}};
+}
 
 std::vector<PreparedStatement> PlanRepositoryStatements(const Outbox& outbox) {
   std::vector<PreparedStatement> statements(std::begin(sql::kAll), std::end(sql::kAll));
@@ -246,11 +256,13 @@ absl::StatusOr<std::vector<Plan>> PgPlanRepository::ListPlans(const PlanCaller& 
     for (const pqxx::row& row : rows) {
       absl::StatusOr<Plan> plan = PlanFromRow(row);
       if (!plan.ok()) return plan.status();
-      // The query already left out what the caller may not see; the decision is
-      // made again for the audit record's consent (and skips a plan whose consent
-      // was withdrawn between the two statements).
-      const std::string id = IdOf(*plan);
-      if (!Guard(tx, caller, &*plan, id, AccessAction::kRead).ok()) continue;
+      // The query left out what the caller may not see, and read the facts of
+      // the rest; the rule decides on them for the audit record.
+      AccessFacts facts;
+      facts.consent = row[5].is_null() ? "" : row[5].as<std::string>();
+      facts.break_glass = row[6].is_null() ? "" : row[6].as<std::string>();
+      facts.consent_gap = row[7].is_null() ? "" : row[7].as<std::string>();
+      if (!Guard(tx, caller, &*plan, IdOf(*plan), AccessAction::kRead, &facts).ok()) continue;
       plans.push_back(*std::move(plan));
     }
     return absl::OkStatus();

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "common/migrations.h"
 #include "common/outbox.h"
 #include "common/pg.h"
 #include "services/caseplan/plan_repository.h"
@@ -11,6 +12,10 @@ namespace samplan::caseplan {
 
 // The schema the caseplan service owns.
 inline constexpr char kSchema[] = "caseplan";
+
+// The migration sets applied into kSchema: the plans' own (migrations/ beside
+// this file) and the outbox's.
+std::vector<MigrationSet> PlanMigrationSets();
 
 // Returns the statements the repository needs prepared on its pool (its own, the
 // outbox's and the access rule's).

@@ -469,8 +469,9 @@ AccessRequest PlanAccessRequest(const Plan& plan, AccessAction action) {
 }
 
 bool NeedsAccessFacts(const PlanCaller& caller, const Plan& plan, AccessAction action) {
+  // A create is decided on the person's record, whose owner only the facts name.
   return action == AccessAction::kCreate ||
-         caller.principal.organization != plan.lead_organization();
+         samplan::NeedsAccessFacts(caller.principal, PlanAccessRequest(plan, action));
 }
 
 PlanAccess DecidePlanAccess(const PlanCaller& caller, const Plan& plan, AccessAction action,

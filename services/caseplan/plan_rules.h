@@ -89,8 +89,8 @@ struct PlanCaller {
 AccessRequest PlanAccessRequest(const Plan& plan, AccessAction action);
 
 // Whether deciding `action` on `plan` needs the identity facts (consents, break
-// glass, the person's registration); the lead organization reading or changing
-// its own plan does not.
+// glass, the person's registration): samplan::NeedsAccessFacts, and always for a
+// create, which needs the person's registration.
 bool NeedsAccessFacts(const PlanCaller& caller, const Plan& plan, AccessAction action);
 
 // A decision about one plan and the audit record it leaves.

@@ -72,21 +72,28 @@ inline constexpr PreparedStatement kUpdatePlan{
 // $1 municipality, $2 viewer organization, $3 person or '', $4 organization or '',
 // $5 status or '', $6 cursor create_time or '', $7 cursor id or '', $8 limit,
 // $9 now. Only plans the viewer leads, or takes part in with a consent of the
-// person that covers plans for coordination now (identity.consent_permits);
-// nothing else is read or counted.
+// person that covers plans for coordination now, or a break-glass access; nothing
+// else is read or counted. Columns 5 to 7 are the access facts
+// (identity.access_facts: consent, break_glass, consent_gap) of the plans the
+// viewer takes part in, read once per such plan and NULL for its own.
 inline constexpr PreparedStatement kListPlans{
     "caseplan_list_plans",
-    "SELECT id::text, version, content, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
-    " FROM caseplan.plans"
+    "SELECT p.id::text, p.version, p.content, " SAMPLAN_SQL_MICROS("p.create_time") ", "
+    SAMPLAN_SQL_MICROS("p.update_time") ", f.consent, f.break_glass, f.consent_gap"
+    " FROM caseplan.plans p"
+    // OFFSET 0 keeps the subquery whole, so that its WHERE gates the function
+    // (a one-time filter per plan) instead of filtering its result afterwards.
+    " LEFT JOIN LATERAL (SELECT * FROM identity.access_facts($2, p.person, 'plan',"
+    "     'coordination', $9::timestamptz) WHERE p.lead_organization <> $2 OFFSET 0) f ON true"
     " WHERE municipality = $1"
-    "   AND (lead_organization = $2 OR (participant_organizations @> ARRAY[$2]"
-    "        AND identity.consent_permits($2, person, 'plan', 'coordination', $9::timestamptz)))"
+    "   AND (lead_organization = $2 OR participant_organizations @> ARRAY[$2])"
+    "   AND (lead_organization = $2 OR f.consent IS NOT NULL OR f.break_glass IS NOT NULL)"
     "   AND ($3 = '' OR person = $3)"
     "   AND ($4 = '' OR lead_organization = $4 OR participant_organizations @> ARRAY[$4])"
     "   AND ($5 = '' OR status = $5)"
-    "   AND ($6 = '' OR (create_time, id) <"
+    "   AND ($6 = '' OR (p.create_time, p.id) <"
     "        (NULLIF($6, '')::timestamptz, NULLIF($7, '')::uuid))"
-    " ORDER BY create_time DESC, id DESC LIMIT $8"};
+    " ORDER BY p.create_time DESC, p.id DESC LIMIT $8"};
 
 // $1 plan id, $2 cursor version or 0, $3 limit.
 inline constexpr PreparedStatement kListRevisions{

@@ -580,7 +580,9 @@ absl::Status IdentityService::ReadPerson(IdentityStore& store, const CallContext
   if (person) {
     decision = DecideAccess(
         principal, request,
-        store.ReadFacts(principal.organization, person->name(), "person", purpose, call.now));
+        NeedsAccessFacts(principal, request)
+            ? store.ReadFacts(principal.organization, person->name(), "person", purpose, call.now)
+            : AccessFacts{});
   }
   if (!decision.permitted) {
     store.Audit(AuditOf(principal, action, request, decision, call.now, call.request_id));

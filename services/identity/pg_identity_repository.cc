@@ -6,6 +6,10 @@
 #include "services/identity/identity_rules.h"
 #include "services/identity/sql.h"
 
+namespace samplan {
+const std::vector<Migration>& identity_migrations();
+}  // namespace samplan
+
 namespace samplan::identity {
 namespace {
 
@@ -392,6 +396,10 @@ class PgIdentityStore final : public IdentityStore {
 };
 
 }  // namespace
+
+std::vector<MigrationSet> IdentityMigrationSets() {
+  return {{"identity", &identity_migrations()}, {"outbox", &outbox_migrations()}};
+}
 
 std::vector<PreparedStatement> IdentityRepositoryStatements(const Outbox& outbox) {
   std::vector<PreparedStatement> statements(std::begin(sql::kAll), std::end(sql::kAll));

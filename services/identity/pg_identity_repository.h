@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "common/migrations.h"
 #include "common/outbox.h"
 #include "common/pg.h"
 #include "services/identity/identity_repository.h"
@@ -15,6 +16,11 @@ inline constexpr char kSchema[] = "identity";
 // Returns the statements the repository needs prepared on its pool: its own, the
 // outbox's and the access rule's (common/access.h).
 std::vector<PreparedStatement> IdentityRepositoryStatements(const Outbox& outbox);
+
+// The migration sets applied into kSchema: the identity schema's own
+// (migrations/ beside this file) and the outbox's. Every service's database
+// needs them: access decisions and audit records go through its functions.
+std::vector<MigrationSet> IdentityMigrationSets();
 
 // IdentityRepository over PostgreSQL (schema "identity", migrations/ beside this
 // file). The pool must have been created with IdentityRepositoryStatements.

@@ -15,23 +15,19 @@
 #include "common/config.h"
 #include "common/ids.h"
 #include "common/migrations.h"
+#include "services/caseplan/pg_plan_repository.h"
+#include "services/identity/pg_identity_repository.h"
 #include "common/outbox.h"
 #include "common/redis.h"
 #include "samplan/events/v1/event.pb.h"
 
-namespace samplan {
-const std::vector<Migration>& caseplan_migrations();
-const std::vector<Migration>& identity_migrations();
-}  // namespace samplan
-
 namespace samplan::testing {
 
 absl::Status MigrateIdentityAndCasePlan(const std::string& dsn) {
-  absl::Status identity = ApplyMigrations(
-      dsn, "identity", {{"identity", &identity_migrations()}, {"outbox", &outbox_migrations()}});
+  absl::Status identity =
+      ApplyMigrations(dsn, identity::kSchema, identity::IdentityMigrationSets());
   if (!identity.ok()) return identity;
-  return ApplyMigrations(dsn, "caseplan",
-                         {{"caseplan", &caseplan_migrations()}, {"outbox", &outbox_migrations()}});
+  return ApplyMigrations(dsn, caseplan::kSchema, caseplan::PlanMigrationSets());
 }
 
 std::string TestPersons::operator()(absl::string_view label) {

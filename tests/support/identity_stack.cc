@@ -10,10 +10,6 @@
 #include "common/migrations.h"
 #include "services/identity/personnummer.h"
 
-namespace samplan {
-const std::vector<Migration>& identity_migrations();
-}  // namespace samplan
-
 namespace samplan::testing {
 namespace {
 
@@ -62,8 +58,7 @@ absl::StatusOr<std::unique_ptr<InProcessIdentity>> InProcessIdentity::Start(
 }
 
 absl::Status InProcessIdentity::ApplyIdentityMigrations(const std::string& dsn) {
-  return ApplyMigrations(dsn, identity::kSchema,
-                         {{"identity", &identity_migrations()}, {"outbox", &outbox_migrations()}});
+  return ApplyMigrations(dsn, identity::kSchema, identity::IdentityMigrationSets());
 }
 
 std::unique_ptr<v1::IdentityService::Stub> InProcessIdentity::NewStub() const {

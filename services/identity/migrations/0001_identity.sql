@@ -286,16 +286,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = identity, pg_temp AS $$
     END
 $$;
 
--- Whether (organization, person, data category, purpose) is covered now by a
--- consent or a break-glass access: access_facts in one boolean, for list queries.
-CREATE FUNCTION consent_permits(p_organization text, p_person text, p_data_category text,
-                                p_purpose text, p_at timestamptz)
-RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = identity, pg_temp AS $$
-  SELECT f.consent IS NOT NULL OR f.break_glass IS NOT NULL
-  FROM access_facts(p_organization, p_person, p_data_category, p_purpose, p_at) f
-$$;
-
 -- The database role the services run as, when it is not the role that owns the
 -- tables (production): it may append to the audit log only through append_audit,
 -- and read it, never change it. Creating the role needs CREATEROLE; where the

@@ -1,0 +1,58 @@
+#ifndef SAMPLAN_COMMON_SERVICE_MAIN_H_
+#define SAMPLAN_COMMON_SERVICE_MAIN_H_
+
+// The main() every service shares: the three modes, configuration, logging,
+// migrations, metrics, the outbox relay, the database pool, the gRPC server and a
+// graceful stop. A service says only what is its own (ServiceDefinition).
+//
+//   samplan-<name>                 apply migrations, serve gRPC, run the outbox relay
+//   samplan-<name> --migrate-only  apply migrations and exit (a Kubernetes init step)
+//   samplan-<name> --relay-only    run only the outbox relay
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "common/call.h"
+#include "common/config.h"
+#include "common/migrations.h"
+#include "common/outbox.h"
+#include "common/pg.h"
+
+namespace samplan {
+
+// What a service serves: its gRPC services and whatever they stand on, kept
+// alive until the server has stopped.
+class ServingParts {
+ public:
+  virtual ~ServingParts() = default;
+  virtual std::vector<grpc::Service*> services() = 0;
+};
+
+struct ServiceDefinition {
+  // "caseplan": the log's service name, the database application name
+  // "samplan-caseplan".
+  std::string name;
+  // The schema it owns, and the migration sets applied into it.
+  std::string schema;
+  std::vector<MigrationSet> migrations;
+  // Reads the service's own variables, when it is to serve; problems go to `env`.
+  std::function<void(EnvReader& env)> read_config = [](EnvReader&) {};
+  // The statements its pool prepares.
+  std::function<std::vector<PreparedStatement>(const Outbox& outbox)> statements;
+  // Builds what it serves over the pool; called after read_config succeeded.
+  std::function<absl::StatusOr<std::unique_ptr<ServingParts>>(
+      PgPool& pool, const Outbox& outbox, const CallHandler& calls)>
+      build;
+};
+
+// Runs the service as `argv` asks and returns the process's exit code.
+int ServiceMain(int argc, char** argv, const ServiceDefinition& definition);
+
+}  // namespace samplan
+
+#endif  // SAMPLAN_COMMON_SERVICE_MAIN_H_
