@@ -13,7 +13,7 @@
 namespace samplan {
 namespace {
 
-absl::string_view Metadata(const grpc::ServerContext* context, absl::string_view key) {
+absl::string_view Metadata(const grpc::ServerContextBase* context, absl::string_view key) {
   const auto& metadata = context->client_metadata();
   auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
   if (it == metadata.end()) return {};
@@ -42,7 +42,7 @@ CallHandler::CallHandler(const TokenVerifier& verifier, absl::Duration default_t
 }
 
 grpc::Status CallHandler::Handle(
-    grpc::ServerContext* context, absl::string_view method,
+    grpc::ServerContextBase* context, absl::string_view method,
     absl::FunctionRef<absl::Status(const CallContext&)> body) const {
   const absl::Time started = absl::Now();
   absl::string_view given_id = Metadata(context, "x-request-id");

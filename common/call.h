@@ -42,8 +42,9 @@ class CallHandler {
   // 128 characters of [A-Za-z0-9._:-]), otherwise a new UUID; it is sent back as
   // initial metadata `x-request-id`. A call without a valid `authorization: Bearer`
   // token gets UNAUTHENTICATED and `body` does not run; so does a call whose
-  // deadline has already passed (DEADLINE_EXCEEDED).
-  grpc::Status Handle(grpc::ServerContext* context, absl::string_view method,
+  // deadline has already passed (DEADLINE_EXCEEDED). Streaming calls (callback
+  // API) use it for their start: authentication and validation.
+  grpc::Status Handle(grpc::ServerContextBase* context, absl::string_view method,
                       absl::FunctionRef<absl::Status(const CallContext&)> body) const;
 
  private:

@@ -65,6 +65,10 @@ int ServiceMain(int argc, char** argv, const ServiceDefinition& definition) {
                      relay_config.stream_retention},
                     pg_config.dsn, {redis_config.host, redis_config.port});
   if (relay_only) {
+    if (!definition.publishes_events) {
+      std::fprintf(stderr, "%s publishes no events: it has no relay\n", argv[0]);
+      return 2;
+    }
     relay.Start();
     WaitForTerminationSignal();
     relay.Stop();
@@ -85,7 +89,7 @@ int ServiceMain(int argc, char** argv, const ServiceDefinition& definition) {
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =
       GrpcServer::Start(server_config, (*parts)->services());
   if (!server.ok()) return Fail(server.status());
-  if (relay_config.enabled) relay.Start();
+  if (relay_config.enabled && definition.publishes_events) relay.Start();
 
   const int signal = WaitForTerminationSignal();
   Log(LogLevel::kInfo, "shutting down", {{"signal", signal}});

@@ -7,7 +7,7 @@
 //
 //   samplan-<name>                 apply migrations, serve gRPC, run the outbox relay
 //   samplan-<name> --migrate-only  apply migrations and exit (a Kubernetes init step)
-//   samplan-<name> --relay-only    run only the outbox relay
+//   samplan-<name> --relay-only    run only the outbox relay (services that publish events)
 
 #include <functional>
 #include <memory>
@@ -42,6 +42,9 @@ struct ServiceDefinition {
   std::vector<MigrationSet> migrations;
   // Reads the service's own variables, when it is to serve; problems go to `env`.
   std::function<void(EnvReader& env)> read_config = [](EnvReader&) {};
+  // Whether it writes events (an outbox in its schema, and the relay that
+  // publishes them); a service that only reads streams says false.
+  bool publishes_events = true;
   // The statements its pool prepares.
   std::function<std::vector<PreparedStatement>(const Outbox& outbox)> statements;
   // Builds what it serves over the pool; called after read_config succeeded.

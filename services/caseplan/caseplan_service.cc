@@ -45,6 +45,11 @@ PlanWrite WriteOf(const Plan& plan, std::vector<std::string> changed, absl::stri
                           kPlanDataCategory, payload,
                           {call.principal.organization, call.principal.user, call.request_id,
                            call.now});
+  // Who may see the event: the lead, and participants with the person's consent.
+  write.event.set_owner_organization(plan.lead_organization());
+  for (const auto& participant : plan.participants()) {
+    write.event.add_participant_organizations(participant.organization());
+  }
   return write;
 }
 

@@ -131,8 +131,15 @@ events::v1::Event ConsentEvent(absl::string_view type, const v1::Consent& consen
   *payload.mutable_valid_until() = consent.valid_until();
   if (consent.has_withdraw_time()) *payload.mutable_withdraw_time() = consent.withdraw_time();
   payload.set_owner_organization(person.owner_organization);
-  return MakeEvent(type, person.municipality, consent.name(), consent.version(), consent.person(),
-                   "consent", payload, OriginOf(call));
+  events::v1::Event event = MakeEvent(type, person.municipality, consent.name(),
+                                      consent.version(), consent.person(), "consent", payload,
+                                      OriginOf(call));
+  // A consent is told to the person's owner and to the organizations it names.
+  event.set_owner_organization(person.owner_organization);
+  for (const std::string& grantee : consent.grantee_organizations()) {
+    event.add_participant_organizations(grantee);
+  }
+  return event;
 }
 
 // Applies the paths of an UpdateOrganization mask to `current`.
@@ -702,8 +709,11 @@ grpc::Status IdentityService::CreatePerson(grpc::ServerContext* context,
       payload.set_person(person.name());
       payload.set_version(1);
       payload.set_owner_organization(person.owner_organization);
-      store.Publish(MakeEvent("identity.person.created", person.municipality, person.name(), 1,
-                              person.name(), "person", payload, OriginOf(call)));
+      events::v1::Event event = MakeEvent("identity.person.created", person.municipality,
+                                          person.name(), 1, person.name(), "person", payload,
+                                          OriginOf(call));
+      event.set_owner_organization(person.owner_organization);
+      store.Publish(event);
       answer = person;
       return absl::OkStatus();
     });
@@ -1065,9 +1075,13 @@ grpc::Status IdentityService::BreakGlass(grpc::ServerContext* context,
       payload.set_user(access.user());
       payload.set_data_category(access.data_category());
       *payload.mutable_expire_time() = access.expire_time();
-      store.Publish(MakeEvent("identity.break_glass.granted", person->municipality, access.name(),
-                              1, person->name(), access.data_category(), payload,
-                              OriginOf(call)));
+      events::v1::Event event =
+          MakeEvent("identity.break_glass.granted", person->municipality, access.name(), 1,
+                    person->name(), access.data_category(), payload, OriginOf(call));
+      // Told to the owner and to the organization that used it, no one else.
+      event.set_owner_organization(person->owner_organization);
+      event.add_participant_organizations(access.organization());
+      store.Publish(event);
       return absl::OkStatus();
     });
     if (!status.ok()) return status;

@@ -1,0 +1,96 @@
+#ifndef SAMPLAN_SERVICES_EVENTS_EVENT_SERVICE_H_
+#define SAMPLAN_SERVICES_EVENTS_EVENT_SERVICE_H_
+
+// samplan.events.v1.EventService: partner systems follow a municipality's changes
+// live (Subscribe) or by pages (ListEvents), each event decided for the caller by
+// the person's consent at the moment it is delivered.
+//
+// How a subscription runs: its municipalities' StreamHubs hand every new entry to
+// the subscription's bounded queue; a small pool of delivery workers takes a
+// subscription's queued entries, decides each through the AccessGate, and writes
+// what the caller may see as one message. One write is in flight per subscription;
+// entries that arrive meanwhile go into the next message, so a busy stream costs
+// fewer, larger writes rather than more. A subscription whose queue passes its limit
+// is ended with RESOURCE_EXHAUSTED: the hub never waits for a slow client.
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/call.h"
+#include "common/clock.h"
+#include "common/redis.h"
+#include "samplan/events/v1/event_service.grpc.pb.h"
+#include "services/events/access_gate.h"
+#include "services/events/stream_hub.h"
+
+namespace samplan::events {
+
+struct EventServiceOptions {
+  RedisOptions redis;
+  // How long events stay on the streams (the relay trims older ones).
+  absl::Duration retention = absl::Hours(24 * 7);
+  // The silence after which a subscriber gets a heartbeat, unless it asks for
+  // another (within [1 s, 5 min]).
+  absl::Duration default_heartbeat = absl::Seconds(15);
+  // Entries a subscription may have waiting before it is cut off.
+  size_t queue_limit = 10000;
+  // Threads that decide and write deliveries.
+  int workers = 2;
+  // At most this many events in one message.
+  int max_batch = 500;
+};
+
+class Subscriber;
+
+class EventService final
+    : public v1::EventService::WithCallbackMethod_Subscribe<v1::EventService::Service> {
+ public:
+  // `hubs`, `gate`, `calls` and `clock` must outlive the service.
+  EventService(StreamHubs& hubs, AccessGate& gate, const CallHandler& calls,
+               EventServiceOptions options, const Clock& clock = RealClock());
+  ~EventService() override;
+
+  grpc::ServerWriteReactor<v1::SubscribeResponse>* Subscribe(
+      grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) override;
+
+  grpc::Status ListEvents(grpc::ServerContext* context, const v1::ListEventsRequest* request,
+                          v1::ListEventsResponse* response) override;
+
+  // Returns how many subscriptions are open.
+  int SubscriberCount();
+
+ private:
+  friend class Subscriber;
+
+  void Schedule(std::shared_ptr<Subscriber> subscriber);
+  void WorkerLoop();
+  void TickLoop();
+  void Forget(Subscriber* subscriber);
+
+  StreamHubs& hubs_;
+  AccessGate& gate_;
+  const CallHandler& calls_;
+  const EventServiceOptions options_;
+  const Clock& clock_;
+
+  absl::Mutex mu_;
+  std::deque<std::shared_ptr<Subscriber>> ready_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<Subscriber>> subscribers_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> workers_;
+  absl::Notification stopped_;
+  std::thread ticker_;
+};
+
+}  // namespace samplan::events
+
+#endif  // SAMPLAN_SERVICES_EVENTS_EVENT_SERVICE_H_

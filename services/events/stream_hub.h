@@ -1,0 +1,124 @@
+#ifndef SAMPLAN_SERVICES_EVENTS_STREAM_HUB_H_
+#define SAMPLAN_SERVICES_EVENTS_STREAM_HUB_H_
+
+// One reader per municipality stream per process, fanning out to every subscriber
+// of that municipality: however many partners subscribe, the process holds one
+// blocking Redis connection per stream. The reader keeps the newest entries in
+// memory so that a subscriber resuming from a recent cursor is served from there,
+// and one resuming from further back catches up from Redis and then joins.
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/redis.h"
+#include "samplan/events/v1/event.pb.h"
+#include "services/events/delivery_rules.h"
+
+namespace samplan::events {
+
+// One entry of a municipality's stream, parsed once and shared by every subscriber.
+struct StoredEvent {
+  std::string municipality;
+  StreamPosition position;
+  // False when the entry could not be parsed (then `event` is empty): a subscriber
+  // passes over it, its cursor moving on.
+  bool parsed = false;
+  v1::Event event;
+};
+using StoredEventPtr = std::shared_ptr<const StoredEvent>;
+
+// Returns the stream entry as a StoredEvent.
+StoredEventPtr ParseStoredEvent(const std::string& municipality, const StreamEntry& entry);
+
+// Receives a stream's entries, in order. Called on the hub's thread with the hub
+// locked: it must only queue them.
+class StreamListener {
+ public:
+  virtual ~StreamListener() = default;
+  virtual void OnEvents(const std::vector<StoredEventPtr>& events) = 0;
+};
+
+// Called for every entry before listeners see it (the access gate forgets a
+// person's facts when a consent changes).
+using EntryObserver = std::function<void(const StoredEvent&)>;
+
+class StreamHub {
+ public:
+  StreamHub(std::string municipality, RedisOptions redis, size_t buffer_capacity,
+            EntryObserver observer);
+  ~StreamHub();
+
+  // What Attach did.
+  struct Attachment {
+    // Whether the listener now receives every entry after `after` (the backlog was
+    // handed to it first). False: `after` is older than the memory holds; catch up
+    // from Redis to at least `oldest_held` and attach again.
+    bool attached = false;
+    // Where the listener stands: `after`, or the hub's newest entry when attaching
+    // from now on.
+    StreamPosition position;
+    StreamPosition oldest_held;
+  };
+
+  // Attaches `listener` after `after` (from now on when nullopt). Waits up to
+  // `timeout` for the hub's first contact with Redis; UNAVAILABLE if it has none.
+  absl::StatusOr<Attachment> Attach(std::shared_ptr<StreamListener> listener,
+                                    std::optional<StreamPosition> after, absl::Duration timeout);
+  void Detach(const StreamListener* listener);
+
+  const std::string& municipality() const { return municipality_; }
+
+ private:
+  void Loop();
+
+  const std::string municipality_;
+  const std::string key_;
+  const size_t buffer_capacity_;
+  const EntryObserver observer_;
+  RedisClient redis_;
+
+  absl::Mutex mu_;
+  bool ready_ ABSL_GUARDED_BY(mu_) = false;
+  // Entries newer than `floor_`, the newest last.
+  std::deque<StoredEventPtr> buffer_ ABSL_GUARDED_BY(mu_);
+  StreamPosition floor_ ABSL_GUARDED_BY(mu_);
+  StreamPosition last_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<StreamListener>> listeners_ ABSL_GUARDED_BY(mu_);
+
+  absl::Notification stopped_;
+  std::thread thread_;
+};
+
+// The hubs of a process, started on first use.
+class StreamHubs {
+ public:
+  StreamHubs(RedisOptions redis, size_t buffer_capacity, EntryObserver observer);
+
+  // Returns the hub of `municipality`, starting it if needed.
+  StreamHub& Get(const std::string& municipality);
+
+ private:
+  const RedisOptions redis_;
+  const size_t buffer_capacity_;
+  const EntryObserver observer_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<StreamHub>> hubs_ ABSL_GUARDED_BY(mu_);
+};
+
+// Reads what a stream keeps (XINFO STREAM); a stream that does not exist yet keeps
+// nothing and has generated nothing.
+absl::StatusOr<StreamExtent> ReadStreamExtent(RedisClient& redis, const std::string& municipality);
+
+}  // namespace samplan::events
+
+#endif  // SAMPLAN_SERVICES_EVENTS_STREAM_HUB_H_
