@@ -201,6 +201,7 @@ class Subscriber final : public StreamListener,
         finish_wanted_at_ = service_.clock_.Now();
         queue_.clear();
       }
+      // No write is in flight while a worker holds the subscription.
       if (!finishing_ && (!delivered.empty() || !sent_any_)) {
         response_.Clear();
         response_.set_cursor(cursor_.ToString());
@@ -403,7 +404,9 @@ class Subscriber final : public StreamListener,
   std::deque<StoredEventPtr> queue_ ABSL_GUARDED_BY(mu_);
   Cursor cursor_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> unattached_ ABSL_GUARDED_BY(mu_);
-  bool scheduled_ ABSL_GUARDED_BY(mu_) = false;
+  // Whether a worker holds it or it waits for one; one at a time. It starts
+  // scheduled: Subscribe hands it to a worker for its first round.
+  bool scheduled_ ABSL_GUARDED_BY(mu_) = true;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool sent_any_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
@@ -476,10 +479,8 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventService::Subscribe(
     subscribers_.push_back(subscriber);
     Metrics::Global().Set("samplan_events_subscribers", static_cast<double>(subscribers_.size()));
   }
-  {
-    // The first round attaches it to its hubs and sends where it stands.
-    Schedule(subscriber);
-  }
+  // The first round attaches it to its hubs and sends where it stands.
+  Schedule(subscriber);
   return reactor;
 }
 
@@ -594,5 +595,14 @@ void EventService::Forget(Subscriber* subscriber) {
                      subscribers_.end());
   Metrics::Global().Set("samplan_events_subscribers", static_cast<double>(subscribers_.size()));
 }
+
+EventServiceStack::EventServiceStack(PgPool& pool, const CallHandler& calls,
+                                     EventServiceOptions options, const Clock& clock)
+    : gate_(pool, clock, options.access_ttl),
+      hubs_(options.redis, options.hub_buffer,
+            [this](const StoredEvent& stored) {
+              if (ChangesAccess(stored.event)) gate_.ForgetPerson(stored.event.person());
+            }),
+      service_(hubs_, gate_, calls, std::move(options), clock) {}
 
 }  // namespace samplan::events

@@ -47,6 +47,11 @@ struct EventServiceOptions {
   int workers = 2;
   // At most this many events in one message.
   int max_batch = 500;
+  // Newest entries each hub keeps in memory for resuming subscribers.
+  size_t hub_buffer = 10000;
+  // How long consent facts are used before they are read again (a consent change
+  // on the stream forgets them at once; this bounds an expiry by time).
+  absl::Duration access_ttl = absl::Seconds(5);
 };
 
 class Subscriber;
@@ -89,6 +94,22 @@ class EventService final
   std::vector<std::thread> workers_;
   absl::Notification stopped_;
   std::thread ticker_;
+};
+
+// The service with what it stands on — the access gate and the hubs, whose
+// consent events make the gate forget — wired as the binary wires it.
+class EventServiceStack {
+ public:
+  // `pool` prepares AccessStatements(); it, `calls` and `clock` must outlive this.
+  EventServiceStack(PgPool& pool, const CallHandler& calls, EventServiceOptions options,
+                    const Clock& clock = RealClock());
+
+  EventService& service() { return service_; }
+
+ private:
+  AccessGate gate_;
+  StreamHubs hubs_;
+  EventService service_;
 };
 
 }  // namespace samplan::events

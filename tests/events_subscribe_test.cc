@@ -1,0 +1,562 @@
+// Tier 3: the event subscription API against real PostgreSQL and Redis processes,
+// with identity and caseplan serving in-process and their relays publishing, as a
+// partner agency's system meets it: what it receives, what it never receives, and
+// what happens when it or the servers go away.
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/outbox.h"
+#include "common/relay.h"
+#include "samplan/caseplan/v1/caseplan.grpc.pb.h"
+#include "samplan/caseplan/v1/events.pb.h"
+#include "samplan/identity/v1/identity.grpc.pb.h"
+#include "services/caseplan/pg_plan_repository.h"
+#include "services/identity/pg_identity_repository.h"
+#include "tests/support/caseplan_stack.h"
+#include "tests/support/events_stack.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/identity_stack.h"
+#include "tests/support/servers.h"
+
+namespace samplan {
+namespace {
+
+namespace cp = caseplan::v1;
+namespace ev = events::v1;
+namespace id = identity::v1;
+using google::protobuf::util::TimeUtil;
+using testing::InProcessCasePlan;
+using testing::InProcessEvents;
+using testing::InProcessIdentity;
+using testing::TestSubscriber;
+
+// What a list of messages holds of one plan: its versions, in the order delivered.
+std::vector<int64_t> VersionsOf(const std::vector<ev::DeliveredEvent>& events,
+                                const std::string& plan) {
+  std::vector<int64_t> versions;
+  for (const ev::DeliveredEvent& e : events) {
+    if (e.has_event() && e.event().aggregate() == plan) {
+      versions.push_back(e.event().aggregate_version());
+    }
+  }
+  return versions;
+}
+
+std::vector<int64_t> Range(int64_t from, int64_t to) {
+  std::vector<int64_t> out;
+  for (int64_t v = from; v <= to; ++v) out.push_back(v);
+  return out;
+}
+
+bool Mentions(const std::vector<ev::DeliveredEvent>& events, const std::string& person) {
+  return std::any_of(events.begin(), events.end(), [&](const ev::DeliveredEvent& e) {
+    return (e.has_event() && e.event().person() == person) ||
+           (e.has_consent_withdrawn() && e.consent_withdrawn().person() == person);
+  });
+}
+
+class EventsSubscribeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pg_ = testing::PostgresServer::Start()->release();
+    redis_ = testing::RedisServer::Start()->release();
+    dsn_ = new std::string(*pg_->CreateDatabase());
+    ASSERT_TRUE(testing::MigrateIdentityAndCasePlan(*dsn_).ok());
+    keys_ = new testing::TestKeys(*testing::TestKeys::Create());
+    identity_ = InProcessIdentity::Start(*dsn_, keys_->VerifierOptions(),
+                                         testing::IdentityKeys::Generate())
+                    ->release();
+    caseplan_ = InProcessCasePlan::Start(*dsn_, keys_->VerifierOptions())->release();
+    for (const char* schema : {"identity", "caseplan"}) {
+      relays_.push_back(new OutboxRelay({schema, 500, absl::Milliseconds(5), absl::Hours(24)},
+                                        *dsn_, {redis_->host(), redis_->port()}));
+      relays_.back()->Start();
+    }
+    events::EventServiceOptions options;
+    options.redis = {redis_->host(), redis_->port()};
+    options.retention = absl::Hours(24);
+    options.default_heartbeat = absl::Seconds(15);
+    options.queue_limit = 2500;
+    options.hub_buffer = 32;  // small, so that resuming also takes the Redis path
+    events_ = InProcessEvents::Start(*dsn_, keys_->VerifierOptions(), options)->release();
+    identity_stub_ = identity_->NewStub().release();
+    caseplan_stub_ = caseplan_->NewStub().release();
+    Bootstrap();
+  }
+
+  static void TearDownTestSuite() {
+    delete events_;
+    for (OutboxRelay* relay : relays_) delete relay;
+    delete caseplan_;
+    delete identity_;
+    delete redis_;
+    delete pg_;
+  }
+
+  static std::string Token(const std::string& org) {
+    return keys_->Token(org, org == "soc" ? "caseworker" : "partner_system");
+  }
+
+  static void Bootstrap() {
+    const std::string admin = keys_->Token("soc", "administrator");
+    ASSERT_TRUE(testing::EnsureMunicipality(*identity_stub_, admin, "1885").ok());
+    for (const auto& [org, kind] :
+         {std::pair{"soc", id::ORGANIZATION_KIND_SOCIAL_SERVICES},
+          {"af", id::ORGANIZATION_KIND_EMPLOYMENT_SERVICE},
+          {"fk", id::ORGANIZATION_KIND_SOCIAL_INSURANCE},
+          {"region", id::ORGANIZATION_KIND_HEALTH_CARE}}) {
+      ASSERT_TRUE(testing::EnsureOrganization(*identity_stub_, admin, org, kind).ok());
+    }
+  }
+
+  // Registers a person (owned by soc) with consents for `consented` and a plan led
+  // by soc in which af, fk and region take part; returns {person, plan}.
+  static std::pair<std::string, std::string> PersonWithPlan(
+      const std::vector<std::string>& consented) {
+    static int serial = 0;
+    absl::StatusOr<id::Person> person = testing::CreateTestPerson(
+        *identity_stub_, Token("soc"),
+        testing::TestPersonnummer(absl::CivilDay(1990, 1, 1), ++serial));
+    EXPECT_TRUE(person.ok()) << person.status();
+    std::vector<std::string> grantees;
+    for (const std::string& org : consented) grantees.push_back("organizations/" + org);
+    if (!grantees.empty()) {
+      absl::StatusOr<id::Consent> consent = testing::GrantTestConsent(
+          *identity_stub_, Token("soc"), person->name(), grantees, "coordination", {"plan"},
+          absl::Now() + absl::Hours(24 * 30));
+      EXPECT_TRUE(consent.ok()) << consent.status();
+      last_consent_ = consent->name();
+    }
+    cp::CreatePlanRequest create;
+    create.set_request_id(absl::StrCat("events-plan-", serial));
+    create.mutable_plan()->set_person(person->name());
+    create.mutable_plan()->set_status(cp::PLAN_STATUS_ACTIVE);
+    for (const char* org : {"af", "fk", "region"}) {
+      create.mutable_plan()->add_participants()->set_organization(
+          absl::StrCat("organizations/", org));
+    }
+    cp::Plan plan;
+    grpc::Status status =
+        caseplan_stub_->CreatePlan(testing::CallWithToken(Token("soc")).get(), create, &plan);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return {person->name(), plan.name()};
+  }
+
+  // Changes the plan's goal description `times` times, as soc: a new version each.
+  static void UpdatePlan(const std::string& plan, int times = 1) {
+    static int step = 0;
+    for (int i = 0; i < times; ++i) {
+      cp::UpdatePlanRequest update;
+      update.mutable_plan()->set_name(plan);
+      update.mutable_plan()->set_overall_goal_description(absl::StrCat("step ", ++step));
+      update.mutable_update_mask()->add_paths("overall_goal_description");
+      cp::Plan out;
+      grpc::Status status =
+          caseplan_stub_->UpdatePlan(testing::CallWithToken(Token("soc")).get(), update, &out);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+    }
+  }
+
+  static ev::SubscribeRequest Request(const std::string& cursor = "",
+                                      std::vector<std::string> types = {"caseplan.",
+                                                                        "identity.consent."}) {
+    ev::SubscribeRequest request;
+    request.set_cursor(cursor);
+    request.mutable_heartbeat_interval()->set_seconds(1);
+    for (const std::string& type : types) request.add_event_types(type);
+    return request;
+  }
+
+  static std::unique_ptr<TestSubscriber> Subscribe(const std::string& org,
+                                                   ev::SubscribeRequest request, bool read = true) {
+    auto subscriber =
+        std::make_unique<TestSubscriber>(events_->address(), Token(org), request, read);
+    if (read) {
+      // The first message says where it stands: from then on it is live.
+      EXPECT_TRUE(subscriber->WaitFor(absl::Seconds(10), [](const auto& r) { return !r.empty(); }));
+    }
+    return subscriber;
+  }
+
+  // Waits until `subscriber` has received versions 1..`last` of `plan`.
+  static bool WaitForVersion(TestSubscriber& subscriber, const std::string& plan, int64_t last) {
+    return subscriber.WaitFor(absl::Seconds(15), [&](const auto& received) {
+      for (const auto& r : received) {
+        for (const auto& e : r.message.events()) {
+          if (e.has_event() && e.event().aggregate() == plan &&
+              e.event().aggregate_version() >= last) {
+            return true;
+          }
+        }
+      }
+      return false;
+    }) || Ended(subscriber);
+  }
+
+  // Returns false, saying how the subscription ended if it did.
+  static bool Ended(TestSubscriber& subscriber) {
+    absl::StatusOr<grpc::Status> ended = subscriber.WaitForEnd(absl::ZeroDuration());
+    if (ended.ok()) {
+      ADD_FAILURE() << "the subscription ended: " << ended->error_code() << " "
+                    << ended->error_message();
+    }
+    return false;
+  }
+
+  // Waits until `subscriber`'s cursor has passed `position` on 1885's stream: it
+  // has been shown, or passed over, everything up to there.
+  static bool WaitForCursorPast(TestSubscriber& subscriber, const std::string& position) {
+    const events::StreamPosition target = *events::StreamPosition::Parse(position);
+    return subscriber.WaitFor(absl::Seconds(15), [&](const auto& received) {
+      if (received.empty()) return false;
+      absl::StatusOr<events::Cursor> cursor =
+          events::Cursor::Parse(received.back().message.cursor(), "cursor");
+      if (!cursor.ok() || !cursor->Get("1885").has_value()) return false;
+      return target <= *cursor->Get("1885");
+    });
+  }
+
+  static int64_t AuditRecords(const std::string& organization, const std::string& person,
+                              const std::string& action) {
+    pqxx::connection connection(*dsn_);
+    pqxx::work tx(connection);
+    return tx
+        .exec_params1("SELECT count(*) FROM identity.audit_records WHERE actor_organization = $1 "
+                      "AND subject_person = $2 AND action = $3 AND decision = 'permit'",
+                      organization, person, action)[0]
+        .as<int64_t>();
+  }
+
+  static testing::PostgresServer* pg_;
+  static testing::RedisServer* redis_;
+  static std::string* dsn_;
+  static testing::TestKeys* keys_;
+  static InProcessIdentity* identity_;
+  static InProcessCasePlan* caseplan_;
+  static std::vector<OutboxRelay*> relays_;
+  static InProcessEvents* events_;
+  static id::IdentityService::Stub* identity_stub_;
+  static cp::CasePlanService::Stub* caseplan_stub_;
+  static std::string last_consent_;
+};
+
+testing::PostgresServer* EventsSubscribeTest::pg_ = nullptr;
+testing::RedisServer* EventsSubscribeTest::redis_ = nullptr;
+std::string* EventsSubscribeTest::dsn_ = nullptr;
+testing::TestKeys* EventsSubscribeTest::keys_ = nullptr;
+InProcessIdentity* EventsSubscribeTest::identity_ = nullptr;
+InProcessCasePlan* EventsSubscribeTest::caseplan_ = nullptr;
+std::vector<OutboxRelay*> EventsSubscribeTest::relays_;
+InProcessEvents* EventsSubscribeTest::events_ = nullptr;
+id::IdentityService::Stub* EventsSubscribeTest::identity_stub_ = nullptr;
+cp::CasePlanService::Stub* EventsSubscribeTest::caseplan_stub_ = nullptr;
+std::string EventsSubscribeTest::last_consent_;
+
+TEST_F(EventsSubscribeTest, ASubscriberSeesOnlyThePersonsWhoConsentedToIt) {
+  auto af = Subscribe("af", Request());
+  auto fk = Subscribe("fk", Request());
+  auto soc = Subscribe("soc", Request());
+  const auto [consenting, consenting_plan] = PersonWithPlan({"af"});
+  const auto [silent, silent_plan] = PersonWithPlan({});
+  UpdatePlan(consenting_plan, 2);
+  UpdatePlan(silent_plan, 2);
+
+  // The lead sees both plans; af, with consent, the one; fk, which takes part in
+  // both but has no consent, neither.
+  ASSERT_TRUE(WaitForVersion(*soc, silent_plan, 3));
+  ASSERT_TRUE(WaitForVersion(*af, consenting_plan, 3));
+  EXPECT_EQ(VersionsOf(soc->events(), consenting_plan), Range(1, 3));
+  EXPECT_EQ(VersionsOf(af->events(), consenting_plan), Range(1, 3));
+  // The lead's last event is on af's stream too by now, only not for af: af's
+  // heartbeat cursor passes it without showing it.
+  const std::string soc_last = soc->events().back().position();
+  ASSERT_TRUE(WaitForCursorPast(*af, soc_last));
+  ASSERT_TRUE(WaitForCursorPast(*fk, soc_last));
+  EXPECT_FALSE(Mentions(af->events(), silent)) << "af was told of a person without consent";
+  EXPECT_FALSE(Mentions(fk->events(), consenting)) << "fk was told of a person without consent";
+  EXPECT_FALSE(Mentions(fk->events(), silent));
+
+  // Events name what changed, never the plan's content.
+  for (const ev::DeliveredEvent& e : af->events()) {
+    if (!e.has_event() || e.event().aggregate() != consenting_plan) continue;
+    cp::PlanChanged changed;
+    ASSERT_TRUE(e.event().payload().UnpackTo(&changed));
+    EXPECT_EQ(changed.plan(), consenting_plan);
+  }
+  // af's deliveries about the person are in the person's access log.
+  EXPECT_GE(AuditRecords("organizations/af", consenting, "events.Subscribe"), 1);
+  EXPECT_EQ(AuditRecords("organizations/af", silent, "events.Subscribe"), 0);
+  EXPECT_EQ(AuditRecords("organizations/fk", consenting, "events.Subscribe"), 0);
+}
+
+TEST_F(EventsSubscribeTest, AReconnectingClientMissesNothingAndGetsNothingTwice) {
+  const auto [person, plan] = PersonWithPlan({"af"});
+  auto first = Subscribe("af", Request());
+  UpdatePlan(plan, 3);
+  ASSERT_TRUE(WaitForVersion(*first, plan, 4));
+  const std::string cursor = first->events().back().cursor();
+  first->Cancel();
+
+  // While it is away: a few changes (served from the hub's memory on return), then
+  // many more than the hub keeps (served from Redis first).
+  UpdatePlan(plan, 5);
+  auto near = Subscribe("af", Request(cursor));
+  ASSERT_TRUE(WaitForVersion(*near, plan, 9));
+  EXPECT_EQ(VersionsOf(near->events(), plan), Range(5, 9));
+  const std::string near_cursor = near->last_cursor();
+  near->Cancel();
+
+  UpdatePlan(plan, 60);
+  auto far = Subscribe("af", Request(near_cursor));
+  ASSERT_TRUE(WaitForVersion(*far, plan, 69));
+  UpdatePlan(plan, 2);  // and live after the catch-up
+  ASSERT_TRUE(WaitForVersion(*far, plan, 71));
+  EXPECT_EQ(VersionsOf(far->events(), plan), Range(10, 71));
+
+  // Positions only grow, and each message's cursor resumes after its last event.
+  std::string previous;
+  for (const ev::DeliveredEvent& e : far->events()) {
+    EXPECT_LT(*events::StreamPosition::Parse(previous.empty() ? "0-0" : previous),
+              *events::StreamPosition::Parse(e.position()));
+    EXPECT_EQ(e.cursor(), absl::StrCat("1885:", e.position()));
+    previous = e.position();
+  }
+}
+
+TEST_F(EventsSubscribeTest, WithdrawalStopsDeliveriesWithinOneSecond) {
+  auto af = Subscribe("af", Request());
+  auto soc = Subscribe("soc", Request());
+  const auto [person, plan] = PersonWithPlan({"af"});
+  const std::string consent = last_consent_;
+  UpdatePlan(plan);
+  ASSERT_TRUE(WaitForVersion(*af, plan, 2));
+
+  id::WithdrawConsentRequest withdraw;
+  withdraw.set_name(consent);
+  withdraw.set_reason("The person asked Arbetsförmedlingen to stop seeing the plan.");
+  id::Consent withdrawn;
+  const absl::Time withdrawn_at = absl::Now();
+  ASSERT_TRUE(identity_stub_
+                  ->WithdrawConsent(testing::CallWithToken(Token("soc")).get(), withdraw,
+                                    &withdrawn)
+                  .ok());
+  // af is told, without the person's data, and promptly.
+  ASSERT_TRUE(af->WaitFor(absl::Seconds(5), [&](const auto& received) {
+    for (const auto& r : received) {
+      for (const auto& e : r.message.events()) {
+        if (e.has_consent_withdrawn() && e.consent_withdrawn().consent() == consent) return true;
+      }
+    }
+    return false;
+  }));
+  absl::Time notified;
+  for (const auto& r : af->received()) {
+    for (const auto& e : r.message.events()) {
+      if (e.has_consent_withdrawn()) {
+        notified = r.at;
+        EXPECT_EQ(e.consent_withdrawn().person(), person);
+        EXPECT_FALSE(e.has_event());
+      }
+    }
+  }
+  std::printf("consent.withdrawn reached the subscriber %.1f ms after the withdrawal call\n",
+              absl::ToDoubleMilliseconds(notified - withdrawn_at));
+  EXPECT_LT(notified - withdrawn_at, absl::Seconds(1));
+
+  // Then nothing more about the plan, though the lead keeps changing it.
+  UpdatePlan(plan, 3);
+  ASSERT_TRUE(WaitForVersion(*soc, plan, 5));
+  const std::string soc_last = soc->events().back().position();
+  ASSERT_TRUE(WaitForCursorPast(*af, soc_last));
+  EXPECT_EQ(VersionsOf(af->events(), plan), Range(1, 2));
+  std::string after_version_2;
+  for (const ev::DeliveredEvent& e : af->events()) {
+    if (e.has_event() && e.event().aggregate_version() == 2) after_version_2 = e.cursor();
+  }
+  af->Cancel();
+  // Resuming from before the withdrawal shows nothing more either: the decision
+  // is made at delivery, on today's consent.
+  auto again = Subscribe("af", Request(after_version_2));
+  ASSERT_TRUE(WaitForCursorPast(*again, soc_last));
+  EXPECT_EQ(VersionsOf(again->events(), plan), std::vector<int64_t>{});
+}
+
+TEST_F(EventsSubscribeTest, HeartbeatsKeepAnIdleStreamAlive) {
+  ev::SubscribeRequest request = Request("", {"nothing.happens.here"});
+  request.mutable_heartbeat_interval()->set_seconds(1);
+  auto idle = Subscribe("af", request);
+  ASSERT_TRUE(idle->WaitFor(absl::Seconds(6), [](const auto& received) {
+    return std::count_if(received.begin(), received.end(), [](const auto& r) {
+             return r.message.has_heartbeat();
+           }) >= 3;
+  }));
+  std::vector<TestSubscriber::Received> received = idle->received();
+  for (const auto& r : received) {
+    EXPECT_TRUE(r.message.events().empty());
+    EXPECT_FALSE(r.message.cursor().empty()) << "a heartbeat carries the position";
+  }
+  // About a second apart, not a flood.
+  EXPECT_GE(received[2].at - received[1].at, absl::Milliseconds(800));
+}
+
+TEST_F(EventsSubscribeTest, ACursorOlderThanWhatIsKeptIsOutOfRange) {
+  const auto [person, plan] = PersonWithPlan({"af"});
+  UpdatePlan(plan);
+  // A cursor from long before the retention period, with events after it.
+  auto old = std::make_unique<TestSubscriber>(events_->address(), Token("af"),
+                                              Request("1885:1000-0"));
+  absl::StatusOr<grpc::Status> ended = old->WaitForEnd(absl::Seconds(10));
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_NE(ended->error_message().find("resynchronise"), std::string::npos);
+  EXPECT_TRUE(old->events().empty());
+
+  ev::ListEventsRequest list;
+  list.set_page_token("1885:1000-0");
+  ev::ListEventsResponse page;
+  grpc::Status status = events_->NewStub()->ListEvents(
+      testing::CallWithToken(Token("af")).get(), list, &page);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+}
+
+TEST_F(EventsSubscribeTest, ListEventsPagesTheSameEvents) {
+  const auto [person, plan] = PersonWithPlan({"af"});
+  const auto [silent, silent_plan] = PersonWithPlan({});
+  UpdatePlan(plan, 4);
+  UpdatePlan(silent_plan, 2);
+  ASSERT_TRUE(testing::WaitForOutboxDrained(*dsn_, absl::Seconds(10)).ok());
+  auto stub = events_->NewStub();
+  std::vector<ev::DeliveredEvent> seen;
+  std::string token;
+  for (int page = 0; page < 200; ++page) {
+    ev::ListEventsRequest request;
+    request.set_page_token(token);
+    request.set_page_size(2);
+    request.add_event_types("caseplan.");
+    ev::ListEventsResponse response;
+    grpc::Status status =
+        stub->ListEvents(testing::CallWithToken(Token("af")).get(), request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_FALSE(response.next_page_token().empty());
+    EXPECT_LE(response.events_size(), 2);
+    for (const auto& e : response.events()) seen.push_back(e);
+    if (response.next_page_token() == token) break;  // at the end
+    token = response.next_page_token();
+  }
+  EXPECT_EQ(VersionsOf(seen, plan), Range(1, 5));
+  EXPECT_FALSE(Mentions(seen, silent));
+
+  // Bad input names the field; nothing of another municipality.
+  ev::ListEventsRequest bad;
+  bad.set_page_size(5000);
+  bad.add_event_types("Not A Type");
+  ev::ListEventsResponse ignored;
+  grpc::Status status =
+      stub->ListEvents(testing::CallWithToken(Token("af")).get(), bad, &ignored);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("event_types[0]"), std::string::npos);
+  ev::ListEventsRequest other;
+  other.add_municipalities("0180");
+  status = stub->ListEvents(testing::CallWithToken(Token("af")).get(), other, &ignored);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(EventsSubscribeTest, CallersWithoutAValidTokenGetNothing) {
+  ev::SubscribeRequest request = Request();
+  TestSubscriber anonymous(events_->address(), "not-a-token", request);
+  absl::StatusOr<grpc::Status> ended = anonymous.WaitForEnd(absl::Seconds(10));
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(anonymous.received().empty());
+
+  TestSubscriber expired(events_->address(),
+                         keys_->TokenValidFor("af", -absl::Hours(1), "partner_system"), request);
+  ended = expired.WaitForEnd(absl::Seconds(10));
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(EventsSubscribeTest, SubscribersLiveThroughARedisRestart) {
+  auto af = Subscribe("af", Request());
+  auto soc = Subscribe("soc", Request());
+  const auto [person, plan] = PersonWithPlan({"af"});
+  UpdatePlan(plan, 2);
+  ASSERT_TRUE(WaitForVersion(*af, plan, 3));
+
+  ASSERT_TRUE(redis_->Kill().ok());
+  UpdatePlan(plan, 3);  // committed while Redis is down: the relay waits
+  ASSERT_TRUE(redis_->Restart().ok());
+  UpdatePlan(plan, 2);
+
+  ASSERT_TRUE(WaitForVersion(*af, plan, 8));
+  ASSERT_TRUE(WaitForVersion(*soc, plan, 8));
+  EXPECT_EQ(VersionsOf(af->events(), plan), Range(1, 8));
+  EXPECT_EQ(VersionsOf(soc->events(), plan), Range(1, 8));
+}
+
+TEST_F(EventsSubscribeTest, AStalledSubscriberIsCutOffAndTheOthersKeepUp) {
+  auto stalled = Subscribe("soc", Request("", {"test."}), /*read=*/false);
+  auto healthy = Subscribe("soc", Request("", {"test."}));
+  absl::SleepFor(absl::Milliseconds(200));  // the stalled one attaches too
+
+  // Many events at once, straight into the outbox as a service would write them.
+  constexpr int kEvents = 8000;
+  auto pool = PgPool::Create({*dsn_, 2, absl::Seconds(10), "test-load",
+                              Outbox(caseplan::kSchema).statements()});
+  ASSERT_TRUE(pool.ok());
+  const Outbox outbox(caseplan::kSchema);
+  cp::PlanChanged payload;
+  payload.add_changed_fields(std::string(200, 'x'));
+  for (int batch = 0; batch < kEvents / 500; ++batch) {
+    ASSERT_TRUE((*pool)
+                    ->Transaction(absl::Now() + absl::Seconds(10),
+                                  [&](pqxx::transaction_base& tx) {
+                                    for (int i = 0; i < 500; ++i) {
+                                      outbox.Append(
+                                          tx, MakeEvent("test.load", "1885", "plans/load",
+                                                        batch * 500 + i + 1, "", "plan", payload,
+                                                        {"organizations/soc", "users/soc", "",
+                                                         absl::Now()}));
+                                    }
+                                    return absl::OkStatus();
+                                  })
+                    .ok());
+  }
+  ASSERT_TRUE(healthy->WaitFor(absl::Seconds(30), [&](const auto& received) {
+    size_t count = 0;
+    for (const auto& r : received) count += r.message.events_size();
+    return count >= kEvents;
+  })) << healthy->events().size();
+  std::vector<absl::Duration> lags;
+  for (const auto& r : healthy->received()) {
+    for (const auto& e : r.message.events()) {
+      lags.push_back(r.at - absl::FromUnixMicros(
+                                TimeUtil::TimestampToMicroseconds(e.event().occurred_at())));
+    }
+  }
+  std::sort(lags.begin(), lags.end());
+  std::printf("healthy subscriber beside a stalled one: %zu events, lag p50 %.1f ms, p99 %.1f ms\n",
+              lags.size(), absl::ToDoubleMilliseconds(lags[lags.size() / 2]),
+              absl::ToDoubleMilliseconds(lags[lags.size() * 99 / 100]));
+
+  // The stalled one, once it reads, finds what was sent before the cut and the
+  // reason; it was never allowed to hold up the healthy one.
+  stalled->Resume();
+  absl::StatusOr<grpc::Status> ended = stalled->WaitForEnd(absl::Seconds(40));
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_LT(stalled->events().size(), static_cast<size_t>(kEvents));
+  EXPECT_EQ(VersionsOf(healthy->events(), "plans/load"), Range(1, kEvents));
+}
+
+}  // namespace
+}  // namespace samplan
