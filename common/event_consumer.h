@@ -15,10 +15,11 @@
 // So a crash before the commit leaves the entry pending (it is re-read or reclaimed
 // and handled again: nothing of the first attempt committed), and a crash between
 // commit and XACK makes a redelivery that finds its id and is only acknowledged.
-// Entries another consumer of the group read and left pending longer than
-// `min_idle` (it died, or its handler failed) are claimed with XAUTOCLAIM. After a
-// Redis failure the consumer first re-reads its own pending entries (id 0), then
-// new ones (">").
+// Entries pending longer than `min_idle` (read by a consumer that died, or left by
+// a failed attempt) are claimed with XAUTOCLAIM by whichever consumer of the group
+// looks first, this one included: a failed attempt is retried after min_idle, not
+// at once. After a start or a Redis failure the consumer first re-reads its own
+// pending entries (id 0), then new ones (">").
 //
 // Poison events: an entry that was delivered `max_deliveries` times without a
 // commit, or that cannot be parsed, is copied to the dead-letter stream
