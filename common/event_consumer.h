@@ -152,7 +152,7 @@ class EventConsumer {
   void Stop();
 
  private:
-  enum class Outcome { kHandled, kDuplicate, kFailed, kDeadLettered };
+  enum class Outcome { kHandled, kDuplicate, kFailed };
 
   absl::Status EnsureGroups();
   absl::Status Reclaim();
