@@ -37,6 +37,10 @@ absl::Status ApplyMigrations(const std::string& dsn, const std::string& schema,
 // The migrations of the transactional outbox (common/migrations/outbox).
 const std::vector<Migration>& outbox_migrations();
 
+// The migrations of the consumers' record of handled events
+// (common/migrations/processed_events), for services that consume events.
+const std::vector<Migration>& processed_events_migrations();
+
 }  // namespace samplan
 
 #endif  // SAMPLAN_COMMON_MIGRATIONS_H_
