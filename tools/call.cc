@@ -32,6 +32,9 @@
 #include <grpcpp/support/stub_options.h>
 
 #include "samplan/caseplan/v1/caseplan.pb.h"
+#include "samplan/caseplan/v1/events.pb.h"
+#include "samplan/events/v1/event_service.pb.h"
+#include "samplan/identity/v1/events.pb.h"
 #include "samplan/identity/v1/identity.pb.h"
 #include "tools/rpc_text.h"
 
@@ -75,7 +78,11 @@ int UsageError(const std::string& message) {
 // message of each also makes the linker keep the file's descriptor.
 std::vector<const pb::FileDescriptor*> KnownFiles() {
   return {samplan::caseplan::v1::Plan::descriptor()->file(),
-          samplan::identity::v1::Person::descriptor()->file()};
+          samplan::identity::v1::Person::descriptor()->file(),
+          samplan::events::v1::ListEventsRequest::descriptor()->file(),
+          // Event payloads, so that JSON can show what an event's `payload` holds.
+          samplan::caseplan::v1::PlanChanged::descriptor()->file(),
+          samplan::identity::v1::ConsentChanged::descriptor()->file()};
 }
 
 std::vector<const pb::ServiceDescriptor*> KnownServices() {

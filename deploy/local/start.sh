@@ -5,7 +5,8 @@
 #
 # Ports (change them if they are taken):
 #   SAMPLAN_PG_PORT (55432)  SAMPLAN_REDIS_PORT (56379)  SAMPLAN_CASEPLAN_PORT (50051)
-#   SAMPLAN_IDENTITY_PORT (50052)  SAMPLAN_METRICS_PORT (59090, identity's is one more)
+#   SAMPLAN_IDENTITY_PORT (50052)  SAMPLAN_EVENTS_PORT (50053)
+#   SAMPLAN_METRICS_PORT (59090 caseplan; identity +1, events +2)
 # Stop everything with deploy/local/stop.sh; remove .local/ to start from scratch.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -15,7 +16,9 @@ REDIS_PORT="${SAMPLAN_REDIS_PORT:-56379}"
 CASEPLAN_PORT="${SAMPLAN_CASEPLAN_PORT:-50051}"
 IDENTITY_PORT="${SAMPLAN_IDENTITY_PORT:-50052}"
 METRICS_PORT="${SAMPLAN_METRICS_PORT:-59090}"
+EVENTS_PORT="${SAMPLAN_EVENTS_PORT:-50053}"
 IDENTITY_METRICS_PORT=$((METRICS_PORT + 1))
+EVENTS_METRICS_PORT=$((METRICS_PORT + 2))
 
 install_packages
 build
@@ -110,6 +113,7 @@ ENV
 # log the caseplan service uses.
 start_service identity "$IDENTITY_PORT" "$IDENTITY_METRICS_PORT" "$STATE_DIR/keys/identity.env"
 start_service caseplan "$CASEPLAN_PORT" "$METRICS_PORT"
+start_service events "$EVENTS_PORT" "$EVENTS_METRICS_PORT"
 
 log "loading the demo municipality (Lindesberg, 1885)"
 "$BUILD_DIR/tools/samplan-demo" --address "127.0.0.1:$CASEPLAN_PORT" \
@@ -121,13 +125,17 @@ cat <<TXT
 Samplan is running.
   caseplan   127.0.0.1:$CASEPLAN_PORT   (gRPC with reflection and health)
   identity   127.0.0.1:$IDENTITY_PORT   (persons, consents, audit log)
-  metrics    http://127.0.0.1:$METRICS_PORT/metrics (caseplan), :$IDENTITY_METRICS_PORT (identity)
+  events     127.0.0.1:$EVENTS_PORT   (Subscribe / ListEvents: the changes each agency may see)
+  metrics    http://127.0.0.1:$METRICS_PORT/metrics (caseplan), :$IDENTITY_METRICS_PORT (identity), :$EVENTS_METRICS_PORT (events)
   PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT   logs in $STATE_DIR/logs
 
 Call it as an agency of the demo (tokens in $STATE_DIR/tokens/, valid 12 hours):
   $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$CASEPLAN_PORT \\
       --token-file $STATE_DIR/tokens/soc.jwt samplan.caseplan.v1.CasePlanService/ListPlans '{}'
 Any gRPC client that uses server reflection works too (grpcurl, Postman, Kreya).
-Watch the events:  redis-cli -p $REDIS_PORT XRANGE 'samplan:events:{1885}' - +
+The changes af may see, as pages (Subscribe streams them live):
+  $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$EVENTS_PORT \\
+      --token-file $STATE_DIR/tokens/af.jwt samplan.events.v1.EventService/ListEvents '{}'
+The raw stream:  redis-cli -p $REDIS_PORT XRANGE 'samplan:events:{1885}' - +
 Stop with: deploy/local/stop.sh
 TXT
