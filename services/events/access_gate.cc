@@ -6,8 +6,7 @@
 namespace samplan::events {
 namespace {
 
-// Past this many persons, facts that have expired are dropped; the cache never
-// holds more than a few minutes of a busy municipality.
+// Past this many persons, facts that have run out are dropped.
 constexpr size_t kMaxPersons = 100000;
 
 std::string ReaderKey(const Principal& principal, const AccessRequest& request) {
@@ -20,7 +19,16 @@ std::string ReaderKey(const Principal& principal, const AccessRequest& request) 
 AccessGate::AccessGate(PgPool& pool, const Clock& clock, absl::Duration ttl)
     : pool_(pool), clock_(clock), ttl_(ttl) {
   Metrics::Global().Describe("samplan_events_access_reads_total", "counter",
-                             "Reads of consent facts (and audit appends) for deliveries.");
+                             "Reads of consent facts (with their audit records) for deliveries.");
+  refresher_ = std::thread([this] { RefreshLoop(); });
+}
+
+AccessGate::~AccessGate() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  refresher_.join();
 }
 
 absl::StatusOr<bool> AccessGate::MayDeliver(const Principal& principal,
@@ -28,55 +36,117 @@ absl::StatusOr<bool> AccessGate::MayDeliver(const Principal& principal,
                                             absl::string_view action,
                                             absl::string_view request_id) {
   const std::string key = ReaderKey(principal, request);
-  const absl::Time now = clock_.Now();
   uint64_t generation = 0;
   {
     absl::MutexLock lock(&mu_);
-    PersonFacts& person = Person(request.person);
-    generation = person.generation;
-    auto it = person.by_reader.find(key);
-    if (it != person.by_reader.end() && it->second.expires > now) {
-      const AccessDecision decision = DecideAccess(principal, request, it->second.facts);
-      if (!decision.permitted) return false;
-      if (it->second.audited) return true;
+    while (true) {
+      const absl::Time now = clock_.Now();
+      PersonFacts& person = Person(request.person);
+      generation = person.generation;
+      auto it = person.by_reader.find(key);
+      if (it != person.by_reader.end() && it->second.expires > now) {
+        Facts& facts = it->second;
+        if (!DecideAccess(principal, request, facts.facts).permitted) return false;
+        if (facts.audited) {
+          if (!facts.refreshing && facts.expires - now < ttl_ / 3) {
+            facts.refreshing = true;
+            refreshes_.push_back({principal, request, std::string(action),
+                                  std::string(request_id), generation});
+          }
+          return true;
+        }
+      }
+      if (!person.reading.contains(key)) {
+        person.reading.insert(key);
+        break;
+      }
+      // Another subscriber of the same reader is reading these facts: use its.
+      const std::string& wanted = request.person;
+      auto read = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        auto p = by_person_.find(wanted);
+        return p == by_person_.end() || !p->second.reading.contains(key);
+      };
+      mu_.Await(absl::Condition(&read));
     }
   }
 
-  // Read the facts afresh and, when they permit, record the delivery with them.
+  absl::StatusOr<Facts> facts = Read(principal, request, action, request_id);
+  absl::MutexLock lock(&mu_);
+  Person(request.person).reading.erase(key);
+  if (!facts.ok()) return facts.status();
+  const bool permitted = facts->audited;
+  Keep(request.person, key, generation, *std::move(facts));
+  return permitted;
+}
+
+absl::StatusOr<AccessGate::Facts> AccessGate::Read(const Principal& principal,
+                                                   const AccessRequest& request,
+                                                   absl::string_view action,
+                                                   absl::string_view request_id) {
+  const absl::Time now = clock_.Now();
   Facts fresh;
-  bool permitted = false;
-  absl::Status status = pool_.Transaction(now + absl::Seconds(5), [&](pqxx::transaction_base& tx) {
-    if (NeedsAccessFacts(principal, request)) {
-      fresh.facts = ReadAccessFacts(tx, principal.organization, request.person,
-                                    request.data_category, request.purpose, now);
-    }
-    const AccessDecision decision = DecideAccess(principal, request, fresh.facts);
-    permitted = decision.permitted;
-    if (permitted) {
-      AppendAudit(tx, AuditOf(principal, action, request, decision, now, request_id));
-    }
-    return absl::OkStatus();
-  });
+  absl::Status status =
+      pool_.Transaction(now + absl::Seconds(5), [&](pqxx::transaction_base& tx) {
+        if (NeedsAccessFacts(principal, request)) {
+          fresh.facts = ReadAccessFacts(tx, principal.organization, request.person,
+                                        request.data_category, request.purpose, now);
+        }
+        const AccessDecision decision = DecideAccess(principal, request, fresh.facts);
+        fresh.audited = decision.permitted;
+        if (decision.permitted) {
+          AppendAudit(tx, AuditOf(principal, action, request, decision, now, request_id));
+        }
+        return absl::OkStatus();
+      });
   if (!status.ok()) return status;
   Metrics::Global().Add("samplan_events_access_reads_total", "");
   fresh.expires = now + ttl_;
-  fresh.audited = permitted;
+  return fresh;
+}
 
-  absl::MutexLock lock(&mu_);
+void AccessGate::Keep(const std::string& person, const std::string& key, uint64_t generation,
+                      Facts facts) {
+  const absl::Time now = clock_.Now();
   if (by_person_.size() > kMaxPersons) {
     for (auto it = by_person_.begin(); it != by_person_.end();) {
       absl::erase_if(it->second.by_reader,
                      [&](const auto& entry) { return entry.second.expires <= now; });
-      if (it->second.by_reader.empty()) {
+      if (it->second.by_reader.empty() && it->second.reading.empty()) {
         by_person_.erase(it++);
       } else {
         ++it;
       }
     }
   }
-  PersonFacts& person = Person(request.person);
-  if (person.generation == generation) person.by_reader[key] = std::move(fresh);
-  return permitted;
+  PersonFacts& entry = Person(person);
+  if (entry.generation == generation) entry.by_reader[key] = std::move(facts);
+}
+
+void AccessGate::RefreshLoop() {
+  while (true) {
+    Refresh refresh;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !refreshes_.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_) return;
+      refresh = std::move(refreshes_.front());
+      refreshes_.pop_front();
+    }
+    absl::StatusOr<Facts> facts =
+        Read(refresh.principal, refresh.request, refresh.action, refresh.request_id);
+    const std::string key = ReaderKey(refresh.principal, refresh.request);
+    absl::MutexLock lock(&mu_);
+    if (facts.ok()) {
+      Keep(refresh.request.person, key, refresh.generation, *std::move(facts));
+    } else {
+      // The facts in use run out as they would have; the next delivery reads.
+      auto& readers = Person(refresh.request.person).by_reader;
+      if (auto it = readers.find(key); it != readers.end()) it->second.refreshing = false;
+    }
+  }
 }
 
 void AccessGate::ForgetPerson(const std::string& person) {
@@ -89,7 +159,7 @@ void AccessGate::ForgetPerson(const std::string& person) {
 AccessGate::PersonFacts& AccessGate::Person(const std::string& person) {
   // A person's entry starts at the latest generation, so a read that began before
   // an entry was pruned and made again is still recognised as stale.
-  return by_person_.try_emplace(person, PersonFacts{generation_, {}}).first->second;
+  return by_person_.try_emplace(person, PersonFacts{generation_, {}, {}}).first->second;
 }
 
 }  // namespace samplan::events

@@ -7,16 +7,22 @@
 //
 // The facts of (subscriber, person, data category, purpose) are kept for at most
 // `ttl` and forgotten at once when the stream carries a consent or break-glass
-// event of the person (StreamHub calls ForgetPerson before it hands on any later
-// event), so a withdrawal stops deliveries from the next event on. Each fresh read
-// of facts that permits a delivery appends an audit record in the same transaction:
-// "who has seen my data" names every subscription that was told of the person.
+// event of the person (StreamHub's observer calls ForgetPerson before any later
+// event is handed on), so a withdrawal stops deliveries from the next event on.
+// Each fresh read of facts that permits a delivery appends an audit record in the
+// same transaction: "who has seen my data" names every subscriber that was told of
+// the person. Facts in use are read again in the background before they run out,
+// so deliveries do not wait for the database once a subscriber is under way; many
+// subscribers of one organization asking at once cause one read, not one each.
 
 #include <cstdint>
+#include <deque>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -31,6 +37,7 @@ class AccessGate {
  public:
   // `pool` prepares AccessStatements(); `pool` and `clock` must outlive the gate.
   AccessGate(PgPool& pool, const Clock& clock, absl::Duration ttl);
+  ~AccessGate();
 
   // Returns whether `principal` may see the event described by `request` (a read of
   // its data category). `action` and `request_id` go into the audit record.
@@ -48,15 +55,33 @@ class AccessGate {
     absl::Time expires;
     // Whether a permit on these facts has been audited.
     bool audited = false;
+    // Whether a background read of fresher facts is under way.
+    bool refreshing = false;
   };
   struct PersonFacts {
-    // Bumped by ForgetPerson, so that a read that began before it is not kept.
+    // Set anew by ForgetPerson, so that a read that began before it is not kept.
     uint64_t generation = 0;
     // By organization, user, data category and purpose.
     absl::flat_hash_map<std::string, Facts> by_reader;
+    // Readers whose facts are being read now.
+    absl::flat_hash_set<std::string> reading;
+  };
+  // A read to do in the background.
+  struct Refresh {
+    Principal principal;
+    AccessRequest request;
+    std::string action;
+    std::string request_id;
+    uint64_t generation;
   };
 
   PersonFacts& Person(const std::string& person) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reads the facts and, when they permit, audits the delivery, in one transaction.
+  absl::StatusOr<Facts> Read(const Principal& principal, const AccessRequest& request,
+                             absl::string_view action, absl::string_view request_id);
+  void Keep(const std::string& person, const std::string& key, uint64_t generation,
+            Facts facts) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RefreshLoop();
 
   PgPool& pool_;
   const Clock& clock_;
@@ -64,6 +89,9 @@ class AccessGate {
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, PersonFacts> by_person_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Refresh> refreshes_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread refresher_;
 };
 
 }  // namespace samplan::events

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/outbox.h"
@@ -36,22 +37,48 @@ class FinishedReactor final : public grpc::ServerWriteReactor<v1::SubscribeRespo
 // Returns what `principal` is shown of `stored`: nothing, the event, or a consent
 // notice. Errors (the consent facts could not be read) stop the delivery there, so
 // that a cursor never moves past an event that was not decided.
-absl::StatusOr<std::optional<v1::DeliveredEvent>> Present(
-    AccessGate& gate, const Principal& principal, const Subscription& subscription,
-    const StoredEvent& stored, absl::string_view action, absl::string_view request_id) {
-  if (!stored.parsed || !MatchesEventTypes(subscription.event_types, stored.event.type())) {
-    return std::nullopt;
-  }
+// Returns what a delivery decision depends on besides the event: the principal
+// (organization, user, municipality, roles) and the purpose.
+std::string ReaderOf(const Principal& principal, const Subscription& subscription) {
+  return absl::StrCat(principal.organization, "\n", principal.user, "\n",
+                      principal.municipality, "\n", absl::StrJoin(principal.roles, ","), "\n",
+                      subscription.purpose);
+}
+
+// Returns how `stored` reaches `principal`, deciding (and auditing) it through the
+// gate for a person's data.
+absl::StatusOr<DeliveryForm> Decide(AccessGate& gate, const Principal& principal,
+                                    const Subscription& subscription, const StoredEvent& stored,
+                                    absl::string_view action, absl::string_view request_id) {
   const DeliveryQuestion question = AskDelivery(principal, stored.event, subscription.purpose);
-  if (question.settled == DeliveryForm::kSkip) return std::nullopt;
+  if (question.settled == DeliveryForm::kSkip) return DeliveryForm::kSkip;
   if (IsPersonalDataRead(question)) {
     absl::StatusOr<bool> may = gate.MayDeliver(principal, question.request, action, request_id);
     if (!may.ok()) return may.status();
-    if (!*may) return std::nullopt;
+    if (!*may) return DeliveryForm::kSkip;
   }
+  return question.settled.value_or(DeliveryForm::kEvent);
+}
+
+absl::StatusOr<std::optional<v1::DeliveredEvent>> Present(
+    AccessGate& gate, const Principal& principal, const std::string& reader,
+    const Subscription& subscription, const StoredEvent& stored, absl::string_view action,
+    absl::string_view request_id) {
+  if (!stored.parsed || !MatchesEventTypes(subscription.event_types, stored.event.type())) {
+    return std::nullopt;
+  }
+  std::optional<DeliveryForm> form = stored.Recall(reader);
+  if (!form.has_value()) {
+    absl::StatusOr<DeliveryForm> decided =
+        Decide(gate, principal, subscription, stored, action, request_id);
+    if (!decided.ok()) return decided.status();
+    form = *decided;
+    stored.Remember(reader, *form);
+  }
+  if (*form == DeliveryForm::kSkip) return std::nullopt;
   v1::DeliveredEvent delivered;
   delivered.set_position(stored.position.ToString());
-  if (question.settled == DeliveryForm::kConsentWithdrawn) {
+  if (*form == DeliveryForm::kConsentWithdrawn) {
     identity::v1::ConsentChanged consent;
     stored.event.payload().UnpackTo(&consent);
     v1::ConsentWithdrawn* notice = delivered.mutable_consent_withdrawn();
@@ -78,7 +105,8 @@ class Subscriber final : public StreamListener,
   Subscriber(EventService& service, grpc::CallbackServerContext* context, Principal principal,
              Subscription subscription, std::string request_id, absl::Duration heartbeat)
       : service_(service), context_(context), principal_(std::move(principal)),
-        subscription_(std::move(subscription)), request_id_(std::move(request_id)),
+        subscription_(std::move(subscription)), reader_(ReaderOf(principal_, subscription_)),
+        request_id_(std::move(request_id)),
         heartbeat_(heartbeat), cursor_(subscription_.cursor),
         unattached_(subscription_.municipalities) {
     for (const std::string& m : subscription_.municipalities) {
@@ -173,8 +201,8 @@ class Subscriber final : public StreamListener,
       std::optional<StreamPosition> seen = cursor.Get(stored->municipality);
       if (seen.has_value() && stored->position <= *seen) continue;  // already passed
       absl::StatusOr<std::optional<v1::DeliveredEvent>> shown =
-          Present(service_.gate_, principal_, subscription_, *stored, kSubscribeAction,
-                  request_id_);
+          Present(service_.gate_, principal_, reader_, subscription_, *stored,
+                  kSubscribeAction, request_id_);
       if (!shown.ok()) {
         failure = shown.status();
         break;
@@ -391,6 +419,8 @@ class Subscriber final : public StreamListener,
   grpc::CallbackServerContext* const context_;
   const Principal principal_;
   const Subscription subscription_;
+  // Who decides what it sees: subscriptions with the same reader share decisions.
+  const std::string reader_;
   const std::string request_id_;
   const absl::Duration heartbeat_;
 
@@ -528,8 +558,8 @@ grpc::Status EventService::ListEvents(grpc::ServerContext* context,
         for (const StreamEntry& entry : entries) {
           StoredEventPtr stored = ParseStoredEvent(municipality, entry);
           absl::StatusOr<std::optional<v1::DeliveredEvent>> shown =
-              Present(gate_, call.principal, *subscription, *stored, kListAction,
-                      call.request_id);
+              Present(gate_, call.principal, ReaderOf(call.principal, *subscription), *subscription,
+                      *stored, kListAction, call.request_id);
           if (!shown.ok()) return shown.status();
           ++scanned;
           after = stored->position;

@@ -44,7 +44,7 @@ struct EventServiceOptions {
   // Entries a subscription may have waiting before it is cut off.
   size_t queue_limit = 10000;
   // Threads that decide and write deliveries.
-  int workers = 2;
+  int workers = 4;
   // At most this many events in one message.
   int max_batch = 500;
   // Newest entries each hub keeps in memory for resuming subscribers.

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
         "SAMPLAN_EVENTS_HEARTBEAT_INTERVAL", absl::Seconds(15), absl::Seconds(1));
     config.queue_limit =
         static_cast<size_t>(env.Int("SAMPLAN_EVENTS_QUEUE_LIMIT", 10000, 100, 10000000));
-    config.workers = env.Int("SAMPLAN_EVENTS_WORKERS", 2, 1, 64);
+    config.workers = env.Int("SAMPLAN_EVENTS_WORKERS", 4, 1, 64);
     config.hub_buffer = static_cast<size_t>(env.Int("SAMPLAN_EVENTS_BUFFER", 10000, 100, 10000000));
     config.access_ttl =
         env.Duration("SAMPLAN_EVENTS_ACCESS_TTL", absl::Seconds(5), absl::Milliseconds(10));

@@ -34,6 +34,25 @@ struct StoredEvent {
   // passes over it, its cursor moving on.
   bool parsed = false;
   v1::Event event;
+
+  // How the event reaches each kind of reader (principal and purpose), once
+  // decided: many subscriptions of one partner share one decision per event. An
+  // event's decision never needs revisiting: a consent change later on the stream
+  // applies to the events after it, which are decided after it is seen.
+  std::optional<DeliveryForm> Recall(const std::string& reader) const {
+    absl::MutexLock lock(&memo_mu_);
+    auto it = memo_.find(reader);
+    if (it == memo_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Remember(const std::string& reader, DeliveryForm form) const {
+    absl::MutexLock lock(&memo_mu_);
+    memo_.emplace(reader, form);
+  }
+
+ private:
+  mutable absl::Mutex memo_mu_;
+  mutable absl::flat_hash_map<std::string, DeliveryForm> memo_ ABSL_GUARDED_BY(memo_mu_);
 };
 using StoredEventPtr = std::shared_ptr<const StoredEvent>;
 
