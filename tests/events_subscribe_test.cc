@@ -11,6 +11,9 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <thread>
+
+#include <signal.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -556,6 +559,55 @@ TEST_F(EventsSubscribeTest, AStalledSubscriberIsCutOffAndTheOthersKeepUp) {
   EXPECT_EQ(ended->error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_LT(stalled->events().size(), static_cast<size_t>(kEvents));
   EXPECT_EQ(VersionsOf(healthy->events(), "plans/load"), Range(1, kEvents));
+}
+
+// The events process killed with SIGKILL while a client follows a plan: the client
+// reconnects to a new process with its last cursor, and what it has, in the end, is
+// every version once, in order.
+TEST_F(EventsSubscribeTest, AClientResumesExactlyAcrossAKilledEventsProcess) {
+  std::map<std::string, std::string> env = keys_->Environment();
+  env["SAMPLAN_PG_DSN"] = *dsn_;
+  env["SAMPLAN_REDIS_ADDRESS"] = redis_->Address();
+  env["SAMPLAN_DRAIN_PERIOD"] = "0s";
+  const int port = testing::FreePort();
+  env["SAMPLAN_LISTEN_ADDRESS"] = absl::StrCat("127.0.0.1:", port);
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+  auto start = [&]() {
+    auto process = testing::ChildProcess::Spawn(SAMPLAN_EVENTS_BINARY, {}, env,
+                                                ::testing::TempDir() + "/events-process.log");
+    EXPECT_TRUE(process.ok()) << process.status();
+    for (int i = 0; i < 200 && !testing::PortAcceptsConnections(port); ++i) {
+      absl::SleepFor(absl::Milliseconds(25));
+    }
+    return *std::move(process);
+  };
+
+  auto process = start();
+  auto client = std::make_unique<TestSubscriber>(address, Token("af"), Request());
+  ASSERT_TRUE(client->WaitFor(absl::Seconds(10), [](const auto& r) { return !r.empty(); }));
+  const auto [person, plan] = PersonWithPlan({"af"});
+  std::vector<ev::DeliveredEvent> kept;
+  std::string cursor;
+  int64_t last_version = 1;
+  for (int round = 0; round < 3; ++round) {
+    // Changes stream in; the process dies in the middle of them.
+    std::thread writer([&] { UpdatePlan(plan, 10); });
+    ASSERT_TRUE(WaitForVersion(*client, plan, last_version + 3));
+    process->Signal(SIGKILL);
+    writer.join();
+    last_version += 10;
+    client->WaitForEnd(absl::Seconds(10)).IgnoreError();
+    // What the client processed, up to the last cursor it was given.
+    for (const auto& r : client->received()) {
+      for (const auto& e : r.message.events()) kept.push_back(e);
+      cursor = r.message.cursor();
+    }
+    process = start();
+    client = std::make_unique<TestSubscriber>(address, Token("af"), Request(cursor));
+  }
+  ASSERT_TRUE(WaitForVersion(*client, plan, last_version));
+  for (const auto& e : client->events()) kept.push_back(e);
+  EXPECT_EQ(VersionsOf(kept, plan), Range(1, last_version));
 }
 
 }  // namespace
