@@ -79,6 +79,15 @@ absl::StatusOr<bool> AccessGate::MayDeliver(const Principal& principal,
   return permitted;
 }
 
+bool AccessGate::KnownRefused(const Principal& principal, const AccessRequest& request) {
+  absl::MutexLock lock(&mu_);
+  auto person = by_person_.find(request.person);
+  if (person == by_person_.end()) return false;
+  auto it = person->second.by_reader.find(ReaderKey(principal, request));
+  return it != person->second.by_reader.end() && it->second.expires > clock_.Now() &&
+         !DecideAccess(principal, request, it->second.facts).permitted;
+}
+
 absl::StatusOr<AccessGate::Facts> AccessGate::Read(const Principal& principal,
                                                    const AccessRequest& request,
                                                    absl::string_view action,

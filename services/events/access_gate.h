@@ -46,6 +46,10 @@ class AccessGate {
   absl::StatusOr<bool> MayDeliver(const Principal& principal, const AccessRequest& request,
                                   absl::string_view action, absl::string_view request_id);
 
+  // Returns whether facts at hand already refuse `principal` the event, without
+  // waiting for the database (false when they permit it or are not at hand).
+  bool KnownRefused(const Principal& principal, const AccessRequest& request);
+
   // Forgets the facts of `person`: the next decision reads them again.
   void ForgetPerson(const std::string& person);
 

@@ -136,11 +136,23 @@ class Subscriber final : public StreamListener,
 
   // StreamListener: called on a hub's thread with the hub locked.
   void OnEvents(const std::vector<StoredEventPtr>& events) override {
+    const bool any_for_it = std::any_of(events.begin(), events.end(),
+                                        [&](const StoredEventPtr& e) { return MayConcern(*e); });
     bool schedule = false;
     bool finish = false;
     {
       absl::MutexLock lock(&mu_);
       if (finishing_) return;
+      if (!any_for_it && queue_.empty()) {
+        // Nothing here it may see: move its position on without waking a worker
+        // (the next heartbeat carries it).
+        const StoredEvent& last = *events.back();
+        std::optional<StreamPosition> seen = cursor_.Get(last.municipality);
+        if (!seen.has_value() || *seen < last.position) {
+          cursor_.Set(last.municipality, last.position);
+        }
+        return;
+      }
       queue_.insert(queue_.end(), events.begin(), events.end());
       if (queue_.size() > service_.options_.queue_limit) {
         queue_.clear();
@@ -219,7 +231,12 @@ class Subscriber final : public StreamListener,
     bool finish = false;
     {
       absl::MutexLock lock(&mu_);
-      cursor_ = cursor;
+      // The hub may have moved the position past events it saw were not for this
+      // subscription meanwhile: positions only move forward.
+      for (const auto& [municipality, position] : cursor.positions()) {
+        std::optional<StreamPosition> current = cursor_.Get(municipality);
+        if (!current.has_value() || *current < position) cursor_.Set(municipality, position);
+      }
       if (!failure.ok() && !finishing_) {
         Log(LogLevel::kWarning, "subscription ended: consent facts unavailable",
             {{"error", failure.ToString()}});
@@ -292,6 +309,27 @@ class Subscriber final : public StreamListener,
     }
     if (write) reactor_->StartWrite(&response_);
     if (finish) Finish();
+  }
+
+  // Returns whether `stored` may be shown to this subscription, as far as is known
+  // without waiting: false only when it certainly is not (its type, or a decision
+  // already made for the reader, or facts at hand refuse it).
+  bool MayConcern(const StoredEvent& stored) {
+    if (!stored.parsed || !MatchesEventTypes(subscription_.event_types, stored.event.type())) {
+      return false;
+    }
+    if (std::optional<DeliveryForm> form = stored.Recall(reader_)) {
+      return *form != DeliveryForm::kSkip;
+    }
+    const DeliveryQuestion question =
+        AskDelivery(principal_, stored.event, subscription_.purpose);
+    if (question.settled == DeliveryForm::kSkip ||
+        (!question.settled.has_value() &&
+         service_.gate_.KnownRefused(principal_, question.request))) {
+      stored.Remember(reader_, DeliveryForm::kSkip);
+      return false;
+    }
+    return true;
   }
 
   // Ends the call with `status` once no write is in flight.
