@@ -1,9 +1,10 @@
 // Tier 3: the placement service in-process against real PostgreSQL and Redis
 // processes started by the test, with the identity service in-process for the
-// persons and consents that agreements are decided on: the agreement's lifecycle
-// and its events on the municipality's stream, the last seat signed twice at once,
-// the coordinator's call list, prao allocation, organisationsnummer errors, and
-// consent on agreements with the audit record each decision leaves.
+// persons and consents that agreements are decided on: the agreement's
+// lifecycle and its events on the municipality's stream, the last seat signed
+// twice at once, the coordinator's call list, prao allocation,
+// organisationsnummer errors, and consent on agreements with the audit record
+// each decision leaves.
 
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
@@ -11,9 +12,8 @@
 
 #include <atomic>
 #include <barrier>
-#include <thread>
-
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/call.h"
@@ -44,12 +44,12 @@ using testing::PostgresServer;
 using testing::RedisServer;
 using testing::TestKeys;
 
-std::vector<std::string> ViolatedFields(const grpc::Status& status) {
+std::vector<std::string> ViolatedFields(const grpc::Status &status) {
   google::rpc::Status details;
   google::rpc::BadRequest bad_request;
   std::vector<std::string> fields;
   if (details.ParseFromString(status.error_details()) && UnpackDetail(details, &bad_request)) {
-    for (const auto& violation : bad_request.field_violations()) {
+    for (const auto &violation : bad_request.field_violations()) {
       fields.push_back(violation.field());
     }
   }
@@ -67,11 +67,12 @@ google::protobuf::Timestamp At(absl::Time time) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
 }
 
-// The placement service wired as main.cc wires it, on a free loopback port, with
-// a clock the test moves.
+// The placement service wired as main.cc wires it, on a free loopback port,
+// with a clock the test moves.
 class InProcessPlacement {
  public:
-  InProcessPlacement(const std::string& dsn, const TokenVerifierOptions& tokens, const Clock& clock) {
+  InProcessPlacement(const std::string &dsn, const TokenVerifierOptions &tokens,
+                     const Clock &clock) {
     pool_ = *PgPool::Create(
         {dsn, 8, absl::Seconds(10), "test", PlacementRepositoryStatements(outbox_)});
     repository_ = std::make_unique<PgPlacementRepository>(*pool_, outbox_);
@@ -84,7 +85,7 @@ class InProcessPlacement {
     stub_ = v1::PlacementService::NewStub(grpc::CreateChannel(
         absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
   }
-  v1::PlacementService::Stub& stub() { return *stub_; }
+  v1::PlacementService::Stub &stub() { return *stub_; }
 
  private:
   Outbox outbox_{kSchema};
@@ -131,7 +132,7 @@ class PlacementStoreTest : public ::testing::Test {
     identity_stub_ = identity_->NewStub();
     const std::string admin = keys_->Token("soc", "administrator");
     ASSERT_TRUE(testing::EnsureMunicipality(*identity_stub_, admin, "1885").ok());
-    for (const char* org : {"soc", "prakt", "af", "fk"}) {
+    for (const char *org : {"soc", "prakt", "af", "fk"}) {
       ASSERT_TRUE(testing::EnsureOrganization(*identity_stub_, admin, org,
                                               id::ORGANIZATION_KIND_SOCIAL_SERVICES)
                       .ok());
@@ -148,19 +149,19 @@ class PlacementStoreTest : public ::testing::Test {
     identity_.reset();
   }
 
-  v1::PlacementService::Stub& stub() { return placement_->stub(); }
+  v1::PlacementService::Stub &stub() { return placement_->stub(); }
 
-  std::unique_ptr<grpc::ClientContext> As(const std::string& org,
-                                          const std::string& role = "placement_coordinator") {
+  std::unique_ptr<grpc::ClientContext> As(const std::string &org,
+                                          const std::string &role = "placement_coordinator") {
     return testing::CallWithToken(keys_->Token(org, role));
   }
 
-  v1::Employer EmployerIn(const std::string& name, const std::string& number) {
+  v1::Employer EmployerIn(const std::string &name, const std::string &number) {
     v1::Employer e;
     e.set_organization_number(number);
     e.set_display_name(name);
     e.set_industry("handel");
-    v1::Workplace* w = e.add_workplaces();
+    v1::Workplace *w = e.add_workplaces();
     w->set_id("butik");
     w->set_display_name("Butiken");
     w->set_address("Kristinavägen 2, 711 30 Lindesberg");
@@ -170,8 +171,8 @@ class PlacementStoreTest : public ::testing::Test {
     return e;
   }
 
-  grpc::Status CreateEmployer(const v1::Employer& employer, v1::Employer* out,
-                              const std::string& request_id = "") {
+  grpc::Status CreateEmployer(const v1::Employer &employer, v1::Employer *out,
+                              const std::string &request_id = "") {
     v1::CreateEmployerRequest request;
     *request.mutable_employer() = employer;
     request.set_request_id(request_id.empty() ? NewUuid() : request_id);
@@ -179,7 +180,7 @@ class PlacementStoreTest : public ::testing::Test {
   }
 
   // An employer with a valid, distinct organisationsnummer (559xxxxxxC).
-  v1::Employer NewEmployer(const std::string& name) {
+  v1::Employer NewEmployer(const std::string &name) {
     const std::string nine = absl::StrCat("559", 100000 + (++numbers_));
     const std::string number = nine + identity::LuhnCheckDigit(nine);
     v1::Employer out;
@@ -188,11 +189,11 @@ class PlacementStoreTest : public ::testing::Test {
     return out;
   }
 
-  v1::Placement NewPlacement(const v1::Employer& employer, int seats,
+  v1::Placement NewPlacement(const v1::Employer &employer, int seats,
                              v1::PlacementKind kind = v1::PLACEMENT_KIND_WORK_PRACTICE) {
     v1::CreatePlacementRequest request;
     request.set_request_id(NewUuid());
-    v1::Placement* p = request.mutable_placement();
+    v1::Placement *p = request.mutable_placement();
     p->set_employer(employer.name());
     p->set_workplace("butik");
     p->set_kind(kind);
@@ -208,10 +209,10 @@ class PlacementStoreTest : public ::testing::Test {
 
   // A person registered by the social services (soc), with a consent for
   // praktiksamordningen (prakt) to handle the person's placement.
-  std::string ConsentingPerson(std::string* consent = nullptr) {
-    auto person = testing::CreateTestPerson(
-        *identity_stub_, keys_->Token("soc"),
-        testing::TestPersonnummer(absl::CivilDay(1998, 4, 2), ++serial_));
+  std::string ConsentingPerson(std::string *consent = nullptr) {
+    auto person =
+        testing::CreateTestPerson(*identity_stub_, keys_->Token("soc"),
+                                  testing::TestPersonnummer(absl::CivilDay(1998, 4, 2), ++serial_));
     EXPECT_TRUE(person.ok()) << person.status();
     auto granted = testing::GrantTestConsent(*identity_stub_, keys_->Token("soc"), person->name(),
                                              {"organizations/prakt"}, "placement", {"placement"},
@@ -221,11 +222,11 @@ class PlacementStoreTest : public ::testing::Test {
     return person->name();
   }
 
-  grpc::Status CreateAgreement(const std::string& person, const v1::Placement& placement,
-                               v1::Agreement* out, const std::string& org = "prakt") {
+  grpc::Status CreateAgreement(const std::string &person, const v1::Placement &placement,
+                               v1::Agreement *out, const std::string &org = "prakt") {
     v1::CreateAgreementRequest request;
     request.set_request_id(NewUuid());
-    v1::Agreement* a = request.mutable_agreement();
+    v1::Agreement *a = request.mutable_agreement();
     a->set_person(person);
     a->set_placement(placement.name());
     a->mutable_supervisor()->set_display_name("Per Handledare");
@@ -236,21 +237,22 @@ class PlacementStoreTest : public ::testing::Test {
     return stub().CreateAgreement(As(org).get(), request, out);
   }
 
-  grpc::Status Visit(const v1::Agreement& a, v1::Agreement* out) {
+  grpc::Status Visit(const v1::Agreement &a, v1::Agreement *out) {
     v1::RecordWorkplaceVisitRequest request;
     request.set_name(a.name());
     *request.mutable_visit_date() = DateOf(Today(clock_.Now()));
     return stub().RecordWorkplaceVisit(As("prakt").get(), request, out);
   }
 
-  grpc::Status SignFor(const std::string& name, v1::Party party, v1::Agreement* out) {
+  grpc::Status SignFor(const std::string &name, v1::Party party, v1::Agreement *out) {
     v1::SignAgreementRequest request;
     request.set_name(name);
     request.set_party(party);
     return stub().SignAgreement(As("prakt").get(), request, out);
   }
 
-  // The types of the events on 1885's stream, once the relay has published `count`.
+  // The types of the events on 1885's stream, once the relay has published
+  // `count`.
   std::vector<std::string> EventTypes(size_t count) {
     std::vector<std::string> types;
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
@@ -258,7 +260,7 @@ class PlacementStoreTest : public ::testing::Test {
       auto events = testing::ReadStream(redis_->Address(), "1885");
       types.clear();
       if (events.ok()) {
-        for (const auto& e : *events) types.push_back(e.type);
+        for (const auto &e : *events) types.push_back(e.type);
       }
       if (types.size() >= count) break;
       absl::SleepFor(absl::Milliseconds(20));
@@ -267,29 +269,30 @@ class PlacementStoreTest : public ::testing::Test {
   }
 
   // The audit records left for `resource`: (organization, decision, reason).
-  std::vector<std::tuple<std::string, std::string, std::string>> Audit(const std::string& resource) {
+  std::vector<std::tuple<std::string, std::string, std::string>> Audit(
+      const std::string &resource) {
     pqxx::connection connection(dsn_);
     pqxx::nontransaction tx(connection);
     std::vector<std::tuple<std::string, std::string, std::string>> out;
-    for (const pqxx::row& row : tx.exec_params(
-             "SELECT actor_organization, decision, reason FROM identity.audit_records"
-             " WHERE resource = $1 ORDER BY time, sequence",
-             resource)) {
+    for (const pqxx::row &row : tx.exec_params("SELECT actor_organization, decision, reason FROM "
+                                               "identity.audit_records"
+                                               " WHERE resource = $1 ORDER BY time, sequence",
+                                               resource)) {
       out.emplace_back(row[0].as<std::string>(), row[1].as<std::string>(),
                        row[2].as<std::string>());
     }
     return out;
   }
 
-  int64_t Count(const std::string& sql) {
+  int64_t Count(const std::string &sql) {
     pqxx::connection connection(dsn_);
     pqxx::nontransaction tx(connection);
     return tx.exec(sql)[0][0].as<int64_t>();
   }
 
-  static PostgresServer* pg_;
-  static RedisServer* redis_;
-  static TestKeys* keys_;
+  static PostgresServer *pg_;
+  static RedisServer *redis_;
+  static TestKeys *keys_;
   FakeClock clock_{absl::FromCivil(absl::CivilSecond(2027, 3, 1, 8, 0, 0), absl::UTCTimeZone())};
   std::string dsn_;
   std::unique_ptr<testing::InProcessIdentity> identity_;
@@ -300,9 +303,9 @@ class PlacementStoreTest : public ::testing::Test {
   int serial_ = 0;
 };
 
-PostgresServer* PlacementStoreTest::pg_ = nullptr;
-RedisServer* PlacementStoreTest::redis_ = nullptr;
-TestKeys* PlacementStoreTest::keys_ = nullptr;
+PostgresServer *PlacementStoreTest::pg_ = nullptr;
+RedisServer *PlacementStoreTest::redis_ = nullptr;
+TestKeys *PlacementStoreTest::keys_ = nullptr;
 
 TEST_F(PlacementStoreTest, OrganizationNumberErrorsNameTheFieldAndStoreNothing) {
   v1::Employer out;
@@ -318,7 +321,8 @@ TEST_F(PlacementStoreTest, OrganizationNumberErrorsNameTheFieldAndStoreNothing) 
   v1::Employer first;
   ASSERT_TRUE(CreateEmployer(EmployerIn("Rätt AB", "5560360793"), &first, "req-1").ok());
   EXPECT_EQ(first.organization_number(), "556036-0793");
-  // A retry returns the same employer; a second registration of the number is refused.
+  // A retry returns the same employer; a second registration of the number is
+  // refused.
   v1::Employer again;
   ASSERT_TRUE(CreateEmployer(EmployerIn("Rätt AB", "5560360793"), &again, "req-1").ok());
   EXPECT_EQ(again.name(), first.name());
@@ -351,7 +355,7 @@ TEST_F(PlacementStoreTest, AgreementLifecycleIsOneEventPerStepOnTheStream) {
   v1::CreatePlacementNeedRequest need_request;
   need_request.set_request_id("need-1");
   need_request.mutable_placement_need()->set_person(person);
-  v1::MatchProfile* profile = need_request.mutable_placement_need()->mutable_profile();
+  v1::MatchProfile *profile = need_request.mutable_placement_need()->mutable_profile();
   profile->mutable_home()->set_latitude(59.60);
   profile->mutable_home()->set_longitude(15.22);
   profile->add_interests("handel");
@@ -449,7 +453,7 @@ TEST_F(PlacementStoreTest, TwoSigningsForTheLastSeatAtOnceExactlyOneSucceeds) {
   for (int round = 0; round < 5; ++round) {
     const v1::Placement placement = NewPlacement(employer, 1);
     std::string names[2];
-    for (std::string& name : names) {
+    for (std::string &name : names) {
       v1::Agreement a;
       ASSERT_TRUE(CreateAgreement(ConsentingPerson(), placement, &a).ok());
       ASSERT_TRUE(Visit(a, &a).ok());
@@ -467,13 +471,14 @@ TEST_F(PlacementStoreTest, TwoSigningsForTheLastSeatAtOnceExactlyOneSucceeds) {
         results[i] = SignFor(names[i], v1::PARTY_COORDINATOR, &out);
       });
     }
-    for (std::thread& t : threads) t.join();
+    for (std::thread &t : threads) t.join();
     const int ok = results[0].ok() + results[1].ok();
     ASSERT_EQ(ok, 1) << results[0].error_message() << " / " << results[1].error_message();
-    const grpc::Status& lost = results[0].ok() ? results[1] : results[0];
+    const grpc::Status &lost = results[0].ok() ? results[1] : results[0];
     EXPECT_EQ(lost.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
     EXPECT_NE(lost.error_message().find("no free seat"), std::string::npos) << lost.error_message();
-    // The loser is still waiting for the coordinator's signature, not half-signed.
+    // The loser is still waiting for the coordinator's signature, not
+    // half-signed.
     v1::GetAgreementRequest get;
     get.set_name(results[0].ok() ? names[1] : names[0]);
     v1::Agreement loser;
@@ -494,7 +499,7 @@ TEST_F(PlacementStoreTest, ColdListIsLongestWithoutContactFirst) {
   const v1::Employer a = NewEmployer("A Bygg AB");
   const v1::Employer c = NewEmployer("C Café");
   const v1::Employer d = NewEmployer("D Djurklinik");
-  auto log = [&](const v1::Employer& e, absl::Time when) {
+  auto log = [&](const v1::Employer &e, absl::Time when) {
     clock_.Set(when);
     v1::LogContactRequest request;
     request.set_employer(e.name());
@@ -546,7 +551,8 @@ TEST_F(PlacementStoreTest, ColdListIsLongestWithoutContactFirst) {
 TEST_F(PlacementStoreTest, PraoAllocationLeavesNoHigherChoiceFreeAndRepeats) {
   const v1::Employer employer = NewEmployer("Lindesbergs Kommun Förskola");
   std::vector<v1::Placement> places;
-  for (int seats : {1, 2, 1, 3}) places.push_back(NewPlacement(employer, seats, v1::PLACEMENT_KIND_PRAO));
+  for (int seats : {1, 2, 1, 3})
+    places.push_back(NewPlacement(employer, seats, v1::PLACEMENT_KIND_PRAO));
   // A work-practice place is no prao choice.
   const v1::Placement adult = NewPlacement(employer, 5);
 
@@ -555,7 +561,7 @@ TEST_F(PlacementStoreTest, PraoAllocationLeavesNoHigherChoiceFreeAndRepeats) {
   *request.mutable_period() = Range(absl::CivilDay(2027, 4, 12), absl::CivilDay(2027, 4, 23));
   request.set_seed(2027);
   for (int i = 0; i < 9; ++i) {
-    v1::PraoPupil* pupil = request.add_pupils();
+    v1::PraoPupil *pupil = request.add_pupils();
     pupil->set_pupil(absl::StrCat("8b-", i));
     for (int j = 0; j < 4; ++j) pupil->add_choices(places[(i + j) % 4].name());
   }
@@ -564,14 +570,14 @@ TEST_F(PlacementStoreTest, PraoAllocationLeavesNoHigherChoiceFreeAndRepeats) {
   ASSERT_TRUE(stub().AllocatePrao(As("skola", "teacher").get(), request, &first).ok());
   ASSERT_EQ(first.assignments_size(), 9);
   EXPECT_EQ(first.assignments(8).placement(), places[0].name());
-  std::map<std::string, int> left = {{places[0].name(), 1}, {places[1].name(), 2},
-                                     {places[2].name(), 1}, {places[3].name(), 3}};
-  for (const auto& a : first.assignments()) {
+  std::map<std::string, int> left = {
+      {places[0].name(), 1}, {places[1].name(), 2}, {places[2].name(), 1}, {places[3].name(), 3}};
+  for (const auto &a : first.assignments()) {
     if (!a.placement().empty()) --left[a.placement()];
   }
-  for (const auto& [name, n] : left) EXPECT_GE(n, 0) << name;
+  for (const auto &[name, n] : left) EXPECT_GE(n, 0) << name;
   for (int i = 0; i < 8; ++i) {
-    const auto& a = first.assignments(i);
+    const auto &a = first.assignments(i);
     const int got = a.choice_rank() == 0 ? 5 : a.choice_rank();
     for (int j = 0; j + 1 < got; ++j) {
       EXPECT_EQ(left[request.pupils(i).choices(j)], 0)
@@ -604,13 +610,13 @@ TEST_F(PlacementStoreTest, AgreementsFollowConsentAndEveryDecisionIsAudited) {
   v1::GetAgreementRequest get;
   get.set_name(a.name());
   v1::Agreement out;
-  EXPECT_TRUE(stub().GetAgreement(As("prakt").get(), get, &out).ok());                // owner
-  EXPECT_TRUE(stub().GetAgreement(As("af", "caseworker").get(), get, &out).ok());     // consent
+  EXPECT_TRUE(stub().GetAgreement(As("prakt").get(), get, &out).ok());             // owner
+  EXPECT_TRUE(stub().GetAgreement(As("af", "caseworker").get(), get, &out).ok());  // consent
   EXPECT_EQ(out.goal(), a.goal());
   EXPECT_EQ(stub().GetAgreement(As("fk", "caseworker").get(), get, &out).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);                                     // none
+            grpc::StatusCode::PERMISSION_DENIED);  // none
   EXPECT_EQ(stub().GetAgreement(As("prakt", "manager").get(), get, &out).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);                                     // role
+            grpc::StatusCode::PERMISSION_DENIED);  // role
   // fk cannot sign it either, and nothing changes.
   v1::RecordWorkplaceVisitRequest visit;
   visit.set_name(a.name());
@@ -619,8 +625,9 @@ TEST_F(PlacementStoreTest, AgreementsFollowConsentAndEveryDecisionIsAudited) {
             grpc::StatusCode::PERMISSION_DENIED);
 
   // A person without consent for prakt gets no agreement from prakt.
-  auto stranger = testing::CreateTestPerson(*identity_stub_, keys_->Token("soc"),
-                                            testing::TestPersonnummer(absl::CivilDay(2001, 1, 9), 900));
+  auto stranger =
+      testing::CreateTestPerson(*identity_stub_, keys_->Token("soc"),
+                                testing::TestPersonnummer(absl::CivilDay(2001, 1, 9), 900));
   ASSERT_TRUE(stranger.ok());
   EXPECT_EQ(CreateAgreement(stranger->name(), placement, &out).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
@@ -637,17 +644,19 @@ TEST_F(PlacementStoreTest, AgreementsFollowConsentAndEveryDecisionIsAudited) {
   {
     pqxx::connection connection(dsn_);
     pqxx::nontransaction tx(connection);
-    af_consent = "consents/" + tx.exec_params1("SELECT id::text FROM identity.consents"
-                                               " WHERE grantee_organizations @> ARRAY['organizations/af']")[0]
+    af_consent = "consents/" + tx.exec_params1(
+                                     "SELECT id::text FROM identity.consents"
+                                     " WHERE grantee_organizations @> ARRAY['organizations/af']")[0]
                                    .as<std::string>();
   }
   id::WithdrawConsentRequest withdraw;
   withdraw.set_name(af_consent);
   withdraw.set_reason("The person no longer wants af to follow the placement.");
   id::Consent withdrawn;
-  ASSERT_TRUE(identity_stub_->WithdrawConsent(testing::CallWithToken(keys_->Token("soc")).get(),
-                                              withdraw, &withdrawn)
-                  .ok());
+  ASSERT_TRUE(
+      identity_stub_
+          ->WithdrawConsent(testing::CallWithToken(keys_->Token("soc")).get(), withdraw, &withdrawn)
+          .ok());
   EXPECT_EQ(stub().GetAgreement(As("af", "caseworker").get(), get, &out).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 

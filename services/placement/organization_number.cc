@@ -28,7 +28,8 @@ absl::StatusOr<OrganizationNumber> ParseOrganizationNumber(absl::string_view tex
   std::string century;
   const size_t hyphen = text.find('-');
   if (hyphen != absl::string_view::npos) {
-    // The hyphen goes after the sixth digit of the ten (after the eighth of twelve).
+    // The hyphen goes after the sixth digit of the ten (after the eighth of
+    // twelve).
     if (hyphen != text.size() - 5 || text.find('-', hyphen + 1) != absl::string_view::npos) {
       return Invalid("write it NNNNNN-NNNN, with the hyphen before the last four digits");
     }
@@ -62,8 +63,10 @@ absl::StatusOr<OrganizationNumber> ParseOrganizationNumber(absl::string_view tex
   absl::StatusOr<identity::PersonalIdentityNumber> person =
       identity::ParsePersonalIdentityNumber(absl::StrCat(century, digits), today);
   if (!person.ok()) {
-    return Invalid("third digit below 2 makes it a sole trader's personnummer, and it is not "
-                   "a valid one");
+    return Invalid(
+        "third digit below 2 makes it a sole trader's personnummer, "
+        "and it is not "
+        "a valid one");
   }
   result.sole_trader = true;
   return result;

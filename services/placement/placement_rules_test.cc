@@ -7,7 +7,8 @@
 namespace samplan::placement {
 namespace {
 
-const absl::Time kNow = absl::FromCivil(absl::CivilSecond(2027, 3, 10, 9, 0, 0), absl::UTCTimeZone());
+const absl::Time kNow =
+    absl::FromCivil(absl::CivilSecond(2027, 3, 10, 9, 0, 0), absl::UTCTimeZone());
 
 v1::Agreement Visited() {
   v1::Agreement a;
@@ -17,9 +18,9 @@ v1::Agreement Visited() {
   return a;
 }
 
-std::vector<std::string> Fields(const absl::Status& status) {
+std::vector<std::string> Fields(const absl::Status &status) {
   std::vector<std::string> fields;
-  for (const auto& [field, description] : FieldViolationsOf(status)) fields.push_back(field);
+  for (const auto &[field, description] : FieldViolationsOf(status)) fields.push_back(field);
   return fields;
 }
 
@@ -55,8 +56,8 @@ TEST(AgreementLifecycleTest, StepsOutOfOrderAreRefusedSayingWhy) {
 }
 
 TEST(AgreementLifecycleTest, EndingEarlyNeedsReasonAndOutcome) {
-  absl::Status missing = End(Visited(), v1::END_REASON_UNSPECIFIED, v1::OUTCOME_UNSPECIFIED, "",
-                             kNow).status();
+  absl::Status missing =
+      End(Visited(), v1::END_REASON_UNSPECIFIED, v1::OUTCOME_UNSPECIFIED, "", kNow).status();
   EXPECT_EQ(Fields(missing), (std::vector<std::string>{"reason", "outcome"}));
   // "Other" says what.
   EXPECT_EQ(Fields(End(Visited(), v1::END_REASON_OTHER, v1::OUTCOME_OTHER, "", kNow).status()),
@@ -90,7 +91,7 @@ TEST(AgreementForCreateTest, FollowUpAtLeastMonthlyAndPeriodWithinAvailability) 
   *placement.add_availability() = Visited().period();
   v1::CreateAgreementRequest request;
   request.set_request_id("r1");
-  v1::Agreement& a = *request.mutable_agreement();
+  v1::Agreement &a = *request.mutable_agreement();
   a.set_person("persons/x");
   a.mutable_supervisor()->set_display_name("Karin Handledare");
   *a.mutable_period() = Visited().period();
@@ -101,8 +102,8 @@ TEST(AgreementForCreateTest, FollowUpAtLeastMonthlyAndPeriodWithinAvailability) 
   a.set_follow_up_interval_days(45);
   Principal coordinator{"organizations/prakt", "1885", "users/u", {"placement_coordinator"}};
   absl::Status status = AgreementForCreate(request, placement, coordinator).status();
-  EXPECT_EQ(Fields(status), (std::vector<std::string>{"agreement.period",
-                                                     "agreement.follow_up_interval_days"}));
+  EXPECT_EQ(Fields(status),
+            (std::vector<std::string>{"agreement.period", "agreement.follow_up_interval_days"}));
   a.mutable_period()->mutable_end_date()->set_month(5);
   a.mutable_period()->mutable_end_date()->set_day(31);
   a.set_follow_up_interval_days(0);
@@ -118,7 +119,7 @@ TEST(NormalizeEmployerTest, NamesTheOrganizationNumberField) {
   e.set_organization_number("556036-0794");
   e.set_display_name("Lindesbergs Bygg AB");
   e.set_industry("Bygg");
-  v1::Workplace* w = e.add_workplaces();
+  v1::Workplace *w = e.add_workplaces();
   w->set_display_name("Verkstaden");
   w->set_address("Kristinavägen 1, 711 30 Lindesberg");
   w->mutable_location()->set_latitude(59.59);
@@ -127,8 +128,8 @@ TEST(NormalizeEmployerTest, NamesTheOrganizationNumberField) {
       NormalizeEmployer(e, absl::CivilDay(2026, 12, 2), [] { return std::string("w1"); });
   EXPECT_EQ(Fields(status), (std::vector<std::string>{"employer.organization_number"}));
   e.set_organization_number("5560360793");
-  ASSERT_TRUE(NormalizeEmployer(e, absl::CivilDay(2026, 12, 2), [] { return std::string("w1"); })
-                  .ok());
+  ASSERT_TRUE(
+      NormalizeEmployer(e, absl::CivilDay(2026, 12, 2), [] { return std::string("w1"); }).ok());
   EXPECT_EQ(e.organization_number(), "556036-0793");
   EXPECT_EQ(e.industry(), "bygg");
   EXPECT_EQ(e.workplaces(0).id(), "w1");
@@ -136,7 +137,7 @@ TEST(NormalizeEmployerTest, NamesTheOrganizationNumberField) {
 
 v1::MatchProfile Waiting(std::vector<std::string> interests) {
   v1::MatchProfile p;
-  for (auto& i : interests) p.add_interests(i);
+  for (auto &i : interests) p.add_interests(i);
   *p.mutable_period() = Visited().period();
   return p;
 }
@@ -148,15 +149,16 @@ TEST(SupplyAndDemandTest, HidesCountsOfFewerThanFivePeople) {
   place.set_status(v1::PLACEMENT_STATUS_OPEN);
   place.set_seats(3);
   *place.add_availability() = Visited().period();
-  std::vector<SupplyInput> supply = {{&place, {{absl::CivilDay(2027, 3, 1), absl::CivilDay(2027, 3, 31)}}}};
+  std::vector<SupplyInput> supply = {
+      {&place, {{absl::CivilDay(2027, 3, 1), absl::CivilDay(2027, 3, 31)}}}};
   std::vector<v1::MatchProfile> waiting;
   for (int i = 0; i < 6; ++i) waiting.push_back(Waiting({}));
   for (int i = 0; i < 2; ++i) waiting.push_back(Waiting({"vård"}));
-  const v1::SupplyAndDemand t = SupplyAndDemandTable("1885", supply, waiting, absl::CivilMonth(2027, 3),
-                                                     absl::CivilMonth(2027, 3));
+  const v1::SupplyAndDemand t = SupplyAndDemandTable(
+      "1885", supply, waiting, absl::CivilMonth(2027, 3), absl::CivilMonth(2027, 3));
   EXPECT_EQ(t.suppression_threshold(), 5);
   ASSERT_EQ(t.cells_size(), 3);
-  for (const auto& cell : t.cells()) {
+  for (const auto &cell : t.cells()) {
     EXPECT_EQ(cell.month(), "2027-03");
     if (cell.industry() == "handel") {
       EXPECT_EQ(cell.open_seats(), 2);  // one seat taken all month
