@@ -33,6 +33,7 @@
 
 #include "samplan/caseplan/v1/caseplan.pb.h"
 #include "samplan/identity/v1/identity.pb.h"
+#include "samplan/placement/v1/placement.pb.h"
 #include "tools/rpc_text.h"
 
 namespace samplan::tools {
@@ -75,7 +76,8 @@ int UsageError(const std::string& message) {
 // message of each also makes the linker keep the file's descriptor.
 std::vector<const pb::FileDescriptor*> KnownFiles() {
   return {samplan::caseplan::v1::Plan::descriptor()->file(),
-          samplan::identity::v1::Person::descriptor()->file()};
+          samplan::identity::v1::Person::descriptor()->file(),
+          samplan::placement::v1::Placement::descriptor()->file()};
 }
 
 std::vector<const pb::ServiceDescriptor*> KnownServices() {

@@ -14,6 +14,7 @@ stop_pidfile() {
   rm -f "$file"
 }
 
+stop_pidfile placement
 stop_pidfile caseplan
 stop_pidfile identity
 stop_pidfile redis
