@@ -71,13 +71,22 @@ class BankLoader {
         prepare_(prepare) {}
 
   bool Load(const std::vector<DemoPersonRef>& persons) {
-    std::mt19937 random(1885);  // the same bank on every run
     const absl::Time now = absl::Now();
     const absl::CivilDay today = absl::ToCivilDay(now, absl::UTCTimeZone());
+    // Requests are fingerprinted: a re-run must send what the first run sent. So
+    // places are open this year and next (the same requests all year), and needs
+    // and agreements, which start near today, are new each month.
+    const absl::CivilMonth month(today);
+    month_ = absl::StrFormat("%04d%02d", month.year(), month.month());
     for (int i = 0; i < kEmployers; ++i) {
+      // One generator per employer: the same employer on every run, whatever an
+      // earlier run left (contacts are logged only once).
+      std::mt19937 random(1885 + i);
       pv1::Employer employer;
       if (!LoadEmployer(i, random, &employer)) return false;
-      if (!LoadContacts(i, employer, random, now)) return false;
+      // Its own generator: contacts are drawn only on the first run.
+      std::mt19937 contact_random(7000 + i);
+      if (!LoadContacts(i, employer, contact_random, now)) return false;
       if (!LoadPlacements(i, employer, random, today)) return false;
     }
     for (size_t i = 0; i < persons.size() && i < 4; ++i) {
@@ -161,7 +170,7 @@ class BankLoader {
       e->set_industry("vård och omsorg");
       e->set_internal(true);
     } else {
-      const std::string nine = absl::StrFormat("55%07d", 1885000 + i * 37);
+      const std::string nine = absl::StrFormat("559%06d", 188500 + i * 37);
       e->set_organization_number(nine + identity::LuhnCheckDigit(nine));
       e->set_display_name(absl::StrCat(kPlaces[i % std::size(kPlaces)], " ",
                                        industry.employer_suffix, " ", i, " AB"));
@@ -239,7 +248,8 @@ class BankLoader {
       p->set_tasks(absl::StrCat(industry.titles[(i + k) % 3],
                                 " tillsammans med handledare; introduktion första veckan."));
       p->set_seats(1 + static_cast<int>(random() % 3));
-      *p->add_availability() = Range(today - 30, today + 365);
+      *p->add_availability() = Range(absl::CivilDay(today.year(), 1, 1),
+                                     absl::CivilDay(today.year() + 1, 12, 31));
       p->set_hours_per_week(kind == pv1::PLACEMENT_KIND_PRAO ? 30 : 10 + 5 * (random() % 7));
       p->set_schedule("mån–fre, dagtid");
       pv1::Requirements* r = p->mutable_requirements();
@@ -256,8 +266,7 @@ class BankLoader {
         return false;
       }
       if (created.status() == pv1::PLACEMENT_STATUS_OPEN &&
-          created.kind() == pv1::PLACEMENT_KIND_WORK_PRACTICE &&
-          created.seats() > created.seats_taken()) {
+          created.kind() == pv1::PLACEMENT_KIND_WORK_PRACTICE) {
         open_.push_back(created.name());
       }
       ++placements_;
@@ -285,7 +294,7 @@ class BankLoader {
       return false;
     }
     pv1::CreatePlacementNeedRequest need_request;
-    need_request.set_request_id(absl::StrCat("demo-need-", n));
+    need_request.set_request_id(absl::StrCat("demo-need-", n, "-", month_));
     need_request.mutable_placement_need()->set_person(ref.person);
     pv1::MatchProfile* profile = need_request.mutable_placement_need()->mutable_profile();
     profile->mutable_home()->set_latitude(kLatitude + 0.01 * n);
@@ -296,7 +305,8 @@ class BankLoader {
     profile->set_work_capacity_percent(n % 2 ? 50 : 75);
     profile->set_max_physical_demand(pv1::PHYSICAL_DEMAND_MODERATE);
     if (n % 2) profile->add_needed_adaptations(pv1::ADAPTATION_CLOSE_SUPERVISION);
-    *profile->mutable_period() = Range(today + 14, today + 100);
+    const absl::CivilDay first{absl::CivilMonth(today) + 1};
+    *profile->mutable_period() = Range(first, first + 90);
     profile->set_age(24 + n * 7);
     profile->set_has_driving_licence(n == 1);
     pv1::PlacementNeed need;
@@ -308,12 +318,13 @@ class BankLoader {
     if (n == 0 || n >= 3 || static_cast<int>(open_.size()) <= n * 7) return true;
 
     pv1::CreateAgreementRequest request;
-    request.set_request_id(absl::StrCat("demo-agreement-", n));
+    request.set_request_id(absl::StrCat("demo-agreement-", n, "-", month_));
     pv1::Agreement* a = request.mutable_agreement();
     a->set_person(ref.person);
     a->set_placement(open_[n * 7]);
     a->mutable_supervisor()->set_display_name("Handledare Demo");
-    *a->mutable_period() = Range(today, today + 56);
+    const absl::CivilDay begins{absl::CivilMonth(today)};
+    *a->mutable_period() = Range(begins, begins + 56);
     a->set_hours_per_week(20);
     a->set_schedule("mån–tor 8–13");
     a->set_goal("Arbetserfarenhet och en referens inför anställning");
@@ -349,8 +360,9 @@ class BankLoader {
   std::unique_ptr<pv1::PlacementService::Stub> stub_;
   std::unique_ptr<idv1::IdentityService::Stub> identity_;
   const PrepareCall& prepare_;
-  std::vector<std::string> open_;  // open work-practice places with a free seat
+  std::vector<std::string> open_;  // open work-practice places, in the order made
   std::string need_;
+  std::string month_;  // "202612": the request ids of the month's needs and agreements
   int employers_ = 0, placements_ = 0, contacts_ = 0, agreements_ = 0;
 };
 
