@@ -20,7 +20,7 @@ namespace {
 
 using namespace samplan::placement;
 
-const char *kIndustries[] = {
+const char* kIndustries[] = {
     "handel",   "vård och omsorg", "industri",      "bygg",  "restaurang", "lager och logistik",
     "förskola", "fordon",          "jord och skog", "kontor"};
 
@@ -33,7 +33,7 @@ v1::DateRange Range(absl::CivilDay start, absl::CivilDay end) {
 
 }  // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   const int placements = argc > 1 ? std::atoi(argv[1]) : 10000;
   const int calls = argc > 2 ? std::atoi(argv[2]) : 500;
   std::mt19937 random(1885);
@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
   std::vector<MatchCandidate> candidates;
   candidates.reserve(placements);
   for (int i = 0; i < placements; ++i) {
-    v1::Placement &p = bank[i];
+    v1::Placement& p = bank[i];
     p.set_name(absl::StrCat("placements/", i));
     p.set_employer(absl::StrCat("employers/", i % 200));
     p.set_kind(static_cast<v1::PlacementKind>(1 + random() % 5));

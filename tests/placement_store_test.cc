@@ -44,12 +44,12 @@ using testing::PostgresServer;
 using testing::RedisServer;
 using testing::TestKeys;
 
-std::vector<std::string> ViolatedFields(const grpc::Status &status) {
+std::vector<std::string> ViolatedFields(const grpc::Status& status) {
   google::rpc::Status details;
   google::rpc::BadRequest bad_request;
   std::vector<std::string> fields;
   if (details.ParseFromString(status.error_details()) && UnpackDetail(details, &bad_request)) {
-    for (const auto &violation : bad_request.field_violations()) {
+    for (const auto& violation : bad_request.field_violations()) {
       fields.push_back(violation.field());
     }
   }
@@ -71,8 +71,8 @@ google::protobuf::Timestamp At(absl::Time time) {
 // with a clock the test moves.
 class InProcessPlacement {
  public:
-  InProcessPlacement(const std::string &dsn, const TokenVerifierOptions &tokens,
-                     const Clock &clock) {
+  InProcessPlacement(const std::string& dsn, const TokenVerifierOptions& tokens,
+                     const Clock& clock) {
     pool_ = *PgPool::Create(
         {dsn, 8, absl::Seconds(10), "test", PlacementRepositoryStatements(outbox_)});
     repository_ = std::make_unique<PgPlacementRepository>(*pool_, outbox_);
@@ -85,7 +85,7 @@ class InProcessPlacement {
     stub_ = v1::PlacementService::NewStub(grpc::CreateChannel(
         absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
   }
-  v1::PlacementService::Stub &stub() { return *stub_; }
+  v1::PlacementService::Stub& stub() { return *stub_; }
 
  private:
   Outbox outbox_{kSchema};
@@ -132,7 +132,7 @@ class PlacementStoreTest : public ::testing::Test {
     identity_stub_ = identity_->NewStub();
     const std::string admin = keys_->Token("soc", "administrator");
     ASSERT_TRUE(testing::EnsureMunicipality(*identity_stub_, admin, "1885").ok());
-    for (const char *org : {"soc", "prakt", "af", "fk"}) {
+    for (const char* org : {"soc", "prakt", "af", "fk"}) {
       ASSERT_TRUE(testing::EnsureOrganization(*identity_stub_, admin, org,
                                               id::ORGANIZATION_KIND_SOCIAL_SERVICES)
                       .ok());
@@ -149,19 +149,19 @@ class PlacementStoreTest : public ::testing::Test {
     identity_.reset();
   }
 
-  v1::PlacementService::Stub &stub() { return placement_->stub(); }
+  v1::PlacementService::Stub& stub() { return placement_->stub(); }
 
-  std::unique_ptr<grpc::ClientContext> As(const std::string &org,
-                                          const std::string &role = "placement_coordinator") {
+  std::unique_ptr<grpc::ClientContext> As(const std::string& org,
+                                          const std::string& role = "placement_coordinator") {
     return testing::CallWithToken(keys_->Token(org, role));
   }
 
-  v1::Employer EmployerIn(const std::string &name, const std::string &number) {
+  v1::Employer EmployerIn(const std::string& name, const std::string& number) {
     v1::Employer e;
     e.set_organization_number(number);
     e.set_display_name(name);
     e.set_industry("handel");
-    v1::Workplace *w = e.add_workplaces();
+    v1::Workplace* w = e.add_workplaces();
     w->set_id("butik");
     w->set_display_name("Butiken");
     w->set_address("Kristinavägen 2, 711 30 Lindesberg");
@@ -171,8 +171,8 @@ class PlacementStoreTest : public ::testing::Test {
     return e;
   }
 
-  grpc::Status CreateEmployer(const v1::Employer &employer, v1::Employer *out,
-                              const std::string &request_id = "") {
+  grpc::Status CreateEmployer(const v1::Employer& employer, v1::Employer* out,
+                              const std::string& request_id = "") {
     v1::CreateEmployerRequest request;
     *request.mutable_employer() = employer;
     request.set_request_id(request_id.empty() ? NewUuid() : request_id);
@@ -180,7 +180,7 @@ class PlacementStoreTest : public ::testing::Test {
   }
 
   // An employer with a valid, distinct organisationsnummer (559xxxxxxC).
-  v1::Employer NewEmployer(const std::string &name) {
+  v1::Employer NewEmployer(const std::string& name) {
     const std::string nine = absl::StrCat("559", 100000 + (++numbers_));
     const std::string number = nine + identity::LuhnCheckDigit(nine);
     v1::Employer out;
@@ -189,11 +189,11 @@ class PlacementStoreTest : public ::testing::Test {
     return out;
   }
 
-  v1::Placement NewPlacement(const v1::Employer &employer, int seats,
+  v1::Placement NewPlacement(const v1::Employer& employer, int seats,
                              v1::PlacementKind kind = v1::PLACEMENT_KIND_WORK_PRACTICE) {
     v1::CreatePlacementRequest request;
     request.set_request_id(NewUuid());
-    v1::Placement *p = request.mutable_placement();
+    v1::Placement* p = request.mutable_placement();
     p->set_employer(employer.name());
     p->set_workplace("butik");
     p->set_kind(kind);
@@ -209,7 +209,7 @@ class PlacementStoreTest : public ::testing::Test {
 
   // A person registered by the social services (soc), with a consent for
   // praktiksamordningen (prakt) to handle the person's placement.
-  std::string ConsentingPerson(std::string *consent = nullptr) {
+  std::string ConsentingPerson(std::string* consent = nullptr) {
     auto person =
         testing::CreateTestPerson(*identity_stub_, keys_->Token("soc"),
                                   testing::TestPersonnummer(absl::CivilDay(1998, 4, 2), ++serial_));
@@ -222,11 +222,11 @@ class PlacementStoreTest : public ::testing::Test {
     return person->name();
   }
 
-  grpc::Status CreateAgreement(const std::string &person, const v1::Placement &placement,
-                               v1::Agreement *out, const std::string &org = "prakt") {
+  grpc::Status CreateAgreement(const std::string& person, const v1::Placement& placement,
+                               v1::Agreement* out, const std::string& org = "prakt") {
     v1::CreateAgreementRequest request;
     request.set_request_id(NewUuid());
-    v1::Agreement *a = request.mutable_agreement();
+    v1::Agreement* a = request.mutable_agreement();
     a->set_person(person);
     a->set_placement(placement.name());
     a->mutable_supervisor()->set_display_name("Per Handledare");
@@ -237,14 +237,14 @@ class PlacementStoreTest : public ::testing::Test {
     return stub().CreateAgreement(As(org).get(), request, out);
   }
 
-  grpc::Status Visit(const v1::Agreement &a, v1::Agreement *out) {
+  grpc::Status Visit(const v1::Agreement& a, v1::Agreement* out) {
     v1::RecordWorkplaceVisitRequest request;
     request.set_name(a.name());
     *request.mutable_visit_date() = DateOf(Today(clock_.Now()));
     return stub().RecordWorkplaceVisit(As("prakt").get(), request, out);
   }
 
-  grpc::Status SignFor(const std::string &name, v1::Party party, v1::Agreement *out) {
+  grpc::Status SignFor(const std::string& name, v1::Party party, v1::Agreement* out) {
     v1::SignAgreementRequest request;
     request.set_name(name);
     request.set_party(party);
@@ -260,7 +260,7 @@ class PlacementStoreTest : public ::testing::Test {
       auto events = testing::ReadStream(redis_->Address(), "1885");
       types.clear();
       if (events.ok()) {
-        for (const auto &e : *events) types.push_back(e.type);
+        for (const auto& e : *events) types.push_back(e.type);
       }
       if (types.size() >= count) break;
       absl::SleepFor(absl::Milliseconds(20));
@@ -270,11 +270,11 @@ class PlacementStoreTest : public ::testing::Test {
 
   // The audit records left for `resource`: (organization, decision, reason).
   std::vector<std::tuple<std::string, std::string, std::string>> Audit(
-      const std::string &resource) {
+      const std::string& resource) {
     pqxx::connection connection(dsn_);
     pqxx::nontransaction tx(connection);
     std::vector<std::tuple<std::string, std::string, std::string>> out;
-    for (const pqxx::row &row : tx.exec_params("SELECT actor_organization, decision, reason FROM "
+    for (const pqxx::row& row : tx.exec_params("SELECT actor_organization, decision, reason FROM "
                                                "identity.audit_records"
                                                " WHERE resource = $1 ORDER BY time, sequence",
                                                resource)) {
@@ -284,15 +284,15 @@ class PlacementStoreTest : public ::testing::Test {
     return out;
   }
 
-  int64_t Count(const std::string &sql) {
+  int64_t Count(const std::string& sql) {
     pqxx::connection connection(dsn_);
     pqxx::nontransaction tx(connection);
     return tx.exec(sql)[0][0].as<int64_t>();
   }
 
-  static PostgresServer *pg_;
-  static RedisServer *redis_;
-  static TestKeys *keys_;
+  static PostgresServer* pg_;
+  static RedisServer* redis_;
+  static TestKeys* keys_;
   FakeClock clock_{absl::FromCivil(absl::CivilSecond(2027, 3, 1, 8, 0, 0), absl::UTCTimeZone())};
   std::string dsn_;
   std::unique_ptr<testing::InProcessIdentity> identity_;
@@ -303,9 +303,9 @@ class PlacementStoreTest : public ::testing::Test {
   int serial_ = 0;
 };
 
-PostgresServer *PlacementStoreTest::pg_ = nullptr;
-RedisServer *PlacementStoreTest::redis_ = nullptr;
-TestKeys *PlacementStoreTest::keys_ = nullptr;
+PostgresServer* PlacementStoreTest::pg_ = nullptr;
+RedisServer* PlacementStoreTest::redis_ = nullptr;
+TestKeys* PlacementStoreTest::keys_ = nullptr;
 
 TEST_F(PlacementStoreTest, OrganizationNumberErrorsNameTheFieldAndStoreNothing) {
   v1::Employer out;
@@ -355,7 +355,7 @@ TEST_F(PlacementStoreTest, AgreementLifecycleIsOneEventPerStepOnTheStream) {
   v1::CreatePlacementNeedRequest need_request;
   need_request.set_request_id("need-1");
   need_request.mutable_placement_need()->set_person(person);
-  v1::MatchProfile *profile = need_request.mutable_placement_need()->mutable_profile();
+  v1::MatchProfile* profile = need_request.mutable_placement_need()->mutable_profile();
   profile->mutable_home()->set_latitude(59.60);
   profile->mutable_home()->set_longitude(15.22);
   profile->add_interests("handel");
@@ -453,7 +453,7 @@ TEST_F(PlacementStoreTest, TwoSigningsForTheLastSeatAtOnceExactlyOneSucceeds) {
   for (int round = 0; round < 5; ++round) {
     const v1::Placement placement = NewPlacement(employer, 1);
     std::string names[2];
-    for (std::string &name : names) {
+    for (std::string& name : names) {
       v1::Agreement a;
       ASSERT_TRUE(CreateAgreement(ConsentingPerson(), placement, &a).ok());
       ASSERT_TRUE(Visit(a, &a).ok());
@@ -471,10 +471,10 @@ TEST_F(PlacementStoreTest, TwoSigningsForTheLastSeatAtOnceExactlyOneSucceeds) {
         results[i] = SignFor(names[i], v1::PARTY_COORDINATOR, &out);
       });
     }
-    for (std::thread &t : threads) t.join();
+    for (std::thread& t : threads) t.join();
     const int ok = results[0].ok() + results[1].ok();
     ASSERT_EQ(ok, 1) << results[0].error_message() << " / " << results[1].error_message();
-    const grpc::Status &lost = results[0].ok() ? results[1] : results[0];
+    const grpc::Status& lost = results[0].ok() ? results[1] : results[0];
     EXPECT_EQ(lost.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
     EXPECT_NE(lost.error_message().find("no free seat"), std::string::npos) << lost.error_message();
     // The loser is still waiting for the coordinator's signature, not
@@ -499,7 +499,7 @@ TEST_F(PlacementStoreTest, ColdListIsLongestWithoutContactFirst) {
   const v1::Employer a = NewEmployer("A Bygg AB");
   const v1::Employer c = NewEmployer("C Café");
   const v1::Employer d = NewEmployer("D Djurklinik");
-  auto log = [&](const v1::Employer &e, absl::Time when) {
+  auto log = [&](const v1::Employer& e, absl::Time when) {
     clock_.Set(when);
     v1::LogContactRequest request;
     request.set_employer(e.name());
@@ -561,7 +561,7 @@ TEST_F(PlacementStoreTest, PraoAllocationLeavesNoHigherChoiceFreeAndRepeats) {
   *request.mutable_period() = Range(absl::CivilDay(2027, 4, 12), absl::CivilDay(2027, 4, 23));
   request.set_seed(2027);
   for (int i = 0; i < 9; ++i) {
-    v1::PraoPupil *pupil = request.add_pupils();
+    v1::PraoPupil* pupil = request.add_pupils();
     pupil->set_pupil(absl::StrCat("8b-", i));
     for (int j = 0; j < 4; ++j) pupil->add_choices(places[(i + j) % 4].name());
   }
@@ -572,12 +572,12 @@ TEST_F(PlacementStoreTest, PraoAllocationLeavesNoHigherChoiceFreeAndRepeats) {
   EXPECT_EQ(first.assignments(8).placement(), places[0].name());
   std::map<std::string, int> left = {
       {places[0].name(), 1}, {places[1].name(), 2}, {places[2].name(), 1}, {places[3].name(), 3}};
-  for (const auto &a : first.assignments()) {
+  for (const auto& a : first.assignments()) {
     if (!a.placement().empty()) --left[a.placement()];
   }
-  for (const auto &[name, n] : left) EXPECT_GE(n, 0) << name;
+  for (const auto& [name, n] : left) EXPECT_GE(n, 0) << name;
   for (int i = 0; i < 8; ++i) {
-    const auto &a = first.assignments(i);
+    const auto& a = first.assignments(i);
     const int got = a.choice_rank() == 0 ? 5 : a.choice_rank();
     for (int j = 0; j + 1 < got; ++j) {
       EXPECT_EQ(left[request.pupils(i).choices(j)], 0)

@@ -1,10 +1,10 @@
 #include "tools/demo_placement.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <cstdio>
 #include <iostream>
 #include <random>
-
-#include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -44,7 +44,7 @@ constexpr Industry kIndustries[] = {
     {"djur", "Djurklinik", {"Djurskötare", "Hundpensionat", "Stall"}},
 };
 
-constexpr const char* kPlaces[] = {"Lindesberg", "Frövi",   "Storå",     "Fellingsbro",
+constexpr const char* kPlaces[] = {"Lindesberg", "Frövi",   "Storå",           "Fellingsbro",
                                    "Ramsberg",   "Vedevåg", "Guldsmedshyttan", "Rockhammar"};
 
 google::type::Date DateOf(absl::CivilDay day) {
@@ -183,8 +183,8 @@ class BankLoader {
       place->set_id(absl::StrCat("w", w + 1));
       place->set_display_name(internal ? absl::StrCat("Kommunens enhet ", w + 1)
                                        : absl::StrCat("Arbetsplats ", w + 1));
-      place->set_address(absl::StrCat("Industrigatan ", 1 + i % 40, ", ",
-                                      kPlaces[(i + w) % std::size(kPlaces)]));
+      place->set_address(
+          absl::StrCat("Industrigatan ", 1 + i % 40, ", ", kPlaces[(i + w) % std::size(kPlaces)]));
       place->mutable_location()->set_latitude(kLatitude + spread(random));
       place->mutable_location()->set_longitude(kLongitude + 2 * spread(random));
     }
@@ -207,8 +207,8 @@ class BankLoader {
     if (!Call("prakt", &Stub::ListContacts, list, &existing, "list contacts")) return false;
     if (!existing.contacts().empty() || i % 10 == 9) return true;  // one in ten never contacted
     // Most were called within the quarter; every fourth has gone cold.
-    const int days_ago = i % 4 == 3 ? 100 + static_cast<int>(random() % 300)
-                                    : static_cast<int>(random() % 80);
+    const int days_ago =
+        i % 4 == 3 ? 100 + static_cast<int>(random() % 300) : static_cast<int>(random() % 80);
     const pv1::ContactKind kinds[] = {pv1::CONTACT_KIND_CALL, pv1::CONTACT_KIND_VISIT,
                                       pv1::CONTACT_KIND_MAIL};
     pv1::LogContactRequest request;
@@ -237,19 +237,18 @@ class BankLoader {
       p->set_employer(employer.name());
       p->set_workplace(employer.workplaces(k % employer.workplaces_size()).id());
       // Every kind: the municipality's own places, prao at one in five, the rest mixed.
-      pv1::PlacementKind kind =
-          employer.internal() ? pv1::PLACEMENT_KIND_INTERNAL_MUNICIPAL
-          : (i + k) % 5 == 0  ? pv1::PLACEMENT_KIND_PRAO
-          : (i + k) % 7 == 0  ? pv1::PLACEMENT_KIND_SUPPORTED_EMPLOYMENT
-          : (i + k) % 11 == 0 ? pv1::PLACEMENT_KIND_TRIAL_EMPLOYMENT
-                              : pv1::PLACEMENT_KIND_WORK_PRACTICE;
+      pv1::PlacementKind kind = employer.internal() ? pv1::PLACEMENT_KIND_INTERNAL_MUNICIPAL
+                                : (i + k) % 5 == 0  ? pv1::PLACEMENT_KIND_PRAO
+                                : (i + k) % 7 == 0  ? pv1::PLACEMENT_KIND_SUPPORTED_EMPLOYMENT
+                                : (i + k) % 11 == 0 ? pv1::PLACEMENT_KIND_TRIAL_EMPLOYMENT
+                                                    : pv1::PLACEMENT_KIND_WORK_PRACTICE;
       p->set_kind(kind);
       p->set_title(industry.titles[(i + k) % 3]);
       p->set_tasks(absl::StrCat(industry.titles[(i + k) % 3],
                                 " tillsammans med handledare; introduktion första veckan."));
       p->set_seats(1 + static_cast<int>(random() % 3));
-      *p->add_availability() = Range(absl::CivilDay(today.year(), 1, 1),
-                                     absl::CivilDay(today.year() + 1, 12, 31));
+      *p->add_availability() =
+          Range(absl::CivilDay(today.year(), 1, 1), absl::CivilDay(today.year() + 1, 12, 31));
       p->set_hours_per_week(kind == pv1::PLACEMENT_KIND_PRAO ? 30 : 10 + 5 * (random() % 7));
       p->set_schedule("mån–fre, dagtid");
       pv1::Requirements* r = p->mutable_requirements();
@@ -343,8 +342,7 @@ class BankLoader {
     if (!Call("prakt", &Stub::RecordWorkplaceVisit, visit, &agreement, "record the visit")) {
       return false;
     }
-    for (pv1::Party party :
-         {pv1::PARTY_PARTICIPANT, pv1::PARTY_EMPLOYER, pv1::PARTY_COORDINATOR}) {
+    for (pv1::Party party : {pv1::PARTY_PARTICIPANT, pv1::PARTY_EMPLOYER, pv1::PARTY_COORDINATOR}) {
       pv1::SignAgreementRequest sign;
       sign.set_name(agreement.name());
       sign.set_party(party);

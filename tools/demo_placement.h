@@ -8,12 +8,12 @@
 // praktiksamordningen. Re-running it changes nothing (fixed request ids; contacts
 // and agreement steps only where none were made).
 
+#include <grpcpp/grpcpp.h>
+
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 namespace samplan::tools {
 

@@ -16,10 +16,10 @@ using namespace samplan;
 
 class PlacementParts final : public ServingParts {
  public:
-  PlacementParts(PgPool &pool, const Outbox &outbox, const CallHandler &calls, int cold_after_days)
+  PlacementParts(PgPool& pool, const Outbox& outbox, const CallHandler& calls, int cold_after_days)
       : repository_(pool, outbox),
         service_(repository_, calls, placement::NewWorkplaceId, cold_after_days) {}
-  std::vector<grpc::Service *> services() override { return {&service_}; }
+  std::vector<grpc::Service*> services() override { return {&service_}; }
 
  private:
   placement::PgPlacementRepository repository_;
@@ -28,18 +28,18 @@ class PlacementParts final : public ServingParts {
 
 }  // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   int cold_after_days = 90;
   ServiceDefinition placement;
   placement.name = "placement";
   placement.schema = placement::kSchema;
   placement.migrations = placement::PlacementMigrationSets();
   placement.statements = placement::PlacementRepositoryStatements;
-  placement.read_config = [&](EnvReader &env) {
+  placement.read_config = [&](EnvReader& env) {
     cold_after_days = env.Int("SAMPLAN_PLACEMENT_COLD_AFTER_DAYS", 90, 1, 3650);
   };
-  placement.build = [&](PgPool &pool, const Outbox &outbox,
-                        const CallHandler &calls) -> absl::StatusOr<std::unique_ptr<ServingParts>> {
+  placement.build = [&](PgPool& pool, const Outbox& outbox,
+                        const CallHandler& calls) -> absl::StatusOr<std::unique_ptr<ServingParts>> {
     return std::make_unique<PlacementParts>(pool, outbox, calls, cold_after_days);
   };
   return ServiceMain(argc, argv, placement);

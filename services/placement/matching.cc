@@ -34,14 +34,14 @@ bool ContainsIgnoringCase(absl::string_view text, absl::string_view word) {
   return std::search(text.begin(), text.end(), word.begin(), word.end(), same) != text.end();
 }
 
-bool Offers(const v1::Placement &placement, v1::Adaptation adaptation) {
+bool Offers(const v1::Placement& placement, v1::Adaptation adaptation) {
   for (int a : placement.adaptations()) {
     if (a == adaptation) return true;
   }
   return false;
 }
 
-bool WantsKind(const v1::MatchProfile &profile, PlacementKind kind) {
+bool WantsKind(const v1::MatchProfile& profile, PlacementKind kind) {
   if (profile.kinds().empty()) return kind != v1::PLACEMENT_KIND_PRAO;
   for (int k : profile.kinds()) {
     if (k == kind) return true;
@@ -50,7 +50,7 @@ bool WantsKind(const v1::MatchProfile &profile, PlacementKind kind) {
 }
 
 // The hours a person can work in a week.
-double CapacityHours(const v1::MatchProfile &profile) {
+double CapacityHours(const v1::MatchProfile& profile) {
   const int percent = profile.work_capacity_percent() == 0 ? 100 : profile.work_capacity_percent();
   return 40.0 * percent / 100.0;
 }
@@ -58,7 +58,7 @@ double CapacityHours(const v1::MatchProfile &profile) {
 // A candidate after the hard checks: its score parts as numbers. Reasons are
 // written only for the ones returned.
 struct Scored {
-  const MatchCandidate *candidate;
+  const MatchCandidate* candidate;
   double distance_km;
   int free_seats;
   double distance, interest, language, fit;
@@ -68,19 +68,19 @@ struct Scored {
 // A hard conflict's code; its reason is written only for the exclusions
 // returned.
 struct Conflict {
-  const char *code;
+  const char* code;
   std::string reason;
 };
 
-double InterestPoints(const v1::MatchProfile &profile, const v1::Placement &placement,
-                      std::string *why) {
-  for (const std::string &interest : profile.interests()) {
+double InterestPoints(const v1::MatchProfile& profile, const v1::Placement& placement,
+                      std::string* why) {
+  for (const std::string& interest : profile.interests()) {
     if (interest == placement.industry()) {
       if (why) *why = absl::StrFormat("the industry %s is one of the interests", interest);
       return kInterestPoints;
     }
   }
-  for (const std::string &interest : profile.interests()) {
+  for (const std::string& interest : profile.interests()) {
     if (!interest.empty() && ContainsIgnoringCase(placement.title(), interest)) {
       if (why) *why = absl::StrFormat("the title mentions the interest %s", interest);
       return kInterestPoints / 2;
@@ -95,8 +95,8 @@ double InterestPoints(const v1::MatchProfile &profile, const v1::Placement &plac
   return 0;
 }
 
-double LanguagePoints(const v1::MatchProfile &profile, const v1::Placement &placement,
-                      std::string *why) {
+double LanguagePoints(const v1::MatchProfile& profile, const v1::Placement& placement,
+                      std::string* why) {
   const int needed = placement.requirements().swedish_level();
   const int has = Level(profile.swedish_level());
   if (needed == v1::SWEDISH_LEVEL_UNSPECIFIED || has >= needed) {
@@ -109,8 +109,8 @@ double LanguagePoints(const v1::MatchProfile &profile, const v1::Placement &plac
 
 // Fit of the place's demands and adaptations to the person's limitations:
 // adaptations 15, physical demand 5, hours 5.
-double FitPoints(const v1::MatchProfile &profile, const v1::Placement &placement,
-                 std::string *why) {
+double FitPoints(const v1::MatchProfile& profile, const v1::Placement& placement,
+                 std::string* why) {
   double points = 0;
   std::string text;
   if (profile.needed_adaptations().empty()) {
@@ -145,13 +145,13 @@ double DistancePoints(double km, double max_km) {
 
 // Returns the first hard conflict, or nullopt; `free_seats` and `km` are set
 // when the checks got that far.
-std::optional<Conflict> FirstConflict(const v1::MatchProfile &profile, const MatchCandidate &c,
-                                      const DayRange &period, double max_km, int &free_seats,
-                                      double &km, bool explain) {
+std::optional<Conflict> FirstConflict(const v1::MatchProfile& profile, const MatchCandidate& c,
+                                      const DayRange& period, double max_km, int& free_seats,
+                                      double& km, bool explain) {
   // Without `explain` the reasons stay empty: formatting them for every
   // excluded place of a large bank would cost more than the matching.
 
-  const v1::Placement &p = *c.placement;
+  const v1::Placement& p = *c.placement;
   if (p.status() != v1::PLACEMENT_STATUS_OPEN) return Conflict{"not_open", "not open"};
   if (!WantsKind(profile, p.kind())) {
     return Conflict{"kind", (explain ? absl::StrFormat("%s is not a kind the person wants",
@@ -197,9 +197,9 @@ std::optional<Conflict> FirstConflict(const v1::MatchProfile &profile, const Mat
   return std::nullopt;
 }
 
-void AddPart(v1::PlacementMatch &match, const char *factor, double points, double max,
+void AddPart(v1::PlacementMatch& match, const char* factor, double points, double max,
              std::string reason) {
-  v1::ScorePart *part = match.add_parts();
+  v1::ScorePart* part = match.add_parts();
   part->set_factor(factor);
   part->set_points(std::round(points * 10) / 10);
   part->set_max_points(max);
@@ -208,7 +208,7 @@ void AddPart(v1::PlacementMatch &match, const char *factor, double points, doubl
 
 }  // namespace
 
-absl::CivilDay DayOf(const google::type::Date &date) {
+absl::CivilDay DayOf(const google::type::Date& date) {
   return absl::CivilDay(date.year(), date.month(), date.day());
 }
 
@@ -220,15 +220,15 @@ google::type::Date DateOf(absl::CivilDay day) {
   return date;
 }
 
-DayRange RangeOf(const v1::DateRange &range) {
+DayRange RangeOf(const v1::DateRange& range) {
   return {DayOf(range.start_date()), DayOf(range.end_date())};
 }
 
-int FreeSeats(int seats, absl::Span<const DayRange> taken, const DayRange &period) {
+int FreeSeats(int seats, absl::Span<const DayRange> taken, const DayRange& period) {
   // Sweep over the start and end days of the overlapping agreements, clipped to
   // the period: the most at once is what holds seats on the worst day.
   std::vector<std::pair<absl::CivilDay, int>> edges;
-  for (const DayRange &t : taken) {
+  for (const DayRange& t : taken) {
     if (!t.Overlaps(period)) continue;
     edges.emplace_back(std::max(t.start, period.start), +1);
     edges.emplace_back(std::min(t.end, period.end) + 1, -1);
@@ -237,22 +237,22 @@ int FreeSeats(int seats, absl::Span<const DayRange> taken, const DayRange &perio
   // another begins does not overlap it.
   std::sort(edges.begin(), edges.end());
   int now = 0, most = 0;
-  for (const auto &edge : edges) {
+  for (const auto& edge : edges) {
     now += edge.second;
     most = std::max(most, now);
   }
   return seats - most;
 }
 
-bool Available(const v1::Placement &placement, const DayRange &period) {
-  for (const v1::DateRange &range : placement.availability()) {
+bool Available(const v1::Placement& placement, const DayRange& period) {
+  for (const v1::DateRange& range : placement.availability()) {
     const DayRange r = RangeOf(range);
     if (r.start <= period.start && period.end <= r.end) return true;
   }
   return false;
 }
 
-double DistanceKm(const v1::GeoPoint &a, const v1::GeoPoint &b) {
+double DistanceKm(const v1::GeoPoint& a, const v1::GeoPoint& b) {
   constexpr double kEarthRadiusKm = 6371.0;
   constexpr double kRadians = M_PI / 180.0;
   const double dlat = (b.latitude() - a.latitude()) * kRadians;
@@ -263,7 +263,7 @@ double DistanceKm(const v1::GeoPoint &a, const v1::GeoPoint &b) {
   return 2 * kEarthRadiusKm * std::asin(std::min(1.0, std::sqrt(h)));
 }
 
-v1::MatchPlacementsResponse RankPlacements(const v1::MatchProfile &profile,
+v1::MatchPlacementsResponse RankPlacements(const v1::MatchProfile& profile,
                                            absl::Span<const MatchCandidate> candidates, int limit,
                                            int max_excluded) {
   const DayRange period = RangeOf(profile.period());
@@ -273,9 +273,9 @@ v1::MatchPlacementsResponse RankPlacements(const v1::MatchProfile &profile,
   response.set_considered(static_cast<int32_t>(candidates.size()));
 
   std::vector<Scored> scored;
-  std::vector<std::pair<const MatchCandidate *, Conflict>> excluded;
+  std::vector<std::pair<const MatchCandidate*, Conflict>> excluded;
   scored.reserve(candidates.size());
-  for (const MatchCandidate &c : candidates) {
+  for (const MatchCandidate& c : candidates) {
     int free_seats = 0;
     double km = 0;
     if (std::optional<Conflict> conflict =
@@ -283,22 +283,22 @@ v1::MatchPlacementsResponse RankPlacements(const v1::MatchProfile &profile,
       if (max_excluded > 0) excluded.emplace_back(&c, *std::move(conflict));
       continue;
     }
-    const v1::Placement &p = *c.placement;
+    const v1::Placement& p = *c.placement;
     scored.push_back({&c, km, free_seats, DistancePoints(km, max_km),
                       InterestPoints(profile, p, nullptr), LanguagePoints(profile, p, nullptr),
                       FitPoints(profile, p, nullptr)});
   }
 
-  const auto better = [](const Scored &a, const Scored &b) {
+  const auto better = [](const Scored& a, const Scored& b) {
     if (a.total() != b.total()) return a.total() > b.total();
     return a.candidate->placement->name() < b.candidate->placement->name();
   };
   const size_t n = std::min(scored.size(), static_cast<size_t>(std::max(limit, 0)));
   std::partial_sort(scored.begin(), scored.begin() + n, scored.end(), better);
   for (size_t i = 0; i < n; ++i) {
-    const Scored &s = scored[i];
-    const v1::Placement &p = *s.candidate->placement;
-    v1::PlacementMatch *match = response.add_matches();
+    const Scored& s = scored[i];
+    const v1::Placement& p = *s.candidate->placement;
+    v1::PlacementMatch* match = response.add_matches();
     match->set_placement(p.name());
     match->set_title(p.title());
     match->set_employer(p.employer());
@@ -318,7 +318,7 @@ v1::MatchPlacementsResponse RankPlacements(const v1::MatchProfile &profile,
 
   const size_t shown = std::min(excluded.size(), static_cast<size_t>(std::max(max_excluded, 0)));
   std::partial_sort(excluded.begin(), excluded.begin() + shown, excluded.end(),
-                    [](const auto &a, const auto &b) {
+                    [](const auto& a, const auto& b) {
                       return a.first->placement->name() < b.first->placement->name();
                     });
   for (size_t i = 0; i < shown; ++i) {
@@ -326,7 +326,7 @@ v1::MatchPlacementsResponse RankPlacements(const v1::MatchProfile &profile,
     double km = 0;
     const Conflict explained =
         *FirstConflict(profile, *excluded[i].first, period, max_km, free_seats, km, true);
-    v1::ExcludedPlacement *out = response.add_excluded();
+    v1::ExcludedPlacement* out = response.add_excluded();
     out->set_placement(excluded[i].first->placement->name());
     out->set_conflict(explained.code);
     out->set_reason(explained.reason);

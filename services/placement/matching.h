@@ -17,33 +17,33 @@ namespace samplan::placement {
 struct DayRange {
   absl::CivilDay start;
   absl::CivilDay end;
-  bool Overlaps(const DayRange &other) const { return start <= other.end && other.start <= end; }
+  bool Overlaps(const DayRange& other) const { return start <= other.end && other.start <= end; }
 };
 
 // Converts between the API's dates and civil days. An unset date is day
 // 0000-00-00, which absl normalizes to -0001-11-30: validation refuses it
 // before it gets here.
-absl::CivilDay DayOf(const google::type::Date &date);
+absl::CivilDay DayOf(const google::type::Date& date);
 google::type::Date DateOf(absl::CivilDay day);
-DayRange RangeOf(const v1::DateRange &range);
+DayRange RangeOf(const v1::DateRange& range);
 
 // A placement as matching sees it: the placement, and the periods of the signed
 // or active agreements that hold its seats.
 struct MatchCandidate {
-  const v1::Placement *placement = nullptr;
+  const v1::Placement* placement = nullptr;
   std::vector<DayRange> taken;
 };
 
 // Returns the seats of `seats` that are free on every day of `period`: the
 // seats less the most agreements of `taken` that overlap on any one day of it.
-int FreeSeats(int seats, absl::Span<const DayRange> taken, const DayRange &period);
+int FreeSeats(int seats, absl::Span<const DayRange> taken, const DayRange& period);
 
 // Returns whether `period` lies within one of the placement's availability
 // ranges.
-bool Available(const v1::Placement &placement, const DayRange &period);
+bool Available(const v1::Placement& placement, const DayRange& period);
 
 // Returns the great-circle distance in kilometres.
-double DistanceKm(const v1::GeoPoint &a, const v1::GeoPoint &b);
+double DistanceKm(const v1::GeoPoint& a, const v1::GeoPoint& b);
 
 // The greatest points of each factor of a match's score; they sum to 100.
 inline constexpr double kDistancePoints = 30;
@@ -72,7 +72,7 @@ inline constexpr double kFitPoints = 25;
 // capacity, or reducible). Every part says why. Returns the best `limit`
 // matches, best first with ties broken by placement name, and up to
 // `max_excluded` exclusions in placement name order.
-v1::MatchPlacementsResponse RankPlacements(const v1::MatchProfile &profile,
+v1::MatchPlacementsResponse RankPlacements(const v1::MatchProfile& profile,
                                            absl::Span<const MatchCandidate> candidates, int limit,
                                            int max_excluded);
 

@@ -21,7 +21,7 @@ v1::DateRange Range(absl::CivilDay start, absl::CivilDay end) {
 
 const v1::GeoPoint kLindesberg = Point(59.594, 15.227);
 
-v1::Placement Place(const std::string &id, double km_north = 1) {
+v1::Placement Place(const std::string& id, double km_north = 1) {
   v1::Placement p;
   p.set_name("placements/" + id);
   p.set_employer("employers/e-" + id);
@@ -48,9 +48,9 @@ v1::MatchProfile Person() {
   return p;
 }
 
-const v1::ExcludedPlacement *Excluded(const v1::MatchPlacementsResponse &r,
-                                      const std::string &name) {
-  for (const auto &e : r.excluded()) {
+const v1::ExcludedPlacement* Excluded(const v1::MatchPlacementsResponse& r,
+                                      const std::string& name) {
+  for (const auto& e : r.excluded()) {
     if (e.placement() == name) return &e;
   }
   return nullptr;
@@ -91,20 +91,20 @@ TEST(MatchingTest, HardConflictsExcludeWithTheirReason) {
   v1::MatchProfile person = Person();
   person.set_max_physical_demand(v1::PHYSICAL_DEMAND_MODERATE);
   std::vector<MatchCandidate> candidates;
-  for (const auto &p : places) candidates.push_back({&p, {}});
+  for (const auto& p : places) candidates.push_back({&p, {}});
   candidates[1].taken = {{absl::CivilDay(2027, 4, 1), absl::CivilDay(2027, 4, 30)}};
 
   const v1::MatchPlacementsResponse r = RankPlacements(person, candidates, 10, 100);
   ASSERT_EQ(r.matches_size(), 1);
   EXPECT_EQ(r.matches(0).placement(), "placements/ok");
   EXPECT_EQ(r.considered(), 9);
-  const std::pair<const char *, const char *> expected[] = {
+  const std::pair<const char*, const char*> expected[] = {
       {"placements/full", "no_free_seat"},    {"placements/licence", "driving_licence"},
       {"placements/far", "distance"},         {"placements/heavy", "physical_demand"},
       {"placements/hours", "hours"},          {"placements/prao", "kind"},
       {"placements/summer", "not_available"}, {"placements/old", "too_young"}};
-  for (const auto &[name, conflict] : expected) {
-    const v1::ExcludedPlacement *e = Excluded(r, name);
+  for (const auto& [name, conflict] : expected) {
+    const v1::ExcludedPlacement* e = Excluded(r, name);
     ASSERT_NE(e, nullptr) << name;
     EXPECT_EQ(e->conflict(), conflict) << name;
     EXPECT_FALSE(e->reason().empty());
@@ -138,10 +138,10 @@ TEST(MatchingTest, CloserInterestingAdaptedPlacesRankHigherAndSayWhy) {
   EXPECT_EQ(r.matches(1).placement(), "placements/near");
   EXPECT_GT(r.matches(1).score(), r.matches(2).score());
   EXPECT_EQ(r.matches(3).placement(), "placements/other");
-  for (const auto &m : r.matches()) {
+  for (const auto& m : r.matches()) {
     ASSERT_EQ(m.parts_size(), 4);
     double sum = 0;
-    for (const auto &part : m.parts()) {
+    for (const auto& part : m.parts()) {
       EXPECT_FALSE(part.reason().empty()) << part.factor();
       EXPECT_LE(part.points(), part.max_points());
       sum += part.points();
@@ -169,9 +169,9 @@ TEST(MatchingTest, SwedishOneLevelBelowScoresLowerTwoBelowExcludes) {
 
 TEST(MatchingTest, SameInputSameOrderTiesByName) {
   std::vector<v1::Placement> places;
-  for (const char *id : {"c", "a", "b"}) places.push_back(Place(id));
+  for (const char* id : {"c", "a", "b"}) places.push_back(Place(id));
   std::vector<MatchCandidate> c;
-  for (const auto &p : places) c.push_back({&p, {}});
+  for (const auto& p : places) c.push_back({&p, {}});
   const v1::MatchPlacementsResponse first = RankPlacements(Person(), c, 2, 0);
   ASSERT_EQ(first.matches_size(), 2);
   EXPECT_EQ(first.matches(0).placement(), "placements/a");

@@ -8,7 +8,7 @@ namespace {
 const absl::CivilDay kToday(2026, 12, 2);
 
 TEST(OrganizationNumberTest, AcceptsALegalEntityWithOrWithoutHyphenAndWith16) {
-  for (const char *text :
+  for (const char* text :
        {"556036-0793", "5560360793", "165560360793", "16556036-0793", " 556036-0793 "}) {
     absl::StatusOr<OrganizationNumber> number = ParseOrganizationNumber(text, kToday);
     ASSERT_TRUE(number.ok()) << text << ": " << number.status();
@@ -27,7 +27,7 @@ TEST(OrganizationNumberTest, RefusesAWrongCheckDigit) {
 }
 
 TEST(OrganizationNumberTest, RefusesWrongShapes) {
-  for (const char *text : {"", "55603-60793", "556036-07930", "55603607", "5560360793x",
+  for (const char* text : {"", "55603-60793", "556036-07930", "55603607", "5560360793x",
                            "176556036079", "556036--0793", "1655603607931"}) {
     EXPECT_EQ(ParseOrganizationNumber(text, kToday).status().code(),
               absl::StatusCode::kInvalidArgument)
@@ -36,7 +36,7 @@ TEST(OrganizationNumberTest, RefusesWrongShapes) {
 }
 
 TEST(OrganizationNumberTest, TakesAPersonnummerAsASoleTrader) {
-  for (const char *text : {"850312-2387", "198503122387", "19850312-2387"}) {
+  for (const char* text : {"850312-2387", "198503122387", "19850312-2387"}) {
     absl::StatusOr<OrganizationNumber> number = ParseOrganizationNumber(text, kToday);
     ASSERT_TRUE(number.ok()) << text << ": " << number.status();
     EXPECT_TRUE(number->sole_trader);

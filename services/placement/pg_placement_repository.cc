@@ -9,7 +9,7 @@
 #include "services/placement/sql.h"
 
 namespace samplan {
-const std::vector<Migration> &placement_migrations();
+const std::vector<Migration>& placement_migrations();
 }  // namespace samplan
 
 namespace samplan::placement {
@@ -17,12 +17,12 @@ namespace {
 
 using ::google::protobuf::util::TimeUtil;
 
-pqxx::binarystring Bytes(const std::string &bytes) {
+pqxx::binarystring Bytes(const std::string& bytes) {
   return pqxx::binarystring(bytes.data(), bytes.size());
 }
 
 template <typename Message>
-absl::StatusOr<Message> Parse(const pqxx::field &field) {
+absl::StatusOr<Message> Parse(const pqxx::field& field) {
   Message message;
   const pqxx::binarystring bytes(field);
   if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -31,7 +31,7 @@ absl::StatusOr<Message> Parse(const pqxx::field &field) {
   return message;
 }
 
-google::protobuf::Timestamp Micros(const pqxx::field &field) {
+google::protobuf::Timestamp Micros(const pqxx::field& field) {
   return TimeUtil::MicrosecondsToTimestamp(field.as<int64_t>());
 }
 
@@ -39,13 +39,13 @@ google::protobuf::Timestamp TimestampOf(absl::Time time) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
 }
 
-absl::CivilDay ParseDay(const pqxx::field &field) {
+absl::CivilDay ParseDay(const pqxx::field& field) {
   absl::CivilDay day;
   absl::ParseCivilTime(field.as<std::string>(), &day);
   return day;
 }
 
-std::string DayText(const google::type::Date &date) { return absl::FormatCivilTime(DayOf(date)); }
+std::string DayText(const google::type::Date& date) { return absl::FormatCivilTime(DayOf(date)); }
 
 // What is stored in `content`: the record without what lives in columns.
 template <typename Message>
@@ -64,7 +64,7 @@ std::string Content(v1::PlacementNeed need) {
 }
 
 // (id, version, content, create_micros, update_micros, last_contact_micros).
-absl::StatusOr<v1::Employer> EmployerFromRow(const pqxx::row &row) {
+absl::StatusOr<v1::Employer> EmployerFromRow(const pqxx::row& row) {
   absl::StatusOr<v1::Employer> employer = Parse<v1::Employer>(row[2]);
   if (!employer.ok()) return employer;
   employer->set_name(absl::StrCat("employers/", row[0].as<std::string>()));
@@ -88,9 +88,9 @@ absl::Status NoPlacement(absl::string_view id) {
 // of (placement_id, start, end, agreement_id); `except` (an agreement id) left
 // out.
 std::map<std::string, std::vector<DayRange>, std::less<>> TakenFromRows(
-    const pqxx::result &rows, absl::string_view except = "") {
+    const pqxx::result& rows, absl::string_view except = "") {
   std::map<std::string, std::vector<DayRange>, std::less<>> taken;
-  for (const pqxx::row &row : rows) {
+  for (const pqxx::row& row : rows) {
     if (row[3].as<std::string>() == except) continue;
     taken[absl::StrCat("placements/", row[0].as<std::string>())].push_back(
         {ParseDay(row[1]), ParseDay(row[2])});
@@ -98,7 +98,7 @@ std::map<std::string, std::vector<DayRange>, std::less<>> TakenFromRows(
   return taken;
 }
 
-std::vector<DayRange> TakenOf(pqxx::transaction_base &tx, const std::string &placement_id,
+std::vector<DayRange> TakenOf(pqxx::transaction_base& tx, const std::string& placement_id,
                               absl::string_view except = "") {
   auto taken =
       TakenFromRows(tx.exec_prepared(sql::kSeatsTaken.name, PgTextArray({placement_id})), except);
@@ -108,14 +108,14 @@ std::vector<DayRange> TakenOf(pqxx::transaction_base &tx, const std::string &pla
 
 // Fills the output-only fields a placement gets from its employer and
 // agreements.
-void Complete(v1::Placement &placement, const v1::Employer &employer,
-              const std::vector<DayRange> &taken) {
+void Complete(v1::Placement& placement, const v1::Employer& employer,
+              const std::vector<DayRange>& taken) {
   placement.set_industry(employer.industry());
-  for (const v1::Workplace &w : employer.workplaces()) {
+  for (const v1::Workplace& w : employer.workplaces()) {
     if (w.id() == placement.workplace()) *placement.mutable_location() = w.location();
   }
   int most = 0;
-  for (const v1::DateRange &range : placement.availability()) {
+  for (const v1::DateRange& range : placement.availability()) {
     most = std::max(most, placement.seats() - FreeSeats(placement.seats(), taken, RangeOf(range)));
   }
   placement.set_seats_taken(most);
@@ -123,7 +123,7 @@ void Complete(v1::Placement &placement, const v1::Employer &employer,
 
 // (id, version, content, create_micros, update_micros, employer_id,
 // municipality).
-absl::StatusOr<v1::Placement> PlacementFromRow(const pqxx::row &row) {
+absl::StatusOr<v1::Placement> PlacementFromRow(const pqxx::row& row) {
   absl::StatusOr<v1::Placement> placement = Parse<v1::Placement>(row[2]);
   if (!placement.ok()) return placement;
   placement->set_name(absl::StrCat("placements/", row[0].as<std::string>()));
@@ -134,12 +134,12 @@ absl::StatusOr<v1::Placement> PlacementFromRow(const pqxx::row &row) {
 }
 
 // Reads placement rows and completes them with their employers and seats taken.
-absl::StatusOr<std::vector<v1::Placement>> CompletePlacements(pqxx::transaction_base &tx,
-                                                              const pqxx::result &rows,
-                                                              const std::string &municipality) {
+absl::StatusOr<std::vector<v1::Placement>> CompletePlacements(pqxx::transaction_base& tx,
+                                                              const pqxx::result& rows,
+                                                              const std::string& municipality) {
   std::vector<v1::Placement> placements;
   std::vector<std::string> ids;
-  for (const pqxx::row &row : rows) {
+  for (const pqxx::row& row : rows) {
     absl::StatusOr<v1::Placement> placement = PlacementFromRow(row);
     if (!placement.ok()) return placement.status();
     placements.push_back(*std::move(placement));
@@ -147,14 +147,14 @@ absl::StatusOr<std::vector<v1::Placement>> CompletePlacements(pqxx::transaction_
   }
   if (placements.empty()) return placements;
   std::map<std::string, v1::Employer, std::less<>> employers;
-  for (const pqxx::row &row : tx.exec_prepared(sql::kListAllEmployers.name, municipality)) {
+  for (const pqxx::row& row : tx.exec_prepared(sql::kListAllEmployers.name, municipality)) {
     absl::StatusOr<v1::Employer> employer = EmployerFromRow(row);
     if (!employer.ok()) return employer.status();
     employers[employer->name()] = *std::move(employer);
   }
   auto taken = TakenFromRows(tx.exec_prepared(sql::kSeatsTaken.name, PgTextArray(ids)));
   static const std::vector<DayRange> kNone;
-  for (v1::Placement &placement : placements) {
+  for (v1::Placement& placement : placements) {
     auto employer = employers.find(placement.employer());
     auto held = taken.find(placement.name());
     if (employer != employers.end()) {
@@ -164,7 +164,7 @@ absl::StatusOr<std::vector<v1::Placement>> CompletePlacements(pqxx::transaction_
   return placements;
 }
 
-absl::StatusOr<v1::Agreement> AgreementFromRow(const pqxx::row &row) {
+absl::StatusOr<v1::Agreement> AgreementFromRow(const pqxx::row& row) {
   absl::StatusOr<v1::Agreement> agreement = Parse<v1::Agreement>(row[2]);
   if (!agreement.ok()) return agreement;
   agreement->set_name(absl::StrCat("agreements/", row[0].as<std::string>()));
@@ -175,7 +175,7 @@ absl::StatusOr<v1::Agreement> AgreementFromRow(const pqxx::row &row) {
 }
 
 // (id, content, status, create_micros, person, owner, municipality).
-absl::StatusOr<v1::PlacementNeed> NeedFromRow(const pqxx::row &row) {
+absl::StatusOr<v1::PlacementNeed> NeedFromRow(const pqxx::row& row) {
   absl::StatusOr<v1::PlacementNeed> need = Parse<v1::PlacementNeed>(row[1]);
   if (!need.ok()) return need;
   need->set_name(absl::StrCat("placementNeeds/", row[0].as<std::string>()));
@@ -185,19 +185,19 @@ absl::StatusOr<v1::PlacementNeed> NeedFromRow(const pqxx::row &row) {
   return need;
 }
 
-PersonalRecord RecordOf(const v1::Agreement &a) {
+PersonalRecord RecordOf(const v1::Agreement& a) {
   return {a.name(), a.person(), a.municipality(), a.coordinator_organization()};
 }
 
-PersonalRecord RecordOf(const v1::PlacementNeed &n) {
+PersonalRecord RecordOf(const v1::PlacementNeed& n) {
   return {n.name(), n.person(), n.municipality(), n.owner_organization()};
 }
 
 // Decides `caller`'s `action` on `record` (null: there is none named
 // `resource`) and appends the audit record within `tx`. Returns OK or the
 // denial to answer with once `tx` has committed the record.
-absl::Status Guard(pqxx::transaction_base &tx, const PlacementCaller &caller,
-                   const PersonalRecord *record, absl::string_view resource, AccessAction action) {
+absl::Status Guard(pqxx::transaction_base& tx, const PlacementCaller& caller,
+                   const PersonalRecord* record, absl::string_view resource, AccessAction action) {
   RecordAccess access;
   if (record == nullptr) {
     access = MissingRecordAccess(caller, resource, action);
@@ -220,9 +220,9 @@ absl::Status Guard(pqxx::transaction_base &tx, const PlacementCaller &caller,
 // INVALID_ARGUMENT naming `field`, returned to roll back), then the access
 // rule. Returns the transaction's status; `denied` gets the denial to answer
 // with.
-absl::Status GuardCreate(pqxx::transaction_base &tx, const PlacementCaller &caller,
-                         const PersonalRecord &record, absl::string_view field,
-                         absl::Status &denied) {
+absl::Status GuardCreate(pqxx::transaction_base& tx, const PlacementCaller& caller,
+                         const PersonalRecord& record, absl::string_view field,
+                         absl::Status& denied) {
   const AccessFacts facts = ReadAccessFacts(tx, caller.principal.organization, record.person,
                                             kPlacementDataCategory, kPlacementPurpose, caller.now);
   if (!MayHandlePersonalData(caller.principal)) {
@@ -237,8 +237,8 @@ absl::Status GuardCreate(pqxx::transaction_base &tx, const PlacementCaller &call
   return absl::OkStatus();
 }
 
-events::v1::Event AgreementEvent(const v1::Agreement &a, absl::string_view type, int64_t version,
-                                 const PlacementCaller &caller) {
+events::v1::Event AgreementEvent(const v1::Agreement& a, absl::string_view type, int64_t version,
+                                 const PlacementCaller& caller) {
   v1::AgreementChanged payload;
   payload.set_agreement(a.name());
   payload.set_version(version);
@@ -272,19 +272,19 @@ std::vector<MigrationSet> PlacementMigrationSets() {
   return {{"placement", &placement_migrations()}, {"outbox", &outbox_migrations()}};
 }
 
-std::vector<PreparedStatement> PlacementRepositoryStatements(const Outbox &outbox) {
+std::vector<PreparedStatement> PlacementRepositoryStatements(const Outbox& outbox) {
   std::vector<PreparedStatement> statements(std::begin(sql::kAll), std::end(sql::kAll));
-  for (const PreparedStatement &statement : outbox.statements()) statements.push_back(statement);
-  for (const PreparedStatement &statement : AccessStatements()) statements.push_back(statement);
+  for (const PreparedStatement& statement : outbox.statements()) statements.push_back(statement);
+  for (const PreparedStatement& statement : AccessStatements()) statements.push_back(statement);
   return statements;
 }
 
 // ---- Employers
 
-absl::StatusOr<v1::Employer> PgPlacementRepository::CreateEmployer(const CreateMeta &meta,
-                                                                   const v1::Employer &employer) {
+absl::StatusOr<v1::Employer> PgPlacementRepository::CreateEmployer(const CreateMeta& meta,
+                                                                   const v1::Employer& employer) {
   v1::Employer result;
-  absl::Status status = pool_.Transaction(meta.deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(meta.deadline, [&](pqxx::transaction_base& tx) {
     const std::string id = NewUuid();
     pqxx::result inserted;
     try {
@@ -292,7 +292,7 @@ absl::StatusOr<v1::Employer> PgPlacementRepository::CreateEmployer(const CreateM
           sql::kInsertEmployer.name, id, meta.municipality, employer.organization_number(),
           employer.display_name(), employer.industry(), Bytes(Content(employer)),
           PgTimestamp(meta.time), meta.organization, meta.request_id, meta.fingerprint);
-    } catch (const pqxx::unique_violation &) {
+    } catch (const pqxx::unique_violation&) {
       return absl::AlreadyExistsError(
           "employer.organization_number: an employer with this "
           "organisationsnummer is already "
@@ -322,11 +322,11 @@ absl::StatusOr<v1::Employer> PgPlacementRepository::CreateEmployer(const CreateM
   return result;
 }
 
-absl::StatusOr<v1::Employer> PgPlacementRepository::GetEmployer(const std::string &municipality,
-                                                                const std::string &id,
+absl::StatusOr<v1::Employer> PgPlacementRepository::GetEmployer(const std::string& municipality,
+                                                                const std::string& id,
                                                                 absl::Time deadline) {
   absl::StatusOr<v1::Employer> employer = NoEmployer(id);
-  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows = tx.exec_prepared(sql::kSelectEmployer.name, id, municipality);
     if (!rows.empty()) employer = EmployerFromRow(rows[0]);
     return absl::OkStatus();
@@ -336,11 +336,11 @@ absl::StatusOr<v1::Employer> PgPlacementRepository::GetEmployer(const std::strin
 }
 
 absl::StatusOr<std::vector<v1::Employer>> PgPlacementRepository::ListEmployers(
-    const std::string &municipality, const std::string &industry, int offset, int limit,
+    const std::string& municipality, const std::string& industry, int offset, int limit,
     absl::Time deadline) {
   std::vector<v1::Employer> employers;
-  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base &tx) {
-    for (const pqxx::row &row :
+  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base& tx) {
+    for (const pqxx::row& row :
          tx.exec_prepared(sql::kListEmployers.name, municipality, industry, offset, limit)) {
       absl::StatusOr<v1::Employer> employer = EmployerFromRow(row);
       if (!employer.ok()) return employer.status();
@@ -352,19 +352,19 @@ absl::StatusOr<std::vector<v1::Employer>> PgPlacementRepository::ListEmployers(
   return employers;
 }
 
-absl::StatusOr<v1::Employer> PgPlacementRepository::UpdateEmployer(const std::string &municipality,
-                                                                   const std::string &id,
+absl::StatusOr<v1::Employer> PgPlacementRepository::UpdateEmployer(const std::string& municipality,
+                                                                   const std::string& id,
                                                                    absl::Time time,
                                                                    absl::Time deadline,
-                                                                   const EmployerChange &change) {
+                                                                   const EmployerChange& change) {
   v1::Employer result;
-  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows = tx.exec_prepared(sql::kSelectEmployerForUpdate.name, id, municipality);
     if (rows.empty()) return NoEmployer(id);
     absl::StatusOr<v1::Employer> current = EmployerFromRow(rows[0]);
     if (!current.ok()) return current.status();
     std::vector<std::string> in_use;
-    for (const pqxx::row &row : tx.exec_prepared(sql::kListPlacementsOfEmployer.name, id)) {
+    for (const pqxx::row& row : tx.exec_prepared(sql::kListPlacementsOfEmployer.name, id)) {
       absl::StatusOr<v1::Placement> placement = PlacementFromRow(row);
       if (!placement.ok()) return placement.status();
       in_use.push_back(placement->workplace());
@@ -375,13 +375,13 @@ absl::StatusOr<v1::Employer> PgPlacementRepository::UpdateEmployer(const std::st
       result = *std::move(current);
       return absl::OkStatus();
     }
-    v1::Employer &e = **next;
+    v1::Employer& e = **next;
     pqxx::result updated;
     try {
       updated =
           tx.exec_prepared(sql::kUpdateEmployer.name, id, e.organization_number(), e.display_name(),
                            e.industry(), Bytes(Content(e)), PgTimestamp(time));
-    } catch (const pqxx::unique_violation &) {
+    } catch (const pqxx::unique_violation&) {
       return absl::AlreadyExistsError(
           "employer.organization_number: another employer in the bank has "
           "this number");
@@ -395,12 +395,12 @@ absl::StatusOr<v1::Employer> PgPlacementRepository::UpdateEmployer(const std::st
   return result;
 }
 
-absl::StatusOr<v1::Contact> PgPlacementRepository::LogContact(const std::string &municipality,
-                                                              const std::string &employer_id,
-                                                              const v1::Contact &contact,
+absl::StatusOr<v1::Contact> PgPlacementRepository::LogContact(const std::string& municipality,
+                                                              const std::string& employer_id,
+                                                              const v1::Contact& contact,
                                                               absl::Time deadline) {
   v1::Contact result = contact;
-  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base& tx) {
     if (tx.exec_prepared(sql::kSelectEmployerForUpdate.name, employer_id, municipality).empty()) {
       return NoEmployer(employer_id);
     }
@@ -417,14 +417,14 @@ absl::StatusOr<v1::Contact> PgPlacementRepository::LogContact(const std::string 
 }
 
 absl::StatusOr<std::vector<v1::Contact>> PgPlacementRepository::ListContacts(
-    const std::string &municipality, const std::string &employer_id, int offset, int limit,
+    const std::string& municipality, const std::string& employer_id, int offset, int limit,
     absl::Time deadline) {
   std::vector<v1::Contact> contacts;
-  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base& tx) {
     if (tx.exec_prepared(sql::kSelectEmployer.name, employer_id, municipality).empty()) {
       return NoEmployer(employer_id);
     }
-    for (const pqxx::row &row :
+    for (const pqxx::row& row :
          tx.exec_prepared(sql::kListContacts.name, employer_id, offset, limit)) {
       absl::StatusOr<v1::Contact> contact = Parse<v1::Contact>(row[1]);
       if (!contact.ok()) return contact.status();
@@ -437,10 +437,10 @@ absl::StatusOr<std::vector<v1::Contact>> PgPlacementRepository::ListContacts(
 }
 
 absl::StatusOr<std::vector<v1::Employer>> PgPlacementRepository::ListColdEmployers(
-    const std::string &municipality, absl::Time cutoff, int limit, absl::Time deadline) {
+    const std::string& municipality, absl::Time cutoff, int limit, absl::Time deadline) {
   std::vector<v1::Employer> employers;
-  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base &tx) {
-    for (const pqxx::row &row :
+  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base& tx) {
+    for (const pqxx::row& row :
          tx.exec_prepared(sql::kListColdEmployers.name, municipality, PgTimestamp(cutoff), limit)) {
       absl::StatusOr<v1::Employer> employer = EmployerFromRow(row);
       if (!employer.ok()) return employer.status();
@@ -454,11 +454,11 @@ absl::StatusOr<std::vector<v1::Employer>> PgPlacementRepository::ListColdEmploye
 
 // ---- Placements
 
-absl::StatusOr<v1::Placement> PgPlacementRepository::CreatePlacement(const CreateMeta &meta,
-                                                                     const std::string &employer_id,
-                                                                     const PlacementBuild &build) {
+absl::StatusOr<v1::Placement> PgPlacementRepository::CreatePlacement(const CreateMeta& meta,
+                                                                     const std::string& employer_id,
+                                                                     const PlacementBuild& build) {
   v1::Placement result;
-  absl::Status status = pool_.Transaction(meta.deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(meta.deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result existing =
         tx.exec_prepared(sql::kSelectPlacementByRequest.name, meta.organization, meta.request_id);
     if (!existing.empty()) {
@@ -500,11 +500,11 @@ absl::StatusOr<v1::Placement> PgPlacementRepository::CreatePlacement(const Creat
   return result;
 }
 
-absl::StatusOr<v1::Placement> PgPlacementRepository::GetPlacement(const std::string &municipality,
-                                                                  const std::string &id,
+absl::StatusOr<v1::Placement> PgPlacementRepository::GetPlacement(const std::string& municipality,
+                                                                  const std::string& id,
                                                                   absl::Time deadline) {
   v1::Placement result;
-  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows = tx.exec_prepared(sql::kSelectPlacement.name, id, municipality);
     if (rows.empty()) return NoPlacement(id);
     absl::StatusOr<std::vector<v1::Placement>> placements =
@@ -518,9 +518,9 @@ absl::StatusOr<v1::Placement> PgPlacementRepository::GetPlacement(const std::str
 }
 
 absl::StatusOr<std::vector<v1::Placement>> PgPlacementRepository::ListPlacements(
-    const PlacementQuery &query, absl::Time deadline) {
+    const PlacementQuery& query, absl::Time deadline) {
   std::vector<v1::Placement> result;
-  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows =
         tx.exec_prepared(sql::kListPlacements.name, query.municipality, query.employer_id,
                          query.kind, query.status, query.offset, query.limit);
@@ -535,10 +535,10 @@ absl::StatusOr<std::vector<v1::Placement>> PgPlacementRepository::ListPlacements
 }
 
 absl::StatusOr<v1::Placement> PgPlacementRepository::UpdatePlacement(
-    const std::string &municipality, const std::string &id, absl::Time time, absl::Time deadline,
-    const PlacementChange &change) {
+    const std::string& municipality, const std::string& id, absl::Time time, absl::Time deadline,
+    const PlacementChange& change) {
   v1::Placement result;
-  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows = tx.exec_prepared(sql::kSelectPlacementForUpdate.name, id, municipality);
     if (rows.empty()) return NoPlacement(id);
     absl::StatusOr<v1::Placement> current = PlacementFromRow(rows[0]);
@@ -556,7 +556,7 @@ absl::StatusOr<v1::Placement> PgPlacementRepository::UpdatePlacement(
       result = *std::move(current);
       return absl::OkStatus();
     }
-    v1::Placement &p = **next;
+    v1::Placement& p = **next;
     v1::Placement stored = p;
     stored.clear_seats_taken();
     stored.clear_location();
@@ -574,10 +574,10 @@ absl::StatusOr<v1::Placement> PgPlacementRepository::UpdatePlacement(
   return result;
 }
 
-absl::StatusOr<Bank> PgPlacementRepository::LoadOpenPlacements(const std::string &municipality,
+absl::StatusOr<Bank> PgPlacementRepository::LoadOpenPlacements(const std::string& municipality,
                                                                absl::Time deadline) {
   Bank bank;
-  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows = tx.exec_prepared(sql::kListOpenPlacements.name, municipality);
     absl::StatusOr<std::vector<v1::Placement>> placements =
         CompletePlacements(tx, rows, municipality);
@@ -592,12 +592,12 @@ absl::StatusOr<Bank> PgPlacementRepository::LoadOpenPlacements(const std::string
 
 // ---- Placement needs
 
-absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::CreateNeed(const PlacementCaller &caller,
-                                                                    const CreateMeta &meta,
-                                                                    const v1::PlacementNeed &need) {
+absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::CreateNeed(const PlacementCaller& caller,
+                                                                    const CreateMeta& meta,
+                                                                    const v1::PlacementNeed& need) {
   v1::PlacementNeed result;
   absl::Status denied;
-  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
     const std::string id = NewUuid();
     PersonalRecord record{absl::StrCat("placementNeeds/", id), need.person(), meta.municipality,
                           meta.organization};
@@ -636,10 +636,10 @@ absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::CreateNeed(const Placem
   return result;
 }
 
-absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::GetNeed(const PlacementCaller &caller,
-                                                                 const std::string &id) {
+absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::GetNeed(const PlacementCaller& caller,
+                                                                 const std::string& id) {
   absl::StatusOr<v1::PlacementNeed> need = absl::NotFoundError("no such need");
-  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows = tx.exec_prepared(sql::kSelectNeed.name, id);
     if (!rows.empty()) {
       need = NeedFromRow(rows[0]);
@@ -656,10 +656,10 @@ absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::GetNeed(const Placement
 }
 
 absl::StatusOr<std::vector<v1::MatchProfile>> PgPlacementRepository::ListWaitingProfiles(
-    const std::string &municipality, absl::Time deadline) {
+    const std::string& municipality, absl::Time deadline) {
   std::vector<v1::MatchProfile> profiles;
-  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base &tx) {
-    for (const pqxx::row &row : tx.exec_prepared(sql::kListWaitingProfiles.name, municipality)) {
+  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base& tx) {
+    for (const pqxx::row& row : tx.exec_prepared(sql::kListWaitingProfiles.name, municipality)) {
       absl::StatusOr<v1::PlacementNeed> need = Parse<v1::PlacementNeed>(row[0]);
       if (!need.ok()) return need.status();
       profiles.push_back(need->profile());
@@ -673,11 +673,11 @@ absl::StatusOr<std::vector<v1::MatchProfile>> PgPlacementRepository::ListWaiting
 // ---- Agreements
 
 absl::StatusOr<v1::Agreement> PgPlacementRepository::CreateAgreement(
-    const PlacementCaller &caller, const CreateMeta &meta, const std::string &placement_id,
-    const AgreementBuild &build) {
+    const PlacementCaller& caller, const CreateMeta& meta, const std::string& placement_id,
+    const AgreementBuild& build) {
   v1::Agreement result;
   absl::Status denied;
-  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows =
         tx.exec_prepared(sql::kSelectPlacement.name, placement_id, meta.municipality);
     if (rows.empty()) {
@@ -724,10 +724,10 @@ absl::StatusOr<v1::Agreement> PgPlacementRepository::CreateAgreement(
   return result;
 }
 
-absl::StatusOr<v1::Agreement> PgPlacementRepository::GetAgreement(const PlacementCaller &caller,
-                                                                  const std::string &id) {
+absl::StatusOr<v1::Agreement> PgPlacementRepository::GetAgreement(const PlacementCaller& caller,
+                                                                  const std::string& id) {
   absl::StatusOr<v1::Agreement> agreement = absl::NotFoundError("no such agreement");
-  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows = tx.exec_prepared(sql::kSelectAgreement.name, id);
     if (!rows.empty()) {
       agreement = AgreementFromRow(rows[0]);
@@ -744,10 +744,10 @@ absl::StatusOr<v1::Agreement> PgPlacementRepository::GetAgreement(const Placemen
 }
 
 absl::StatusOr<std::vector<v1::Agreement>> PgPlacementRepository::ListAgreements(
-    const PlacementCaller &caller, const std::string &status_filter, int offset, int limit) {
+    const PlacementCaller& caller, const std::string& status_filter, int offset, int limit) {
   std::vector<v1::Agreement> agreements;
-  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base &tx) {
-    for (const pqxx::row &row :
+  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
+    for (const pqxx::row& row :
          tx.exec_prepared(sql::kListAgreements.name, caller.principal.organization, status_filter,
                           offset, limit)) {
       absl::StatusOr<v1::Agreement> agreement = AgreementFromRow(row);
@@ -765,13 +765,13 @@ absl::StatusOr<std::vector<v1::Agreement>> PgPlacementRepository::ListAgreements
   return agreements;
 }
 
-absl::StatusOr<v1::Agreement> PgPlacementRepository::StepAgreement(const PlacementCaller &caller,
-                                                                   const std::string &id,
-                                                                   const std::string &etag,
-                                                                   const AgreementStepFn &step) {
+absl::StatusOr<v1::Agreement> PgPlacementRepository::StepAgreement(const PlacementCaller& caller,
+                                                                   const std::string& id,
+                                                                   const std::string& etag,
+                                                                   const AgreementStepFn& step) {
   v1::Agreement result;
   absl::Status denied;
-  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base &tx) {
+  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows = tx.exec_prepared(sql::kSelectAgreementForUpdate.name, id);
     absl::StatusOr<v1::Agreement> current = absl::NotFoundError("no such agreement");
     if (!rows.empty()) {
@@ -791,7 +791,7 @@ absl::StatusOr<v1::Agreement> PgPlacementRepository::StepAgreement(const Placeme
     }
     absl::StatusOr<AgreementStep> next = step(*current);
     if (!next.ok()) return next.status();
-    v1::Agreement &a = next->agreement;
+    v1::Agreement& a = next->agreement;
     if (a.status() == v1::AGREEMENT_STATUS_SIGNED &&
         current->status() != v1::AGREEMENT_STATUS_SIGNED) {
       // Signings for one placement's seats take turns on the placement's

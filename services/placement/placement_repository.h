@@ -51,68 +51,68 @@ class PlacementRepository {
   // the same request id (INVALID_ARGUMENT naming request_id when its request
   // differed). ALREADY_EXISTS naming the organisationsnummer's field when the
   // municipality's bank has it.
-  virtual absl::StatusOr<v1::Employer> CreateEmployer(const CreateMeta &meta,
-                                                      const v1::Employer &employer) = 0;
+  virtual absl::StatusOr<v1::Employer> CreateEmployer(const CreateMeta& meta,
+                                                      const v1::Employer& employer) = 0;
   // NOT_FOUND when the municipality has no employer `id`.
-  virtual absl::StatusOr<v1::Employer> GetEmployer(const std::string &municipality,
-                                                   const std::string &id, absl::Time deadline) = 0;
-  virtual absl::StatusOr<std::vector<v1::Employer>> ListEmployers(const std::string &municipality,
-                                                                  const std::string &industry,
+  virtual absl::StatusOr<v1::Employer> GetEmployer(const std::string& municipality,
+                                                   const std::string& id, absl::Time deadline) = 0;
+  virtual absl::StatusOr<std::vector<v1::Employer>> ListEmployers(const std::string& municipality,
+                                                                  const std::string& industry,
                                                                   int offset, int limit,
                                                                   absl::Time deadline) = 0;
   // The employer as it is to be after an update, or nothing when unchanged; it
   // gets the workplace ids the employer's placements use, which must stay.
   using EmployerChange = std::function<absl::StatusOr<std::optional<v1::Employer>>(
-      const v1::Employer &current, const std::vector<std::string> &workplaces_in_use)>;
+      const v1::Employer& current, const std::vector<std::string>& workplaces_in_use)>;
   // Locks the employer, runs `change`, stores its result as the next version.
-  virtual absl::StatusOr<v1::Employer> UpdateEmployer(const std::string &municipality,
-                                                      const std::string &id, absl::Time time,
+  virtual absl::StatusOr<v1::Employer> UpdateEmployer(const std::string& municipality,
+                                                      const std::string& id, absl::Time time,
                                                       absl::Time deadline,
-                                                      const EmployerChange &change) = 0;
+                                                      const EmployerChange& change) = 0;
   // Appends a contact and moves the employer's last contact time.
-  virtual absl::StatusOr<v1::Contact> LogContact(const std::string &municipality,
-                                                 const std::string &employer_id,
-                                                 const v1::Contact &contact,
+  virtual absl::StatusOr<v1::Contact> LogContact(const std::string& municipality,
+                                                 const std::string& employer_id,
+                                                 const v1::Contact& contact,
                                                  absl::Time deadline) = 0;
-  virtual absl::StatusOr<std::vector<v1::Contact>> ListContacts(const std::string &municipality,
-                                                                const std::string &employer_id,
+  virtual absl::StatusOr<std::vector<v1::Contact>> ListContacts(const std::string& municipality,
+                                                                const std::string& employer_id,
                                                                 int offset, int limit,
                                                                 absl::Time deadline) = 0;
   // Employers without contact (or, never contacted, registered) before
   // `cutoff`, longest ago first.
   virtual absl::StatusOr<std::vector<v1::Employer>> ListColdEmployers(
-      const std::string &municipality, absl::Time cutoff, int limit, absl::Time deadline) = 0;
+      const std::string& municipality, absl::Time cutoff, int limit, absl::Time deadline) = 0;
 
   // ---- Placements (not personal data)
 
   // Builds the placement from its employer (locked while it is stored) and
   // stores it; idempotent as CreateEmployer. NOT_FOUND naming the employer when
   // missing.
-  using PlacementBuild = std::function<absl::StatusOr<v1::Placement>(const v1::Employer &employer)>;
-  virtual absl::StatusOr<v1::Placement> CreatePlacement(const CreateMeta &meta,
-                                                        const std::string &employer_id,
-                                                        const PlacementBuild &build) = 0;
+  using PlacementBuild = std::function<absl::StatusOr<v1::Placement>(const v1::Employer& employer)>;
+  virtual absl::StatusOr<v1::Placement> CreatePlacement(const CreateMeta& meta,
+                                                        const std::string& employer_id,
+                                                        const PlacementBuild& build) = 0;
   // The placement with its industry, location and seats taken filled in.
-  virtual absl::StatusOr<v1::Placement> GetPlacement(const std::string &municipality,
-                                                     const std::string &id,
+  virtual absl::StatusOr<v1::Placement> GetPlacement(const std::string& municipality,
+                                                     const std::string& id,
                                                      absl::Time deadline) = 0;
   struct PlacementQuery {
     std::string municipality, employer_id, kind, status;
     int offset = 0, limit = 25;
   };
-  virtual absl::StatusOr<std::vector<v1::Placement>> ListPlacements(const PlacementQuery &query,
+  virtual absl::StatusOr<std::vector<v1::Placement>> ListPlacements(const PlacementQuery& query,
                                                                     absl::Time deadline) = 0;
   // The placement after an update, given it (locked), its employer and the
   // periods of the agreements that hold its seats; nothing when unchanged.
   using PlacementChange = std::function<absl::StatusOr<std::optional<v1::Placement>>(
-      const v1::Placement &current, const v1::Employer &employer,
-      const std::vector<DayRange> &taken)>;
-  virtual absl::StatusOr<v1::Placement> UpdatePlacement(const std::string &municipality,
-                                                        const std::string &id, absl::Time time,
+      const v1::Placement& current, const v1::Employer& employer,
+      const std::vector<DayRange>& taken)>;
+  virtual absl::StatusOr<v1::Placement> UpdatePlacement(const std::string& municipality,
+                                                        const std::string& id, absl::Time time,
                                                         absl::Time deadline,
-                                                        const PlacementChange &change) = 0;
+                                                        const PlacementChange& change) = 0;
   // Every open placement of the municipality, with the seats taken.
-  virtual absl::StatusOr<Bank> LoadOpenPlacements(const std::string &municipality,
+  virtual absl::StatusOr<Bank> LoadOpenPlacements(const std::string& municipality,
                                                   absl::Time deadline) = 0;
 
   // ---- Placement needs (personal data)
@@ -120,17 +120,17 @@ class PlacementRepository {
   // Stores a need for `need.person`, who must be registered in the municipality
   // (INVALID_ARGUMENT naming placement_need.person otherwise), if the caller
   // may write about the person; idempotent by the meta's request id.
-  virtual absl::StatusOr<v1::PlacementNeed> CreateNeed(const PlacementCaller &caller,
-                                                       const CreateMeta &meta,
-                                                       const v1::PlacementNeed &need) = 0;
+  virtual absl::StatusOr<v1::PlacementNeed> CreateNeed(const PlacementCaller& caller,
+                                                       const CreateMeta& meta,
+                                                       const v1::PlacementNeed& need) = 0;
   // The need if the caller may read it; PERMISSION_DENIED otherwise or if
   // missing.
-  virtual absl::StatusOr<v1::PlacementNeed> GetNeed(const PlacementCaller &caller,
-                                                    const std::string &id) = 0;
+  virtual absl::StatusOr<v1::PlacementNeed> GetNeed(const PlacementCaller& caller,
+                                                    const std::string& id) = 0;
   // The profiles of everyone waiting in the municipality, for counts only: they
   // never leave the service.
   virtual absl::StatusOr<std::vector<v1::MatchProfile>> ListWaitingProfiles(
-      const std::string &municipality, absl::Time deadline) = 0;
+      const std::string& municipality, absl::Time deadline) = 0;
 
   // ---- Agreements (personal data)
 
@@ -139,16 +139,16 @@ class PlacementRepository {
   // who must be registered in the municipality; idempotent by the meta's
   // request id.
   using AgreementBuild =
-      std::function<absl::StatusOr<v1::Agreement>(const v1::Placement &placement)>;
-  virtual absl::StatusOr<v1::Agreement> CreateAgreement(const PlacementCaller &caller,
-                                                        const CreateMeta &meta,
-                                                        const std::string &placement_id,
-                                                        const AgreementBuild &build) = 0;
-  virtual absl::StatusOr<v1::Agreement> GetAgreement(const PlacementCaller &caller,
-                                                     const std::string &id) = 0;
+      std::function<absl::StatusOr<v1::Agreement>(const v1::Placement& placement)>;
+  virtual absl::StatusOr<v1::Agreement> CreateAgreement(const PlacementCaller& caller,
+                                                        const CreateMeta& meta,
+                                                        const std::string& placement_id,
+                                                        const AgreementBuild& build) = 0;
+  virtual absl::StatusOr<v1::Agreement> GetAgreement(const PlacementCaller& caller,
+                                                     const std::string& id) = 0;
   // The agreements the caller's organization owns, newest first.
-  virtual absl::StatusOr<std::vector<v1::Agreement>> ListAgreements(const PlacementCaller &caller,
-                                                                    const std::string &status,
+  virtual absl::StatusOr<std::vector<v1::Agreement>> ListAgreements(const PlacementCaller& caller,
+                                                                    const std::string& status,
                                                                     int offset, int limit) = 0;
   // One lifecycle step: locks the agreement, decides the caller's access
   // (update), checks `etag` when given (ABORTED when stale), runs `step`; when
@@ -156,11 +156,11 @@ class PlacementRepository {
   // (FAILED_PRECONDITION when none is free) and marks the person's waiting
   // needs placed. Stores the next version with the step's event.
   using AgreementStepFn =
-      std::function<absl::StatusOr<AgreementStep>(const v1::Agreement &current)>;
-  virtual absl::StatusOr<v1::Agreement> StepAgreement(const PlacementCaller &caller,
-                                                      const std::string &id,
-                                                      const std::string &etag,
-                                                      const AgreementStepFn &step) = 0;
+      std::function<absl::StatusOr<AgreementStep>(const v1::Agreement& current)>;
+  virtual absl::StatusOr<v1::Agreement> StepAgreement(const PlacementCaller& caller,
+                                                      const std::string& id,
+                                                      const std::string& etag,
+                                                      const AgreementStepFn& step) = 0;
 };
 
 }  // namespace samplan::placement

@@ -31,7 +31,7 @@ size_t Characters(absl::string_view text) {
   return n;
 }
 
-void CheckText(FieldViolations &v, const std::string &field, absl::string_view text, size_t max,
+void CheckText(FieldViolations& v, const std::string& field, absl::string_view text, size_t max,
                bool required) {
   if (required && absl::StripAsciiWhitespace(text).empty()) {
     v.Add(field, "is required");
@@ -40,7 +40,7 @@ void CheckText(FieldViolations &v, const std::string &field, absl::string_view t
   }
 }
 
-bool ValidDate(const google::type::Date &date) {
+bool ValidDate(const google::type::Date& date) {
   if (date.year() < 2000 || date.year() > 2100 || date.month() < 1 || date.month() > 12 ||
       date.day() < 1) {
     return false;
@@ -49,7 +49,7 @@ bool ValidDate(const google::type::Date &date) {
   return day.year() == date.year() && day.month() == date.month() && day.day() == date.day();
 }
 
-void CheckRange(FieldViolations &v, const std::string &field, const v1::DateRange &range) {
+void CheckRange(FieldViolations& v, const std::string& field, const v1::DateRange& range) {
   if (!ValidDate(range.start_date())) v.Add(field + ".start_date", "must be a real date");
   if (!ValidDate(range.end_date())) v.Add(field + ".end_date", "must be a real date");
   if (ValidDate(range.start_date()) && ValidDate(range.end_date()) &&
@@ -58,7 +58,7 @@ void CheckRange(FieldViolations &v, const std::string &field, const v1::DateRang
   }
 }
 
-void CheckPoint(FieldViolations &v, const std::string &field, const v1::GeoPoint &point,
+void CheckPoint(FieldViolations& v, const std::string& field, const v1::GeoPoint& point,
                 bool present) {
   if (!present) {
     v.Add(field, "is required");
@@ -75,7 +75,7 @@ void CheckPoint(FieldViolations &v, const std::string &field, const v1::GeoPoint
   }
 }
 
-absl::Status WrongStatus(const v1::Agreement &current, absl::string_view step,
+absl::Status WrongStatus(const v1::Agreement& current, absl::string_view step,
                          absl::string_view allowed) {
   return absl::FailedPreconditionError(absl::StrCat("cannot ", step, " an agreement that is ",
                                                     v1::AgreementStatus_Name(current.status()),
@@ -124,7 +124,7 @@ absl::StatusOr<int> DecodePageToken(absl::string_view token, absl::string_view f
   return offset;
 }
 
-std::string RequestFingerprint(const google::protobuf::Message &request) {
+std::string RequestFingerprint(const google::protobuf::Message& request) {
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream output(&bytes);
@@ -133,12 +133,12 @@ std::string RequestFingerprint(const google::protobuf::Message &request) {
     request.SerializeToCodedStream(&coded);
   }
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char *>(bytes.data()), bytes.size(), digest);
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
   return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char *>(digest), sizeof digest));
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
-void CheckRequestId(absl::string_view request_id, FieldViolations &v) {
+void CheckRequestId(absl::string_view request_id, FieldViolations& v) {
   if (request_id.empty() || request_id.size() > 128) {
     v.Add("request_id",
           "is required, 1 to 128 characters, so that a retry "
@@ -146,8 +146,8 @@ void CheckRequestId(absl::string_view request_id, FieldViolations &v) {
   }
 }
 
-absl::Status NormalizeEmployer(v1::Employer &employer, absl::CivilDay today,
-                               const std::function<std::string()> &new_id) {
+absl::Status NormalizeEmployer(v1::Employer& employer, absl::CivilDay today,
+                               const std::function<std::string()>& new_id) {
   FieldViolations v;
   absl::StatusOr<OrganizationNumber> number =
       ParseOrganizationNumber(employer.organization_number(), today);
@@ -165,7 +165,7 @@ absl::Status NormalizeEmployer(v1::Employer &employer, absl::CivilDay today,
   if (employer.workplaces_size() > 50) v.Add("employer.workplaces", "at most 50");
   std::vector<std::string> ids;
   for (int i = 0; i < employer.workplaces_size(); ++i) {
-    v1::Workplace &w = *employer.mutable_workplaces(i);
+    v1::Workplace& w = *employer.mutable_workplaces(i);
     const std::string field = absl::StrCat("employer.workplaces[", i, "]");
     if (w.id().empty()) w.set_id(new_id());
     if (!IsResourceId(w.id())) v.Add(field + ".id", "must be 1 to 63 of [A-Za-z0-9_-]");
@@ -179,7 +179,7 @@ absl::Status NormalizeEmployer(v1::Employer &employer, absl::CivilDay today,
   }
   if (employer.contact_persons_size() > 20) v.Add("employer.contact_persons", "at most 20");
   for (int i = 0; i < employer.contact_persons_size(); ++i) {
-    const v1::ContactPerson &c = employer.contact_persons(i);
+    const v1::ContactPerson& c = employer.contact_persons(i);
     const std::string field = absl::StrCat("employer.contact_persons[", i, "]");
     CheckText(v, field + ".display_name", c.display_name(), 200, true);
     CheckText(v, field + ".role", c.role(), 100, false);
@@ -189,10 +189,10 @@ absl::Status NormalizeEmployer(v1::Employer &employer, absl::CivilDay today,
   return v.ToStatus();
 }
 
-absl::Status NormalizePlacement(v1::Placement &placement, const v1::Employer &employer) {
+absl::Status NormalizePlacement(v1::Placement& placement, const v1::Employer& employer) {
   FieldViolations v;
-  const v1::Workplace *workplace = nullptr;
-  for (const v1::Workplace &w : employer.workplaces()) {
+  const v1::Workplace* workplace = nullptr;
+  for (const v1::Workplace& w : employer.workplaces()) {
     if (w.id() == placement.workplace()) workplace = &w;
   }
   if (workplace == nullptr) {
@@ -218,7 +218,7 @@ absl::Status NormalizePlacement(v1::Placement &placement, const v1::Employer &em
   if (placement.hours_per_week() < 1 || placement.hours_per_week() > 40) {
     v.Add("placement.hours_per_week", "must be 1 to 40");
   }
-  const v1::Requirements &r = placement.requirements();
+  const v1::Requirements& r = placement.requirements();
   if (!v1::SwedishLevel_IsValid(r.swedish_level())) {
     v.Add("placement.requirements.swedish_level", "is not a known level");
   }
@@ -243,8 +243,8 @@ absl::Status NormalizePlacement(v1::Placement &placement, const v1::Employer &em
   return absl::OkStatus();
 }
 
-void ValidateProfile(const v1::MatchProfile &profile, absl::string_view prefix,
-                     FieldViolations &v) {
+void ValidateProfile(const v1::MatchProfile& profile, absl::string_view prefix,
+                     FieldViolations& v) {
   const std::string p(prefix);
   CheckPoint(v, p + ".home", profile.home(), profile.has_home());
   if (profile.interests_size() > 20) v.Add(p + ".interests", "at most 20");
@@ -280,7 +280,7 @@ void ValidateProfile(const v1::MatchProfile &profile, absl::string_view prefix,
   }
 }
 
-absl::Status NormalizeContact(v1::Contact &contact, absl::Time now) {
+absl::Status NormalizeContact(v1::Contact& contact, absl::Time now) {
   FieldViolations v;
   if (contact.kind() == v1::CONTACT_KIND_UNSPECIFIED || !v1::ContactKind_IsValid(contact.kind())) {
     v.Add("contact.kind", "is required: call, visit, mail or meeting");
@@ -296,14 +296,14 @@ absl::Status NormalizeContact(v1::Contact &contact, absl::Time now) {
   return v.ToStatus();
 }
 
-absl::Status MergeMasked(const google::protobuf::Message &patch,
-                         const google::protobuf::FieldMask &mask,
-                         const std::vector<std::string> &mutable_fields,
-                         google::protobuf::Message &target) {
+absl::Status MergeMasked(const google::protobuf::Message& patch,
+                         const google::protobuf::FieldMask& mask,
+                         const std::vector<std::string>& mutable_fields,
+                         google::protobuf::Message& target) {
   if (mask.paths().empty()) {
     return InvalidField("update_mask", "is required: name the fields to change");
   }
-  for (const std::string &path : mask.paths()) {
+  for (const std::string& path : mask.paths()) {
     if (std::find(mutable_fields.begin(), mutable_fields.end(), path) == mutable_fields.end()) {
       return InvalidField("update_mask",
                           absl::StrCat("\"", path, "\" is not a field that can be changed"));
@@ -316,15 +316,15 @@ absl::Status MergeMasked(const google::protobuf::Message &patch,
   return absl::OkStatus();
 }
 
-const std::vector<std::string> &MutableEmployerFields() {
-  static const auto *fields =
+const std::vector<std::string>& MutableEmployerFields() {
+  static const auto* fields =
       new std::vector<std::string>{"organization_number", "display_name",    "industry", "internal",
                                    "workplaces",          "contact_persons", "notes"};
   return *fields;
 }
 
-const std::vector<std::string> &MutablePlacementFields() {
-  static const auto *fields = new std::vector<std::string>{
+const std::vector<std::string>& MutablePlacementFields() {
+  static const auto* fields = new std::vector<std::string>{
       "workplace",      "kind",     "title",        "tasks",       "seats", "availability",
       "hours_per_week", "schedule", "requirements", "adaptations", "status"};
   return *fields;
@@ -332,12 +332,12 @@ const std::vector<std::string> &MutablePlacementFields() {
 
 // ---- Agreements
 
-absl::StatusOr<v1::Agreement> AgreementForCreate(const v1::CreateAgreementRequest &request,
-                                                 const v1::Placement &placement,
-                                                 const Principal &caller) {
+absl::StatusOr<v1::Agreement> AgreementForCreate(const v1::CreateAgreementRequest& request,
+                                                 const v1::Placement& placement,
+                                                 const Principal& caller) {
   FieldViolations v;
   CheckRequestId(request.request_id(), v);
-  const v1::Agreement &in = request.agreement();
+  const v1::Agreement& in = request.agreement();
   if (ResourceId(in.person(), "persons").empty()) {
     v.Add("agreement.person", "must be a person name, persons/{id}");
   }
@@ -396,8 +396,8 @@ bool HoldsSeat(v1::AgreementStatus status) {
   return status == v1::AGREEMENT_STATUS_SIGNED || status == v1::AGREEMENT_STATUS_ACTIVE;
 }
 
-absl::StatusOr<AgreementStep> RecordVisit(const v1::Agreement &current,
-                                          const google::type::Date &visit_date, absl::Time now) {
+absl::StatusOr<AgreementStep> RecordVisit(const v1::Agreement& current,
+                                          const google::type::Date& visit_date, absl::Time now) {
   if (current.status() != v1::AGREEMENT_STATUS_PROPOSED) {
     return WrongStatus(current, "record the workplace visit of", "AGREEMENT_STATUS_PROPOSED");
   }
@@ -410,7 +410,7 @@ absl::StatusOr<AgreementStep> RecordVisit(const v1::Agreement &current,
   return step;
 }
 
-absl::StatusOr<AgreementStep> Sign(const v1::Agreement &current, v1::Party party, absl::Time now) {
+absl::StatusOr<AgreementStep> Sign(const v1::Agreement& current, v1::Party party, absl::Time now) {
   if (party == v1::PARTY_UNSPECIFIED || !v1::Party_IsValid(party)) {
     return InvalidField("party", "is required: participant, employer or coordinator");
   }
@@ -418,7 +418,7 @@ absl::StatusOr<AgreementStep> Sign(const v1::Agreement &current, v1::Party party
     return WrongStatus(current, "sign", "AGREEMENT_STATUS_WORKPLACE_VISITED (visit first)");
   }
   AgreementStep step{current, "placement.agreement.party_signed"};
-  v1::Agreement &a = step.agreement;
+  v1::Agreement& a = step.agreement;
   const bool signed_before = party == v1::PARTY_PARTICIPANT ? a.has_participant_sign_time()
                              : party == v1::PARTY_EMPLOYER  ? a.has_employer_sign_time()
                                                             : a.has_coordinator_sign_time();
@@ -426,7 +426,7 @@ absl::StatusOr<AgreementStep> Sign(const v1::Agreement &current, v1::Party party
     return absl::FailedPreconditionError(
         absl::StrCat(v1::Party_Name(party), " has already signed this agreement"));
   }
-  google::protobuf::Timestamp *time =
+  google::protobuf::Timestamp* time =
       party == v1::PARTY_PARTICIPANT ? a.mutable_participant_sign_time()
       : party == v1::PARTY_EMPLOYER  ? a.mutable_employer_sign_time()
                                      : a.mutable_coordinator_sign_time();
@@ -439,7 +439,7 @@ absl::StatusOr<AgreementStep> Sign(const v1::Agreement &current, v1::Party party
   return step;
 }
 
-absl::StatusOr<AgreementStep> Start(const v1::Agreement &current, absl::Time now) {
+absl::StatusOr<AgreementStep> Start(const v1::Agreement& current, absl::Time now) {
   if (current.status() != v1::AGREEMENT_STATUS_SIGNED) {
     return WrongStatus(current, "start", "AGREEMENT_STATUS_SIGNED");
   }
@@ -451,7 +451,7 @@ absl::StatusOr<AgreementStep> Start(const v1::Agreement &current, absl::Time now
   return step;
 }
 
-absl::StatusOr<AgreementStep> Complete(const v1::Agreement &current, v1::Outcome outcome,
+absl::StatusOr<AgreementStep> Complete(const v1::Agreement& current, v1::Outcome outcome,
                                        absl::string_view note, absl::Time now) {
   FieldViolations v;
   if (outcome == v1::OUTCOME_UNSPECIFIED || !v1::Outcome_IsValid(outcome)) {
@@ -470,7 +470,7 @@ absl::StatusOr<AgreementStep> Complete(const v1::Agreement &current, v1::Outcome
   return step;
 }
 
-absl::StatusOr<AgreementStep> End(const v1::Agreement &current, v1::EndReason reason,
+absl::StatusOr<AgreementStep> End(const v1::Agreement& current, v1::EndReason reason,
                                   v1::Outcome outcome, absl::string_view note, absl::Time now) {
   FieldViolations v;
   if (reason == v1::END_REASON_UNSPECIFIED || !v1::EndReason_IsValid(reason)) {
@@ -494,8 +494,8 @@ absl::StatusOr<AgreementStep> End(const v1::Agreement &current, v1::EndReason re
   return step;
 }
 
-absl::Status CheckSeatFree(const v1::Placement &placement, absl::Span<const DayRange> taken,
-                           const v1::Agreement &agreement) {
+absl::Status CheckSeatFree(const v1::Placement& placement, absl::Span<const DayRange> taken,
+                           const v1::Agreement& agreement) {
   if (placement.status() != v1::PLACEMENT_STATUS_OPEN) {
     return absl::FailedPreconditionError(absl::StrCat(placement.name(), " is ",
                                                       v1::PlacementStatus_Name(placement.status()),
@@ -511,8 +511,8 @@ absl::Status CheckSeatFree(const v1::Placement &placement, absl::Span<const DayR
 
 // ---- Access
 
-RecordAccess DecideRecordAccess(const PlacementCaller &caller, const PersonalRecord &record,
-                                AccessAction action, const AccessFacts &facts) {
+RecordAccess DecideRecordAccess(const PlacementCaller& caller, const PersonalRecord& record,
+                                AccessAction action, const AccessFacts& facts) {
   AccessRequest request;
   request.action = action;
   request.resource = record.resource;
@@ -531,7 +531,7 @@ RecordAccess DecideRecordAccess(const PlacementCaller &caller, const PersonalRec
   return access;
 }
 
-RecordAccess MissingRecordAccess(const PlacementCaller &caller, absl::string_view resource,
+RecordAccess MissingRecordAccess(const PlacementCaller& caller, absl::string_view resource,
                                  AccessAction action) {
   AccessRequest request;
   request.action = action;
@@ -546,7 +546,7 @@ RecordAccess MissingRecordAccess(const PlacementCaller &caller, absl::string_vie
   return access;
 }
 
-absl::Status CheckPersonRegistered(const AccessFacts &facts, absl::string_view municipality,
+absl::Status CheckPersonRegistered(const AccessFacts& facts, absl::string_view municipality,
                                    absl::string_view field) {
   if (facts.person_municipality != municipality) {
     return InvalidField(std::string(field),
@@ -569,11 +569,11 @@ v1::SupplyAndDemand SupplyAndDemandTable(absl::string_view municipality,
   std::map<std::tuple<absl::CivilMonth, int, std::string>, Cell> cells;
   for (absl::CivilMonth month = from; month <= to; ++month) {
     const DayRange days{absl::CivilDay(month), absl::CivilDay(month + 1) - 1};
-    for (const SupplyInput &s : supply) {
-      const v1::Placement &p = *s.placement;
+    for (const SupplyInput& s : supply) {
+      const v1::Placement& p = *s.placement;
       if (p.status() != v1::PLACEMENT_STATUS_OPEN) continue;
       int best = 0;
-      for (const v1::DateRange &range : p.availability()) {
+      for (const v1::DateRange& range : p.availability()) {
         const DayRange r = RangeOf(range);
         if (!r.Overlaps(days)) continue;
         const DayRange part{std::max(r.start, days.start), std::min(r.end, days.end)};
@@ -581,15 +581,15 @@ v1::SupplyAndDemand SupplyAndDemandTable(absl::string_view municipality,
       }
       if (best > 0) cells[{month, p.kind(), p.industry()}].seats += best;
     }
-    for (const v1::MatchProfile &need : waiting) {
+    for (const v1::MatchProfile& need : waiting) {
       if (!RangeOf(need.period()).Overlaps(days)) continue;
       static const std::string kNoIndustry;
       const int kinds = std::max(need.kinds_size(), 1);
       const int industries = std::max(need.interests_size(), 1);
       for (int k = 0; k < kinds; ++k) {
-        const int kind = need.kinds().empty() ? v1::PLACEMENT_KIND_UNSPECIFIED : need.kinds(k);
+        const int kind = need.kinds().empty() ? v1::PLACEMENT_KIND_WORK_PRACTICE : need.kinds(k);
         for (int i = 0; i < industries; ++i) {
-          const std::string &industry = need.interests().empty() ? kNoIndustry : need.interests(i);
+          const std::string& industry = need.interests().empty() ? kNoIndustry : need.interests(i);
           cells[{month, kind, industry}].waiting++;
         }
       }
@@ -597,16 +597,19 @@ v1::SupplyAndDemand SupplyAndDemandTable(absl::string_view municipality,
   }
   v1::SupplyAndDemand table;
   table.set_suppression_threshold(kSuppressionThreshold);
-  for (const auto &[key, cell] : cells) {
-    const auto &[month, kind, industry] = key;
-    v1::SupplyDemandCell *out = table.add_cells();
+  for (const auto& [key, cell] : cells) {
+    const auto& [month, kind, industry] = key;
+    const bool suppressed = cell.waiting > 0 && cell.waiting < kSuppressionThreshold;
+    // A cell there only because of one to four people would tell that they wait.
+    if (suppressed && cell.seats == 0) continue;
+    v1::SupplyDemandCell* out = table.add_cells();
     out->set_municipality(std::string(municipality));
     out->set_kind(static_cast<v1::PlacementKind>(kind));
     out->set_industry(industry);
     out->set_month(absl::StrFormat("%04d-%02d", month.year(), month.month()));
     out->set_open_seats(cell.seats);
     // A count of one to four people could point out who they are.
-    if (cell.waiting == 0 || cell.waiting >= kSuppressionThreshold) {
+    if (!suppressed) {
       out->set_waiting(cell.waiting);
       out->set_gap(cell.seats - cell.waiting);
     }

@@ -51,44 +51,44 @@ std::string EncodePageToken(int offset, absl::string_view filters);
 absl::StatusOr<int> DecodePageToken(absl::string_view token, absl::string_view filters);
 
 // Returns the hex SHA-256 of the deterministic serialization of `request`.
-std::string RequestFingerprint(const google::protobuf::Message &request);
+std::string RequestFingerprint(const google::protobuf::Message& request);
 
 // Checks `request_id` (1 to 128 characters), naming "request_id".
-void CheckRequestId(absl::string_view request_id, FieldViolations &v);
+void CheckRequestId(absl::string_view request_id, FieldViolations& v);
 
 // Validates an employer as it is to be stored and normalizes it: the
 // organisationsnummer to NNNNNN-NNNN (and `sole_trader`), industry to lower
 // case, workplaces without an id get one from `new_id`. Violations name
 // "employer.…".
-absl::Status NormalizeEmployer(v1::Employer &employer, absl::CivilDay today,
-                               const std::function<std::string()> &new_id);
+absl::Status NormalizeEmployer(v1::Employer& employer, absl::CivilDay today,
+                               const std::function<std::string()>& new_id);
 
 // Validates a placement as it is to be stored (its employer resolved,
 // `employer` given), and copies the employer's industry and the workplace's
 // location into it. Violations name "placement.…".
-absl::Status NormalizePlacement(v1::Placement &placement, const v1::Employer &employer);
+absl::Status NormalizePlacement(v1::Placement& placement, const v1::Employer& employer);
 
 // Validates a matching profile; violations name `prefix` + ".…".
-void ValidateProfile(const v1::MatchProfile &profile, absl::string_view prefix, FieldViolations &v);
+void ValidateProfile(const v1::MatchProfile& profile, absl::string_view prefix, FieldViolations& v);
 
 // Validates a contact to log at `now`, setting its time to now when unset.
-absl::Status NormalizeContact(v1::Contact &contact, absl::Time now);
+absl::Status NormalizeContact(v1::Contact& contact, absl::Time now);
 
 // Returns `current` with the fields of `mask` taken from `patch`; the paths
 // allowed are `mutable_fields`; others are INVALID_ARGUMENT naming
 // "update_mask". An empty mask is INVALID_ARGUMENT too.
 template <typename Message>
-absl::StatusOr<Message> ApplyMask(const Message &current, const Message &patch,
-                                  const google::protobuf::FieldMask &mask,
-                                  const std::vector<std::string> &mutable_fields);
-absl::Status MergeMasked(const google::protobuf::Message &patch,
-                         const google::protobuf::FieldMask &mask,
-                         const std::vector<std::string> &mutable_fields,
-                         google::protobuf::Message &target);
+absl::StatusOr<Message> ApplyMask(const Message& current, const Message& patch,
+                                  const google::protobuf::FieldMask& mask,
+                                  const std::vector<std::string>& mutable_fields);
+absl::Status MergeMasked(const google::protobuf::Message& patch,
+                         const google::protobuf::FieldMask& mask,
+                         const std::vector<std::string>& mutable_fields,
+                         google::protobuf::Message& target);
 template <typename Message>
-absl::StatusOr<Message> ApplyMask(const Message &current, const Message &patch,
-                                  const google::protobuf::FieldMask &mask,
-                                  const std::vector<std::string> &mutable_fields) {
+absl::StatusOr<Message> ApplyMask(const Message& current, const Message& patch,
+                                  const google::protobuf::FieldMask& mask,
+                                  const std::vector<std::string>& mutable_fields) {
   Message next = current;
   if (absl::Status merged = MergeMasked(patch, mask, mutable_fields, next); !merged.ok()) {
     return merged;
@@ -96,8 +96,8 @@ absl::StatusOr<Message> ApplyMask(const Message &current, const Message &patch,
   return next;
 }
 
-const std::vector<std::string> &MutableEmployerFields();
-const std::vector<std::string> &MutablePlacementFields();
+const std::vector<std::string>& MutableEmployerFields();
+const std::vector<std::string>& MutablePlacementFields();
 
 // ---- Agreements
 
@@ -105,9 +105,9 @@ const std::vector<std::string> &MutablePlacementFields();
 // and returns it as it is to be stored: PROPOSED, owned by the caller's
 // organization, the employer copied from the placement, follow-ups every 30
 // days when unset.
-absl::StatusOr<v1::Agreement> AgreementForCreate(const v1::CreateAgreementRequest &request,
-                                                 const v1::Placement &placement,
-                                                 const Principal &caller);
+absl::StatusOr<v1::Agreement> AgreementForCreate(const v1::CreateAgreementRequest& request,
+                                                 const v1::Placement& placement,
+                                                 const Principal& caller);
 
 // Whether an agreement of `status` holds a seat of its placement.
 bool HoldsSeat(v1::AgreementStatus status);
@@ -123,19 +123,19 @@ struct AgreementStep {
 // agreement's status does not allow it, INVALID_ARGUMENT naming the request
 // field when the input is wrong; `now` stamps signatures and gives today's
 // date.
-absl::StatusOr<AgreementStep> RecordVisit(const v1::Agreement &current,
-                                          const google::type::Date &visit_date, absl::Time now);
-absl::StatusOr<AgreementStep> Sign(const v1::Agreement &current, v1::Party party, absl::Time now);
-absl::StatusOr<AgreementStep> Start(const v1::Agreement &current, absl::Time now);
-absl::StatusOr<AgreementStep> Complete(const v1::Agreement &current, v1::Outcome outcome,
+absl::StatusOr<AgreementStep> RecordVisit(const v1::Agreement& current,
+                                          const google::type::Date& visit_date, absl::Time now);
+absl::StatusOr<AgreementStep> Sign(const v1::Agreement& current, v1::Party party, absl::Time now);
+absl::StatusOr<AgreementStep> Start(const v1::Agreement& current, absl::Time now);
+absl::StatusOr<AgreementStep> Complete(const v1::Agreement& current, v1::Outcome outcome,
                                        absl::string_view note, absl::Time now);
-absl::StatusOr<AgreementStep> End(const v1::Agreement &current, v1::EndReason reason,
+absl::StatusOr<AgreementStep> End(const v1::Agreement& current, v1::EndReason reason,
                                   v1::Outcome outcome, absl::string_view note, absl::Time now);
 
 // Returns FAILED_PRECONDITION unless `placement` has a seat for `agreement`'s
 // period beside the seats `taken` by other signed or active agreements.
-absl::Status CheckSeatFree(const v1::Placement &placement, absl::Span<const DayRange> taken,
-                           const v1::Agreement &agreement);
+absl::Status CheckSeatFree(const v1::Placement& placement, absl::Span<const DayRange> taken,
+                           const v1::Agreement& agreement);
 
 // ---- Access to personal data (agreements, placement needs)
 
@@ -165,23 +165,23 @@ struct RecordAccess {
 // record. Creating is writing about the person: the organization that
 // registered the person may, another only with the person's consent for
 // "placement" — so for kCreate the owner is the person's owner from `facts`.
-RecordAccess DecideRecordAccess(const PlacementCaller &caller, const PersonalRecord &record,
-                                AccessAction action, const AccessFacts &facts);
+RecordAccess DecideRecordAccess(const PlacementCaller& caller, const PersonalRecord& record,
+                                AccessAction action, const AccessFacts& facts);
 
 // The denial of a record that does not exist: the same answer as a hidden one.
-RecordAccess MissingRecordAccess(const PlacementCaller &caller, absl::string_view resource,
+RecordAccess MissingRecordAccess(const PlacementCaller& caller, absl::string_view resource,
                                  AccessAction action);
 
 // INVALID_ARGUMENT naming `field` unless the facts place the person in
 // `municipality`.
-absl::Status CheckPersonRegistered(const AccessFacts &facts, absl::string_view municipality,
+absl::Status CheckPersonRegistered(const AccessFacts& facts, absl::string_view municipality,
                                    absl::string_view field);
 
 // ---- Supply and demand
 
 // An open placement for the table: its seats and the periods agreements hold.
 struct SupplyInput {
-  const v1::Placement *placement = nullptr;
+  const v1::Placement* placement = nullptr;
   std::vector<DayRange> taken;
 };
 
@@ -189,9 +189,10 @@ struct SupplyInput {
 // (kind, industry, month), the seats of open placements free throughout the
 // part of the month they are available, and the waiting needs whose period
 // overlaps the month, counted under each kind they want
-// (PLACEMENT_KIND_UNSPECIFIED: any kind but prao) and each industry they name
+// (a need naming no kind counts as work practice) and each industry they name
 // ("" when none). Waiting counts of 1 to 4 are left out, and so is the gap they
-// would give away. Cells with nothing in them are left out; the rest are
+// would give away; a cell with no open seat and such a count is left out whole,
+// since its presence would tell. Cells with nothing in them are left out; the rest are
 // ordered by month, kind, industry.
 v1::SupplyAndDemand SupplyAndDemandTable(absl::string_view municipality,
                                          absl::Span<const SupplyInput> supply,

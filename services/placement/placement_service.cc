@@ -19,13 +19,13 @@ namespace {
 using ::google::protobuf::util::MessageDifferencer;
 using ::google::protobuf::util::TimeUtil;
 
-PlacementCaller CallerOf(const CallContext &call, absl::string_view method) {
+PlacementCaller CallerOf(const CallContext& call, absl::string_view method) {
   return {call.principal, absl::StrCat("placement.", method), call.request_id, call.now,
           call.deadline};
 }
 
-CreateMeta MetaOf(const CallContext &call, const std::string &request_id,
-                  const google::protobuf::Message &request) {
+CreateMeta MetaOf(const CallContext& call, const std::string& request_id,
+                  const google::protobuf::Message& request) {
   return {call.principal.municipality,
           call.principal.organization,
           call.principal.user,
@@ -37,7 +37,7 @@ CreateMeta MetaOf(const CallContext &call, const std::string &request_id,
 
 // The bank is changed by placement coordinators only; everyone in the
 // municipality may read it.
-absl::Status CheckCoordinator(const Principal &principal) {
+absl::Status CheckCoordinator(const Principal& principal) {
   if (principal.HasRole("placement_coordinator")) return absl::OkStatus();
   return absl::PermissionDeniedError(
       "only the role placement_coordinator changes the placement bank");
@@ -49,7 +49,7 @@ absl::Status StaleEtag(absl::string_view name) {
 
 // An employer or placement as a caller sends it, without what only the server
 // sets.
-void ClearOutputOnly(v1::Employer &e) {
+void ClearOutputOnly(v1::Employer& e) {
   e.clear_name();
   e.clear_sole_trader();
   e.clear_municipality();
@@ -59,7 +59,7 @@ void ClearOutputOnly(v1::Employer &e) {
   e.clear_etag();
 }
 
-void ClearOutputOnly(v1::Placement &p) {
+void ClearOutputOnly(v1::Placement& p) {
   p.clear_name();
   p.clear_industry();
   p.clear_location();
@@ -71,11 +71,11 @@ void ClearOutputOnly(v1::Placement &p) {
 }
 
 // Checks that every workplace in use by a placement is still there.
-absl::Status CheckWorkplacesKept(const v1::Employer &employer,
-                                 const std::vector<std::string> &in_use) {
-  for (const std::string &id : in_use) {
+absl::Status CheckWorkplacesKept(const v1::Employer& employer,
+                                 const std::vector<std::string>& in_use) {
+  for (const std::string& id : in_use) {
     bool kept = false;
-    for (const v1::Workplace &w : employer.workplaces()) kept |= w.id() == id;
+    for (const v1::Workplace& w : employer.workplaces()) kept |= w.id() == id;
     if (!kept) {
       return InvalidField("employer.workplaces",
                           absl::StrCat("workplace ", id, " has placements; keep it or move them"));
@@ -84,10 +84,10 @@ absl::Status CheckWorkplacesKept(const v1::Employer &employer,
   return absl::OkStatus();
 }
 
-std::vector<MatchCandidate> CandidatesOf(const Bank &bank) {
+std::vector<MatchCandidate> CandidatesOf(const Bank& bank) {
   std::vector<MatchCandidate> candidates;
   candidates.reserve(bank.placements.size());
-  for (const v1::Placement &p : bank.placements) {
+  for (const v1::Placement& p : bank.placements) {
     auto it = bank.taken.find(p.name());
     candidates.push_back({&p, it == bank.taken.end() ? std::vector<DayRange>{} : it->second});
   }
@@ -98,7 +98,7 @@ std::vector<MatchCandidate> CandidatesOf(const Bank &bank) {
 
 std::string NewWorkplaceId() { return absl::StrReplaceAll(NewUuid(), {{"-", ""}}).substr(0, 10); }
 
-PlacementService::PlacementService(PlacementRepository &repository, const CallHandler &calls,
+PlacementService::PlacementService(PlacementRepository& repository, const CallHandler& calls,
                                    std::function<std::string()> new_id, int cold_after_days)
     : repository_(repository),
       calls_(calls),
@@ -107,10 +107,10 @@ PlacementService::PlacementService(PlacementRepository &repository, const CallHa
 
 // ---- Employers
 
-grpc::Status PlacementService::CreateEmployer(Context *context,
-                                              const v1::CreateEmployerRequest *request,
-                                              v1::Employer *response) {
-  return calls_.Handle(context, "CreateEmployer", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::CreateEmployer(Context* context,
+                                              const v1::CreateEmployerRequest* request,
+                                              v1::Employer* response) {
+  return calls_.Handle(context, "CreateEmployer", [&](const CallContext& call) -> absl::Status {
     if (absl::Status role = CheckCoordinator(call.principal); !role.ok()) return role;
     FieldViolations v;
     CheckRequestId(request->request_id(), v);
@@ -129,9 +129,9 @@ grpc::Status PlacementService::CreateEmployer(Context *context,
   });
 }
 
-grpc::Status PlacementService::GetEmployer(Context *context, const v1::GetEmployerRequest *request,
-                                           v1::Employer *response) {
-  return calls_.Handle(context, "GetEmployer", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::GetEmployer(Context* context, const v1::GetEmployerRequest* request,
+                                           v1::Employer* response) {
+  return calls_.Handle(context, "GetEmployer", [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(request->name(), "employers", "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<v1::Employer> employer =
@@ -142,10 +142,10 @@ grpc::Status PlacementService::GetEmployer(Context *context, const v1::GetEmploy
   });
 }
 
-grpc::Status PlacementService::ListEmployers(Context *context,
-                                             const v1::ListEmployersRequest *request,
-                                             v1::ListEmployersResponse *response) {
-  return calls_.Handle(context, "ListEmployers", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::ListEmployers(Context* context,
+                                             const v1::ListEmployersRequest* request,
+                                             v1::ListEmployersResponse* response) {
+  return calls_.Handle(context, "ListEmployers", [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<int> size = PageSize(request->page_size());
     if (!size.ok()) return size.status();
     const std::string filters = absl::StrCat("employers|", request->industry());
@@ -168,17 +168,17 @@ grpc::Status PlacementService::ListEmployers(Context *context,
   });
 }
 
-grpc::Status PlacementService::UpdateEmployer(Context *context,
-                                              const v1::UpdateEmployerRequest *request,
-                                              v1::Employer *response) {
-  return calls_.Handle(context, "UpdateEmployer", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::UpdateEmployer(Context* context,
+                                              const v1::UpdateEmployerRequest* request,
+                                              v1::Employer* response) {
+  return calls_.Handle(context, "UpdateEmployer", [&](const CallContext& call) -> absl::Status {
     if (absl::Status role = CheckCoordinator(call.principal); !role.ok()) return role;
     absl::StatusOr<std::string> id =
         IdFromName(request->employer().name(), "employers", "employer.name");
     if (!id.ok()) return id.status();
     auto change =
-        [&](const v1::Employer &current,
-            const std::vector<std::string> &in_use) -> absl::StatusOr<std::optional<v1::Employer>> {
+        [&](const v1::Employer& current,
+            const std::vector<std::string>& in_use) -> absl::StatusOr<std::optional<v1::Employer>> {
       if (!request->employer().etag().empty() && request->employer().etag() != current.etag()) {
         return StaleEtag(current.name());
       }
@@ -200,9 +200,9 @@ grpc::Status PlacementService::UpdateEmployer(Context *context,
   });
 }
 
-grpc::Status PlacementService::LogContact(Context *context, const v1::LogContactRequest *request,
-                                          v1::Contact *response) {
-  return calls_.Handle(context, "LogContact", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::LogContact(Context* context, const v1::LogContactRequest* request,
+                                          v1::Contact* response) {
+  return calls_.Handle(context, "LogContact", [&](const CallContext& call) -> absl::Status {
     if (absl::Status role = CheckCoordinator(call.principal); !role.ok()) return role;
     absl::StatusOr<std::string> id = IdFromName(request->employer(), "employers", "employer");
     if (!id.ok()) return id.status();
@@ -218,10 +218,10 @@ grpc::Status PlacementService::LogContact(Context *context, const v1::LogContact
   });
 }
 
-grpc::Status PlacementService::ListContacts(Context *context,
-                                            const v1::ListContactsRequest *request,
-                                            v1::ListContactsResponse *response) {
-  return calls_.Handle(context, "ListContacts", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::ListContacts(Context* context,
+                                            const v1::ListContactsRequest* request,
+                                            v1::ListContactsResponse* response) {
+  return calls_.Handle(context, "ListContacts", [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(request->employer(), "employers", "employer");
     if (!id.ok()) return id.status();
     absl::StatusOr<int> size = PageSize(request->page_size());
@@ -246,10 +246,10 @@ grpc::Status PlacementService::ListContacts(Context *context,
   });
 }
 
-grpc::Status PlacementService::ListColdEmployers(Context *context,
-                                                 const v1::ListColdEmployersRequest *request,
-                                                 v1::ListColdEmployersResponse *response) {
-  return calls_.Handle(context, "ListColdEmployers", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::ListColdEmployers(Context* context,
+                                                 const v1::ListColdEmployersRequest* request,
+                                                 v1::ListColdEmployersResponse* response) {
+  return calls_.Handle(context, "ListColdEmployers", [&](const CallContext& call) -> absl::Status {
     FieldViolations v;
     if (request->min_days_without_contact() < 0 || request->min_days_without_contact() > 3650) {
       v.Add("min_days_without_contact", "must be 0 to 3650");
@@ -263,10 +263,10 @@ grpc::Status PlacementService::ListColdEmployers(Context *context,
         call.principal.municipality, call.now - absl::Hours(24) * days, *size, call.deadline);
     if (!cold.ok()) return cold.status();
     response->set_min_days_without_contact(days);
-    for (v1::Employer &employer : *cold) {
-      v1::ColdEmployer *out = response->add_employers();
+    for (v1::Employer& employer : *cold) {
+      v1::ColdEmployer* out = response->add_employers();
       out->set_never_contacted(!employer.has_last_contact_time());
-      const auto &since =
+      const auto& since =
           employer.has_last_contact_time() ? employer.last_contact_time() : employer.create_time();
       out->set_days_without_contact(static_cast<int32_t>(
           (call.now - absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(since))) /
@@ -279,10 +279,10 @@ grpc::Status PlacementService::ListColdEmployers(Context *context,
 
 // ---- Placements
 
-grpc::Status PlacementService::CreatePlacement(Context *context,
-                                               const v1::CreatePlacementRequest *request,
-                                               v1::Placement *response) {
-  return calls_.Handle(context, "CreatePlacement", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::CreatePlacement(Context* context,
+                                               const v1::CreatePlacementRequest* request,
+                                               v1::Placement* response) {
+  return calls_.Handle(context, "CreatePlacement", [&](const CallContext& call) -> absl::Status {
     if (absl::Status role = CheckCoordinator(call.principal); !role.ok()) return role;
     FieldViolations v;
     CheckRequestId(request->request_id(), v);
@@ -290,7 +290,7 @@ grpc::Status PlacementService::CreatePlacement(Context *context,
     absl::StatusOr<std::string> employer_id =
         IdFromName(request->placement().employer(), "employers", "placement.employer");
     if (!employer_id.ok()) return employer_id.status();
-    auto build = [&](const v1::Employer &employer) -> absl::StatusOr<v1::Placement> {
+    auto build = [&](const v1::Employer& employer) -> absl::StatusOr<v1::Placement> {
       v1::Placement placement = request->placement();
       ClearOutputOnly(placement);
       if (placement.status() == v1::PLACEMENT_STATUS_UNSPECIFIED) {
@@ -308,10 +308,10 @@ grpc::Status PlacementService::CreatePlacement(Context *context,
   });
 }
 
-grpc::Status PlacementService::GetPlacement(Context *context,
-                                            const v1::GetPlacementRequest *request,
-                                            v1::Placement *response) {
-  return calls_.Handle(context, "GetPlacement", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::GetPlacement(Context* context,
+                                            const v1::GetPlacementRequest* request,
+                                            v1::Placement* response) {
+  return calls_.Handle(context, "GetPlacement", [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(request->name(), "placements", "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<v1::Placement> placement =
@@ -322,10 +322,10 @@ grpc::Status PlacementService::GetPlacement(Context *context,
   });
 }
 
-grpc::Status PlacementService::ListPlacements(Context *context,
-                                              const v1::ListPlacementsRequest *request,
-                                              v1::ListPlacementsResponse *response) {
-  return calls_.Handle(context, "ListPlacements", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::ListPlacements(Context* context,
+                                              const v1::ListPlacementsRequest* request,
+                                              v1::ListPlacementsResponse* response) {
+  return calls_.Handle(context, "ListPlacements", [&](const CallContext& call) -> absl::Status {
     PlacementRepository::PlacementQuery query;
     query.municipality = call.principal.municipality;
     if (!request->employer().empty()) {
@@ -362,17 +362,17 @@ grpc::Status PlacementService::ListPlacements(Context *context,
   });
 }
 
-grpc::Status PlacementService::UpdatePlacement(Context *context,
-                                               const v1::UpdatePlacementRequest *request,
-                                               v1::Placement *response) {
-  return calls_.Handle(context, "UpdatePlacement", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::UpdatePlacement(Context* context,
+                                               const v1::UpdatePlacementRequest* request,
+                                               v1::Placement* response) {
+  return calls_.Handle(context, "UpdatePlacement", [&](const CallContext& call) -> absl::Status {
     if (absl::Status role = CheckCoordinator(call.principal); !role.ok()) return role;
     absl::StatusOr<std::string> id =
         IdFromName(request->placement().name(), "placements", "placement.name");
     if (!id.ok()) return id.status();
     auto change =
-        [&](const v1::Placement &current, const v1::Employer &employer,
-            const std::vector<DayRange> &) -> absl::StatusOr<std::optional<v1::Placement>> {
+        [&](const v1::Placement& current, const v1::Employer& employer,
+            const std::vector<DayRange>&) -> absl::StatusOr<std::optional<v1::Placement>> {
       if (!request->placement().etag().empty() && request->placement().etag() != current.etag()) {
         return StaleEtag(current.name());
       }
@@ -398,17 +398,17 @@ grpc::Status PlacementService::UpdatePlacement(Context *context,
 
 // ---- Placement needs and matching
 
-grpc::Status PlacementService::CreatePlacementNeed(Context *context,
-                                                   const v1::CreatePlacementNeedRequest *request,
-                                                   v1::PlacementNeed *response) {
+grpc::Status PlacementService::CreatePlacementNeed(Context* context,
+                                                   const v1::CreatePlacementNeedRequest* request,
+                                                   v1::PlacementNeed* response) {
   return calls_.Handle(
-      context, "CreatePlacementNeed", [&](const CallContext &call) -> absl::Status {
+      context, "CreatePlacementNeed", [&](const CallContext& call) -> absl::Status {
         // A caller whose role handles no personal data learns nothing from
         // validation.
         if (!MayHandlePersonalData(call.principal)) return RoleDeniedStatus();
         FieldViolations v;
         CheckRequestId(request->request_id(), v);
-        const v1::PlacementNeed &need = request->placement_need();
+        const v1::PlacementNeed& need = request->placement_need();
         if (ResourceId(need.person(), "persons").empty()) {
           v.Add("placement_need.person", "must be a person name, persons/{id}");
         }
@@ -430,10 +430,10 @@ grpc::Status PlacementService::CreatePlacementNeed(Context *context,
       });
 }
 
-grpc::Status PlacementService::GetPlacementNeed(Context *context,
-                                                const v1::GetPlacementNeedRequest *request,
-                                                v1::PlacementNeed *response) {
-  return calls_.Handle(context, "GetPlacementNeed", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::GetPlacementNeed(Context* context,
+                                                const v1::GetPlacementNeedRequest* request,
+                                                v1::PlacementNeed* response) {
+  return calls_.Handle(context, "GetPlacementNeed", [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(request->name(), "placementNeeds", "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<v1::PlacementNeed> need =
@@ -444,10 +444,10 @@ grpc::Status PlacementService::GetPlacementNeed(Context *context,
   });
 }
 
-grpc::Status PlacementService::MatchPlacements(Context *context,
-                                               const v1::MatchPlacementsRequest *request,
-                                               v1::MatchPlacementsResponse *response) {
-  return calls_.Handle(context, "MatchPlacements", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::MatchPlacements(Context* context,
+                                               const v1::MatchPlacementsRequest* request,
+                                               v1::MatchPlacementsResponse* response) {
+  return calls_.Handle(context, "MatchPlacements", [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id =
         IdFromName(request->placement_need(), "placementNeeds", "placement_need");
     if (!id.ok()) return id.status();
@@ -469,10 +469,10 @@ grpc::Status PlacementService::MatchPlacements(Context *context,
   });
 }
 
-grpc::Status PlacementService::AllocatePrao(Context *context,
-                                            const v1::AllocatePraoRequest *request,
-                                            v1::AllocatePraoResponse *response) {
-  return calls_.Handle(context, "AllocatePrao", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::AllocatePrao(Context* context,
+                                            const v1::AllocatePraoRequest* request,
+                                            v1::AllocatePraoResponse* response) {
+  return calls_.Handle(context, "AllocatePrao", [&](const CallContext& call) -> absl::Status {
     if (!call.principal.HasRole("placement_coordinator") && !call.principal.HasRole("teacher")) {
       return absl::PermissionDeniedError(
           "prao allocation is for the roles placement_coordinator and "
@@ -489,7 +489,7 @@ grpc::Status PlacementService::AllocatePrao(Context *context,
         repository_.LoadOpenPlacements(call.principal.municipality, call.deadline);
     if (!bank.ok()) return bank.status();
     std::map<std::string, int, std::less<>> free_seats;
-    for (const MatchCandidate &c : CandidatesOf(*bank)) {
+    for (const MatchCandidate& c : CandidatesOf(*bank)) {
       if (c.placement->kind() != v1::PLACEMENT_KIND_PRAO) continue;
       int seats = 0;
       if (request->has_period() && Available(*c.placement, RangeOf(request->period()))) {
@@ -499,7 +499,7 @@ grpc::Status PlacementService::AllocatePrao(Context *context,
     }
     std::set<std::string> pupils;
     for (int i = 0; i < request->pupils_size(); ++i) {
-      const v1::PraoPupil &pupil = request->pupils(i);
+      const v1::PraoPupil& pupil = request->pupils(i);
       const std::string field = absl::StrCat("pupils[", i, "]");
       if (!IsResourceId(pupil.pupil())) v.Add(field + ".pupil", "must be 1 to 63 of [A-Za-z0-9_-]");
       if (!pupils.insert(pupil.pupil()).second) v.Add(field + ".pupil", "appears twice");
@@ -527,15 +527,15 @@ grpc::Status PlacementService::AllocatePrao(Context *context,
 
 // ---- Agreements
 
-grpc::Status PlacementService::CreateAgreement(Context *context,
-                                               const v1::CreateAgreementRequest *request,
-                                               v1::Agreement *response) {
-  return calls_.Handle(context, "CreateAgreement", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::CreateAgreement(Context* context,
+                                               const v1::CreateAgreementRequest* request,
+                                               v1::Agreement* response) {
+  return calls_.Handle(context, "CreateAgreement", [&](const CallContext& call) -> absl::Status {
     if (!MayHandlePersonalData(call.principal)) return RoleDeniedStatus();
     absl::StatusOr<std::string> placement_id =
         IdFromName(request->agreement().placement(), "placements", "agreement.placement");
     if (!placement_id.ok()) return placement_id.status();
-    auto build = [&](const v1::Placement &placement) {
+    auto build = [&](const v1::Placement& placement) {
       return AgreementForCreate(*request, placement, call.principal);
     };
     absl::StatusOr<v1::Agreement> created = repository_.CreateAgreement(
@@ -547,10 +547,10 @@ grpc::Status PlacementService::CreateAgreement(Context *context,
   });
 }
 
-grpc::Status PlacementService::GetAgreement(Context *context,
-                                            const v1::GetAgreementRequest *request,
-                                            v1::Agreement *response) {
-  return calls_.Handle(context, "GetAgreement", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::GetAgreement(Context* context,
+                                            const v1::GetAgreementRequest* request,
+                                            v1::Agreement* response) {
+  return calls_.Handle(context, "GetAgreement", [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(request->name(), "agreements", "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<v1::Agreement> agreement =
@@ -561,10 +561,10 @@ grpc::Status PlacementService::GetAgreement(Context *context,
   });
 }
 
-grpc::Status PlacementService::ListAgreements(Context *context,
-                                              const v1::ListAgreementsRequest *request,
-                                              v1::ListAgreementsResponse *response) {
-  return calls_.Handle(context, "ListAgreements", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::ListAgreements(Context* context,
+                                              const v1::ListAgreementsRequest* request,
+                                              v1::ListAgreementsResponse* response) {
+  return calls_.Handle(context, "ListAgreements", [&](const CallContext& call) -> absl::Status {
     if (!MayHandlePersonalData(call.principal)) return RoleDeniedStatus();
     if (!v1::AgreementStatus_IsValid(request->status())) {
       return InvalidField("status", "is not a status");
@@ -594,60 +594,60 @@ grpc::Status PlacementService::ListAgreements(Context *context,
 }
 
 grpc::Status PlacementService::Step(
-    Context *context, absl::string_view method, const std::string &name, const std::string &etag,
-    v1::Agreement *response,
-    const std::function<absl::StatusOr<AgreementStep>(const v1::Agreement &, absl::Time)> &step) {
-  return calls_.Handle(context, method, [&](const CallContext &call) -> absl::Status {
+    Context* context, absl::string_view method, const std::string& name, const std::string& etag,
+    v1::Agreement* response,
+    const std::function<absl::StatusOr<AgreementStep>(const v1::Agreement&, absl::Time)>& step) {
+  return calls_.Handle(context, method, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(name, "agreements", "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<v1::Agreement> stepped = repository_.StepAgreement(
         CallerOf(call, method), *id, etag,
-        [&](const v1::Agreement &current) { return step(current, call.now); });
+        [&](const v1::Agreement& current) { return step(current, call.now); });
     if (!stepped.ok()) return stepped.status();
     *response = *std::move(stepped);
     return absl::OkStatus();
   });
 }
 
-grpc::Status PlacementService::RecordWorkplaceVisit(Context *context,
-                                                    const v1::RecordWorkplaceVisitRequest *request,
-                                                    v1::Agreement *response) {
+grpc::Status PlacementService::RecordWorkplaceVisit(Context* context,
+                                                    const v1::RecordWorkplaceVisitRequest* request,
+                                                    v1::Agreement* response) {
   return Step(context, "RecordWorkplaceVisit", request->name(), request->etag(), response,
-              [&](const v1::Agreement &current, absl::Time now) {
+              [&](const v1::Agreement& current, absl::Time now) {
                 return RecordVisit(current, request->visit_date(), now);
               });
 }
 
-grpc::Status PlacementService::SignAgreement(Context *context,
-                                             const v1::SignAgreementRequest *request,
-                                             v1::Agreement *response) {
+grpc::Status PlacementService::SignAgreement(Context* context,
+                                             const v1::SignAgreementRequest* request,
+                                             v1::Agreement* response) {
   return Step(context, "SignAgreement", request->name(), request->etag(), response,
-              [&](const v1::Agreement &current, absl::Time now) {
+              [&](const v1::Agreement& current, absl::Time now) {
                 return Sign(current, request->party(), now);
               });
 }
 
-grpc::Status PlacementService::StartAgreement(Context *context,
-                                              const v1::StartAgreementRequest *request,
-                                              v1::Agreement *response) {
+grpc::Status PlacementService::StartAgreement(Context* context,
+                                              const v1::StartAgreementRequest* request,
+                                              v1::Agreement* response) {
   return Step(context, "StartAgreement", request->name(), request->etag(), response,
-              [&](const v1::Agreement &current, absl::Time now) { return Start(current, now); });
+              [&](const v1::Agreement& current, absl::Time now) { return Start(current, now); });
 }
 
-grpc::Status PlacementService::CompleteAgreement(Context *context,
-                                                 const v1::CompleteAgreementRequest *request,
-                                                 v1::Agreement *response) {
+grpc::Status PlacementService::CompleteAgreement(Context* context,
+                                                 const v1::CompleteAgreementRequest* request,
+                                                 v1::Agreement* response) {
   return Step(context, "CompleteAgreement", request->name(), request->etag(), response,
-              [&](const v1::Agreement &current, absl::Time now) {
+              [&](const v1::Agreement& current, absl::Time now) {
                 return Complete(current, request->outcome(), request->outcome_note(), now);
               });
 }
 
-grpc::Status PlacementService::EndAgreement(Context *context,
-                                            const v1::EndAgreementRequest *request,
-                                            v1::Agreement *response) {
+grpc::Status PlacementService::EndAgreement(Context* context,
+                                            const v1::EndAgreementRequest* request,
+                                            v1::Agreement* response) {
   return Step(context, "EndAgreement", request->name(), request->etag(), response,
-              [&](const v1::Agreement &current, absl::Time now) {
+              [&](const v1::Agreement& current, absl::Time now) {
                 return End(current, request->reason(), request->outcome(), request->outcome_note(),
                            now);
               });
@@ -655,10 +655,10 @@ grpc::Status PlacementService::EndAgreement(Context *context,
 
 // ---- Statistics
 
-grpc::Status PlacementService::GetSupplyAndDemand(Context *context,
-                                                  const v1::GetSupplyAndDemandRequest *request,
-                                                  v1::SupplyAndDemand *response) {
-  return calls_.Handle(context, "GetSupplyAndDemand", [&](const CallContext &call) -> absl::Status {
+grpc::Status PlacementService::GetSupplyAndDemand(Context* context,
+                                                  const v1::GetSupplyAndDemandRequest* request,
+                                                  v1::SupplyAndDemand* response) {
+  return calls_.Handle(context, "GetSupplyAndDemand", [&](const CallContext& call) -> absl::Status {
     FieldViolations v;
     const absl::CivilMonth from(DayOf(request->from_date()));
     const absl::CivilMonth to(DayOf(request->to_date()));
@@ -678,7 +678,7 @@ grpc::Status PlacementService::GetSupplyAndDemand(Context *context,
         repository_.ListWaitingProfiles(call.principal.municipality, call.deadline);
     if (!waiting.ok()) return waiting.status();
     std::vector<SupplyInput> supply;
-    for (const MatchCandidate &c : CandidatesOf(*bank)) supply.push_back({c.placement, c.taken});
+    for (const MatchCandidate& c : CandidatesOf(*bank)) supply.push_back({c.placement, c.taken});
     *response = SupplyAndDemandTable(call.principal.municipality, supply, *waiting, from, to);
     return absl::OkStatus();
   });

@@ -25,7 +25,7 @@ uint64_t StableHash(absl::string_view class_id, uint64_t seed, absl::string_view
   return h ^ (h >> 31);
 }
 
-bool Take(std::map<std::string, int, std::less<>> &seats, const std::string &placement) {
+bool Take(std::map<std::string, int, std::less<>>& seats, const std::string& placement) {
   auto it = seats.find(placement);
   if (it == seats.end() || it->second <= 0) return false;
   --it->second;
@@ -34,7 +34,7 @@ bool Take(std::map<std::string, int, std::less<>> &seats, const std::string &pla
 
 }  // namespace
 
-v1::AllocatePraoResponse AllocatePrao(const std::vector<v1::PraoPupil> &pupils,
+v1::AllocatePraoResponse AllocatePrao(const std::vector<v1::PraoPupil>& pupils,
                                       std::map<std::string, int, std::less<>> free_seats,
                                       absl::string_view class_id, uint64_t seed) {
   v1::AllocatePraoResponse response;
@@ -55,12 +55,12 @@ v1::AllocatePraoResponse AllocatePrao(const std::vector<v1::PraoPupil> &pupils,
   // The turn order: by the stable hash, ties (practically none) by pupil.
   std::vector<std::pair<uint64_t, size_t>> order;
   for (size_t i : waiting) order.emplace_back(StableHash(class_id, seed, pupils[i].pupil()), i);
-  std::sort(order.begin(), order.end(), [&](const auto &a, const auto &b) {
+  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
     if (a.first != b.first) return a.first < b.first;
     return pupils[a.second].pupil() < pupils[b.second].pupil();
   });
   for (int round = 0; round < kMaxPraoChoices; ++round) {
-    for (const auto &[hash, i] : order) {
+    for (const auto& [hash, i] : order) {
       if (!result[i].placement().empty() || round >= pupils[i].choices_size()) continue;
       if (Take(free_seats, pupils[i].choices(round))) {
         result[i].set_placement(pupils[i].choices(round));
@@ -69,7 +69,7 @@ v1::AllocatePraoResponse AllocatePrao(const std::vector<v1::PraoPupil> &pupils,
       }
     }
   }
-  for (v1::PraoAssignment &assignment : result) {
+  for (v1::PraoAssignment& assignment : result) {
     if (assignment.placement().empty()) response.add_unplaced(assignment.pupil());
     *response.add_assignments() = std::move(assignment);
   }

@@ -31,7 +31,7 @@ inline constexpr int kMaxPraoChoices = 6;
 // only fill. A pupil placed by hand whose place has no seat is left unplaced
 // and reported, not moved to a choice: the adaptation is why they were placed
 // by hand.
-v1::AllocatePraoResponse AllocatePrao(const std::vector<v1::PraoPupil> &pupils,
+v1::AllocatePraoResponse AllocatePrao(const std::vector<v1::PraoPupil>& pupils,
                                       std::map<std::string, int, std::less<>> free_seats,
                                       absl::string_view class_id, uint64_t seed);
 

@@ -9,27 +9,27 @@
 namespace samplan::placement {
 namespace {
 
-v1::PraoPupil Pupil(const std::string &id, std::vector<std::string> choices,
-                    const std::string &by_hand = "") {
+v1::PraoPupil Pupil(const std::string& id, std::vector<std::string> choices,
+                    const std::string& by_hand = "") {
   v1::PraoPupil p;
   p.set_pupil(id);
-  for (auto &c : choices) p.add_choices(c);
+  for (auto& c : choices) p.add_choices(c);
   p.set_placed_by_hand(by_hand);
   return p;
 }
 
 // Checks the promise: no pupil holds a lower choice (or none) while a place
 // they ranked higher still has a seat; and no place is over capacity.
-void ExpectNoEnvy(const std::vector<v1::PraoPupil> &pupils,
-                  const std::map<std::string, int, std::less<>> &seats,
-                  const v1::AllocatePraoResponse &r) {
+void ExpectNoEnvy(const std::vector<v1::PraoPupil>& pupils,
+                  const std::map<std::string, int, std::less<>>& seats,
+                  const v1::AllocatePraoResponse& r) {
   std::map<std::string, int, std::less<>> left = seats;
-  for (const auto &a : r.assignments()) {
+  for (const auto& a : r.assignments()) {
     if (!a.placement().empty()) --left[a.placement()];
   }
-  for (const auto &[place, n] : left) EXPECT_GE(n, 0) << place << " over capacity";
+  for (const auto& [place, n] : left) EXPECT_GE(n, 0) << place << " over capacity";
   for (int i = 0; i < static_cast<int>(pupils.size()); ++i) {
-    const auto &a = r.assignments(i);
+    const auto& a = r.assignments(i);
     if (a.placed_by_hand()) continue;
     const int got = a.choice_rank() == 0 ? pupils[i].choices_size() + 1 : a.choice_rank();
     for (int j = 0; j + 1 < got && j < pupils[i].choices_size(); ++j) {
@@ -92,7 +92,7 @@ TEST(PraoAllocationTest, TheSeedDecidesWhoWinsATieNotTheClassList) {
   std::set<std::string> winners;
   for (uint64_t seed = 0; seed < 40; ++seed) {
     const v1::AllocatePraoResponse r = AllocatePrao(pupils, seats, "8a", seed);
-    for (const auto &a : r.assignments()) {
+    for (const auto& a : r.assignments()) {
       if (!a.placement().empty()) winners.insert(a.pupil());
     }
   }
