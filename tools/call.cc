@@ -36,6 +36,7 @@
 #include "samplan/events/v1/event_service.pb.h"
 #include "samplan/identity/v1/events.pb.h"
 #include "samplan/identity/v1/identity.pb.h"
+#include "samplan/placement/v1/placement.pb.h"
 #include "tools/rpc_text.h"
 
 namespace samplan::tools {
@@ -80,6 +81,7 @@ std::vector<const pb::FileDescriptor*> KnownFiles() {
   return {samplan::caseplan::v1::Plan::descriptor()->file(),
           samplan::identity::v1::Person::descriptor()->file(),
           samplan::events::v1::ListEventsRequest::descriptor()->file(),
+          samplan::placement::v1::Placement::descriptor()->file(),
           // Event payloads, so that JSON can show what an event's `payload` holds.
           samplan::caseplan::v1::PlanChanged::descriptor()->file(),
           samplan::identity::v1::ConsentChanged::descriptor()->file()};

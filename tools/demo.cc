@@ -3,7 +3,8 @@
 // token per demo agency so that a person can call the API as that agency.
 //
 //   samplan-demo --key dev.pem --tokens-dir DIR [--address HOST:PORT]
-//                [--identity-address HOST:PORT] [--kid dev]
+//                [--identity-address HOST:PORT] [--placement-address HOST:PORT]
+//                [--kid dev]
 //                [--issuer samplan-dev] [--audience samplan] [--wait SECONDS]
 //
 // Re-running it changes nothing: the municipality and organizations answer
@@ -49,6 +50,7 @@
 #include "common/auth.h"
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
 #include "samplan/identity/v1/identity.grpc.pb.h"
+#include "tools/demo_placement.h"
 #include "tools/rpc_text.h"
 
 namespace samplan::tools {
@@ -68,7 +70,8 @@ constexpr auto kCallTimeout = std::chrono::seconds(15);
 constexpr char kUsage[] =
     R"(Usage:
   samplan-demo --key PATH --tokens-dir DIR [--address HOST:PORT]
-               [--identity-address HOST:PORT] [--kid KID]
+               [--identity-address HOST:PORT] [--placement-address HOST:PORT]
+               [--kid KID]
                [--issuer ISS] [--audience AUD] [--wait SECONDS]
       Loads the demo municipality Lindesberg (1885) into running identity and
       caseplan services: the municipality and its agencies, six invented persons
@@ -86,6 +89,12 @@ constexpr char kUsage[] =
       --identity-address
                     the identity service; default $SAMPLAN_IDENTITY_ADDRESS, else
                     127.0.0.1:50052
+      --placement-address
+                    the placement service; default $SAMPLAN_PLACEMENT_ADDRESS. When
+                    given, it also gets the demo's placement bank: about 200
+                    employers with places of every kind, a contact log where some
+                    have gone cold, and needs and agreements for demo persons who
+                    consented to praktiksamordningen (tools/demo_placement.h)
       --kid, --issuer, --audience
                     as for samplan-token; defaults dev, samplan-dev, samplan
       --wait        how long to wait for the service to accept connections,
@@ -736,6 +745,7 @@ class DemoLoader {
     }
     const std::string person = LoadPerson(demo.number, demo.lead, create.plan());
     if (person.empty()) return false;
+    persons_.push_back({person, demo.lead});
     create.mutable_plan()->set_person(person);
     create.set_request_id(RequestIdOf(demo.number));
     v1::Plan plan;
@@ -765,6 +775,9 @@ class DemoLoader {
     loaded_.push_back({demo, plan});
     return true;
   }
+
+  // The persons of the plans loaded, with the agency that registered them.
+  const std::vector<DemoPersonRef>& persons() const { return persons_; }
 
   // Prints what was loaded, what each agency sees, and commands to try.
   void Summarize(const std::string& address, const std::string& identity_address,
@@ -922,6 +935,7 @@ class DemoLoader {
   std::unique_ptr<Stub> stub_;
   std::unique_ptr<IdentityStub> identity_;
   std::map<std::string, std::string> tokens_;
+  std::vector<DemoPersonRef> persons_;
   std::vector<std::pair<DemoPlan, v1::Plan>> loaded_;
   int updates_applied_ = 0;
   int updates_skipped_ = 0;
@@ -935,7 +949,8 @@ int UsageError(std::string_view message) {
 
 int Main(const std::vector<std::string_view>& args) {
   std::map<std::string_view, std::string> flags = {
-      {"--address", ""}, {"--identity-address", ""}, {"--key", ""}, {"--tokens-dir", ""},
+      {"--address", ""}, {"--identity-address", ""}, {"--placement-address", ""},
+      {"--key", ""}, {"--tokens-dir", ""},
       {"--kid", "dev"},
       {"--issuer", "samplan-dev"}, {"--audience", "samplan"}, {"--wait", "60"},
   };
@@ -978,6 +993,11 @@ int Main(const std::vector<std::string_view>& args) {
   if (identity_address.empty()) {
     const char* env = std::getenv("SAMPLAN_IDENTITY_ADDRESS");
     identity_address = env != nullptr && *env != '\0' ? env : "127.0.0.1:50052";
+  }
+  std::string placement_address = flags["--placement-address"];
+  if (placement_address.empty()) {
+    const char* env = std::getenv("SAMPLAN_PLACEMENT_ADDRESS");
+    if (env != nullptr) placement_address = env;
   }
   const std::string tokens_dir = flags["--tokens-dir"];
 
@@ -1054,6 +1074,24 @@ int Main(const std::vector<std::string_view>& args) {
     }
   }
   loader.Summarize(address, identity_address, tokens_dir);
+  if (!placement_address.empty()) {
+    std::shared_ptr<grpc::Channel> placement_channel =
+        grpc::CreateChannel(placement_address, grpc::InsecureChannelCredentials());
+    if (!placement_channel->WaitForConnected(std::chrono::system_clock::now() +
+                                             std::chrono::seconds(wait_seconds))) {
+      std::cerr << "samplan-demo: no placement service accepted a connection at "
+                << placement_address << " within " << wait_seconds << " s\n";
+      return 1;
+    }
+    const PrepareCall prepare = [&](grpc::ClientContext& context, const std::string& agency) {
+      context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+      context.set_wait_for_ready(true);
+      context.AddMetadata("authorization", "Bearer " + tokens.at(agency));
+    };
+    if (!LoadPlacementBank(placement_channel, identity_channel, prepare, loader.persons())) {
+      return 1;
+    }
+  }
   return std::cout.flush() ? 0 : 1;
 }
 
