@@ -1,5 +1,6 @@
 #include "services/events/event_service.h"
 
+#include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
@@ -63,7 +64,7 @@ absl::StatusOr<DeliveryForm> Decide(AccessGate& gate, const Principal& principal
 absl::StatusOr<std::optional<v1::DeliveredEvent>> Present(
     AccessGate& gate, const Principal& principal, const std::string& reader,
     const Subscription& subscription, const StoredEvent& stored, absl::string_view action,
-    absl::string_view request_id) {
+    absl::string_view request_id, bool shared = false) {
   if (!stored.parsed || !MatchesEventTypes(subscription.event_types, stored.event.type())) {
     return std::nullopt;
   }
@@ -76,6 +77,9 @@ absl::StatusOr<std::optional<v1::DeliveredEvent>> Present(
     stored.Remember(reader, *form);
   }
   if (*form == DeliveryForm::kSkip) return std::nullopt;
+  // The event as it is, for one municipality: StoredEvent::SharedDelivery, which
+  // the caller takes when the answer has no position.
+  if (shared && *form == DeliveryForm::kEvent) return v1::DeliveredEvent();
   v1::DeliveredEvent delivered;
   delivered.set_position(stored.position.ToString());
   if (*form == DeliveryForm::kConsentWithdrawn) {
@@ -202,7 +206,11 @@ class Subscriber final : public StreamListener,
       batch.assign(queue_.begin(), queue_.begin() + n);
       queue_.erase(queue_.begin(), queue_.begin() + n);
     }
-    std::vector<v1::DeliveredEvent> delivered;
+    // Each delivery serialized: for a subscription of one municipality the
+    // event's own serialization, made once and shared by every subscription it
+    // goes to (the message is then written without copying the event into it).
+    std::vector<std::string> delivered;
+    const StoredEvent* oldest = nullptr;
     Cursor cursor;
     absl::Status failure;
     {
@@ -214,15 +222,20 @@ class Subscriber final : public StreamListener,
       if (seen.has_value() && stored->position <= *seen) continue;  // already passed
       absl::StatusOr<std::optional<v1::DeliveredEvent>> shown =
           Present(service_.gate_, principal_, reader_, subscription_, *stored,
-                  kSubscribeAction, request_id_);
+                  kSubscribeAction, request_id_,
+                  /*shared=*/subscription_.municipalities.size() == 1);
       if (!shown.ok()) {
         failure = shown.status();
         break;
       }
       cursor.Set(stored->municipality, stored->position);
-      if (shown->has_value()) {
+      if (!shown->has_value()) continue;
+      if (oldest == nullptr) oldest = stored.get();
+      if ((*shown)->position().empty()) {
+        delivered.push_back(stored->SharedDelivery());
+      } else {
         (*shown)->set_cursor(cursor.ToString());
-        delivered.push_back(**std::move(shown));
+        delivered.push_back((*shown)->SerializeAsString());
       }
     }
 
@@ -254,16 +267,22 @@ class Subscriber final : public StreamListener,
           // The first message tells the client where it stands and that it is live.
           *response_.mutable_heartbeat()->mutable_time() = ToProto(service_.clock_.Now());
         }
-        if (!delivered.empty() && delivered.front().has_event()) {
+        if (oldest != nullptr) {
           // Once per message, for its oldest event: the figure an operator alerts on.
           const absl::Time committed = absl::FromUnixMicros(
-              TimeUtil::TimestampToMicroseconds(delivered.front().event().occurred_at()));
+              TimeUtil::TimestampToMicroseconds(oldest->event.occurred_at()));
           Metrics::Global().Observe("samplan_events_delivery_lag_seconds", "",
                                     absl::ToDoubleSeconds(absl::Now() - committed));
         }
-        for (v1::DeliveredEvent& event : delivered) *response_.add_events() = std::move(event);
+        // `events` (field 2) written as it goes on the wire: a length-delimited
+        // DeliveredEvent each, exactly what add_events() would serialize.
+        google::protobuf::UnknownFieldSet* raw =
+            response_.GetReflection()->MutableUnknownFields(&response_);
+        for (std::string& bytes : delivered) {
+          *raw->AddLengthDelimited(v1::SubscribeResponse::kEventsFieldNumber) = std::move(bytes);
+        }
         Metrics::Global().Add("samplan_events_delivered_total", "",
-                              static_cast<int64_t>(response_.events_size()));
+                              static_cast<int64_t>(delivered.size()));
         write = write_in_flight_ = sent_any_ = true;
         last_sent_ = service_.clock_.Now();
       }

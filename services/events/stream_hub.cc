@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/outbox.h"
+#include "samplan/events/v1/event_service.pb.h"
 
 namespace samplan::events {
 namespace {
@@ -22,6 +23,19 @@ StoredEventPtr ParseStoredEvent(const std::string& municipality, const StreamEnt
   stored->position = StreamPosition::Parse(entry.id).value_or(StreamPosition{});
   stored->parsed = stored->event.ParseFromString(entry.Field("event"));
   return stored;
+}
+
+const std::string& StoredEvent::SharedDelivery() const {
+  std::call_once(shared_once_, [this] {
+    Cursor cursor;
+    cursor.Set(municipality, position);
+    v1::DeliveredEvent delivered;
+    delivered.set_position(position.ToString());
+    delivered.set_cursor(cursor.ToString());
+    *delivered.mutable_event() = event;
+    shared_delivery_ = delivered.SerializeAsString();
+  });
+  return shared_delivery_;
 }
 
 absl::StatusOr<StreamExtent> ReadStreamExtent(RedisClient& redis,

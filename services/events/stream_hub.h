@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -50,9 +51,15 @@ struct StoredEvent {
     memo_.emplace(reader, form);
   }
 
+  // Returns the serialized DeliveredEvent of the event as it is, with the cursor
+  // of a subscription to this municipality alone; made once.
+  const std::string& SharedDelivery() const;
+
  private:
   mutable absl::Mutex memo_mu_;
   mutable absl::flat_hash_map<std::string, DeliveryForm> memo_ ABSL_GUARDED_BY(memo_mu_);
+  mutable std::once_flag shared_once_;
+  mutable std::string shared_delivery_;
 };
 using StoredEventPtr = std::shared_ptr<const StoredEvent>;
 
