@@ -100,6 +100,7 @@ function main() {
     enums: String,
     defaults: true,
     oneofs: true,
+    keepCase: true, // field names as in the .proto
   });
   const { EventService } = grpc.loadPackageDefinition(definition).samplan.events.v1;
   const credentials = opts.tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
