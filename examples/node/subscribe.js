@@ -140,9 +140,8 @@ function main() {
       // Resubscribing without a cursor would silently skip what was lost, so stop: the
       // integration must resynchronise first.
       fs.rmSync(opts['cursor-file'], { force: true });
-      fail(4, `the cursor is older than the server keeps (${details}). Resynchronise ` +
-        'through the List calls (CasePlanService.ListPlans, ...), then start again; the ' +
-        'stale cursor has been deleted.');
+      fail(4, `OUT_OF_RANGE: ${details}. The stale cursor ${opts['cursor-file']} has been ` +
+        'deleted: resynchronise, then start again.');
     }
     if (code === status.UNAUTHENTICATED) {
       if (fs.readFileSync(opts['token-file'], 'utf8').trim() !== token) {

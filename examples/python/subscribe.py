@@ -149,9 +149,8 @@ def follow(args, pb2, pb2_grpc):
         if code == grpc.StatusCode.OUT_OF_RANGE:
             # Resubscribing without a cursor would silently skip what was lost, so stop:
             # the integration must resynchronise first.
-            print(f"error: the cursor is older than the server keeps ({details}). "
-                  "Resynchronise through the List calls (CasePlanService.ListPlans, ...), "
-                  "then start again; the stale cursor has been deleted.", file=sys.stderr)
+            print(f"error: OUT_OF_RANGE: {details}. The stale cursor {args.cursor_file} "
+                  "has been deleted: resynchronise, then start again.", file=sys.stderr)
             try:
                 os.unlink(args.cursor_file)
             except FileNotFoundError:
