@@ -12,6 +12,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libhiredis-dev libpqxx-dev libssl-dev libgtest-dev libgmock-dev
   postgresql-15 redis-server openssl nodejs npm
+  python3-grpcio python3-protobuf python3-grpc-tools
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
