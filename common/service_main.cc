@@ -97,6 +97,7 @@ int ServiceMain(int argc, char** argv, const ServiceDefinition& definition) {
 
   const int signal = WaitForTerminationSignal();
   Log(LogLevel::kInfo, "shutting down", {{"signal", signal}});
+  (*parts)->Stopping();
   (*server)->Shutdown();
   relay.Stop();
   return 0;

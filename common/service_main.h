@@ -31,6 +31,10 @@ class ServingParts {
  public:
   virtual ~ServingParts() = default;
   virtual std::vector<grpc::Service*> services() = 0;
+  // Called once the process is told to stop, before the server drains: ends
+  // long-lived calls (streams) with a status that tells clients to reconnect, so
+  // that the drain is not spent waiting for them.
+  virtual void Stopping() {}
 };
 
 struct ServiceDefinition {

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/outbox.h"
+#include "common/redis.h"
 #include "common/relay.h"
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
 #include "samplan/caseplan/v1/events.pb.h"
@@ -413,22 +414,38 @@ TEST_F(EventsSubscribeTest, HeartbeatsKeepAnIdleStreamAlive) {
 
 TEST_F(EventsSubscribeTest, ACursorOlderThanWhatIsKeptIsOutOfRange) {
   const auto [person, plan] = PersonWithPlan({"af"});
-  UpdatePlan(plan);
-  // A cursor from long before the retention period, with events after it.
+  UpdatePlan(plan, 3);
+  ASSERT_TRUE(testing::WaitForOutboxDrained(*dsn_, absl::Seconds(10)).ok());
+  absl::StatusOr<std::vector<testing::StreamedEvent>> stream =
+      testing::ReadStream(redis_->Address(), "1885");
+  ASSERT_TRUE(stream.ok());
+  ASSERT_GE(stream->size(), 4u);
+  // Trimming (as retention does) removes the stream's first two entries.
+  const std::string& first = (*stream)[0].stream_id;
+  const std::string& third = (*stream)[2].stream_id;
+  RedisClient redis({redis_->host(), redis_->port()});
+  ASSERT_TRUE(redis.Command({"XTRIM", EventStreamKey("1885"), "MINID", (*stream)[2].stream_id}).ok());
+
+  // A client whose cursor is the first entry missed the second: it is told so,
+  // and gets nothing.
   auto old = std::make_unique<TestSubscriber>(events_->address(), Token("af"),
-                                              Request("1885:1000-0"));
+                                              Request("1885:" + first));
   absl::StatusOr<grpc::Status> ended = old->WaitForEnd(absl::Seconds(10));
   ASSERT_TRUE(ended.ok());
   EXPECT_EQ(ended->error_code(), grpc::StatusCode::OUT_OF_RANGE);
   EXPECT_NE(ended->error_message().find("resynchronise"), std::string::npos);
   EXPECT_TRUE(old->events().empty());
-
   ev::ListEventsRequest list;
-  list.set_page_token("1885:1000-0");
+  list.set_page_token("1885:" + first);
   ev::ListEventsResponse page;
   grpc::Status status = events_->NewStub()->ListEvents(
       testing::CallWithToken(Token("af")).get(), list, &page);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+
+  // One whose cursor is the oldest entry kept missed nothing.
+  list.set_page_token("1885:" + third);
+  status = events_->NewStub()->ListEvents(testing::CallWithToken(Token("af")).get(), list, &page);
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 TEST_F(EventsSubscribeTest, ListEventsPagesTheSameEvents) {

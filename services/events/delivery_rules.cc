@@ -220,14 +220,21 @@ absl::Status CheckCursorInRange(absl::string_view municipality, StreamPosition c
         ") is beyond the newest event ever kept (", extent.last_generated.ToString(),
         "): the event log was reset", resynchronise));
   }
-  const bool nothing_after = extent.last_generated <= cursor;
-  const bool trimmed_past = cursor < extent.max_deleted;
-  const bool older_than_retention = absl::FromUnixMillis(cursor.ms) < now - retention;
-  if (trimmed_past || (older_than_retention && !nothing_after)) {
+  // Trimming removes the oldest entries: a cursor before the oldest kept one, on a
+  // stream that has lost entries, may have missed some (it is refused even when
+  // trimming stopped exactly at it: resynchronising is safe, a gap is not).
+  const bool trimmed_past =
+      cursor < extent.max_deleted ||
+      (extent.entries_removed &&
+       (extent.first_kept.has_value() ? cursor < *extent.first_kept
+                                      : cursor < extent.last_generated));
+  const bool next_past_retention =
+      extent.next.has_value() && absl::FromUnixMillis(extent.next->ms) < now - retention;
+  if (trimmed_past || next_past_retention) {
     return absl::OutOfRangeError(absl::StrCat(
-        "the cursor for municipality ", municipality, " (", cursor.ToString(),
-        ") is older than the events kept (", absl::FormatDuration(retention), ")",
-        resynchronise));
+        "the events after the cursor for municipality ", municipality, " (",
+        cursor.ToString(), ") are no longer kept (events are kept for ",
+        absl::FormatDuration(retention), ")", resynchronise));
   }
   return absl::OkStatus();
 }

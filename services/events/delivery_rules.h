@@ -125,15 +125,24 @@ struct StreamExtent {
   // The id of the newest entry ever added ("last-generated-id"); 0-0 for a new
   // stream.
   StreamPosition last_generated;
-  // The highest id removed by trimming ("max-deleted-entry-id"); 0-0 when none.
+  // The highest id removed by XDEL ("max-deleted-entry-id"); 0-0 when none.
   StreamPosition max_deleted;
+  // Whether entries were ever removed ("entries-added" above "length"): trimming
+  // takes the oldest, so then nothing before `first_kept` is known to be there.
+  bool entries_removed = false;
+  // The oldest entry kept ("recorded-first-entry-id"); unset when none is.
+  std::optional<StreamPosition> first_kept;
+  // The first entry after the cursor in question, when there is one.
+  std::optional<StreamPosition> next;
 };
 
-// Returns OK when every event after `cursor` is still on the stream; OUT_OF_RANGE
-// telling the client to resynchronise when the events after it may be gone — the
-// cursor is older than `retention` (and something came after it), or trimming has
-// passed it — or when the cursor lies beyond anything the stream ever held (the
-// stream was reset).
+// Returns OK when every event after `cursor` is kept; OUT_OF_RANGE telling the
+// client to resynchronise when trimming has passed the cursor (events after it are
+// gone), when the next event after it is older than `retention` (what is kept is
+// not promised any longer, and trimming may take it any moment), or when the
+// cursor lies beyond anything the stream ever held (the stream was reset). A cursor
+// that is merely old — a quiet municipality, a client away for a week — is fine
+// as long as what came after it is kept.
 absl::Status CheckCursorInRange(absl::string_view municipality, StreamPosition cursor,
                                 const StreamExtent& extent, absl::Time now,
                                 absl::Duration retention);

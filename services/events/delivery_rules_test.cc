@@ -169,32 +169,72 @@ TEST(AskDeliveryTest, AConsentIsToldToItsPartiesOnly) {
   EXPECT_FALSE(ChangesAccess(PlanEvent("soc", {})));
 }
 
+constexpr int64_t kNowMs = 10'000'000'000;
+
 TEST(CheckCursorInRangeTest, KeptEventsAreServed) {
-  const absl::Time now = absl::FromUnixMillis(10'000'000);
-  StreamExtent extent{{9'999'000, 0}, {0, 0}};
-  EXPECT_TRUE(CheckCursorInRange("1885", {9'000'000, 0}, extent, now, absl::Hours(1)).ok());
+  StreamExtent extent{{kNowMs - 1000, 0}, {0, 0}, false, std::nullopt,
+                      StreamPosition{kNowMs - 5000, 0}};
+  EXPECT_TRUE(CheckCursorInRange("1885", {kNowMs - 6000, 0}, extent,
+                                 absl::FromUnixMillis(kNowMs), absl::Hours(1))
+                  .ok());
 }
 
-TEST(CheckCursorInRangeTest, OlderThanRetentionOrTrimmedIsOutOfRange) {
-  const absl::Time now = absl::FromUnixMillis(10'000'000'000);
-  StreamExtent extent{{9'999'000'000, 0}, {0, 0}};
-  absl::Status old = CheckCursorInRange("1885", {1'000, 0}, extent, now, absl::Hours(1));
-  EXPECT_EQ(old.code(), absl::StatusCode::kOutOfRange);
-  EXPECT_NE(old.message().find("resynchronise"), std::string::npos);
-  extent.max_deleted = {9'999'000'000 - 5, 0};
-  EXPECT_EQ(CheckCursorInRange("1885", {9'999'000'000 - 10, 0}, extent, now, absl::Hours(1)).code(),
+TEST(CheckCursorInRangeTest, TrimmedPastTheCursorIsOutOfRange) {
+  // Entries up to kNowMs - 5000 were trimmed; the cursor is before the oldest kept.
+  StreamExtent extent{{kNowMs - 1000, 0}, {0, 0}, true, StreamPosition{kNowMs - 4000, 0},
+                      StreamPosition{kNowMs - 4000, 0}};
+  absl::Status status = CheckCursorInRange("1885", {kNowMs - 6000, 0}, extent,
+                                           absl::FromUnixMillis(kNowMs), absl::Hours(1));
+  EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_NE(status.message().find("resynchronise"), std::string::npos);
+  // At the oldest kept entry: nothing after it is gone.
+  EXPECT_TRUE(CheckCursorInRange("1885", {kNowMs - 4000, 0}, extent,
+                                 absl::FromUnixMillis(kNowMs), absl::Hours(1))
+                  .ok());
+  // Deleted one by one past the cursor.
+  StreamExtent deleted{{kNowMs - 1000, 0}, {kNowMs - 5000, 0}, true,
+                       StreamPosition{kNowMs - 7000, 0}, StreamPosition{kNowMs - 4000, 0}};
+  EXPECT_EQ(CheckCursorInRange("1885", {kNowMs - 6000, 0}, deleted,
+                               absl::FromUnixMillis(kNowMs), absl::Hours(1))
+                .code(),
+            absl::StatusCode::kOutOfRange);
+  // Everything trimmed: only a cursor at the newest misses nothing.
+  StreamExtent empty{{kNowMs - 1000, 0}, {0, 0}, true, std::nullopt, std::nullopt};
+  EXPECT_EQ(CheckCursorInRange("1885", {kNowMs - 2000, 0}, empty, absl::FromUnixMillis(kNowMs),
+                               absl::Hours(1))
+                .code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_TRUE(CheckCursorInRange("1885", {kNowMs - 1000, 0}, empty,
+                                 absl::FromUnixMillis(kNowMs), absl::Hours(1))
+                  .ok());
+}
+
+TEST(CheckCursorInRangeTest, EventsPastRetentionAfterTheCursorAreOutOfRange) {
+  // Not trimmed yet (trimming is approximate), but older than the promise.
+  StreamExtent extent{{kNowMs - 1000, 0}, {0, 0}, false, std::nullopt,
+                      StreamPosition{kNowMs - 7'200'000, 0}};
+  EXPECT_EQ(CheckCursorInRange("1885", {kNowMs - 7'300'000, 0}, extent,
+                               absl::FromUnixMillis(kNowMs), absl::Hours(1))
+                .code(),
             absl::StatusCode::kOutOfRange);
 }
 
-TEST(CheckCursorInRangeTest, AnOldCursorWithNothingAfterItIsFine) {
-  // A client that saw the last event a month ago on a quiet stream missed nothing.
-  const absl::Time now = absl::FromUnixMillis(10'000'000'000);
-  StreamExtent extent{{1'000, 0}, {0, 0}};
-  EXPECT_TRUE(CheckCursorInRange("1885", {1'000, 0}, extent, now, absl::Hours(1)).ok());
+TEST(CheckCursorInRangeTest, AnOldCursorOnAQuietStreamIsFine) {
+  // A client away for a month from a municipality where nothing happened until a
+  // minute ago misses nothing: the next event is recent and kept.
+  StreamExtent extent{{kNowMs - 60'000, 0}, {0, 0}, false, StreamPosition{kNowMs - 60'000, 0},
+                      StreamPosition{kNowMs - 60'000, 0}};
+  EXPECT_TRUE(CheckCursorInRange("1885", {1'000, 0}, extent, absl::FromUnixMillis(kNowMs),
+                                 absl::Hours(1))
+                  .ok());
+  extent.next.reset();
+  EXPECT_TRUE(CheckCursorInRange("1885", {kNowMs - 60'000, 0}, extent,
+                                 absl::FromUnixMillis(kNowMs), absl::Hours(1))
+                  .ok());
 }
 
 TEST(CheckCursorInRangeTest, ACursorBeyondTheStreamMeansItWasReset) {
-  StreamExtent extent{{5, 0}, {0, 0}};
+  StreamExtent extent{{5, 0}, {0, 0}, false, std::nullopt, std::nullopt};
   EXPECT_EQ(CheckCursorInRange("1885", {6, 0}, extent, absl::FromUnixMillis(10), absl::Hours(1))
                 .code(),
             absl::StatusCode::kOutOfRange);

@@ -425,7 +425,7 @@ class Subscriber final : public StreamListener,
       std::optional<StreamPosition> after;
       if (auto it = fetched_.find(municipality); it != fetched_.end()) after = it->second;
       if (after.has_value() && !range_checked_.contains(municipality)) {
-        absl::StatusOr<StreamExtent> extent = ReadStreamExtent(redis, municipality);
+        absl::StatusOr<StreamExtent> extent = ReadStreamExtent(redis, municipality, after);
         if (!extent.ok()) return absl::UnavailableError("the event stream cannot be reached");
         if (absl::Status in_range =
                 CheckCursorInRange(municipality, *after, *extent, service_.clock_.Now(),
@@ -487,7 +487,10 @@ class Subscriber final : public StreamListener,
   std::vector<std::string> attached_;
 
   absl::Mutex mu_;
-  Reactor* reactor_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Set before the subscription is first scheduled and never changed after, so
+  // it is read without the lock; gRPC keeps it alive until OnDone, which comes
+  // only after Finish.
+  Reactor* reactor_ = nullptr;
   std::deque<StoredEventPtr> queue_ ABSL_GUARDED_BY(mu_);
   Cursor cursor_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> unattached_ ABSL_GUARDED_BY(mu_);
@@ -554,6 +557,13 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventService::Subscribe(
                                               heartbeat);
     return absl::OkStatus();
   });
+  {
+    absl::MutexLock lock(&mu_);
+    if (status.ok() && refusing_) {
+      status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            "the server is stopping; reconnect with the last cursor");
+    }
+  }
   if (!status.ok()) {
     auto* reactor = new FinishedReactor();
     reactor->Finish(status);
@@ -591,9 +601,9 @@ grpc::Status EventService::ListEvents(grpc::ServerContext* context,
     Cursor cursor = subscription->cursor;
     int scanned = 0;
     for (const std::string& municipality : subscription->municipalities) {
-      absl::StatusOr<StreamExtent> extent = ReadStreamExtent(redis, municipality);
-      if (!extent.ok()) return absl::UnavailableError("the event stream cannot be reached");
       std::optional<StreamPosition> after = cursor.Get(municipality);
+      absl::StatusOr<StreamExtent> extent = ReadStreamExtent(redis, municipality, after);
+      if (!extent.ok()) return absl::UnavailableError("the event stream cannot be reached");
       if (after.has_value()) {
         if (absl::Status in_range = CheckCursorInRange(municipality, *after, *extent, call.now,
                                                        options_.retention);
@@ -633,6 +643,19 @@ grpc::Status EventService::ListEvents(grpc::ServerContext* context,
     response->set_next_page_token(cursor.ToString());
     return absl::OkStatus();
   });
+}
+
+void EventService::EndAll() {
+  std::vector<std::shared_ptr<Subscriber>> subscribers;
+  {
+    absl::MutexLock lock(&mu_);
+    refusing_ = true;
+    subscribers = subscribers_;
+  }
+  for (const std::shared_ptr<Subscriber>& subscriber : subscribers) {
+    subscriber->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 "the server is stopping; reconnect with the last cursor"));
+  }
 }
 
 int EventService::SubscriberCount() {

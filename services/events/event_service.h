@@ -73,6 +73,10 @@ class EventService final
   // Returns how many subscriptions are open.
   int SubscriberCount();
 
+  // Ends every subscription with UNAVAILABLE (the server is stopping; reconnect
+  // with the last cursor) and refuses new ones the same way.
+  void EndAll();
+
  private:
   friend class Subscriber;
 
@@ -91,6 +95,7 @@ class EventService final
   std::deque<std::shared_ptr<Subscriber>> ready_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<Subscriber>> subscribers_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool refusing_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;
   absl::Notification stopped_;
   std::thread ticker_;

@@ -18,6 +18,7 @@ class EventParts final : public ServingParts {
   EventParts(PgPool& pool, const CallHandler& calls, const events::EventServiceOptions& options)
       : stack_(pool, calls, options) {}
   std::vector<grpc::Service*> services() override { return {&stack_.service()}; }
+  void Stopping() override { stack_.service().EndAll(); }
 
  private:
   events::EventServiceStack stack_;

@@ -39,7 +39,8 @@ const std::string& StoredEvent::SharedDelivery() const {
 }
 
 absl::StatusOr<StreamExtent> ReadStreamExtent(RedisClient& redis,
-                                              const std::string& municipality) {
+                                              const std::string& municipality,
+                                              std::optional<StreamPosition> after) {
   absl::StatusOr<RedisReply> info = redis.Command({"XINFO", "STREAM", EventStreamKey(municipality)});
   if (!info.ok()) return info.status();
   StreamExtent extent;
@@ -47,15 +48,36 @@ absl::StatusOr<StreamExtent> ReadStreamExtent(RedisClient& redis,
     if (absl::StrContains(info->text, "no such key")) return extent;
     return absl::UnavailableError(absl::StrCat("XINFO STREAM: ", info->text));
   }
+  long long length = 0, added = 0;
   for (size_t i = 0; i + 1 < info->elements.size(); i += 2) {
     const std::string& field = info->elements[i].text;
-    if (field == "last-generated-id") {
+    if (field == "length") {
+      length = info->elements[i + 1].integer;
+    } else if (field == "entries-added") {
+      added = info->elements[i + 1].integer;
+    } else if (field == "recorded-first-entry-id") {
+      if (std::optional<StreamPosition> first = StreamPosition::Parse(info->elements[i + 1].text);
+          first.has_value() && !(*first == StreamPosition{})) {
+        extent.first_kept = first;
+      }
+    } else if (field == "last-generated-id") {
       extent.last_generated =
           StreamPosition::Parse(info->elements[i + 1].text).value_or(StreamPosition{});
     } else if (field == "max-deleted-entry-id") {
       extent.max_deleted =
           StreamPosition::Parse(info->elements[i + 1].text).value_or(StreamPosition{});
     }
+  }
+  extent.entries_removed = added > length;
+  if (length == 0) extent.first_kept.reset();
+  if (after.has_value()) {
+    absl::StatusOr<RedisReply> next =
+        redis.Command({"XRANGE", EventStreamKey(municipality),
+                       absl::StrCat("(", after->ToString()), "+", "COUNT", "1"});
+    if (!next.ok()) return next.status();
+    if (next->is_error()) return absl::UnavailableError(absl::StrCat("XRANGE: ", next->text));
+    std::vector<StreamEntry> entries = ParseStreamEntries(*next);
+    if (!entries.empty()) extent.next = StreamPosition::Parse(entries[0].id);
   }
   return extent;
 }

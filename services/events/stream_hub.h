@@ -141,9 +141,12 @@ class StreamHubs {
   absl::flat_hash_map<std::string, std::unique_ptr<StreamHub>> hubs_ ABSL_GUARDED_BY(mu_);
 };
 
-// Reads what a stream keeps (XINFO STREAM); a stream that does not exist yet keeps
-// nothing and has generated nothing.
-absl::StatusOr<StreamExtent> ReadStreamExtent(RedisClient& redis, const std::string& municipality);
+// Reads what a stream keeps (XINFO STREAM) and, given `after`, which entry comes
+// next after it; a stream that does not exist yet keeps nothing and has generated
+// nothing.
+absl::StatusOr<StreamExtent> ReadStreamExtent(
+    RedisClient& redis, const std::string& municipality,
+    std::optional<StreamPosition> after = std::nullopt);
 
 }  // namespace samplan::events
 

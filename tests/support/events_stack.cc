@@ -28,7 +28,8 @@ absl::StatusOr<std::unique_ptr<InProcessEvents>> InProcessEvents::Start(
 }
 
 InProcessEvents::~InProcessEvents() {
-  // Open streams are cancelled by the server's shutdown before the service goes.
+  // Open streams end as in the binary, before the server and the service go.
+  stack_->service().EndAll();
   server_.reset();
 }
 
