@@ -46,15 +46,9 @@ absl::StatusOr<bool> AccessGate::MayDeliver(const Principal& principal,
       auto it = person.by_reader.find(key);
       if (it != person.by_reader.end() && it->second.expires > now) {
         Facts& facts = it->second;
+        RefreshSoon(facts, principal, request, action, request_id, generation, now);
         if (!DecideAccess(principal, request, facts.facts).permitted) return false;
-        if (facts.audited) {
-          if (!facts.refreshing && facts.expires - now < ttl_ / 3) {
-            facts.refreshing = true;
-            refreshes_.push_back({principal, request, std::string(action),
-                                  std::string(request_id), generation});
-          }
-          return true;
-        }
+        if (facts.audited) return true;
       }
       if (!person.reading.contains(key)) {
         person.reading.insert(key);
@@ -79,13 +73,28 @@ absl::StatusOr<bool> AccessGate::MayDeliver(const Principal& principal,
   return permitted;
 }
 
-bool AccessGate::KnownRefused(const Principal& principal, const AccessRequest& request) {
+bool AccessGate::KnownRefused(const Principal& principal, const AccessRequest& request,
+                              absl::string_view action, absl::string_view request_id) {
   absl::MutexLock lock(&mu_);
   auto person = by_person_.find(request.person);
   if (person == by_person_.end()) return false;
   auto it = person->second.by_reader.find(ReaderKey(principal, request));
-  return it != person->second.by_reader.end() && it->second.expires > clock_.Now() &&
-         !DecideAccess(principal, request, it->second.facts).permitted;
+  const absl::Time now = clock_.Now();
+  if (it == person->second.by_reader.end() || it->second.expires <= now) return false;
+  RefreshSoon(it->second, principal, request, action, request_id, person->second.generation,
+              now);
+  return !DecideAccess(principal, request, it->second.facts).permitted;
+}
+
+void AccessGate::RefreshSoon(Facts& facts, const Principal& principal,
+                             const AccessRequest& request, absl::string_view action,
+                             absl::string_view request_id, uint64_t generation, absl::Time now) {
+  // Facts in use, refusing or permitting, are read again before they run out, so
+  // that no delivery waits for the database when they would.
+  if (facts.refreshing || facts.expires - now >= ttl_ / 3) return;
+  facts.refreshing = true;
+  refreshes_.push_back(
+      {principal, request, std::string(action), std::string(request_id), generation});
 }
 
 absl::StatusOr<AccessGate::Facts> AccessGate::Read(const Principal& principal,

@@ -48,7 +48,8 @@ class AccessGate {
 
   // Returns whether facts at hand already refuse `principal` the event, without
   // waiting for the database (false when they permit it or are not at hand).
-  bool KnownRefused(const Principal& principal, const AccessRequest& request);
+  bool KnownRefused(const Principal& principal, const AccessRequest& request,
+                    absl::string_view action, absl::string_view request_id);
 
   // Forgets the facts of `person`: the next decision reads them again.
   void ForgetPerson(const std::string& person);
@@ -80,6 +81,10 @@ class AccessGate {
   };
 
   PersonFacts& Person(const std::string& person) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues a background read of `facts` when they are about to run out.
+  void RefreshSoon(Facts& facts, const Principal& principal, const AccessRequest& request,
+                   absl::string_view action, absl::string_view request_id,
+                   uint64_t generation, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads the facts and, when they permit, audits the delivery, in one transaction.
   absl::StatusOr<Facts> Read(const Principal& principal, const AccessRequest& request,
                              absl::string_view action, absl::string_view request_id);

@@ -344,7 +344,8 @@ class Subscriber final : public StreamListener,
         AskDelivery(principal_, stored.event, subscription_.purpose);
     if (question.settled == DeliveryForm::kSkip ||
         (!question.settled.has_value() &&
-         service_.gate_.KnownRefused(principal_, question.request))) {
+         service_.gate_.KnownRefused(principal_, question.request, kSubscribeAction,
+                                     request_id_))) {
       stored.Remember(reader_, DeliveryForm::kSkip);
       return false;
     }
