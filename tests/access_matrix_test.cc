@@ -29,10 +29,12 @@
 #include "absl/time/clock.h"
 #include "common/ids.h"
 #include "common/redis.h"
+#include "common/relay.h"
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
 #include "samplan/identity/v1/identity.grpc.pb.h"
 #include "services/identity/identity_crypto.h"
 #include "tests/support/caseplan_stack.h"
+#include "tests/support/events_stack.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/servers.h"
 
@@ -102,10 +104,22 @@ class AccessMatrixTest : public ::testing::Test {
     }
     caseplan_ = replica_a_->NewStub().release();
     caseplan_b_ = replica_b_->NewStub().release();
+    // Caseplan's events on the stream, and the event service that hands them out.
+    caseplan_relay_ = new OutboxRelay({"caseplan", 500, absl::Milliseconds(5), absl::Hours(24)},
+                                      *dsn_, {redis_->host(), redis_->port()});
+    caseplan_relay_->Start();
+    events::EventServiceOptions events_options;
+    events_options.redis = {redis_->host(), redis_->port()};
+    auto events = testing::InProcessEvents::Start(*dsn_, keys_->VerifierOptions(), events_options);
+    ASSERT_TRUE(events.ok()) << events.status();
+    events_ = events->release();
+    events_stub_ = events_->NewStub().release();
     ASSERT_NO_FATAL_FAILURE(Bootstrap());
   }
 
   static void TearDownTestSuite() {
+    delete events_;
+    delete caseplan_relay_;
     identity_process_->Signal(SIGTERM);
     (void)identity_process_->Wait(absl::Seconds(10));
   }
@@ -280,7 +294,13 @@ class AccessMatrixTest : public ::testing::Test {
   static cp::CasePlanService::Stub* caseplan_b_;
   static std::string* person_;
   static std::string* plan_;
+  static OutboxRelay* caseplan_relay_;
+  static testing::InProcessEvents* events_;
+  static samplan::events::v1::EventService::Stub* events_stub_;
 };
+OutboxRelay* AccessMatrixTest::caseplan_relay_ = nullptr;
+testing::InProcessEvents* AccessMatrixTest::events_ = nullptr;
+samplan::events::v1::EventService::Stub* AccessMatrixTest::events_stub_ = nullptr;
 
 PostgresServer* AccessMatrixTest::pg_ = nullptr;
 RedisServer* AccessMatrixTest::redis_ = nullptr;
@@ -578,6 +598,67 @@ TEST_F(AccessMatrixTest, WithdrawalIsSeenBySecondReplicaWithinOneSecond) {
 
   // The withdrawal is announced on the municipality's stream too.
   EXPECT_TRUE(Announced("identity.consent.withdrawn"));
+}
+
+// The plan's events, as each caller gets them from the event service: pulled
+// (ListEvents, with its audit record) and streamed (Subscribe from the start).
+// Before BreakGlass below, which lets the region in.
+TEST_F(AccessMatrixTest, EventsOfThePersonReachOnlyWhoMaySeeThem) {
+  namespace ev = samplan::events::v1;
+  ASSERT_TRUE(testing::WaitForOutboxDrained(*dsn_, absl::Seconds(10)).ok());
+  auto about_person = [&](const auto& events) {
+    int n = 0;
+    for (const ev::DeliveredEvent& e : events) n += e.event().person() == *person_;
+    return n;
+  };
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    SCOPED_TRACE(caller.kind);
+    ev::ListEventsRequest list;
+    list.add_event_types("caseplan.");
+    list.set_page_size(1000);
+    ev::ListEventsResponse page;
+    Outcome listed = Call(events_stub_, &ev::EventService::Stub::ListEvents, caller.token(), list,
+                          &page);
+    EXPECT_EQ(listed.code, std::string(caller.reason).empty() ? grpc::StatusCode::UNAUTHENTICATED
+                                                              : grpc::StatusCode::OK);
+    if (caller.permitted) {
+      // The plan's creation and every change, and one record of the telling.
+      EXPECT_GE(about_person(page.events()), 3);
+      ASSERT_EQ(listed.audit.size(), 1u);
+      EXPECT_EQ(listed.audit[0].at("action"), "events.ListEvents");
+      EXPECT_EQ(listed.audit[0].at("actor"), caller.organization);
+      EXPECT_EQ(listed.audit[0].at("person"), *person_);
+      EXPECT_EQ(listed.audit[0].at("reason"), caller.reason);
+    } else {
+      // Nothing of the person, not even that there is a plan; nothing was read.
+      EXPECT_EQ(about_person(page.events()), 0);
+      EXPECT_TRUE(listed.audit.empty());
+    }
+
+    ev::SubscribeRequest subscribe;
+    subscribe.add_event_types("caseplan.");
+    // From the stream's start; another municipality's token names its own.
+    if (std::string(caller.reason) != "other_municipality") subscribe.set_cursor("1885:0-0");
+    testing::TestSubscriber stream(events_->address(), caller.token(), subscribe);
+    if (std::string(caller.reason).empty()) {
+      absl::StatusOr<grpc::Status> ended = stream.WaitForEnd(absl::Seconds(10));
+      ASSERT_TRUE(ended.ok());
+      EXPECT_EQ(ended->error_code(), grpc::StatusCode::UNAUTHENTICATED);
+      EXPECT_TRUE(stream.received().empty());
+      continue;
+    }
+    // Wait until the stream has passed everything ListEvents saw (another
+    // municipality's stream: until it answers at all).
+    const auto end = samplan::events::Cursor::Parse(page.next_page_token(), "").value().Get("1885");
+    ASSERT_TRUE(stream.WaitFor(absl::Seconds(10), [&](const auto& received) {
+      if (received.empty()) return false;
+      if (std::string(caller.reason) == "other_municipality") return true;
+      auto at = samplan::events::Cursor::Parse(received.back().message.cursor(), "");
+      return at.ok() && at->Get("1885").has_value() && end.has_value() &&
+             *end <= *at->Get("1885");
+    }));
+    EXPECT_EQ(about_person(stream.events()) > 0, caller.permitted);
+  }
 }
 
 // Break-glass: time-limited access without consent, with a reason, flagged in
