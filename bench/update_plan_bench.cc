@@ -373,7 +373,7 @@ int main(int argc, char** argv) {
       request.mutable_plan()->set_name(plan.name());
       request.mutable_plan()->set_overall_goal_description(next.overall_goal_description());
       request.mutable_update_mask()->add_paths("overall_goal_description");
-      const std::string fingerprint = caseplan::RequestFingerprint(request);
+      const std::string fingerprint = RequestFingerprint(request);
       pqxx::work tx(connection);
       const int64_t version =
           tx.exec_prepared1(caseplan::sql::kSelectPlanForUpdate.name, id)[1].as<int64_t>();

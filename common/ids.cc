@@ -1,5 +1,12 @@
 #include "common/ids.h"
 
+#include <openssl/sha.h>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "absl/strings/escaping.h"
+
 #include <openssl/rand.h>
 
 #include <array>
@@ -54,6 +61,20 @@ absl::string_view ResourceId(absl::string_view name, absl::string_view collectio
   }
   absl::string_view id = name.substr(collection.size() + 1);
   return IsResourceId(id) ? id : absl::string_view();
+}
+
+std::string RequestFingerprint(const google::protobuf::Message& request) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream output(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&output);
+    coded.SetSerializationDeterministic(true);
+    request.SerializeToCodedStream(&coded);
+  }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 }  // namespace samplan

@@ -4,6 +4,8 @@
 #include <string>
 #include "absl/strings/string_view.h"
 
+#include <google/protobuf/message.h>
+
 namespace samplan {
 
 // Returns a random (version 4) UUID in its canonical lower-case text form.
@@ -19,6 +21,11 @@ bool IsResourceId(absl::string_view id);
 // Returns the id of `name` when it is "<collection>/<id>" with a valid id, or an
 // empty string_view otherwise. `collection` is given without the slash.
 absl::string_view ResourceId(absl::string_view name, absl::string_view collection);
+
+// Returns the hex SHA-256 of `request`'s deterministic serialization: two calls
+// carry the same request exactly when their fingerprints are equal (a retry with a
+// reused request id is told from a different request with it).
+std::string RequestFingerprint(const google::protobuf::Message& request);
 
 }  // namespace samplan
 

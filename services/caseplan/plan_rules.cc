@@ -432,20 +432,6 @@ absl::StatusOr<PlanPageToken> DecodePlanPageToken(absl::string_view text,
   return token;
 }
 
-std::string RequestFingerprint(const google::protobuf::Message& request) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream output(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&output);
-    coded.SetSerializationDeterministic(true);
-    request.SerializeToCodedStream(&coded);
-  }
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
-}
-
 absl::StatusOr<int> PageSize(int32_t requested) {
   if (requested < 0) return InvalidField("page_size", "must not be negative");
   if (requested == 0) return 25;

@@ -13,6 +13,7 @@
 #include <google/protobuf/field_mask.pb.h>
 
 #include "absl/status/statusor.h"
+#include "common/ids.h"
 #include "absl/time/time.h"
 #include "common/access.h"
 #include "common/auth.h"
@@ -66,9 +67,7 @@ std::string EncodePlanPageToken(const PlanPageToken& token);
 absl::StatusOr<PlanPageToken> DecodePlanPageToken(absl::string_view text,
                                                   absl::string_view filters);
 
-// Returns the hex SHA-256 of `request`'s deterministic serialization: two calls
-// carry the same request exactly when their fingerprints are equal.
-std::string RequestFingerprint(const google::protobuf::Message& request);
+// RequestFingerprint (a request's identity, for retries) is common/ids.h's.
 
 // What plans are to the access rule (common/access.h): the data category "plan"
 // for the purpose "coordination".

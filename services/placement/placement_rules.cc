@@ -124,20 +124,6 @@ absl::StatusOr<int> DecodePageToken(absl::string_view token, absl::string_view f
   return offset;
 }
 
-std::string RequestFingerprint(const google::protobuf::Message& request) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream output(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&output);
-    coded.SetSerializationDeterministic(true);
-    request.SerializeToCodedStream(&coded);
-  }
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
-}
-
 void CheckRequestId(absl::string_view request_id, FieldViolations& v) {
   if (request_id.empty() || request_id.size() > 128) {
     v.Add("request_id",

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/ids.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
@@ -50,8 +51,7 @@ std::string EncodePageToken(int offset, absl::string_view filters);
 // filters.
 absl::StatusOr<int> DecodePageToken(absl::string_view token, absl::string_view filters);
 
-// Returns the hex SHA-256 of the deterministic serialization of `request`.
-std::string RequestFingerprint(const google::protobuf::Message& request);
+// RequestFingerprint (a request's identity, for retries) is common/ids.h's.
 
 // Checks `request_id` (1 to 128 characters), naming "request_id".
 void CheckRequestId(absl::string_view request_id, FieldViolations& v);
