@@ -270,6 +270,32 @@ absl::Status RequestIdReused(absl::string_view what) {
                                                  what, "; send a new request id"));
 }
 
+// Reads the personal record `id` with `select` and decides (and audits) the
+// caller's read of it in the same transaction; a refusal and a missing record
+// answer alike.
+template <typename Record>
+absl::StatusOr<Record> GuardedRead(PgPool& pool, const PlacementCaller& caller,
+                                   const char* select, const std::string& id,
+                                   absl::string_view collection,
+                                   absl::StatusOr<Record> (*from_row)(const pqxx::row&),
+                                   absl::Status missing) {
+  absl::StatusOr<Record> record = std::move(missing);
+  absl::Status status = pool.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
+    pqxx::result rows = tx.exec_prepared(select, id);
+    if (!rows.empty()) {
+      record = from_row(rows[0]);
+      if (!record.ok()) return record.status();
+    }
+    const PersonalRecord personal = record.ok() ? RecordOf(*record) : PersonalRecord{};
+    absl::Status access = Guard(tx, caller, record.ok() ? &personal : nullptr,
+                                absl::StrCat(collection, id), AccessAction::kRead);
+    if (!access.ok()) record = access;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return record;
+}
+
 }  // namespace
 
 std::vector<MigrationSet> PlacementMigrationSets() {
@@ -642,21 +668,8 @@ absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::CreateNeed(const Placem
 
 absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::GetNeed(const PlacementCaller& caller,
                                                                  const std::string& id) {
-  absl::StatusOr<v1::PlacementNeed> need = absl::NotFoundError("no such need");
-  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
-    pqxx::result rows = tx.exec_prepared(sql::kSelectNeed.name, id);
-    if (!rows.empty()) {
-      need = NeedFromRow(rows[0]);
-      if (!need.ok()) return need.status();
-    }
-    const PersonalRecord record = need.ok() ? RecordOf(*need) : PersonalRecord{};
-    absl::Status access = Guard(tx, caller, need.ok() ? &record : nullptr,
-                                absl::StrCat("placementNeeds/", id), AccessAction::kRead);
-    if (!access.ok()) need = access;
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  return need;
+  return GuardedRead(pool_, caller, sql::kSelectNeed.name, id, "placementNeeds/", NeedFromRow,
+                     absl::NotFoundError("no such need"));
 }
 
 absl::StatusOr<std::vector<v1::MatchProfile>> PgPlacementRepository::ListWaitingProfiles(
@@ -730,21 +743,8 @@ absl::StatusOr<v1::Agreement> PgPlacementRepository::CreateAgreement(
 
 absl::StatusOr<v1::Agreement> PgPlacementRepository::GetAgreement(const PlacementCaller& caller,
                                                                   const std::string& id) {
-  absl::StatusOr<v1::Agreement> agreement = absl::NotFoundError("no such agreement");
-  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
-    pqxx::result rows = tx.exec_prepared(sql::kSelectAgreement.name, id);
-    if (!rows.empty()) {
-      agreement = AgreementFromRow(rows[0]);
-      if (!agreement.ok()) return agreement.status();
-    }
-    const PersonalRecord record = agreement.ok() ? RecordOf(*agreement) : PersonalRecord{};
-    absl::Status access = Guard(tx, caller, agreement.ok() ? &record : nullptr,
-                                absl::StrCat("agreements/", id), AccessAction::kRead);
-    if (!access.ok()) agreement = access;
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  return agreement;
+  return GuardedRead(pool_, caller, sql::kSelectAgreement.name, id, "agreements/",
+                     AgreementFromRow, absl::NotFoundError("no such agreement"));
 }
 
 absl::StatusOr<std::vector<v1::Agreement>> PgPlacementRepository::ListAgreements(
