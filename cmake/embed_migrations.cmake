@@ -1,6 +1,7 @@
 # Writes OUT: a C++ file returning the migrations FILES as {file name, SQL} pairs.
 set(body "")
-foreach(f ${FILES})
+string(REPLACE "|" ";" files "${FILES}")
+foreach(f ${files})
   get_filename_component(fname ${f} NAME)
   file(READ ${f} sql)
   string(APPEND body "      {\"${fname}\", R\"samplan_sql(${sql})samplan_sql\"},\n")

@@ -38,10 +38,14 @@ function(samplan_embed_migrations target function dir)
   file(GLOB sql_files CONFIGURE_DEPENDS ${dir}/*.sql)
   list(SORT sql_files)
   set(out ${CMAKE_CURRENT_BINARY_DIR}/${function}.cc)
+  # A list's ";" would split the command: the files travel joined by "|", quoted
+  # for the shell by VERBATIM.
+  string(REPLACE ";" "|" file_list "${sql_files}")
   add_custom_command(OUTPUT ${out}
-    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNAME=${function} "-DFILES=${sql_files}"
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNAME=${function} "-DFILES=${file_list}"
             -P ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
     DEPENDS ${sql_files} ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
-    COMMENT "Embedding migrations of ${target}")
+    COMMENT "Embedding migrations of ${target}"
+    VERBATIM)
   target_sources(${target} PRIVATE ${out})
 endfunction()
