@@ -1,6 +1,8 @@
 #include "common/redis.h"
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "absl/strings/str_cat.h"
@@ -58,7 +60,27 @@ void RedisClient::Disconnect() {
   context_ = nullptr;
 }
 
+namespace {
+
+// Returns whether the server has closed `context`'s connection (or it failed) while
+// it sat idle: a restarted Redis leaves every client holding a socket that only
+// answers end-of-file. Reading it costs nothing when the connection is fine: the
+// peek returns at once with EAGAIN.
+bool ClosedByPeer(const redisContext* context) {
+  char byte;
+  const ssize_t n = recv(context->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return true;  // end of file: the server closed it
+  if (n > 0) return false;  // unread data: not ours to judge (the next read will)
+  return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
+}  // namespace
+
 absl::Status RedisClient::EnsureConnected() {
+  // A connection the server has closed is replaced before a command is sent on
+  // it, so that no caller sees a restart of Redis that is already over. Nothing
+  // is retried: a command that fails on the way may have been applied.
+  if (context_ != nullptr && ClosedByPeer(context_)) Disconnect();
   if (context_ != nullptr) return absl::OkStatus();
   timeval timeout = absl::ToTimeval(options_.connect_timeout);
   context_ = redisConnectWithTimeout(options_.host.c_str(), options_.port, timeout);

@@ -46,7 +46,9 @@ struct StreamEntry {
 };
 
 // A connection that reconnects by itself: after an I/O error the next command
-// connects again. Not thread-safe: one client per thread.
+// connects again, and a connection the server closed while it was idle (Redis
+// restarted) is replaced before the next command is sent, so every user of the
+// client heals the same way. Not thread-safe: one client per thread.
 class RedisClient {
  public:
   explicit RedisClient(RedisOptions options);
