@@ -32,7 +32,6 @@ using ::google::protobuf::Value;
 constexpr size_t kCoordinateSize = 32;
 constexpr size_t kSignatureSize = 2 * kCoordinateSize;
 // Well above any token we mint; bounds the work an anonymous caller can cause.
-constexpr size_t kMaxTokenSize = 16 * 1024;
 // NumericDate values beyond this (about year 33658) are not dates anyone means.
 constexpr double kMaxNumericDate = 1e12;
 
@@ -371,13 +370,13 @@ class Es256TokenVerifier final : public TokenVerifier {
     }
     cache_.insert_or_assign(
         std::string(token),
-        CacheEntry{principal, valid_from, principal.expires_at + clock_skew_});
+        CacheEntry{principal, valid_from, principal.accepted_until});
   }
 
   absl::StatusOr<Principal> VerifyUncached(std::string_view token, absl::Time now,
                                            absl::Time& valid_from) const {
     if (token.empty()) return Unauthenticated("empty token");
-    if (token.size() > kMaxTokenSize) return Unauthenticated("token too long");
+    if (token.size() > kMaxTokenBytes) return Unauthenticated("token too long");
 
     size_t first_dot = token.find('.');
     size_t second_dot = first_dot == std::string_view::npos
@@ -457,6 +456,7 @@ class Es256TokenVerifier final : public TokenVerifier {
 
     Principal principal;
     principal.expires_at = *exp;
+    principal.accepted_until = *exp + clock_skew_;
     const std::string* sub = FindString(claims, "sub");
     if (sub == nullptr || !IsResourceName(*sub, "users")) {
       return Unauthenticated("missing or malformed claim: sub");

@@ -4,6 +4,7 @@
 // Caller identity: signed JWT bearer tokens (ES256) verified into a Principal.
 
 #include <memory>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,13 +16,21 @@
 
 namespace samplan {
 
+// The longest token the verifier reads; a longer one is UNAUTHENTICATED.
+inline constexpr size_t kMaxTokenBytes = 16 * 1024;
+
 // Who is calling: a user acting for one organization in one municipality.
 struct Principal {
   std::string organization;  // "organizations/{id}"
   std::string municipality;  // kommunkod, four digits
   std::string user;          // "users/{id}"
   std::vector<std::string> roles;
+  // The token's `exp`.
   absl::Time expires_at = absl::InfiniteFuture();
+  // When the token stops being accepted: `exp` plus the clock skew the verifier
+  // allows. A new call is refused from then on, and an open stream ends then, so
+  // the two agree.
+  absl::Time accepted_until = absl::InfiniteFuture();
 
   // Returns whether the principal holds `role`.
   bool HasRole(std::string_view role) const;

@@ -9,6 +9,11 @@
 #include "absl/strings/string_view.h"
 
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/server_interceptor.h>
+
+#include <memory>
+
+#include <google/protobuf/message.h>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -38,13 +43,15 @@ class CallHandler {
               const Clock& clock = RealClock());
 
   // Runs `body` for an authenticated caller and returns its outcome as a gRPC
-  // status. The request id is the caller's `x-request-id` when well-formed (1 to
+  // status. A `request` whose strings hold a NUL character gets INVALID_ARGUMENT
+  // naming each such field (common/text.h) and `body` does not run. The request id is the caller's `x-request-id` when well-formed (1 to
   // 128 characters of [A-Za-z0-9._:-]), otherwise a new UUID; it is sent back as
   // initial metadata `x-request-id`. A call without a valid `authorization: Bearer`
   // token gets UNAUTHENTICATED and `body` does not run; so does a call whose
   // deadline has already passed (DEADLINE_EXCEEDED). Streaming calls (callback
   // API) use it for their start: authentication and validation.
   grpc::Status Handle(grpc::ServerContextBase* context, absl::string_view method,
+                      const google::protobuf::Message& request,
                       absl::FunctionRef<absl::Status(const CallContext&)> body) const;
 
  private:
@@ -52,6 +59,21 @@ class CallHandler {
   const absl::Duration default_timeout_;
   const Clock& clock_;
 };
+
+// Returns the interceptor every server installs (common/server.cc) for calls that
+// never reach a handler because their request could not be parsed — invalid UTF-8
+// in a string field, nesting too deep, bytes that are no message of the request's
+// type. gRPC answers those INTERNAL (UNIMPLEMENTED for a streaming call) with
+// nothing in the log; a client's bad bytes are INVALID_ARGUMENT instead, with a
+// BadRequest naming the field where protobuf names it ("request" otherwise) and
+// the RequestInfo every answer carries, and one call log line like any other.
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+MalformedRequestInterceptorFactory();
+
+// Sends protobuf's own log lines through common/log.h as JSON (they name fields
+// and types, never values), and notes which field a failing parse complained of
+// for MalformedRequestInterceptorFactory's answer. Call once, before serving.
+void RouteProtobufLogging();
 
 }  // namespace samplan
 

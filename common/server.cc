@@ -4,12 +4,55 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
+#include <grpcpp/impl/server_initializer.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/auth.h"
+#include "common/call.h"
 #include "common/log.h"
 
 namespace samplan {
+namespace {
+
+// Collects the names of the services a server was built with, which gRPC keeps
+// to itself otherwise, so that the health service can answer for each by name.
+static_assert(kMaxHeaderListBytes >= 4 * kMaxTokenBytes,
+              "an oversize token must be refused by the verifier, for its call only");
+
+class ServiceNamesPlugin final : public grpc::ServerBuilderPlugin {
+ public:
+  explicit ServiceNamesPlugin(std::shared_ptr<std::vector<std::string>> names)
+      : names_(std::move(names)) {}
+  std::string name() override { return "samplan_service_names"; }
+  void InitServer(grpc::ServerInitializer*) override {}
+  void Finish(grpc::ServerInitializer* initializer) override {
+    for (const std::string& name : *initializer->GetServiceList()) {
+      if (!name.empty()) names_->push_back(name);
+    }
+  }
+  void ChangeArguments(const std::string&, void*) override {}
+
+ private:
+  std::shared_ptr<std::vector<std::string>> names_;
+};
+
+class ServiceNamesOption final : public grpc::ServerBuilderOption {
+ public:
+  explicit ServiceNamesOption(std::shared_ptr<std::vector<std::string>> names)
+      : names_(std::move(names)) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->push_back(std::make_unique<ServiceNamesPlugin>(names_));
+  }
+
+ private:
+  std::shared_ptr<std::vector<std::string>> names_;
+};
+
+}  // namespace
 
 GrpcServer::GrpcServer(ServerConfig config, std::unique_ptr<grpc::Server> server, int port)
     : config_(std::move(config)), server_(std::move(server)), port_(port) {}
@@ -20,10 +63,24 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const ServerConfig& config, const std::vector<grpc::Service*>& services) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  RouteProtobufLogging();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &port);
   for (grpc::Service* service : services) builder.RegisterService(service);
+  auto service_names = std::make_shared<std::vector<std::string>>();
+  builder.SetOption(std::make_unique<ServiceNamesOption>(service_names));
+  // A request that cannot be parsed is the caller's error, answered and logged as
+  // such (common/call.h).
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(MalformedRequestInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  // The header list a caller may send. It must be well above the largest token
+  // the verifier reads (common/auth.h, kMaxTokenSize = 16 KiB), so that an
+  // oversize token is refused as UNAUTHENTICATED for its own call; a header list
+  // beyond this limit is refused by gRPC for that call (RESOURCE_EXHAUSTED).
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxHeaderListBytes);
   // Idle connections are probed so that a vanished peer does not hold a stream.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -40,6 +97,11 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   if (server == nullptr || port == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen_address, " (SAMPLAN_LISTEN_ADDRESS)"));
+  }
+  // Health answers for the server as a whole ("") and for each service by its
+  // full name, as gRPC's health protocol intends.
+  for (const std::string& name : *service_names) {
+    server->GetHealthCheckService()->SetServingStatus(name, true);
   }
   server->GetHealthCheckService()->SetServingStatus(true);
   Log(LogLevel::kInfo, "serving", {{"address", config.listen_address}, {"port", port}});

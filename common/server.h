@@ -1,8 +1,10 @@
 #ifndef SAMPLAN_COMMON_SERVER_H_
 #define SAMPLAN_COMMON_SERVER_H_
 
-// Server bootstrap shared by every service: the standard health service (NOT_SERVING
-// while draining), reflection, and graceful shutdown on SIGTERM.
+// Server bootstrap shared by every service: the standard health service (overall
+// and per service; NOT_SERVING while draining), reflection, the answer to
+// requests that cannot be parsed, the header-list limit, and graceful shutdown on
+// SIGTERM.
 
 #include <memory>
 #include <vector>
@@ -13,6 +15,10 @@
 #include "common/config.h"
 
 namespace samplan {
+
+// The largest header list (metadata) a server accepts from a caller: 64 KiB, four
+// times the largest token the verifier reads.
+inline constexpr int kMaxHeaderListBytes = 64 * 1024;
 
 class GrpcServer {
  public:

@@ -42,18 +42,7 @@ google::protobuf::Timestamp At(absl::Time time) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(time));
 }
 
-// The fields named by an INVALID_ARGUMENT's BadRequest detail.
-std::vector<std::string> ViolatedFields(const grpc::Status& status) {
-  google::rpc::Status details;
-  google::rpc::BadRequest bad_request;
-  std::vector<std::string> fields;
-  if (details.ParseFromString(status.error_details()) && UnpackDetail(details, &bad_request)) {
-    for (const auto& violation : bad_request.field_violations()) {
-      fields.push_back(violation.field());
-    }
-  }
-  return fields;
-}
+using testing::ViolatedFields;
 
 class IdentityStoreTest : public ::testing::Test {
  protected:
@@ -253,6 +242,33 @@ TEST_F(IdentityStoreTest, CreatePersonChecksTheNumberAndStoresItSealed) {
                                "' AND decision = 'deny' AND reason = 'already_exists' "
                                "AND actor_organization = 'organizations/af'")),
             1);
+}
+
+// PostgreSQL's text cannot hold a NUL, and libpq would cut the value at it: what
+// is acknowledged must be what is stored, so a NUL is refused, naming the field.
+TEST_F(IdentityStoreTest, TextWithANulCharacterIsRefusedAndNothingIsCut) {
+  v1::CreatePersonRequest request;
+  request.set_request_id("nul-person");
+  request.mutable_person()->set_identity_number(TestPersonnummer(absl::CivilDay(1981, 3, 3), 77));
+  request.mutable_person()->set_given_name(std::string("Nul\0Byte", 8));
+  request.mutable_person()->set_family_name("Andersson");
+  const int64_t persons = Count("SELECT count(*) FROM identity.persons");
+  v1::Person created;
+  grpc::Status status = stub_->CreatePerson(As("soc").get(), request, &created);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_EQ(ViolatedFields(status), std::vector<std::string>{"person.given_name"});
+  EXPECT_EQ(Count("SELECT count(*) FROM identity.persons"), persons);
+
+  const v1::Person person = NewPerson(78);
+  const v1::Consent consent = Grant(person.name(), {"organizations/af"}, {"plan"});
+  v1::WithdrawConsentRequest withdraw;
+  withdraw.set_name(consent.name());
+  withdraw.set_reason(std::string("Skäl\0dolt", 10));
+  v1::Consent withdrawn;
+  status = stub_->WithdrawConsent(As("soc").get(), withdraw, &withdrawn);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_EQ(ViolatedFields(status), std::vector<std::string>{"reason"});
+  EXPECT_TRUE(Check("af", person.name(), "plan").permitted()) << "the consent still stands";
 }
 
 TEST_F(IdentityStoreTest, ProtectedIdentityHidesContactFromAConsentedOrganizationOnly) {

@@ -44,17 +44,7 @@ using testing::PostgresServer;
 using testing::RedisServer;
 using testing::TestKeys;
 
-std::vector<std::string> ViolatedFields(const grpc::Status& status) {
-  google::rpc::Status details;
-  google::rpc::BadRequest bad_request;
-  std::vector<std::string> fields;
-  if (details.ParseFromString(status.error_details()) && UnpackDetail(details, &bad_request)) {
-    for (const auto& violation : bad_request.field_violations()) {
-      fields.push_back(violation.field());
-    }
-  }
-  return fields;
-}
+using testing::ViolatedFields;
 
 v1::DateRange Range(absl::CivilDay start, absl::CivilDay end) {
   v1::DateRange r;

@@ -67,7 +67,7 @@ CasePlanService::CasePlanService(PlanRepository& repository, const CallHandler& 
 grpc::Status CasePlanService::CreatePlan(grpc::ServerContext* context,
                                          const v1::CreatePlanRequest* request,
                                          v1::Plan* response) {
-  return calls_.Handle(context, "CreatePlan", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "CreatePlan", *request, [&](const CallContext& call) -> absl::Status {
     // A caller whose role handles no personal data learns nothing from validation.
     if (!MayHandlePersonalData(call.principal)) return RoleDeniedStatus();
     absl::StatusOr<Plan> plan = PlanForCreate(*request, call.principal, call.now, new_id_);
@@ -85,7 +85,7 @@ grpc::Status CasePlanService::CreatePlan(grpc::ServerContext* context,
 
 grpc::Status CasePlanService::GetPlan(grpc::ServerContext* context,
                                       const v1::GetPlanRequest* request, v1::Plan* response) {
-  return calls_.Handle(context, "GetPlan", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "GetPlan", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = PlanIdFromName(request->name(), "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<Plan> plan = repository_.GetPlan(CallerOf(call, "GetPlan"), *id);
@@ -98,7 +98,7 @@ grpc::Status CasePlanService::GetPlan(grpc::ServerContext* context,
 grpc::Status CasePlanService::ListPlans(grpc::ServerContext* context,
                                         const v1::ListPlansRequest* request,
                                         v1::ListPlansResponse* response) {
-  return calls_.Handle(context, "ListPlans", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "ListPlans", *request, [&](const CallContext& call) -> absl::Status {
     FieldViolations v;
     if (!request->person().empty() && ResourceId(request->person(), "persons").empty()) {
       v.Add("person", "must be a person name, persons/{id}");
@@ -172,39 +172,32 @@ absl::StatusOr<std::optional<PlanWrite>> CasePlanService::ChangeFor(
 grpc::Status CasePlanService::UpdatePlan(grpc::ServerContext* context,
                                          const v1::UpdatePlanRequest* request,
                                          v1::Plan* response) {
-  return calls_.Handle(context, "UpdatePlan", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "UpdatePlan", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = PlanIdFromName(request->plan().name(), "plan.name");
     if (!id.ok()) return id.status();
-    if (call.request_id_from_caller) {
-      // A retry of a call that took effect (its answer was lost on the way) gets
-      // the plan as that call left it, instead of applying the change twice. The
-      // lookup shows nothing to the caller; the plan is shown only after the
-      // access check, which leaves this call's one audit record.
-      absl::StatusOr<std::optional<EarlierUpdate>> earlier =
-          repository_.FindRevisionByRequest(*id, call.request_id, call.deadline);
-      if (!earlier.ok()) return earlier.status();
-      if (earlier->has_value()) {
-        absl::StatusOr<Plan> current = repository_.GetPlan(CallerOf(call, "UpdatePlan"), *id);
-        if (!current.ok()) return current.status();
-        // A gateway that passes one correlation id to many calls must not have a
-        // second, different change swallowed as a "retry".
-        if ((*earlier)->fingerprint != RequestFingerprint(*request) ||
-            (*earlier)->revision.actor_organization() != call.principal.organization) {
-          return InvalidField("x-request-id",
-                              "was already used for a different change of this plan; send a "
-                              "new request id for a new change");
-        }
-        *response = (*earlier)->revision.plan();
-        return absl::OkStatus();
-      }
-    }
     // The plan is locked while the change is decided and stored: concurrent
     // updates take turns, and an etag is compared with the version being replaced.
-    absl::StatusOr<Plan> updated = repository_.UpdatePlan(
-        CallerOf(call, "UpdatePlan"), *id,
+    // A retry of a call that took effect (its answer was lost on the way) gets the
+    // plan as that call left it, instead of applying the change twice; the lookup
+    // runs under the lock and after the access decision, which leaves this call's
+    // one audit record.
+    absl::StatusOr<UpdateResult> updated = repository_.UpdatePlan(
+        CallerOf(call, "UpdatePlan"), *id, call.request_id_from_caller ? call.request_id : "",
         [&](const Plan& current, const FactsFor&) { return ChangeFor(call, *request, current); });
     if (!updated.ok()) return updated.status();
-    *response = *std::move(updated);
+    if (const std::optional<EarlierUpdate>& earlier = updated->earlier; earlier.has_value()) {
+      // A gateway that passes one correlation id to many calls must not have a
+      // second, different change swallowed as a "retry".
+      if (earlier->fingerprint != RequestFingerprint(*request) ||
+          earlier->revision.actor_organization() != call.principal.organization) {
+        return InvalidField("x-request-id",
+                            "was already used for a different change of this plan; send a "
+                            "new request id for a new change");
+      }
+      *response = earlier->revision.plan();
+      return absl::OkStatus();
+    }
+    *response = std::move(updated->plan);
     return absl::OkStatus();
   });
 }
@@ -212,7 +205,7 @@ grpc::Status CasePlanService::UpdatePlan(grpc::ServerContext* context,
 grpc::Status CasePlanService::ListPlanRevisions(grpc::ServerContext* context,
                                                 const v1::ListPlanRevisionsRequest* request,
                                                 v1::ListPlanRevisionsResponse* response) {
-  return calls_.Handle(context, "ListPlanRevisions", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "ListPlanRevisions", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = PlanIdFromName(request->name(), "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<int> page_size = PageSize(request->page_size());
@@ -240,7 +233,7 @@ grpc::Status CasePlanService::ListPlanRevisions(grpc::ServerContext* context,
 grpc::Status CasePlanService::HandOverPlan(grpc::ServerContext* context,
                                            const v1::HandOverPlanRequest* request,
                                            v1::Plan* response) {
-  return calls_.Handle(context, "HandOverPlan", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "HandOverPlan", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = PlanIdFromName(request->name(), "name");
     if (!id.ok()) return id.status();
     auto change = [&](const Plan& current,

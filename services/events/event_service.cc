@@ -303,11 +303,14 @@ class Subscriber final : public StreamListener,
     bool finish = false;
     {
       absl::MutexLock lock(&mu_);
-      if (!finishing_ && principal_.expires_at <= now) {
+      // The moment a new call with the token would be refused (its exp plus the
+      // verifier's clock skew), not before: the stream and a new call agree.
+      if (!finishing_ && principal_.accepted_until <= now) {
         finishing_ = true;
-        final_ = grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                              "the token has expired; reconnect with a fresh token and the "
-                              "last cursor");
+        final_ = ToGrpcStatus(absl::UnauthenticatedError(
+                                  "the token has expired; reconnect with a fresh token and the "
+                                  "last cursor"),
+                              request_id_);
         finish_wanted_at_ = now;
         queue_.clear();
       }
@@ -539,7 +542,7 @@ EventService::~EventService() {
 grpc::ServerWriteReactor<v1::SubscribeResponse>* EventService::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
   std::shared_ptr<Subscriber> subscriber;
-  grpc::Status status = calls_.Handle(context, "Subscribe", [&](const CallContext& call) {
+  grpc::Status status = calls_.Handle(context, "Subscribe", *request, [&](const CallContext& call) {
     absl::Duration heartbeat = options_.default_heartbeat;
     if (request->has_heartbeat_interval()) {
       heartbeat = absl::Seconds(request->heartbeat_interval().seconds()) +
@@ -585,7 +588,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventService::Subscribe(
 grpc::Status EventService::ListEvents(grpc::ServerContext* context,
                                       const v1::ListEventsRequest* request,
                                       v1::ListEventsResponse* response) {
-  return calls_.Handle(context, "ListEvents", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "ListEvents", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<Subscription> subscription = ValidateSubscription(
         call.principal, {request->municipalities().begin(), request->municipalities().end()},
         {request->event_types().begin(), request->event_types().end()}, request->page_token(),

@@ -213,7 +213,7 @@ IdentityService::IdentityService(IdentityRepository& repository,
 grpc::Status IdentityService::CreateMunicipality(grpc::ServerContext* context,
                                                  const v1::CreateMunicipalityRequest* request,
                                                  v1::Municipality* response) {
-  return calls_.Handle(context, "CreateMunicipality", [&](const CallContext& call) {
+  return calls_.Handle(context, "CreateMunicipality", *request, [&](const CallContext& call) {
     if (absl::Status role = RequireRole(call.principal, "administrator"); !role.ok()) return role;
     if (absl::Status valid = ValidateMunicipality(request->municipality()); !valid.ok()) {
       return valid;
@@ -243,7 +243,7 @@ grpc::Status IdentityService::CreateMunicipality(grpc::ServerContext* context,
 grpc::Status IdentityService::GetMunicipality(grpc::ServerContext* context,
                                               const v1::GetMunicipalityRequest* request,
                                               v1::Municipality* response) {
-  return calls_.Handle(context, "GetMunicipality", [&](const CallContext& call) {
+  return calls_.Handle(context, "GetMunicipality", *request, [&](const CallContext& call) {
     const std::string code(ResourceId(request->name(), "municipalities"));
     if (!IsMunicipalityCode(code)) {
       return InvalidField("name", "must be municipalities/{kommunkod}");
@@ -263,7 +263,7 @@ grpc::Status IdentityService::GetMunicipality(grpc::ServerContext* context,
 grpc::Status IdentityService::ListMunicipalities(grpc::ServerContext* context,
                                                  const v1::ListMunicipalitiesRequest* request,
                                                  v1::ListMunicipalitiesResponse* response) {
-  return calls_.Handle(context, "ListMunicipalities", [&](const CallContext& call) {
+  return calls_.Handle(context, "ListMunicipalities", *request, [&](const CallContext& call) {
     absl::StatusOr<int> page_size = PageSizeOf(request->page_size());
     if (!page_size.ok()) return page_size.status();
     std::string after;
@@ -291,7 +291,7 @@ grpc::Status IdentityService::ListMunicipalities(grpc::ServerContext* context,
 grpc::Status IdentityService::CreateOrganization(grpc::ServerContext* context,
                                                  const v1::CreateOrganizationRequest* request,
                                                  v1::Organization* response) {
-  return calls_.Handle(context, "CreateOrganization", [&](const CallContext& call) {
+  return calls_.Handle(context, "CreateOrganization", *request, [&](const CallContext& call) {
     if (absl::Status role = RequireRole(call.principal, "administrator"); !role.ok()) return role;
     if (!IsCallerChosenId(request->organization_id())) {
       return InvalidField("organization_id", "must be 2 to 63 characters of [a-z0-9-]");
@@ -341,7 +341,7 @@ grpc::Status IdentityService::CreateOrganization(grpc::ServerContext* context,
 grpc::Status IdentityService::GetOrganization(grpc::ServerContext* context,
                                               const v1::GetOrganizationRequest* request,
                                               v1::Organization* response) {
-  return calls_.Handle(context, "GetOrganization", [&](const CallContext& call) {
+  return calls_.Handle(context, "GetOrganization", *request, [&](const CallContext& call) {
     const std::string id(ResourceId(request->name(), "organizations"));
     if (id.empty()) return InvalidField("name", "must be organizations/{id}");
     std::optional<v1::Organization> found;
@@ -359,7 +359,7 @@ grpc::Status IdentityService::GetOrganization(grpc::ServerContext* context,
 grpc::Status IdentityService::ListOrganizations(grpc::ServerContext* context,
                                                 const v1::ListOrganizationsRequest* request,
                                                 v1::ListOrganizationsResponse* response) {
-  return calls_.Handle(context, "ListOrganizations", [&](const CallContext& call) {
+  return calls_.Handle(context, "ListOrganizations", *request, [&](const CallContext& call) {
     if (!request->municipality().empty() && !IsMunicipalityCode(request->municipality())) {
       return InvalidField("municipality", "must be a kommunkod of four digits");
     }
@@ -392,7 +392,7 @@ grpc::Status IdentityService::ListOrganizations(grpc::ServerContext* context,
 grpc::Status IdentityService::UpdateOrganization(grpc::ServerContext* context,
                                                  const v1::UpdateOrganizationRequest* request,
                                                  v1::Organization* response) {
-  return calls_.Handle(context, "UpdateOrganization", [&](const CallContext& call) {
+  return calls_.Handle(context, "UpdateOrganization", *request, [&](const CallContext& call) {
     if (absl::Status role = RequireRole(call.principal, "administrator"); !role.ok()) return role;
     const std::string id(ResourceId(request->organization().name(), "organizations"));
     if (id.empty()) return InvalidField("organization.name", "must be organizations/{id}");
@@ -449,7 +449,7 @@ grpc::Status IdentityService::UpdateOrganization(grpc::ServerContext* context,
 grpc::Status IdentityService::CreateUser(grpc::ServerContext* context,
                                          const v1::CreateUserRequest* request,
                                          v1::User* response) {
-  return calls_.Handle(context, "CreateUser", [&](const CallContext& call) {
+  return calls_.Handle(context, "CreateUser", *request, [&](const CallContext& call) {
     if (!IsCallerChosenId(request->user_id())) {
       return InvalidField("user_id", "must be 2 to 63 characters of [a-z0-9-]");
     }
@@ -516,7 +516,7 @@ grpc::Status IdentityService::CreateUser(grpc::ServerContext* context,
 
 grpc::Status IdentityService::GetUser(grpc::ServerContext* context,
                                       const v1::GetUserRequest* request, v1::User* response) {
-  return calls_.Handle(context, "GetUser", [&](const CallContext& call) {
+  return calls_.Handle(context, "GetUser", *request, [&](const CallContext& call) {
     const std::string id(ResourceId(request->name(), "users"));
     if (id.empty()) return InvalidField("name", "must be users/{id}");
     std::optional<v1::User> found;
@@ -623,7 +623,7 @@ absl::Status IdentityService::ReadPerson(IdentityStore& store, const CallContext
 grpc::Status IdentityService::CreatePerson(grpc::ServerContext* context,
                                            const v1::CreatePersonRequest* request,
                                            v1::Person* response) {
-  return calls_.Handle(context, "CreatePerson", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "CreatePerson", *request, [&](const CallContext& call) -> absl::Status {
     const v1::Person& given = request->person();
     absl::StatusOr<PersonalIdentityNumber> number =
         ParsePersonalIdentityNumber(given.identity_number(), absl::ToCivilDay(call.now, Sweden()));
@@ -729,7 +729,7 @@ grpc::Status IdentityService::CreatePerson(grpc::ServerContext* context,
 grpc::Status IdentityService::GetPerson(grpc::ServerContext* context,
                                         const v1::GetPersonRequest* request,
                                         v1::Person* response) {
-  return calls_.Handle(context, "GetPerson", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "GetPerson", *request, [&](const CallContext& call) -> absl::Status {
     const std::string id = PersonIdOf(request->name());
     if (id.empty()) return InvalidField("name", "must be persons/{id}");
     absl::StatusOr<std::string> purpose = PurposeOrDefault(request->purpose(), "purpose");
@@ -749,7 +749,7 @@ grpc::Status IdentityService::GetPerson(grpc::ServerContext* context,
 grpc::Status IdentityService::LookupPerson(grpc::ServerContext* context,
                                            const v1::LookupPersonRequest* request,
                                            v1::Person* response) {
-  return calls_.Handle(context, "LookupPerson", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "LookupPerson", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<PersonalIdentityNumber> number = ParsePersonalIdentityNumber(
         request->identity_number(), absl::ToCivilDay(call.now, Sweden()));
     if (!number.ok()) {
@@ -774,7 +774,7 @@ grpc::Status IdentityService::LookupPerson(grpc::ServerContext* context,
 grpc::Status IdentityService::CreateConsent(grpc::ServerContext* context,
                                             const v1::CreateConsentRequest* request,
                                             v1::Consent* response) {
-  return calls_.Handle(context, "CreateConsent", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "CreateConsent", *request, [&](const CallContext& call) -> absl::Status {
     const v1::Consent& given = request->consent();
     if (absl::Status valid = ValidateNewConsent(given, call.now); !valid.ok()) return valid;
     absl::StatusOr<std::string> request_id = CreateRequestId(request->request_id(), call);
@@ -851,7 +851,7 @@ grpc::Status IdentityService::CreateConsent(grpc::ServerContext* context,
 grpc::Status IdentityService::GetConsent(grpc::ServerContext* context,
                                          const v1::GetConsentRequest* request,
                                          v1::Consent* response) {
-  return calls_.Handle(context, "GetConsent", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "GetConsent", *request, [&](const CallContext& call) -> absl::Status {
     const std::string id(ResourceId(request->name(), "consents"));
     if (!IsUuid(id)) return InvalidField("name", "must be consents/{id}");
     absl::Status outcome;
@@ -878,7 +878,7 @@ grpc::Status IdentityService::GetConsent(grpc::ServerContext* context,
 grpc::Status IdentityService::ListConsents(grpc::ServerContext* context,
                                            const v1::ListConsentsRequest* request,
                                            v1::ListConsentsResponse* response) {
-  return calls_.Handle(context, "ListConsents", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "ListConsents", *request, [&](const CallContext& call) -> absl::Status {
     const std::string person_id = PersonIdOf(request->person());
     if (person_id.empty()) return InvalidField("person", "must be persons/{id}");
     absl::StatusOr<int> page_size = PageSizeOf(request->page_size());
@@ -936,7 +936,7 @@ grpc::Status IdentityService::ListConsents(grpc::ServerContext* context,
 grpc::Status IdentityService::WithdrawConsent(grpc::ServerContext* context,
                                               const v1::WithdrawConsentRequest* request,
                                               v1::Consent* response) {
-  return calls_.Handle(context, "WithdrawConsent", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "WithdrawConsent", *request, [&](const CallContext& call) -> absl::Status {
     const std::string id(ResourceId(request->name(), "consents"));
     if (!IsUuid(id)) return InvalidField("name", "must be consents/{id}");
     if (request->reason().size() > 500) {
@@ -981,7 +981,7 @@ grpc::Status IdentityService::WithdrawConsent(grpc::ServerContext* context,
 grpc::Status IdentityService::CheckAccess(grpc::ServerContext* context,
                                           const v1::CheckAccessRequest* request,
                                           v1::CheckAccessResponse* response) {
-  return calls_.Handle(context, "CheckAccess", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "CheckAccess", *request, [&](const CallContext& call) -> absl::Status {
     FieldViolations v;
     if (ResourceId(request->organization(), "organizations").empty()) {
       v.Add("organization", "must be organizations/{id}");
@@ -1028,7 +1028,7 @@ grpc::Status IdentityService::CheckAccess(grpc::ServerContext* context,
 grpc::Status IdentityService::BreakGlass(grpc::ServerContext* context,
                                          const v1::BreakGlassRequest* request,
                                          v1::BreakGlassAccess* response) {
-  return calls_.Handle(context, "BreakGlass", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "BreakGlass", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<absl::Duration> duration = ValidateBreakGlass(*request);
     if (!duration.ok()) return duration.status();
     v1::BreakGlassAccess access;
@@ -1096,7 +1096,7 @@ grpc::Status IdentityService::BreakGlass(grpc::ServerContext* context,
 grpc::Status IdentityService::ListAccessLog(grpc::ServerContext* context,
                                             const v1::ListAccessLogRequest* request,
                                             v1::ListAccessLogResponse* response) {
-  return calls_.Handle(context, "ListAccessLog", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "ListAccessLog", *request, [&](const CallContext& call) -> absl::Status {
     const std::string person_id = PersonIdOf(request->person());
     if (person_id.empty()) return InvalidField("person", "must be persons/{id}");
     absl::StatusOr<int> page_size = PageSizeOf(request->page_size());
@@ -1154,7 +1154,7 @@ grpc::Status IdentityService::ListAccessLog(grpc::ServerContext* context,
 grpc::Status IdentityService::VerifyAuditLog(grpc::ServerContext* context,
                                              const v1::VerifyAuditLogRequest* request,
                                              v1::VerifyAuditLogResponse* response) {
-  return calls_.Handle(context, "VerifyAuditLog", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "VerifyAuditLog", *request, [&](const CallContext& call) -> absl::Status {
     if (absl::Status role = RequireRole(call.principal, "supervisor"); !role.ok()) return role;
     if (!request->person().empty() && PersonIdOf(request->person()).empty()) {
       return InvalidField("person", "must be persons/{id}");
@@ -1223,7 +1223,7 @@ grpc::Status IdentityService::VerifyAuditLog(grpc::ServerContext* context,
 grpc::Status IdentityService::ReviewAccess(grpc::ServerContext* context,
                                            const v1::ReviewAccessRequest* request,
                                            v1::ReviewAccessResponse* response) {
-  return calls_.Handle(context, "ReviewAccess", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "ReviewAccess", *request, [&](const CallContext& call) -> absl::Status {
     if (absl::Status role = RequireRole(call.principal, "supervisor"); !role.ok()) return role;
     FieldViolations v;
     if (!request->has_start_time()) v.Add("start_time", "is required");

@@ -110,7 +110,7 @@ PlacementService::PlacementService(PlacementRepository& repository, const CallHa
 grpc::Status PlacementService::CreateEmployer(Context* context,
                                               const v1::CreateEmployerRequest* request,
                                               v1::Employer* response) {
-  return calls_.Handle(context, "CreateEmployer", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "CreateEmployer", *request, [&](const CallContext& call) -> absl::Status {
     if (absl::Status role = CheckCoordinator(call.principal); !role.ok()) return role;
     FieldViolations v;
     CheckRequestId(request->request_id(), v);
@@ -131,7 +131,7 @@ grpc::Status PlacementService::CreateEmployer(Context* context,
 
 grpc::Status PlacementService::GetEmployer(Context* context, const v1::GetEmployerRequest* request,
                                            v1::Employer* response) {
-  return calls_.Handle(context, "GetEmployer", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "GetEmployer", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(request->name(), "employers", "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<v1::Employer> employer =
@@ -145,7 +145,7 @@ grpc::Status PlacementService::GetEmployer(Context* context, const v1::GetEmploy
 grpc::Status PlacementService::ListEmployers(Context* context,
                                              const v1::ListEmployersRequest* request,
                                              v1::ListEmployersResponse* response) {
-  return calls_.Handle(context, "ListEmployers", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "ListEmployers", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<int> size = PageSize(request->page_size());
     if (!size.ok()) return size.status();
     const std::string filters = absl::StrCat("employers|", request->industry());
@@ -171,7 +171,7 @@ grpc::Status PlacementService::ListEmployers(Context* context,
 grpc::Status PlacementService::UpdateEmployer(Context* context,
                                               const v1::UpdateEmployerRequest* request,
                                               v1::Employer* response) {
-  return calls_.Handle(context, "UpdateEmployer", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "UpdateEmployer", *request, [&](const CallContext& call) -> absl::Status {
     if (absl::Status role = CheckCoordinator(call.principal); !role.ok()) return role;
     absl::StatusOr<std::string> id =
         IdFromName(request->employer().name(), "employers", "employer.name");
@@ -202,7 +202,7 @@ grpc::Status PlacementService::UpdateEmployer(Context* context,
 
 grpc::Status PlacementService::LogContact(Context* context, const v1::LogContactRequest* request,
                                           v1::Contact* response) {
-  return calls_.Handle(context, "LogContact", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "LogContact", *request, [&](const CallContext& call) -> absl::Status {
     if (absl::Status role = CheckCoordinator(call.principal); !role.ok()) return role;
     absl::StatusOr<std::string> id = IdFromName(request->employer(), "employers", "employer");
     if (!id.ok()) return id.status();
@@ -221,7 +221,7 @@ grpc::Status PlacementService::LogContact(Context* context, const v1::LogContact
 grpc::Status PlacementService::ListContacts(Context* context,
                                             const v1::ListContactsRequest* request,
                                             v1::ListContactsResponse* response) {
-  return calls_.Handle(context, "ListContacts", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "ListContacts", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(request->employer(), "employers", "employer");
     if (!id.ok()) return id.status();
     absl::StatusOr<int> size = PageSize(request->page_size());
@@ -249,7 +249,7 @@ grpc::Status PlacementService::ListContacts(Context* context,
 grpc::Status PlacementService::ListColdEmployers(Context* context,
                                                  const v1::ListColdEmployersRequest* request,
                                                  v1::ListColdEmployersResponse* response) {
-  return calls_.Handle(context, "ListColdEmployers", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "ListColdEmployers", *request, [&](const CallContext& call) -> absl::Status {
     FieldViolations v;
     if (request->min_days_without_contact() < 0 || request->min_days_without_contact() > 3650) {
       v.Add("min_days_without_contact", "must be 0 to 3650");
@@ -282,7 +282,7 @@ grpc::Status PlacementService::ListColdEmployers(Context* context,
 grpc::Status PlacementService::CreatePlacement(Context* context,
                                                const v1::CreatePlacementRequest* request,
                                                v1::Placement* response) {
-  return calls_.Handle(context, "CreatePlacement", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "CreatePlacement", *request, [&](const CallContext& call) -> absl::Status {
     if (absl::Status role = CheckCoordinator(call.principal); !role.ok()) return role;
     FieldViolations v;
     CheckRequestId(request->request_id(), v);
@@ -311,7 +311,7 @@ grpc::Status PlacementService::CreatePlacement(Context* context,
 grpc::Status PlacementService::GetPlacement(Context* context,
                                             const v1::GetPlacementRequest* request,
                                             v1::Placement* response) {
-  return calls_.Handle(context, "GetPlacement", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "GetPlacement", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(request->name(), "placements", "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<v1::Placement> placement =
@@ -325,7 +325,7 @@ grpc::Status PlacementService::GetPlacement(Context* context,
 grpc::Status PlacementService::ListPlacements(Context* context,
                                               const v1::ListPlacementsRequest* request,
                                               v1::ListPlacementsResponse* response) {
-  return calls_.Handle(context, "ListPlacements", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "ListPlacements", *request, [&](const CallContext& call) -> absl::Status {
     PlacementRepository::PlacementQuery query;
     query.municipality = call.principal.municipality;
     if (!request->employer().empty()) {
@@ -365,7 +365,7 @@ grpc::Status PlacementService::ListPlacements(Context* context,
 grpc::Status PlacementService::UpdatePlacement(Context* context,
                                                const v1::UpdatePlacementRequest* request,
                                                v1::Placement* response) {
-  return calls_.Handle(context, "UpdatePlacement", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "UpdatePlacement", *request, [&](const CallContext& call) -> absl::Status {
     if (absl::Status role = CheckCoordinator(call.principal); !role.ok()) return role;
     absl::StatusOr<std::string> id =
         IdFromName(request->placement().name(), "placements", "placement.name");
@@ -402,7 +402,7 @@ grpc::Status PlacementService::CreatePlacementNeed(Context* context,
                                                    const v1::CreatePlacementNeedRequest* request,
                                                    v1::PlacementNeed* response) {
   return calls_.Handle(
-      context, "CreatePlacementNeed", [&](const CallContext& call) -> absl::Status {
+      context, "CreatePlacementNeed", *request, [&](const CallContext& call) -> absl::Status {
         // A caller whose role handles no personal data learns nothing from
         // validation.
         if (!MayHandlePersonalData(call.principal)) return RoleDeniedStatus();
@@ -433,7 +433,7 @@ grpc::Status PlacementService::CreatePlacementNeed(Context* context,
 grpc::Status PlacementService::GetPlacementNeed(Context* context,
                                                 const v1::GetPlacementNeedRequest* request,
                                                 v1::PlacementNeed* response) {
-  return calls_.Handle(context, "GetPlacementNeed", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "GetPlacementNeed", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(request->name(), "placementNeeds", "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<v1::PlacementNeed> need =
@@ -447,7 +447,7 @@ grpc::Status PlacementService::GetPlacementNeed(Context* context,
 grpc::Status PlacementService::MatchPlacements(Context* context,
                                                const v1::MatchPlacementsRequest* request,
                                                v1::MatchPlacementsResponse* response) {
-  return calls_.Handle(context, "MatchPlacements", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "MatchPlacements", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id =
         IdFromName(request->placement_need(), "placementNeeds", "placement_need");
     if (!id.ok()) return id.status();
@@ -472,7 +472,7 @@ grpc::Status PlacementService::MatchPlacements(Context* context,
 grpc::Status PlacementService::AllocatePrao(Context* context,
                                             const v1::AllocatePraoRequest* request,
                                             v1::AllocatePraoResponse* response) {
-  return calls_.Handle(context, "AllocatePrao", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "AllocatePrao", *request, [&](const CallContext& call) -> absl::Status {
     if (!call.principal.HasRole("placement_coordinator") && !call.principal.HasRole("teacher")) {
       return absl::PermissionDeniedError(
           "prao allocation is for the roles placement_coordinator and "
@@ -530,7 +530,7 @@ grpc::Status PlacementService::AllocatePrao(Context* context,
 grpc::Status PlacementService::CreateAgreement(Context* context,
                                                const v1::CreateAgreementRequest* request,
                                                v1::Agreement* response) {
-  return calls_.Handle(context, "CreateAgreement", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "CreateAgreement", *request, [&](const CallContext& call) -> absl::Status {
     if (!MayHandlePersonalData(call.principal)) return RoleDeniedStatus();
     absl::StatusOr<std::string> placement_id =
         IdFromName(request->agreement().placement(), "placements", "agreement.placement");
@@ -550,7 +550,7 @@ grpc::Status PlacementService::CreateAgreement(Context* context,
 grpc::Status PlacementService::GetAgreement(Context* context,
                                             const v1::GetAgreementRequest* request,
                                             v1::Agreement* response) {
-  return calls_.Handle(context, "GetAgreement", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "GetAgreement", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(request->name(), "agreements", "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<v1::Agreement> agreement =
@@ -564,7 +564,7 @@ grpc::Status PlacementService::GetAgreement(Context* context,
 grpc::Status PlacementService::ListAgreements(Context* context,
                                               const v1::ListAgreementsRequest* request,
                                               v1::ListAgreementsResponse* response) {
-  return calls_.Handle(context, "ListAgreements", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "ListAgreements", *request, [&](const CallContext& call) -> absl::Status {
     if (!MayHandlePersonalData(call.principal)) return RoleDeniedStatus();
     if (!v1::AgreementStatus_IsValid(request->status())) {
       return InvalidField("status", "is not a status");
@@ -594,10 +594,11 @@ grpc::Status PlacementService::ListAgreements(Context* context,
 }
 
 grpc::Status PlacementService::Step(
-    Context* context, absl::string_view method, const std::string& name, const std::string& etag,
+    Context* context, absl::string_view method, const google::protobuf::Message& request,
+    const std::string& name, const std::string& etag,
     v1::Agreement* response,
     const std::function<absl::StatusOr<AgreementStep>(const v1::Agreement&, absl::Time)>& step) {
-  return calls_.Handle(context, method, [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, method, request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(name, "agreements", "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<v1::Agreement> stepped = repository_.StepAgreement(
@@ -612,7 +613,7 @@ grpc::Status PlacementService::Step(
 grpc::Status PlacementService::RecordWorkplaceVisit(Context* context,
                                                     const v1::RecordWorkplaceVisitRequest* request,
                                                     v1::Agreement* response) {
-  return Step(context, "RecordWorkplaceVisit", request->name(), request->etag(), response,
+  return Step(context, "RecordWorkplaceVisit", *request, request->name(), request->etag(), response,
               [&](const v1::Agreement& current, absl::Time now) {
                 return RecordVisit(current, request->visit_date(), now);
               });
@@ -621,7 +622,7 @@ grpc::Status PlacementService::RecordWorkplaceVisit(Context* context,
 grpc::Status PlacementService::SignAgreement(Context* context,
                                              const v1::SignAgreementRequest* request,
                                              v1::Agreement* response) {
-  return Step(context, "SignAgreement", request->name(), request->etag(), response,
+  return Step(context, "SignAgreement", *request, request->name(), request->etag(), response,
               [&](const v1::Agreement& current, absl::Time now) {
                 return Sign(current, request->party(), now);
               });
@@ -630,14 +631,14 @@ grpc::Status PlacementService::SignAgreement(Context* context,
 grpc::Status PlacementService::StartAgreement(Context* context,
                                               const v1::StartAgreementRequest* request,
                                               v1::Agreement* response) {
-  return Step(context, "StartAgreement", request->name(), request->etag(), response,
+  return Step(context, "StartAgreement", *request, request->name(), request->etag(), response,
               [&](const v1::Agreement& current, absl::Time now) { return Start(current, now); });
 }
 
 grpc::Status PlacementService::CompleteAgreement(Context* context,
                                                  const v1::CompleteAgreementRequest* request,
                                                  v1::Agreement* response) {
-  return Step(context, "CompleteAgreement", request->name(), request->etag(), response,
+  return Step(context, "CompleteAgreement", *request, request->name(), request->etag(), response,
               [&](const v1::Agreement& current, absl::Time now) {
                 return Complete(current, request->outcome(), request->outcome_note(), now);
               });
@@ -646,7 +647,7 @@ grpc::Status PlacementService::CompleteAgreement(Context* context,
 grpc::Status PlacementService::EndAgreement(Context* context,
                                             const v1::EndAgreementRequest* request,
                                             v1::Agreement* response) {
-  return Step(context, "EndAgreement", request->name(), request->etag(), response,
+  return Step(context, "EndAgreement", *request, request->name(), request->etag(), response,
               [&](const v1::Agreement& current, absl::Time now) {
                 return End(current, request->reason(), request->outcome(), request->outcome_note(),
                            now);
@@ -658,7 +659,7 @@ grpc::Status PlacementService::EndAgreement(Context* context,
 grpc::Status PlacementService::GetSupplyAndDemand(Context* context,
                                                   const v1::GetSupplyAndDemandRequest* request,
                                                   v1::SupplyAndDemand* response) {
-  return calls_.Handle(context, "GetSupplyAndDemand", [&](const CallContext& call) -> absl::Status {
+  return calls_.Handle(context, "GetSupplyAndDemand", *request, [&](const CallContext& call) -> absl::Status {
     FieldViolations v;
     const absl::CivilMonth from(DayOf(request->from_date()));
     const absl::CivilMonth to(DayOf(request->to_date()));

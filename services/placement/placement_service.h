@@ -65,7 +65,8 @@ class PlacementService final : public v1::PlacementService::Service {
  private:
   // Runs one lifecycle step of agreement `name` (field "name").
   grpc::Status Step(
-      Context* context, absl::string_view method, const std::string& name, const std::string& etag,
+      Context* context, absl::string_view method, const google::protobuf::Message& request,
+      const std::string& name, const std::string& etag,
       v1::Agreement* response,
       const std::function<absl::StatusOr<AgreementStep>(const v1::Agreement&, absl::Time)>& step);
 

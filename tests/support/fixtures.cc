@@ -1,5 +1,11 @@
 #include "tests/support/fixtures.h"
 
+#include "google/rpc/status.pb.h"
+
+#include "google/rpc/error_details.pb.h"
+
+#include "common/rpc_details.h"
+
 #include <unistd.h>
 
 #include <fstream>
@@ -215,6 +221,18 @@ absl::Status WaitForOutboxDrained(const std::string& pg_dsn, absl::Duration time
   }
   return absl::DeadlineExceededError(
       absl::StrCat("the outbox still had ", pending, " unpublished events"));
+}
+
+std::vector<std::string> ViolatedFields(const grpc::Status& status) {
+  google::rpc::Status details;
+  google::rpc::BadRequest bad_request;
+  std::vector<std::string> fields;
+  if (details.ParseFromString(status.error_details()) && UnpackDetail(details, &bad_request)) {
+    for (const auto& violation : bad_request.field_violations()) {
+      fields.push_back(violation.field());
+    }
+  }
+  return fields;
 }
 
 }  // namespace samplan::testing

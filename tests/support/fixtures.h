@@ -7,6 +7,8 @@
 
 #include <map>
 #include <string>
+
+#include <grpcpp/support/status.h>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -96,6 +98,10 @@ class TestPersons {
 
 // Waits until the caseplan outbox has no unpublished row, up to `timeout`.
 absl::Status WaitForOutboxDrained(const std::string& pg_dsn, absl::Duration timeout);
+
+// Returns the fields named by the google.rpc.BadRequest detail of `status`, in
+// order; empty when it carries none.
+std::vector<std::string> ViolatedFields(const grpc::Status& status);
 
 }  // namespace samplan::testing
 
