@@ -97,7 +97,8 @@ AuditEntry AuditOf(const Principal& principal, absl::string_view action,
 std::vector<PreparedStatement> AccessStatements() {
   return {
       {kAccessFacts,
-       "SELECT consent, break_glass, consent_gap, person_municipality, person_owner "
+       "SELECT consent, break_glass, consent_gap, person_municipality, person_owner, "
+       "access_version "
        "FROM identity.access_facts($1, $2, $3, $4, $5)"},
       {kAppendAudit,
        "SELECT identity.append_audit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"},
@@ -116,6 +117,7 @@ AccessFacts ReadAccessFacts(pqxx::transaction_base& tx, absl::string_view organi
   facts.consent_gap = row[2].as<std::string>();
   facts.person_municipality = row[3].is_null() ? "" : row[3].as<std::string>();
   facts.person_owner = row[4].is_null() ? "" : row[4].as<std::string>();
+  facts.access_version = row[5].as<int64_t>();
   return facts;
 }
 

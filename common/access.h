@@ -88,6 +88,10 @@ struct AccessFacts {
   // the person is not registered.
   std::string person_municipality;
   std::string person_owner;
+  // The person's access version when the facts were read (identity raises it with
+  // every consent or break-glass change): facts decide an event only when they
+  // are at least as new as the version the event was written under.
+  int64_t access_version = 0;
 };
 
 // The outcome, with what it rests on.

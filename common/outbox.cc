@@ -40,7 +40,10 @@ Outbox::Outbox(std::string schema)
     : append_sql_(absl::StrCat(
           "INSERT INTO ", schema,
           ".outbox (event_id, event_type, municipality, aggregate, aggregate_version, "
-          "envelope) VALUES ($1, $2, $3, $4, $5, $6)")) {}
+          "envelope, access_version) VALUES ($1, $2, $3, $4, $5, $6, "
+          // Read in this statement: a consent change that committed before it is
+          // counted, and the event service then decides on facts at least as new.
+          "CASE WHEN $7 = '' THEN 0 ELSE identity.person_access_version($7) END)")) {}
 
 std::vector<PreparedStatement> Outbox::statements() const {
   return {{kAppendStatement, append_sql_.c_str()}};
@@ -50,7 +53,7 @@ void Outbox::Append(pqxx::transaction_base& tx, const events::v1::Event& event) 
   const std::string envelope = event.SerializeAsString();
   tx.exec_prepared(kAppendStatement, event.event_id(), event.type(), event.municipality(),
                    event.aggregate(), event.aggregate_version(),
-                   pqxx::binarystring(envelope.data(), envelope.size()));
+                   pqxx::binarystring(envelope.data(), envelope.size()), event.person());
 }
 
 }  // namespace samplan

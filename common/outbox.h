@@ -48,7 +48,8 @@ class Outbox {
   std::vector<PreparedStatement> statements() const;
 
   // Appends `event` within `tx`; it becomes visible to the relay when, and only
-  // if, `tx` commits.
+  // if, `tx` commits. It is stored with the access version of its person as `tx`
+  // sees it (identity.person_access_version), which the relay publishes with it.
   void Append(pqxx::transaction_base& tx, const events::v1::Event& event) const;
 
  private:

@@ -23,6 +23,7 @@ struct PendingRow {
   std::string municipality;
   std::string event_type;
   std::string envelope;
+  int64_t access_version = 0;
   int64_t stream_ms = 0;
   int64_t stream_seq = 0;
 
@@ -30,14 +31,15 @@ struct PendingRow {
 };
 
 // Appends entries to one stream with their explicit ids, in order, and stops at
-// the first refusal. KEYS[1] is the stream, ARGV[1] the MINID threshold, then four
-// values per entry: id, event id, type, envelope. Returns {entries written, the
-// refusal or ""}.
+// the first refusal. KEYS[1] is the stream, ARGV[1] the MINID threshold, then five
+// values per entry: id, event id, type, envelope, access version. Returns {entries
+// written, the refusal or ""}.
 constexpr char kAppendInOrderScript[] = R"lua(
 local written = 0
-for i = 2, #ARGV, 4 do
+for i = 2, #ARGV, 5 do
   local reply = redis.pcall('XADD', KEYS[1], 'MINID', '~', ARGV[1], ARGV[i],
-                            'event_id', ARGV[i + 1], 'type', ARGV[i + 2], 'event', ARGV[i + 3])
+                            'event_id', ARGV[i + 1], 'type', ARGV[i + 2], 'event', ARGV[i + 3],
+                            'access_version', ARGV[i + 4])
   if type(reply) == 'table' and reply.err then return {written, reply.err} end
   written = written + 1
 end
@@ -149,7 +151,8 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
       pqxx::result result = tx.exec_params(
           absl::StrCat("SELECT id, event_id::text, municipality, event_type, envelope, "
                        "stream_ms, stream_seq, "
-                       "extract(epoch FROM clock_timestamp() - created_at)::float8 FROM ",
+                       "extract(epoch FROM clock_timestamp() - created_at)::float8, "
+                       "access_version FROM ",
                        options_.schema, ".outbox ORDER BY stream_ms, stream_seq, id LIMIT $1"),
           options_.batch_size);
       // How far behind the stream is: the age of the oldest waiting event. An
@@ -167,6 +170,7 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
         row.municipality = r[2].as<std::string>();
         row.event_type = r[3].as<std::string>();
         row.envelope = pqxx::binarystring(r[4]).str();
+        row.access_version = r[8].as<int64_t>();
         if (!r[5].is_null()) {  // given an id by an earlier round
           row.stream_ms = r[5].as<int64_t>();
           row.stream_seq = r[6].as<int64_t>();
@@ -226,8 +230,9 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
         std::vector<std::string> command = {"EVAL", kAppendInOrderScript, "1", key,
                                             absl::StrCat(min_id_ms)};
         for (size_t i = next; i < group.size(); ++i) {
-          command.insert(command.end(), {group[i]->StreamId(), group[i]->event_id,
-                                         group[i]->event_type, group[i]->envelope});
+          command.insert(command.end(),
+                         {group[i]->StreamId(), group[i]->event_id, group[i]->event_type,
+                          group[i]->envelope, absl::StrCat(group[i]->access_version)});
         }
         absl::StatusOr<RedisReply> reply = redis_.Command(command);
         if (!reply.ok()) return reply.status();

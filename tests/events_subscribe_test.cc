@@ -9,6 +9,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
 #include <thread>
@@ -394,6 +395,113 @@ TEST_F(EventsSubscribeTest, WithdrawalStopsDeliveriesWithinOneSecond) {
   EXPECT_EQ(VersionsOf(again->events(), plan), std::vector<int64_t>{});
 }
 
+// The withdrawal's event and the plan's events are published by two relays, each
+// on its own: on the stream, a plan change committed after the withdrawal may
+// stand before it. Whatever that order, from the moment WithdrawConsent returns
+// nothing more about the person reaches the agency. Identity's relay is made slow
+// here so that the stream holds them in the wrong order nearly every round.
+TEST_F(EventsSubscribeTest, NoChangeMadeAfterAWithdrawalReturnedReachesTheAgency) {
+  relays_[0]->Stop();
+  OutboxRelay slow_identity({"identity", 500, absl::Milliseconds(40), absl::Hours(24)}, *dsn_,
+                            {redis_->host(), redis_->port()});
+  slow_identity.Start();
+  auto af = Subscribe("af", Request());
+
+  struct Round {
+    std::string plan;
+    // The first version written by an update that began after the withdrawal had
+    // returned; every version from it on must stay unseen.
+    int64_t first_unseen = 0;
+  };
+  std::vector<Round> rounds;
+  for (int round = 0; round < 30; ++round) {
+    const auto [person, plan] = PersonWithPlan({"af"});
+    const std::string consent = last_consent_;
+    absl::Mutex mu;
+    std::vector<std::pair<absl::Time, int64_t>> writes;  // start of the call, version
+    std::atomic<bool> stop{false};
+    std::thread writer([&, plan = plan] {
+      for (int i = 0; !stop.load(); ++i) {
+        cp::UpdatePlanRequest update;
+        update.mutable_plan()->set_name(plan);
+        update.mutable_plan()->set_overall_goal_description(absl::StrCat("round step ", i));
+        update.mutable_update_mask()->add_paths("overall_goal_description");
+        cp::Plan out;
+        const absl::Time started = absl::Now();
+        grpc::Status status = caseplan_stub_->UpdatePlan(
+            testing::CallWithToken(Token("soc")).get(), update, &out);
+        ASSERT_TRUE(status.ok()) << status.error_message();
+        absl::MutexLock lock(&mu);
+        writes.emplace_back(started, out.version());
+      }
+    });
+    absl::SleepFor(absl::Milliseconds(15));
+    id::WithdrawConsentRequest withdraw;
+    withdraw.set_name(consent);
+    withdraw.set_reason("Personen vill inte längre att Arbetsförmedlingen ser planen.");
+    id::Consent withdrawn;
+    ASSERT_TRUE(identity_stub_
+                    ->WithdrawConsent(testing::CallWithToken(Token("soc")).get(), withdraw,
+                                      &withdrawn)
+                    .ok());
+    const absl::Time returned = absl::Now();
+    absl::SleepFor(absl::Milliseconds(40));
+    stop = true;
+    writer.join();
+    Round r{plan, 0};
+    absl::MutexLock lock(&mu);
+    for (const auto& [started, version] : writes) {
+      if (started > returned && (r.first_unseen == 0 || version < r.first_unseen)) {
+        r.first_unseen = version;
+      }
+    }
+    ASSERT_NE(r.first_unseen, 0) << "round " << round << ": no update began after the withdrawal";
+    rounds.push_back(r);
+  }
+  ASSERT_TRUE(testing::WaitForOutboxDrained(*dsn_, absl::Seconds(20)).ok());
+  absl::StatusOr<std::vector<testing::StreamedEvent>> stream =
+      testing::ReadStream(redis_->Address(), "1885");
+  ASSERT_TRUE(stream.ok() && !stream->empty());
+  ASSERT_TRUE(WaitForCursorPast(*af, stream->back().stream_id));
+
+  int leaked = 0;
+  for (const Round& r : rounds) {
+    for (int64_t version : VersionsOf(af->events(), r.plan)) {
+      if (version >= r.first_unseen) ++leaked;
+    }
+  }
+  EXPECT_EQ(leaked, 0) << "events of changes made after the withdrawal had returned reached "
+                          "the agency, over "
+                       << rounds.size() << " rounds";
+  slow_identity.Stop();
+  relays_[0]->Start();
+}
+
+// One partner's oversize token must not end another call on the same HTTP/2
+// connection: a proxy that pools upstream connections carries many partners'.
+TEST_F(EventsSubscribeTest, AnOversizeTokenIsRefusedForItsOwnCallOnly) {
+  std::shared_ptr<grpc::Channel> shared =
+      grpc::CreateChannel(events_->address(), grpc::InsecureChannelCredentials());
+  TestSubscriber open(shared, Token("af"), Request());
+  ASSERT_TRUE(open.WaitFor(absl::Seconds(10), [](const auto& r) { return !r.empty(); }));
+  auto stub = ev::EventService::NewStub(shared);
+  for (size_t size : {9 * 1024, 20 * 1024}) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + std::string(size, 'a'));
+    ev::ListEventsRequest list;
+    ev::ListEventsResponse page;
+    grpc::Status status = stub->ListEvents(&context, list, &page);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+        << size << " bytes: " << status.error_code() << " " << status.error_message();
+  }
+  // The open subscription is still there and still served.
+  const size_t before = open.received().size();
+  EXPECT_TRUE(open.WaitFor(absl::Seconds(5),
+                           [&](const auto& received) { return received.size() > before; }) ||
+              Ended(open));
+  EXPECT_FALSE(open.WaitForEnd(absl::ZeroDuration()).ok());
+}
+
 TEST_F(EventsSubscribeTest, HeartbeatsKeepAnIdleStreamAlive) {
   ev::SubscribeRequest request = Request("", {"nothing.happens.here"});
   request.mutable_heartbeat_interval()->set_seconds(1);
@@ -505,6 +613,29 @@ TEST_F(EventsSubscribeTest, CallersWithoutAValidTokenGetNothing) {
   EXPECT_EQ(ended->error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+// A token is accepted up to the verifier's clock skew (60 s) past its expiry. A
+// stream and a new call agree on that: the stream lives exactly as long as a new
+// call with the token would be accepted, then ends UNAUTHENTICATED.
+TEST_F(EventsSubscribeTest, AStreamEndsWhenANewCallWithItsTokenWouldBeRefused) {
+  const std::string token = keys_->TokenValidFor("af", -absl::Seconds(57), "partner_system");
+  auto stub = events_->NewStub();
+  ev::ListEventsResponse page;
+  ASSERT_TRUE(stub->ListEvents(testing::CallWithToken(token).get(), ev::ListEventsRequest(),
+                               &page)
+                  .ok())
+      << "within the skew, a new call is accepted";
+  TestSubscriber stream(events_->address(), token, Request());
+  ASSERT_TRUE(stream.WaitFor(absl::Seconds(5), [](const auto& r) { return !r.empty(); }));
+  EXPECT_FALSE(stream.WaitForEnd(absl::Seconds(1)).ok())
+      << "ended while a new call with the token is still accepted";
+  absl::StatusOr<grpc::Status> ended = stream.WaitForEnd(absl::Seconds(10));
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(stub->ListEvents(testing::CallWithToken(token).get(), ev::ListEventsRequest(), &page)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_F(EventsSubscribeTest, SubscribersLiveThroughARedisRestart) {
   auto af = Subscribe("af", Request());
   auto soc = Subscribe("soc", Request());
@@ -521,6 +652,51 @@ TEST_F(EventsSubscribeTest, SubscribersLiveThroughARedisRestart) {
   ASSERT_TRUE(WaitForVersion(*soc, plan, 8));
   EXPECT_EQ(VersionsOf(af->events(), plan), Range(1, 8));
   EXPECT_EQ(VersionsOf(soc->events(), plan), Range(1, 8));
+}
+
+// "Redis restarting is a pause": once Redis answers again, every new subscription
+// is served, including the first on each delivery worker, whose connection died.
+TEST_F(EventsSubscribeTest, NewSubscriptionsAfterARedisRestartAreAllServed) {
+  const auto [person, plan] = PersonWithPlan({"af"});
+  UpdatePlan(plan, 2);
+  ASSERT_TRUE(testing::WaitForOutboxDrained(*dsn_, absl::Seconds(10)).ok());
+  absl::StatusOr<std::vector<testing::StreamedEvent>> stream =
+      testing::ReadStream(redis_->Address(), "1885");
+  ASSERT_TRUE(stream.ok() && stream->size() >= 3);
+  const std::string cursor = absl::StrCat("1885:", (*stream)[stream->size() - 3].stream_id);
+  // Subscriptions from a cursor read the stream on the delivery workers' own
+  // connections: every worker then holds one.
+  std::vector<std::unique_ptr<TestSubscriber>> before;
+  for (int i = 0; i < 8; ++i) before.push_back(Subscribe("af", Request(cursor)));
+
+  ASSERT_TRUE(redis_->Kill().ok());
+  ASSERT_TRUE(redis_->Restart().ok());
+  auto stub = events_->NewStub();
+  ev::ListEventsResponse page;
+  grpc::Status listed;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    ev::ListEventsRequest list;
+    list.set_page_token(cursor);
+    page.Clear();
+    listed = stub->ListEvents(testing::CallWithToken(Token("af")).get(), list, &page);
+    if (listed.ok()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(listed.ok()) << listed.error_message();
+
+  int refused = 0;
+  std::vector<std::unique_ptr<TestSubscriber>> after;
+  for (int i = 0; i < 8; ++i) after.push_back(Subscribe("af", Request(cursor)));
+  for (auto& subscriber : after) {
+    absl::StatusOr<grpc::Status> ended = subscriber->WaitForEnd(absl::Milliseconds(300));
+    if (ended.ok()) {
+      ++refused;
+      ADD_FAILURE() << "a new subscription ended: " << ended->error_code() << " "
+                    << ended->error_message();
+    }
+  }
+  EXPECT_EQ(refused, 0);
+  for (auto& subscriber : after) EXPECT_TRUE(WaitForVersion(*subscriber, plan, 3));
 }
 
 TEST_F(EventsSubscribeTest, AStalledSubscriberIsCutOffAndTheOthersKeepUp) {

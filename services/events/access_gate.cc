@@ -33,6 +33,7 @@ AccessGate::~AccessGate() {
 
 absl::StatusOr<bool> AccessGate::MayDeliver(const Principal& principal,
                                             const AccessRequest& request,
+                                            int64_t access_version,
                                             absl::string_view action,
                                             absl::string_view request_id) {
   const std::string key = ReaderKey(principal, request);
@@ -44,7 +45,8 @@ absl::StatusOr<bool> AccessGate::MayDeliver(const Principal& principal,
       PersonFacts& person = Person(request.person);
       generation = person.generation;
       auto it = person.by_reader.find(key);
-      if (it != person.by_reader.end() && it->second.expires > now) {
+      if (it != person.by_reader.end() &&
+          Usable(it->second, principal, request, access_version, now)) {
         Facts& facts = it->second;
         RefreshSoon(facts, principal, request, action, request_id, generation, now);
         if (!DecideAccess(principal, request, facts.facts).permitted) return false;
@@ -74,13 +76,17 @@ absl::StatusOr<bool> AccessGate::MayDeliver(const Principal& principal,
 }
 
 bool AccessGate::KnownRefused(const Principal& principal, const AccessRequest& request,
-                              absl::string_view action, absl::string_view request_id) {
+                              int64_t access_version, absl::string_view action,
+                              absl::string_view request_id) {
   absl::MutexLock lock(&mu_);
   auto person = by_person_.find(request.person);
   if (person == by_person_.end()) return false;
   auto it = person->second.by_reader.find(ReaderKey(principal, request));
   const absl::Time now = clock_.Now();
-  if (it == person->second.by_reader.end() || it->second.expires <= now) return false;
+  if (it == person->second.by_reader.end() ||
+      !Usable(it->second, principal, request, access_version, now)) {
+    return false;
+  }
   RefreshSoon(it->second, principal, request, action, request_id, person->second.generation,
               now);
   return !DecideAccess(principal, request, it->second.facts).permitted;
@@ -105,7 +111,8 @@ absl::StatusOr<AccessGate::Facts> AccessGate::Read(const Principal& principal,
   Facts fresh;
   absl::Status status =
       pool_.Transaction(now + absl::Seconds(5), [&](pqxx::transaction_base& tx) {
-        if (NeedsAccessFacts(principal, request)) {
+        fresh.read = NeedsAccessFacts(principal, request);
+        if (fresh.read) {
           fresh.facts = ReadAccessFacts(tx, principal.organization, request.person,
                                         request.data_category, request.purpose, now);
         }
@@ -165,6 +172,13 @@ void AccessGate::RefreshLoop() {
       if (auto it = readers.find(key); it != readers.end()) it->second.refreshing = false;
     }
   }
+}
+
+bool AccessGate::Usable(const Facts& facts, const Principal& principal,
+                        const AccessRequest& request, int64_t access_version, absl::Time now) {
+  if (facts.expires <= now) return false;
+  if (!NeedsAccessFacts(principal, request)) return true;
+  return facts.read && facts.facts.access_version >= access_version;
 }
 
 void AccessGate::ForgetPerson(const std::string& person) {

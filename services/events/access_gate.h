@@ -6,9 +6,14 @@
 // identity schema — without a database round trip per event.
 //
 // The facts of (subscriber, person, data category, purpose) are kept for at most
-// `ttl` and forgotten at once when the stream carries a consent or break-glass
-// event of the person (StreamHub's observer calls ForgetPerson before any later
-// event is handed on), so a withdrawal stops deliveries from the next event on.
+// `ttl`, and decide an event only when they are at least as new as the person's
+// access version the event was written under: an event committed after a consent
+// changed is decided on facts read after that change, whether or not the change's
+// own event has reached the stream yet (each service's relay publishes on its
+// own, so the stream's order is not the commit order across services). Facts are
+// also forgotten when the stream carries a consent or break-glass event of the
+// person (StreamHub's observer calls ForgetPerson before any later event is handed
+// on).
 // Each fresh read of facts that permits a delivery appends an audit record in the
 // same transaction: "who has seen my data" names every subscriber that was told of
 // the person. Facts in use are read again in the background before they run out,
@@ -40,16 +45,19 @@ class AccessGate {
   ~AccessGate();
 
   // Returns whether `principal` may see the event described by `request` (a read of
-  // its data category). `action` and `request_id` go into the audit record.
-  // UNAVAILABLE and the like when the facts cannot be read; the caller then
-  // delivers nothing rather than guess.
+  // its data category), written under the person's `access_version`. `action` and
+  // `request_id` go into the audit record. UNAVAILABLE and the like when the facts
+  // cannot be read; the caller then delivers nothing rather than guess.
   absl::StatusOr<bool> MayDeliver(const Principal& principal, const AccessRequest& request,
-                                  absl::string_view action, absl::string_view request_id);
+                                  int64_t access_version, absl::string_view action,
+                                  absl::string_view request_id);
 
-  // Returns whether facts at hand already refuse `principal` the event, without
-  // waiting for the database (false when they permit it or are not at hand).
+  // Returns whether facts at hand, at least `access_version` new, already refuse
+  // `principal` the event, without waiting for the database (false when they
+  // permit it or are not at hand).
   bool KnownRefused(const Principal& principal, const AccessRequest& request,
-                    absl::string_view action, absl::string_view request_id);
+                    int64_t access_version, absl::string_view action,
+                    absl::string_view request_id);
 
   // Forgets the facts of `person`: the next decision reads them again.
   void ForgetPerson(const std::string& person);
@@ -57,6 +65,9 @@ class AccessGate {
  private:
   struct Facts {
     AccessFacts facts;
+    // Whether `facts` were read (not needed when ownership, role or municipality
+    // settles the decision).
+    bool read = false;
     absl::Time expires;
     // Whether a permit on these facts has been audited.
     bool audited = false;
@@ -81,6 +92,10 @@ class AccessGate {
   };
 
   PersonFacts& Person(const std::string& person) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Returns whether `facts` may decide `request`, written under `access_version`,
+  // at `now`: not run out, and, where the decision rests on them, at least as new.
+  static bool Usable(const Facts& facts, const Principal& principal,
+                     const AccessRequest& request, int64_t access_version, absl::Time now);
   // Queues a background read of `facts` when they are about to run out.
   void RefreshSoon(Facts& facts, const Principal& principal, const AccessRequest& request,
                    absl::string_view action, absl::string_view request_id,

@@ -54,7 +54,8 @@ absl::StatusOr<DeliveryForm> Decide(AccessGate& gate, const Principal& principal
   const DeliveryQuestion question = AskDelivery(principal, stored.event, subscription.purpose);
   if (question.settled == DeliveryForm::kSkip) return DeliveryForm::kSkip;
   if (IsPersonalDataRead(question)) {
-    absl::StatusOr<bool> may = gate.MayDeliver(principal, question.request, action, request_id);
+    absl::StatusOr<bool> may = gate.MayDeliver(principal, question.request,
+                                               stored.access_version, action, request_id);
     if (!may.ok()) return may.status();
     if (!*may) return DeliveryForm::kSkip;
   }
@@ -123,7 +124,9 @@ class Subscriber final : public StreamListener,
     explicit Reactor(std::shared_ptr<Subscriber> subscriber)
         : subscriber_(std::move(subscriber)) {}
     void OnWriteDone(bool ok) override { subscriber_->WriteDone(ok); }
-    void OnCancel() override { subscriber_->End(grpc::Status::CANCELLED); }
+    void OnCancel() override {
+      subscriber_->End(absl::CancelledError("the client cancelled the call"));
+    }
     void OnDone() override {
       subscriber_->Done();
       delete this;
@@ -162,11 +165,11 @@ class Subscriber final : public StreamListener,
         queue_.clear();
         Metrics::Global().Add("samplan_events_subscribers_cut_off_total", "");
         finishing_ = true;
-        final_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                              absl::StrCat("the subscriber did not keep up: more than ",
-                                           service_.options_.queue_limit,
-                                           " events waited for it; reconnect with the last "
-                                           "cursor you processed"));
+        final_ = ToGrpcStatus(
+            absl::ResourceExhaustedError(absl::StrCat(
+                "the subscriber did not keep up: more than ", service_.options_.queue_limit,
+                " events waited for it; reconnect with the last cursor you processed")),
+            request_id_);
         finish_wanted_at_ = service_.clock_.Now();
         finish = TakeFinishLocked();
       } else if (!scheduled_ && !write_in_flight_) {
@@ -189,7 +192,7 @@ class Subscriber final : public StreamListener,
       }
     }
     if (absl::Status attached = AttachOrCatchUp(redis); !attached.ok()) {
-      End(ToGrpcStatus(attached, request_id_));
+      End(attached);
       {
         absl::MutexLock lock(&mu_);
         scheduled_ = false;
@@ -254,8 +257,9 @@ class Subscriber final : public StreamListener,
         Log(LogLevel::kWarning, "subscription ended: consent facts unavailable",
             {{"error", failure.ToString()}});
         finishing_ = true;
-        final_ = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              "consents cannot be checked now; reconnect with the last cursor");
+        final_ = ToGrpcStatus(
+            absl::UnavailableError("consents cannot be checked now; reconnect with the last cursor"),
+            request_id_);
         finish_wanted_at_ = service_.clock_.Now();
         queue_.clear();
       }
@@ -347,8 +351,8 @@ class Subscriber final : public StreamListener,
         AskDelivery(principal_, stored.event, subscription_.purpose);
     if (question.settled == DeliveryForm::kSkip ||
         (!question.settled.has_value() &&
-         service_.gate_.KnownRefused(principal_, question.request, kSubscribeAction,
-                                     request_id_))) {
+         service_.gate_.KnownRefused(principal_, question.request, stored.access_version,
+                                     kSubscribeAction, request_id_))) {
       stored.Remember(reader_, DeliveryForm::kSkip);
       return false;
     }
@@ -356,13 +360,15 @@ class Subscriber final : public StreamListener,
   }
 
   // Ends the call with `status` once no write is in flight.
-  void End(const grpc::Status& status) {
+  // Ends the call with `status` (converted by the one mapping, with the call's
+  // request id) once no write is in flight.
+  void End(const absl::Status& status) {
     bool finish = false;
     {
       absl::MutexLock lock(&mu_);
       if (!finishing_) {
         finishing_ = true;
-        final_ = status;
+        final_ = ToGrpcStatus(status, request_id_);
         finish_wanted_at_ = service_.clock_.Now();
         queue_.clear();
       }
@@ -381,7 +387,7 @@ class Subscriber final : public StreamListener,
       if (!ok && !finishing_) {
         // The client went away; there is no one to tell.
         finishing_ = true;
-        final_ = grpc::Status::CANCELLED;
+        final_ = ToGrpcStatus(absl::CancelledError("the client went away"), request_id_);
         queue_.clear();
       }
       if (!finishing_ && !scheduled_ && (!queue_.empty() || !unattached_.empty())) {
@@ -556,18 +562,17 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventService::Subscribe(
         {request->event_types().begin(), request->event_types().end()}, request->cursor(),
         "cursor", request->purpose());
     if (!subscription.ok()) return subscription.status();
+    {
+      absl::MutexLock lock(&mu_);
+      if (refusing_) {
+        return absl::UnavailableError("the server is stopping; reconnect with the last cursor");
+      }
+    }
     subscriber = std::make_shared<Subscriber>(*this, context, call.principal,
                                               *std::move(subscription), call.request_id,
                                               heartbeat);
     return absl::OkStatus();
   });
-  {
-    absl::MutexLock lock(&mu_);
-    if (status.ok() && refusing_) {
-      status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                            "the server is stopping; reconnect with the last cursor");
-    }
-  }
   if (!status.ok()) {
     auto* reactor = new FinishedReactor();
     reactor->Finish(status);
@@ -657,8 +662,8 @@ void EventService::EndAll() {
     subscribers = subscribers_;
   }
   for (const std::shared_ptr<Subscriber>& subscriber : subscribers) {
-    subscriber->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 "the server is stopping; reconnect with the last cursor"));
+    subscriber->End(
+        absl::UnavailableError("the server is stopping; reconnect with the last cursor"));
   }
 }
 

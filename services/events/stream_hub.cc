@@ -1,5 +1,7 @@
 #include "services/events/stream_hub.h"
 
+#include "absl/strings/numbers.h"
+
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -22,6 +24,9 @@ StoredEventPtr ParseStoredEvent(const std::string& municipality, const StreamEnt
   stored->municipality = municipality;
   stored->position = StreamPosition::Parse(entry.id).value_or(StreamPosition{});
   stored->parsed = stored->event.ParseFromString(entry.Field("event"));
+  if (!absl::SimpleAtoi(entry.Field("access_version"), &stored->access_version)) {
+    stored->access_version = 0;
+  }
   return stored;
 }
 

@@ -35,6 +35,9 @@ struct StoredEvent {
   // passes over it, its cursor moving on.
   bool parsed = false;
   v1::Event event;
+  // The person's access version its writer saw (the entry's `access_version`
+  // field; 0 when absent): it is decided on consent facts at least that new.
+  int64_t access_version = 0;
 
   // How the event reaches each kind of reader (principal and purpose), once
   // decided: many subscriptions of one partner share one decision per event. An

@@ -50,8 +50,19 @@ TestSubscriber::TestSubscriber(const std::string& address, const std::string& to
     args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 * 1024);
   }
-  stub_ = events::v1::EventService::NewStub(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  Open(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args), token,
+       request);
+}
+
+TestSubscriber::TestSubscriber(std::shared_ptr<grpc::Channel> channel, const std::string& token,
+                               events::v1::SubscribeRequest request)
+    : reading_(true) {
+  Open(std::move(channel), token, request);
+}
+
+void TestSubscriber::Open(std::shared_ptr<grpc::Channel> channel, const std::string& token,
+                          const events::v1::SubscribeRequest& request) {
+  stub_ = events::v1::EventService::NewStub(std::move(channel));
   context_.AddMetadata("authorization", "Bearer " + token);
   reader_ = stub_->Subscribe(&context_, request);
   thread_ = std::thread([this] { Read(); });

@@ -62,6 +62,10 @@ class TestSubscriber {
   // reads (a stalled partner) until Resume().
   TestSubscriber(const std::string& address, const std::string& token,
                  events::v1::SubscribeRequest request, bool read = true);
+  // Opens the call on `channel`, which other calls may share (one HTTP/2
+  // connection, as behind a proxy that pools upstream connections).
+  TestSubscriber(std::shared_ptr<grpc::Channel> channel, const std::string& token,
+                 events::v1::SubscribeRequest request);
   ~TestSubscriber();
 
   // Waits up to `timeout` until `done` holds for the messages so far (`done` runs
@@ -82,6 +86,8 @@ class TestSubscriber {
   std::string last_cursor();
 
  private:
+  void Open(std::shared_ptr<grpc::Channel> channel, const std::string& token,
+            const events::v1::SubscribeRequest& request);
   void Read();
 
   grpc::ClientContext context_;
