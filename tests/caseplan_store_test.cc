@@ -205,6 +205,34 @@ TEST_F(CasePlanStoreTest, StaleEtagIsAbortedAndStoresNothing) {
   EXPECT_EQ(Count("SELECT count(*) FROM caseplan.plans WHERE status = 'PLAN_STATUS_ACTIVE'"), 1);
 }
 
+// The audit log records every decision of the access rule: permitted reads and
+// writes, and attempts the rule refuses. An attempt by a permitted caller that
+// is refused for its own content (a stale etag, invalid input) reads and changes
+// nothing of the person, and leaves no record (README, "Who sees a person's data").
+TEST_F(CasePlanStoreTest, RefusalsByTheRuleAreAuditedRefusedContentIsNot) {
+  v1::Plan plan = Create();
+  const std::string audit_sql =
+      absl::StrCat("SELECT count(*) FROM identity.audit_records WHERE resource = '", plan.name(),
+                   "' AND action = 'caseplan.UpdatePlan'");
+  v1::Plan updated;
+  ASSERT_TRUE(SetStatus(plan, v1::PLAN_STATUS_ACTIVE, plan.etag(), &updated).ok());
+  EXPECT_EQ(Count(audit_sql), 1);
+  EXPECT_EQ(SetStatus(plan, v1::PLAN_STATUS_CANCELLED, plan.etag(), &updated).error_code(),
+            grpc::StatusCode::ABORTED);
+  EXPECT_EQ(SetStatus(plan, v1::PlanStatus(999), "", &updated).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Count(audit_sql), 1);
+  // Försäkringskassan holds no consent: refused by the rule, and recorded.
+  v1::UpdatePlanRequest update;
+  update.mutable_plan()->set_name(plan.name());
+  update.mutable_plan()->set_status(v1::PLAN_STATUS_CANCELLED);
+  update.mutable_update_mask()->add_paths("status");
+  EXPECT_EQ(stub_->UpdatePlan(As("fk", "partner_system").get(), update, &updated).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Count(audit_sql), 2);
+  EXPECT_EQ(Count(absl::StrCat(audit_sql, " AND decision = 'deny'")), 1);
+}
+
 TEST_F(CasePlanStoreTest, TwoWritersWithOneEtagExactlyOneWins) {
   for (int round = 0; round < 20; ++round) {
     v1::Plan plan = Create(absl::StrCat("persons/race", round));
@@ -343,6 +371,46 @@ TEST_F(CasePlanStoreTest, RetriedUpdateWithSameRequestIdAppliesOnce) {
   ASSERT_TRUE(send(plan_request_id_, &applied).ok());
   EXPECT_EQ(applied.status(), v1::PLAN_STATUS_ACTIVE);
   EXPECT_EQ(applied.version(), 4);
+}
+
+// A client that times out and retries at once may have several attempts of one
+// call in flight: they must add the note once, as sequential retries do.
+TEST_F(CasePlanStoreTest, RetriesSentAtOnceApplyTheChangeOnce) {
+  for (int round = 0; round < 5; ++round) {
+    v1::Plan plan = Create();
+    v1::UpdatePlanRequest update;
+    update.mutable_plan()->set_name(plan.name());
+    update.mutable_plan()->add_notes()->set_text("Ringde personen: börjar SFI på måndag.");
+    update.mutable_update_mask()->add_paths("notes");
+    const std::string request_id = absl::StrCat("parallel-note-", round);
+    constexpr int kAttempts = 8;
+    std::vector<v1::Plan> answers(kAttempts);
+    std::vector<grpc::Status> statuses(kAttempts);
+    std::vector<std::thread> attempts;
+    for (int i = 0; i < kAttempts; ++i) {
+      attempts.emplace_back([&, i] {
+        auto context = As("soc");
+        context->AddMetadata("x-request-id", request_id);
+        statuses[i] = stub_->UpdatePlan(context.get(), update, &answers[i]);
+      });
+    }
+    for (std::thread& attempt : attempts) attempt.join();
+    for (int i = 0; i < kAttempts; ++i) {
+      ASSERT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+      EXPECT_EQ(answers[i].version(), 2) << "attempt " << i;
+      EXPECT_EQ(answers[i].notes_size(), 1) << "attempt " << i;
+    }
+    v1::GetPlanRequest get;
+    get.set_name(plan.name());
+    v1::Plan stored;
+    ASSERT_TRUE(stub_->GetPlan(As("soc").get(), get, &stored).ok());
+    EXPECT_EQ(stored.notes_size(), 1);
+    EXPECT_EQ(stored.version(), 2);
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM caseplan.plan_revisions WHERE request_id LIKE "
+                  "'parallel-note-%'"),
+            5);
+  EXPECT_EQ(EventsOnStream(), 10);
 }
 
 TEST_F(CasePlanStoreTest, CreateWithAReusedRequestIdForAnotherPlanIsRefused) {

@@ -261,10 +261,10 @@ grpc::Status CasePlanService::HandOverPlan(grpc::ServerContext* context,
       write.fingerprint = RequestFingerprint(*request);
       return write;
     };
-    absl::StatusOr<Plan> updated =
-        repository_.UpdatePlan(CallerOf(call, "HandOverPlan"), *id, change);
+    absl::StatusOr<UpdateResult> updated =
+        repository_.UpdatePlan(CallerOf(call, "HandOverPlan"), *id, "", change);
     if (!updated.ok()) return updated.status();
-    *response = *std::move(updated);
+    *response = std::move(updated->plan);
     return absl::OkStatus();
   });
 }

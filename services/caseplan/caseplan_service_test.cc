@@ -66,8 +66,9 @@ class InMemoryPlanRepository final : public PlanRepository {
     }
     return *plan;
   }
-  absl::StatusOr<Plan> UpdatePlan(const PlanCaller& caller, const std::string& id,
-                                  const PlanChange& change) override {
+  absl::StatusOr<UpdateResult> UpdatePlan(const PlanCaller& caller, const std::string& id,
+                                          const std::string& retry_request_id,
+                                          const PlanChange& change) override {
     absl::MutexLock lock(&mu_);  // the row lock
     auto it = plans_.find("plans/" + id);
     const Plan* plan = it == plans_.end() ? nullptr : &it->second;
@@ -75,19 +76,26 @@ class InMemoryPlanRepository final : public PlanRepository {
         !denied.ok()) {
       return denied;
     }
+    if (!retry_request_id.empty()) {
+      for (const auto& [revision, fingerprint] : revisions_["plans/" + id]) {
+        if (revision.version() > 1 && revision.request_id() == retry_request_id) {
+          return UpdateResult{{}, EarlierUpdate{revision, fingerprint}};
+        }
+      }
+    }
     const FactsFor facts_for = [&](absl::string_view organization) {
       mu_.AssertHeld();
       return FactsLocked(std::string(organization));
     };
     absl::StatusOr<std::optional<PlanWrite>> write = change(it->second, facts_for);
     if (!write.ok()) return write.status();
-    if (!write->has_value()) return it->second;
+    if (!write->has_value()) return UpdateResult{it->second, std::nullopt};
     const int64_t version = it->second.version() + 1;
     it->second = (*write)->plan;
     it->second.set_version(version);
     it->second.set_etag(std::to_string(version));
     Record(**write, it->second);
-    return it->second;
+    return UpdateResult{it->second, std::nullopt};
   }
   absl::StatusOr<std::vector<Plan>> ListPlans(const PlanCaller& caller,
                                               const PlanQuery& query) override {
@@ -114,16 +122,6 @@ class InMemoryPlanRepository final : public PlanRepository {
       if (static_cast<int>(out.size()) == query.limit) break;
     }
     return out;
-  }
-  absl::StatusOr<std::optional<EarlierUpdate>> FindRevisionByRequest(
-      const std::string& id, const std::string& request_id, absl::Time) override {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [revision, fingerprint] : revisions_["plans/" + id]) {
-      if (revision.version() > 1 && revision.request_id() == request_id) {
-        return EarlierUpdate{revision, fingerprint};
-      }
-    }
-    return std::nullopt;
   }
   absl::StatusOr<std::vector<v1::PlanRevision>> ListRevisions(const PlanCaller& caller,
                                                               const std::string& id,

@@ -197,10 +197,12 @@ absl::StatusOr<Plan> PgPlanRepository::GetPlan(const PlanCaller& caller,
   return plan;
 }
 
-absl::StatusOr<Plan> PgPlanRepository::UpdatePlan(const PlanCaller& caller,
-                                                  const std::string& id,
-                                                  const PlanChange& change) {
-  Plan stored;
+absl::StatusOr<UpdateResult> PgPlanRepository::UpdatePlan(const PlanCaller& caller,
+                                                          const std::string& id,
+                                                          const std::string& retry_request_id,
+                                                          const PlanChange& change) {
+  UpdateResult result;
+  Plan& stored = result.plan;
   absl::Status denied;
   absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
     pqxx::result rows = tx.exec_prepared(sql::kSelectPlanForUpdate.name, id);
@@ -211,6 +213,19 @@ absl::StatusOr<Plan> PgPlanRepository::UpdatePlan(const PlanCaller& caller,
     // (invalid, stale etag) rolls back with it, having changed and shown nothing.
     denied = Guard(tx, caller, current.ok() ? &*current : nullptr, id, AccessAction::kUpdate);
     if (!denied.ok()) return absl::OkStatus();
+    // Looked up under the row lock: a retry sent while its first attempt is still
+    // running waits for it, then finds its revision instead of applying the
+    // change again.
+    if (!retry_request_id.empty()) {
+      pqxx::result earlier =
+          tx.exec_prepared(sql::kSelectRevisionByRequest.name, id, retry_request_id);
+      if (!earlier.empty()) {
+        absl::StatusOr<PlanRevision> revision = RevisionFromRow(id, earlier[0]);
+        if (!revision.ok()) return revision.status();
+        result.earlier = EarlierUpdate{*std::move(revision), earlier[0][8].as<std::string>()};
+        return absl::OkStatus();
+      }
+    }
     const FactsFor facts_for = [&](absl::string_view organization) {
       return FactsOf(tx, caller, organization, *current);
     };
@@ -237,7 +252,7 @@ absl::StatusOr<Plan> PgPlanRepository::UpdatePlan(const PlanCaller& caller,
   });
   if (!status.ok()) return status;
   if (!denied.ok()) return denied;
-  return stored;
+  return result;
 }
 
 absl::StatusOr<std::vector<Plan>> PgPlanRepository::ListPlans(const PlanCaller& caller,
@@ -269,21 +284,6 @@ absl::StatusOr<std::vector<Plan>> PgPlanRepository::ListPlans(const PlanCaller& 
   });
   if (!status.ok()) return status;
   return plans;
-}
-
-absl::StatusOr<std::optional<EarlierUpdate>> PgPlanRepository::FindRevisionByRequest(
-    const std::string& id, const std::string& request_id, absl::Time deadline) {
-  std::optional<EarlierUpdate> found;
-  absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base& tx) {
-    pqxx::result rows = tx.exec_prepared(sql::kSelectRevisionByRequest.name, id, request_id);
-    if (rows.empty()) return absl::OkStatus();
-    absl::StatusOr<PlanRevision> revision = RevisionFromRow(id, rows[0]);
-    if (!revision.ok()) return revision.status();
-    found = EarlierUpdate{*std::move(revision), rows[0][8].as<std::string>()};
-    return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
-  return found;
 }
 
 absl::StatusOr<std::vector<PlanRevision>> PgPlanRepository::ListRevisions(

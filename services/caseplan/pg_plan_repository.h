@@ -31,12 +31,11 @@ class PgPlanRepository final : public PlanRepository {
   absl::StatusOr<CreateResult> CreatePlan(const PlanCaller& caller,
                                           const PlanWrite& write) override;
   absl::StatusOr<Plan> GetPlan(const PlanCaller& caller, const std::string& id) override;
-  absl::StatusOr<Plan> UpdatePlan(const PlanCaller& caller, const std::string& id,
-                                  const PlanChange& change) override;
+  absl::StatusOr<UpdateResult> UpdatePlan(const PlanCaller& caller, const std::string& id,
+                                          const std::string& retry_request_id,
+                                          const PlanChange& change) override;
   absl::StatusOr<std::vector<Plan>> ListPlans(const PlanCaller& caller,
                                               const PlanQuery& query) override;
-  absl::StatusOr<std::optional<EarlierUpdate>> FindRevisionByRequest(
-      const std::string& id, const std::string& request_id, absl::Time deadline) override;
   absl::StatusOr<std::vector<PlanRevision>> ListRevisions(const PlanCaller& caller,
                                                           const std::string& id,
                                                           std::optional<int64_t> before_version,

@@ -46,6 +46,15 @@ struct EarlierUpdate {
   std::string fingerprint;
 };
 
+// What UpdatePlan did.
+struct UpdateResult {
+  // The plan as stored, or as it was when nothing changed.
+  Plan plan;
+  // Set when the call is a retry: an earlier update of the plan carries its
+  // request id. Then nothing was changed and `plan` is unset.
+  std::optional<EarlierUpdate> earlier;
+};
+
 struct CreateResult {
   Plan plan;
   // False when a plan with the same creating organization and request id existed,
@@ -93,24 +102,23 @@ class PlanRepository {
       std::function<absl::StatusOr<std::optional<PlanWrite>>(const Plan&, const FactsFor&)>;
 
   // In one transaction: locks plan `id`, decides whether `caller` may update it,
-  // runs `change` on it, and stores what it returns as the next version with its
-  // revision, event and audit record. Concurrent updates of one plan take turns.
-  // Returns the plan as stored (or as it was, when `change` changed nothing);
+  // and, unless an earlier update of the plan carries `retry_request_id` (a
+  // caller's x-request-id; empty when the caller sent none), runs `change` on it
+  // and stores what it returns as the next version with its revision, event and
+  // audit record. Concurrent updates of one plan take turns, so concurrent retries
+  // of one request find the update the first of them made. Returns the plan as
+  // stored (or as it was, when `change` changed nothing), or the earlier update;
   // PERMISSION_DENIED if the caller may not or there is no such plan; `change`'s
   // status if it fails, with nothing written.
-  virtual absl::StatusOr<Plan> UpdatePlan(const PlanCaller& caller, const std::string& id,
-                                          const PlanChange& change) = 0;
+  virtual absl::StatusOr<UpdateResult> UpdatePlan(const PlanCaller& caller,
+                                                  const std::string& id,
+                                                  const std::string& retry_request_id,
+                                                  const PlanChange& change) = 0;
 
   // Returns up to `query.limit` plans that `caller` may read, newest created first,
   // with an audit record for each.
   virtual absl::StatusOr<std::vector<Plan>> ListPlans(const PlanCaller& caller,
                                                       const PlanQuery& query) = 0;
-
-  // Returns the revision of plan `id` that UpdatePlan made for the call with
-  // `request_id`, if any. Not guarded: show nothing of it before GetPlan allowed
-  // the caller.
-  virtual absl::StatusOr<std::optional<EarlierUpdate>> FindRevisionByRequest(
-      const std::string& id, const std::string& request_id, absl::Time deadline) = 0;
 
   // Returns up to `limit` revisions of plan `id`, newest first, older than
   // `before_version` when given, if `caller` may read the plan (as GetPlan).
