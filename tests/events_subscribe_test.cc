@@ -474,6 +474,10 @@ TEST_F(EventsSubscribeTest, NoChangeMadeAfterAWithdrawalReturnedReachesTheAgency
                           "the agency, over "
                        << rounds.size() << " rounds";
   slow_identity.Stop();
+  // A stopped relay does not start again: the fixture gets a new one.
+  delete relays_[0];
+  relays_[0] = new OutboxRelay({"identity", 500, absl::Milliseconds(5), absl::Hours(24)}, *dsn_,
+                               {redis_->host(), redis_->port()});
   relays_[0]->Start();
 }
 
