@@ -13,6 +13,7 @@
 #include "common/metrics.h"
 #include "common/redis.h"
 #include "common/status.h"
+#include "common/text.h"
 #include "google/rpc/error_details.pb.h"
 #include "common/rpc_details.h"
 #include "google/rpc/status.pb.h"
@@ -160,6 +161,40 @@ TEST(ConfigTest, DurationsBelowTheirMinimumAreRefused) {
                            "SAMPLAN_STREAM_RETENTION"}) {
     EXPECT_NE(status.message().find(name), std::string_view::npos) << name << ": " << status;
   }
+}
+
+TEST(TextTest, LengthsCountCharactersNotBytes) {
+  EXPECT_EQ(CharacterCount("Åsa"), 3u);
+  EXPECT_EQ(CharacterCount("Ärende för Örebro"), 17u);
+  FieldViolations v;
+  CheckTextLength(v, "a", "Åsa", 1, 3);      // six bytes, three characters
+  EXPECT_TRUE(v.empty());
+  CheckTextLength(v, "b", "Åsaå", 1, 3);
+  CheckTextLength(v, "c", "   ", 1, 10);     // white space only is not a text
+  CheckTextLength(v, "d", "", 0, 10);        // optional
+  CheckTextLength(v, "e", "kort", 20, 100);
+  const auto violations = FieldViolationsOf(v.ToStatus());
+  ASSERT_EQ(violations.size(), 3u);
+  EXPECT_EQ(violations[0], std::make_pair(std::string("b"),
+                                          std::string("must be at most 3 characters")));
+  EXPECT_EQ(violations[1], std::make_pair(std::string("c"), std::string("is required")));
+  EXPECT_EQ(violations[2].first, "e");
+}
+
+TEST(TextTest, ANulAnywhereInARequestIsNamedByItsPath) {
+  google::rpc::BadRequest request;  // any message with nested repeated strings
+  request.add_field_violations()->set_field("fine");
+  request.add_field_violations()->set_description(std::string("cut\0here", 8));
+  request.add_field_violations()->set_field(std::string("\0", 1));
+  EXPECT_EQ(FieldViolationsOf(CheckNoNulCharacters(request)),
+            (std::vector<std::pair<std::string, std::string>>{
+                {"field_violations[1].description",
+                 "must not contain the NUL character (U+0000): it cannot be stored"},
+                {"field_violations[2].field",
+                 "must not contain the NUL character (U+0000): it cannot be stored"}}));
+  request.mutable_field_violations(1)->set_description("whole");
+  request.mutable_field_violations(2)->set_field("whole");
+  EXPECT_TRUE(CheckNoNulCharacters(request).ok());
 }
 
 TEST(IdsTest, UuidsAreCanonicalAndDistinct) {

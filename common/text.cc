@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 
@@ -52,6 +53,25 @@ void Walk(const Message& message, const std::string& prefix, FieldViolations& vi
 }
 
 }  // namespace
+
+size_t CharacterCount(absl::string_view text) {
+  size_t count = 0;
+  // Every byte but a UTF-8 continuation byte (10xxxxxx) starts a character.
+  for (unsigned char c : text) count += (c & 0xC0) != 0x80;
+  return count;
+}
+
+void CheckTextLength(FieldViolations& violations, const std::string& field,
+                     absl::string_view text, size_t min, size_t max) {
+  const size_t count = CharacterCount(text);
+  if (min > 0 && absl::StripAsciiWhitespace(text).empty()) {
+    violations.Add(field, "is required");
+  } else if (count < min) {
+    violations.Add(field, absl::StrCat("must be at least ", min, " characters"));
+  } else if (count > max) {
+    violations.Add(field, absl::StrCat("must be at most ", max, " characters"));
+  }
+}
 
 absl::Status CheckNoNulCharacters(const Message& message) {
   FieldViolations violations;

@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "common/ids.h"
 #include "common/status.h"
+#include "common/text.h"
 
 namespace samplan::caseplan {
 namespace {
@@ -45,18 +46,6 @@ bool IsValidDate(const Date& date) {
 bool DateBefore(const Date& a, const Date& b) {
   return std::make_tuple(a.year(), a.month(), a.day()) <
          std::make_tuple(b.year(), b.month(), b.day());
-}
-
-void CheckLength(FieldViolations& v, const std::string& path, const std::string& text,
-                 size_t min, size_t max) {
-  // Lengths count characters (UTF-8 code points), not bytes: "Åsa" is three.
-  size_t chars = 0;
-  for (unsigned char c : text) chars += (c & 0xC0) != 0x80;
-  if (chars < min) {
-    v.Add(path, "must not be empty");
-  } else if (chars > max) {
-    v.Add(path, absl::StrCat("must be at most ", max, " characters"));
-  }
 }
 
 void CheckOptionalName(FieldViolations& v, const std::string& path, const std::string& name,
@@ -192,7 +181,7 @@ absl::Status ValidatePlan(const Plan& plan) {
   if (!v1::OverallGoal_IsValid(plan.overall_goal())) {
     v.Add("plan.overall_goal", "is not a known overall goal");
   }
-  CheckLength(v, "plan.overall_goal_description", plan.overall_goal_description(), 0, 1000);
+  CheckTextLength(v, "plan.overall_goal_description", plan.overall_goal_description(), 0, 1000);
   if (plan.has_next_review_date() && !IsValidDate(plan.next_review_date())) {
     v.Add("plan.next_review_date", "is not a valid calendar date");
   }
@@ -212,7 +201,7 @@ absl::Status ValidatePlan(const Plan& plan) {
       v.Add(path + ".organization", "is listed twice");
     }
     CheckOptionalName(v, path + ".contact_user", p.contact_user(), "users");
-    CheckLength(v, path + ".role_description", p.role_description(), 0, 500);
+    CheckTextLength(v, path + ".role_description", p.role_description(), 0, 500);
   }
 
   absl::flat_hash_set<std::string> ids;
@@ -225,7 +214,7 @@ absl::Status ValidatePlan(const Plan& plan) {
     const std::string path = absl::StrCat("plan.goals[", g, "]");
     CheckUniqueId(v, path + ".id", goal.id(), ids);
     goal_ids.insert(goal.id());
-    CheckLength(v, path + ".description", goal.description(), 1, 500);
+    CheckTextLength(v, path + ".description", goal.description(), 1, 500);
     CheckDate(v, path + ".target_date", goal.has_target_date(), goal.target_date());
     CheckProgress(v, path + ".status", goal.status());
     if (goal.sub_goals_size() > kMaxSubGoals) {
@@ -235,7 +224,7 @@ absl::Status ValidatePlan(const Plan& plan) {
       const v1::SubGoal& sub = goal.sub_goals(s);
       const std::string sub_path = absl::StrCat(path, ".sub_goals[", s, "]");
       CheckUniqueId(v, sub_path + ".id", sub.id(), ids);
-      CheckLength(v, sub_path + ".description", sub.description(), 1, 500);
+      CheckTextLength(v, sub_path + ".description", sub.description(), 1, 500);
       CheckDate(v, sub_path + ".target_date", sub.has_target_date(), sub.target_date());
       CheckProgress(v, sub_path + ".status", sub.status());
     }
@@ -252,7 +241,7 @@ absl::Status ValidatePlan(const Plan& plan) {
         !v1::ActivityKind_IsValid(activity.kind())) {
       v.Add(path + ".kind", "must be set to a known kind of activity");
     }
-    CheckLength(v, path + ".description", activity.description(), 0, 1000);
+    CheckTextLength(v, path + ".description", activity.description(), 0, 1000);
     if (!organizations.contains(activity.responsible_organization())) {
       v.Add(path + ".responsible_organization",
             "must be the lead organization or one of the participants");
@@ -274,7 +263,7 @@ absl::Status ValidatePlan(const Plan& plan) {
     v.Add("plan.notes", absl::StrCat("at most ", kMaxNotes, " notes"));
   }
   for (int n = 0; n < plan.notes_size(); ++n) {
-    CheckLength(v, absl::StrCat("plan.notes[", n, "].text"), plan.notes(n).text(), 1, 4000);
+    CheckTextLength(v, absl::StrCat("plan.notes[", n, "].text"), plan.notes(n).text(), 1, 4000);
   }
   return v.ToStatus();
 }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/status.h"
+#include "common/text.h"
 
 namespace samplan::identity {
 namespace {
@@ -19,8 +20,11 @@ absl::Time TimeOf(const google::protobuf::Timestamp& timestamp) {
   return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(timestamp));
 }
 
+// For checks whose message says more than CheckTextLength's; counts characters
+// as it does.
 bool LengthBetween(absl::string_view text, size_t min, size_t max) {
-  return text.size() >= min && text.size() <= max;
+  const size_t count = CharacterCount(text);
+  return count >= min && count <= max;
 }
 
 // Names the database stores for enum values: the value name without its prefix,
@@ -103,9 +107,7 @@ absl::Status ValidateMunicipality(const v1::Municipality& municipality) {
   if (!IsMunicipalityCode(municipality.code())) {
     v.Add("municipality.code", "must be a kommunkod of four digits");
   }
-  if (!LengthBetween(municipality.display_name(), 1, 200)) {
-    v.Add("municipality.display_name", "must be 1 to 200 characters");
-  }
+  CheckTextLength(v, "municipality.display_name", municipality.display_name(), 1, 200);
   return v.ToStatus();
 }
 
@@ -113,16 +115,12 @@ absl::Status ValidateOrganization(const v1::Organization& organization,
                                   absl::string_view prefix) {
   FieldViolations v;
   const std::string p(prefix);
-  if (!LengthBetween(organization.display_name(), 1, 200)) {
-    v.Add(p + ".display_name", "must be 1 to 200 characters");
-  }
+  CheckTextLength(v, p + ".display_name", organization.display_name(), 1, 200);
   if (organization.kind() == v1::ORGANIZATION_KIND_UNSPECIFIED ||
       !v1::OrganizationKind_IsValid(organization.kind())) {
     v.Add(p + ".kind", "must be a known kind");
   }
-  if (organization.description().size() > 2000) {
-    v.Add(p + ".description", "must be at most 2000 characters");
-  }
+  CheckTextLength(v, p + ".description", organization.description(), 0, 2000);
   if (organization.municipalities().empty() || organization.municipalities_size() > 300) {
     v.Add(p + ".municipalities", "must name 1 to 300 municipalities");
   }
@@ -141,10 +139,8 @@ absl::Status ValidateOrganization(const v1::Organization& organization,
 
 absl::Status ValidateUser(const v1::User& user) {
   FieldViolations v;
-  if (!LengthBetween(user.display_name(), 1, 200)) {
-    v.Add("user.display_name", "must be 1 to 200 characters");
-  }
-  if (user.email().size() > 200 ||
+  CheckTextLength(v, "user.display_name", user.display_name(), 1, 200);
+  if (CharacterCount(user.email()) > 200 ||
       (!user.email().empty() && user.email().find('@') == std::string::npos)) {
     v.Add("user.email", "must be an e-mail address of at most 200 characters");
   }
@@ -172,15 +168,11 @@ absl::Status ValidateUser(const v1::User& user) {
 
 absl::Status ValidatePersonFields(const v1::Person& person) {
   FieldViolations v;
-  if (!LengthBetween(person.given_name(), 1, 200)) {
-    v.Add("person.given_name", "must be 1 to 200 characters");
-  }
-  if (!LengthBetween(person.family_name(), 1, 200)) {
-    v.Add("person.family_name", "must be 1 to 200 characters");
-  }
-  if (person.address().size() > 500) v.Add("person.address", "must be at most 500 characters");
-  if (person.phone().size() > 50) v.Add("person.phone", "must be at most 50 characters");
-  if (person.email().size() > 200) v.Add("person.email", "must be at most 200 characters");
+  CheckTextLength(v, "person.given_name", person.given_name(), 1, 200);
+  CheckTextLength(v, "person.family_name", person.family_name(), 1, 200);
+  CheckTextLength(v, "person.address", person.address(), 0, 500);
+  CheckTextLength(v, "person.phone", person.phone(), 0, 50);
+  CheckTextLength(v, "person.email", person.email(), 0, 200);
   return v.ToStatus();
 }
 

@@ -12,6 +12,7 @@
 #include "common/ids.h"
 #include "common/outbox.h"
 #include "common/status.h"
+#include "common/text.h"
 #include "samplan/identity/v1/events.pb.h"
 #include "services/identity/audit_chain.h"
 #include "services/identity/identity_rules.h"
@@ -939,9 +940,9 @@ grpc::Status IdentityService::WithdrawConsent(grpc::ServerContext* context,
   return calls_.Handle(context, "WithdrawConsent", *request, [&](const CallContext& call) -> absl::Status {
     const std::string id(ResourceId(request->name(), "consents"));
     if (!IsUuid(id)) return InvalidField("name", "must be consents/{id}");
-    if (request->reason().size() > 500) {
-      return InvalidField("reason", "must be at most 500 characters");
-    }
+    FieldViolations violations;
+    CheckTextLength(violations, "reason", request->reason(), 0, 500);
+    if (!violations.empty()) return violations.ToStatus();
     absl::Status outcome;
     absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
       std::optional<StoredConsent> consent = store.FindConsent(id, true);

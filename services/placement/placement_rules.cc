@@ -18,27 +18,13 @@
 #include "absl/strings/str_split.h"
 #include "common/ids.h"
 #include "services/placement/organization_number.h"
+#include "common/text.h"
 
 namespace samplan::placement {
 namespace {
 
 using ::google::protobuf::util::FieldMaskUtil;
 using ::google::protobuf::util::TimeUtil;
-
-size_t Characters(absl::string_view text) {
-  size_t n = 0;
-  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-void CheckText(FieldViolations& v, const std::string& field, absl::string_view text, size_t max,
-               bool required) {
-  if (required && absl::StripAsciiWhitespace(text).empty()) {
-    v.Add(field, "is required");
-  } else if (Characters(text) > max) {
-    v.Add(field, absl::StrCat("must be at most ", max, " characters"));
-  }
-}
 
 bool ValidDate(const google::type::Date& date) {
   if (date.year() < 2000 || date.year() > 2100 || date.month() < 1 || date.month() > 12 ||
@@ -143,10 +129,10 @@ absl::Status NormalizeEmployer(v1::Employer& employer, absl::CivilDay today,
     employer.set_organization_number(number->canonical);
     employer.set_sole_trader(number->sole_trader);
   }
-  CheckText(v, "employer.display_name", employer.display_name(), 200, true);
+  CheckTextLength(v, "employer.display_name", employer.display_name(), 1, 200);
   employer.set_industry(absl::AsciiStrToLower(absl::StripAsciiWhitespace(employer.industry())));
-  CheckText(v, "employer.industry", employer.industry(), 80, true);
-  CheckText(v, "employer.notes", employer.notes(), 4000, false);
+  CheckTextLength(v, "employer.industry", employer.industry(), 1, 80);
+  CheckTextLength(v, "employer.notes", employer.notes(), 0, 4000);
   if (employer.workplaces().empty()) v.Add("employer.workplaces", "needs at least one workplace");
   if (employer.workplaces_size() > 50) v.Add("employer.workplaces", "at most 50");
   std::vector<std::string> ids;
@@ -159,18 +145,18 @@ absl::Status NormalizeEmployer(v1::Employer& employer, absl::CivilDay today,
       v.Add(field + ".id", "is used by another workplace of the employer");
     }
     ids.push_back(w.id());
-    CheckText(v, field + ".display_name", w.display_name(), 200, true);
-    CheckText(v, field + ".address", w.address(), 300, true);
+    CheckTextLength(v, field + ".display_name", w.display_name(), 1, 200);
+    CheckTextLength(v, field + ".address", w.address(), 1, 300);
     CheckPoint(v, field + ".location", w.location(), w.has_location());
   }
   if (employer.contact_persons_size() > 20) v.Add("employer.contact_persons", "at most 20");
   for (int i = 0; i < employer.contact_persons_size(); ++i) {
     const v1::ContactPerson& c = employer.contact_persons(i);
     const std::string field = absl::StrCat("employer.contact_persons[", i, "]");
-    CheckText(v, field + ".display_name", c.display_name(), 200, true);
-    CheckText(v, field + ".role", c.role(), 100, false);
-    CheckText(v, field + ".phone", c.phone(), 40, false);
-    CheckText(v, field + ".email", c.email(), 200, false);
+    CheckTextLength(v, field + ".display_name", c.display_name(), 1, 200);
+    CheckTextLength(v, field + ".role", c.role(), 0, 100);
+    CheckTextLength(v, field + ".phone", c.phone(), 0, 40);
+    CheckTextLength(v, field + ".email", c.email(), 0, 200);
   }
   return v.ToStatus();
 }
@@ -188,9 +174,9 @@ absl::Status NormalizePlacement(v1::Placement& placement, const v1::Employer& em
       !v1::PlacementKind_IsValid(placement.kind())) {
     v.Add("placement.kind", "is required");
   }
-  CheckText(v, "placement.title", placement.title(), 200, true);
-  CheckText(v, "placement.tasks", placement.tasks(), 4000, false);
-  CheckText(v, "placement.schedule", placement.schedule(), 200, false);
+  CheckTextLength(v, "placement.title", placement.title(), 1, 200);
+  CheckTextLength(v, "placement.tasks", placement.tasks(), 0, 4000);
+  CheckTextLength(v, "placement.schedule", placement.schedule(), 0, 200);
   if (placement.seats() < 1 || placement.seats() > 100) {
     v.Add("placement.seats", "must be 1 to 100");
   }
@@ -277,8 +263,8 @@ absl::Status NormalizeContact(v1::Contact& contact, absl::Time now) {
              absl::ToUnixMicros(now + absl::Minutes(5))) {
     v.Add("contact.contact_time", "must not be in the future");
   }
-  CheckText(v, "contact.employer_contact", contact.employer_contact(), 200, false);
-  CheckText(v, "contact.agreed", contact.agreed(), 2000, false);
+  CheckTextLength(v, "contact.employer_contact", contact.employer_contact(), 0, 200);
+  CheckTextLength(v, "contact.agreed", contact.agreed(), 0, 2000);
   return v.ToStatus();
 }
 
@@ -327,9 +313,9 @@ absl::StatusOr<v1::Agreement> AgreementForCreate(const v1::CreateAgreementReques
   if (ResourceId(in.person(), "persons").empty()) {
     v.Add("agreement.person", "must be a person name, persons/{id}");
   }
-  CheckText(v, "agreement.supervisor.display_name", in.supervisor().display_name(), 200, true);
-  CheckText(v, "agreement.supervisor.phone", in.supervisor().phone(), 40, false);
-  CheckText(v, "agreement.supervisor.email", in.supervisor().email(), 200, false);
+  CheckTextLength(v, "agreement.supervisor.display_name", in.supervisor().display_name(), 1, 200);
+  CheckTextLength(v, "agreement.supervisor.phone", in.supervisor().phone(), 0, 40);
+  CheckTextLength(v, "agreement.supervisor.email", in.supervisor().email(), 0, 200);
   if (!in.has_period()) {
     v.Add("agreement.period", "is required");
   } else {
@@ -341,12 +327,11 @@ absl::StatusOr<v1::Agreement> AgreementForCreate(const v1::CreateAgreementReques
   if (in.hours_per_week() < 1 || in.hours_per_week() > 40) {
     v.Add("agreement.hours_per_week", "must be 1 to 40");
   }
-  CheckText(v, "agreement.schedule", in.schedule(), 200, false);
-  CheckText(v, "agreement.goal", in.goal(), 2000, true);
+  CheckTextLength(v, "agreement.schedule", in.schedule(), 0, 200);
+  CheckTextLength(v, "agreement.goal", in.goal(), 1, 2000);
   if (in.sub_goals_size() > 20) v.Add("agreement.sub_goals", "at most 20");
   for (int i = 0; i < in.sub_goals_size(); ++i) {
-    CheckText(v, absl::StrCat("agreement.sub_goals[", i, "].description"),
-              in.sub_goals(i).description(), 1000, true);
+    CheckTextLength(v, absl::StrCat("agreement.sub_goals[", i, "].description"), in.sub_goals(i).description(), 1, 1000);
   }
   if (in.follow_up_interval_days() < 0 || in.follow_up_interval_days() > 31) {
     v.Add("agreement.follow_up_interval_days",
@@ -443,7 +428,7 @@ absl::StatusOr<AgreementStep> Complete(const v1::Agreement& current, v1::Outcome
   if (outcome == v1::OUTCOME_UNSPECIFIED || !v1::Outcome_IsValid(outcome)) {
     v.Add("outcome", "is required");
   }
-  CheckText(v, "outcome_note", note, 2000, false);
+  CheckTextLength(v, "outcome_note", note, 0, 2000);
   if (!v.empty()) return v.ToStatus();
   if (current.status() != v1::AGREEMENT_STATUS_ACTIVE) {
     return WrongStatus(current, "complete", "AGREEMENT_STATUS_ACTIVE");
@@ -465,7 +450,7 @@ absl::StatusOr<AgreementStep> End(const v1::Agreement& current, v1::EndReason re
   if (outcome == v1::OUTCOME_UNSPECIFIED || !v1::Outcome_IsValid(outcome)) {
     v.Add("outcome", "is required");
   }
-  CheckText(v, "outcome_note", note, 2000, reason == v1::END_REASON_OTHER);
+  CheckTextLength(v, "outcome_note", note, (reason == v1::END_REASON_OTHER) ? 1 : 0, 2000);
   if (!v.empty()) return v.ToStatus();
   if (current.status() == v1::AGREEMENT_STATUS_COMPLETED ||
       current.status() == v1::AGREEMENT_STATUS_ENDED) {
