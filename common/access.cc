@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 
 namespace samplan {
 namespace {
@@ -92,6 +93,43 @@ AuditEntry AuditOf(const Principal& principal, absl::string_view action,
   entry.reason = decision.reason;
   entry.request_id = std::string(request_id);
   return entry;
+}
+
+GuardedAccess DecideAndAudit(const Caller& caller, const AccessRequest& request,
+                             const AccessFacts& facts) {
+  GuardedAccess access;
+  access.decision = DecideAccess(caller.principal, request, facts);
+  access.audit = AuditOf(caller.principal, caller.method, request, access.decision, caller.now,
+                         caller.request_id);
+  return access;
+}
+
+GuardedAccess MissingRecordAccess(const Caller& caller, AccessRequest request) {
+  request.municipality = caller.principal.municipality;
+  request.person.clear();
+  GuardedAccess access;
+  access.decision = Deny(MayHandlePersonalData(caller.principal) ? "not_found" : "role");
+  access.audit = AuditOf(caller.principal, caller.method, request, access.decision, caller.now,
+                         caller.request_id);
+  return access;
+}
+
+absl::Status CheckPersonRegistered(const AccessFacts& facts, absl::string_view municipality,
+                                   absl::string_view field) {
+  if (facts.person_municipality != municipality) {
+    return InvalidField(std::string(field),
+                        absl::StrCat("is not a person registered in municipality ", municipality,
+                                     "; register the person with the identity service first"));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<PreparedStatement> RepositoryStatements(absl::Span<const PreparedStatement> own,
+                                                    const Outbox& outbox) {
+  std::vector<PreparedStatement> statements(own.begin(), own.end());
+  for (const PreparedStatement& statement : outbox.statements()) statements.push_back(statement);
+  for (const PreparedStatement& statement : AccessStatements()) statements.push_back(statement);
+  return statements;
 }
 
 std::vector<PreparedStatement> AccessStatements() {

@@ -29,6 +29,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
+#include "absl/types/span.h"
+#include "common/outbox.h"
 #include "common/pg.h"
 
 namespace samplan {
@@ -147,9 +149,46 @@ AuditEntry AuditOf(const Principal& principal, absl::string_view action,
                    const AccessRequest& request, const AccessDecision& decision,
                    absl::Time time, absl::string_view request_id);
 
+// Who calls a repository, in which call: what an access decision and its audit
+// record are about.
+struct Caller {
+  Principal principal;
+  std::string method;  // "<service>.<Method>", e.g. "caseplan.GetPlan"
+  std::string request_id;
+  absl::Time now;
+  absl::Time deadline;
+};
+
+// A decision about one record and the audit record it leaves.
+struct GuardedAccess {
+  AccessDecision decision;
+  AuditEntry audit;
+};
+
+// Decides `request` for `caller` on `facts` and makes the audit record of it.
+GuardedAccess DecideAndAudit(const Caller& caller, const AccessRequest& request,
+                             const AccessFacts& facts);
+
+// The denial of a record that does not exist, with its audit record: the same
+// answer as for a record the caller may not see ("not_found", or "role" for a
+// caller whose roles handle no personal data). `request` names the resource,
+// category and purpose; no person is known.
+GuardedAccess MissingRecordAccess(const Caller& caller, AccessRequest request);
+
+// Returns OK when the facts place the person in `municipality`, otherwise
+// INVALID_ARGUMENT naming `field`: a record about a person needs the person
+// registered with the identity service first.
+absl::Status CheckPersonRegistered(const AccessFacts& facts, absl::string_view municipality,
+                                   absl::string_view field);
+
 // The statements ReadAccessFacts and AppendAudit run; add them to the pool of
 // every service that uses them. The identity schema must be migrated.
 std::vector<PreparedStatement> AccessStatements();
+
+// Returns what the pool of a repository that decides access and writes events
+// prepares: its own statements, the outbox's and AccessStatements().
+std::vector<PreparedStatement> RepositoryStatements(absl::Span<const PreparedStatement> own,
+                                                    const Outbox& outbox);
 
 // Reads the facts within `tx`.
 AccessFacts ReadAccessFacts(pqxx::transaction_base& tx, absl::string_view organization,

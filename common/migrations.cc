@@ -97,4 +97,9 @@ absl::Status ApplyMigrations(const std::string& dsn, const std::string& schema,
   }
 }
 
+std::vector<MigrationSet> PublishingServiceMigrationSets(std::string name,
+                                                         const std::vector<Migration>& own) {
+  return {{std::move(name), &own}, {"outbox", &outbox_migrations()}};
+}
+
 }  // namespace samplan

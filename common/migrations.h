@@ -37,6 +37,11 @@ absl::Status ApplyMigrations(const std::string& dsn, const std::string& schema,
 // The migrations of the transactional outbox (common/migrations/outbox).
 const std::vector<Migration>& outbox_migrations();
 
+// Returns the sets a service that publishes events applies into its schema: its
+// own (`name`, `own`) and the outbox's.
+std::vector<MigrationSet> PublishingServiceMigrationSets(std::string name,
+                                                         const std::vector<Migration>& own);
+
 // The migrations of the consumers' record of handled events
 // (common/migrations/processed_events), for services that consume events.
 const std::vector<Migration>& processed_events_migrations();

@@ -16,7 +16,7 @@ namespace {
 using ::google::protobuf::util::TimeUtil;
 
 // The caller of `method` in `call`, for the access decision and the audit record.
-PlanCaller CallerOf(const CallContext& call, absl::string_view method) {
+Caller CallerOf(const CallContext& call, absl::string_view method) {
   return {call.principal, absl::StrCat("caseplan.", method), call.request_id, call.now,
           call.deadline};
 }

@@ -28,11 +28,11 @@ using ::google::protobuf::util::TimeUtil;
 // and an organization holds a consent for every person once GrantConsent named it.
 class InMemoryPlanRepository final : public PlanRepository {
  public:
-  absl::StatusOr<CreateResult> CreatePlan(const PlanCaller& caller,
+  absl::StatusOr<CreateResult> CreatePlan(const Caller& caller,
                                           const PlanWrite& write) override {
     absl::MutexLock lock(&mu_);
     if (absl::Status registered = CheckPersonRegistered(
-            FactsLocked(caller.principal.organization), write.plan.municipality());
+            FactsLocked(caller.principal.organization), write.plan.municipality(), "plan.person");
         !registered.ok()) {
       return registered;
     }
@@ -57,7 +57,7 @@ class InMemoryPlanRepository final : public PlanRepository {
     Record(write, plan);
     return CreateResult{plan, true};
   }
-  absl::StatusOr<Plan> GetPlan(const PlanCaller& caller, const std::string& id) override {
+  absl::StatusOr<Plan> GetPlan(const Caller& caller, const std::string& id) override {
     absl::MutexLock lock(&mu_);
     auto it = plans_.find("plans/" + id);
     const Plan* plan = it == plans_.end() ? nullptr : &it->second;
@@ -66,7 +66,7 @@ class InMemoryPlanRepository final : public PlanRepository {
     }
     return *plan;
   }
-  absl::StatusOr<UpdateResult> UpdatePlan(const PlanCaller& caller, const std::string& id,
+  absl::StatusOr<UpdateResult> UpdatePlan(const Caller& caller, const std::string& id,
                                           const std::string& retry_request_id,
                                           const PlanChange& change) override {
     absl::MutexLock lock(&mu_);  // the row lock
@@ -97,7 +97,7 @@ class InMemoryPlanRepository final : public PlanRepository {
     Record(**write, it->second);
     return UpdateResult{it->second, std::nullopt};
   }
-  absl::StatusOr<std::vector<Plan>> ListPlans(const PlanCaller& caller,
+  absl::StatusOr<std::vector<Plan>> ListPlans(const Caller& caller,
                                               const PlanQuery& query) override {
     absl::MutexLock lock(&mu_);
     std::vector<Plan> out;
@@ -114,7 +114,7 @@ class InMemoryPlanRepository final : public PlanRepository {
       }
       // What the SQL query selects: plans the viewer leads, or takes part in with
       // a consent. A plan it may not see leaves no audit record: it was not read.
-      const PlanAccess access = DecidePlanAccess(caller, plan, AccessAction::kRead,
+      const GuardedAccess access = DecidePlanAccess(caller, plan, AccessAction::kRead,
                                                  FactsLocked(caller.principal.organization));
       if (!access.decision.permitted) continue;
       audits_.push_back(access.audit);
@@ -123,7 +123,7 @@ class InMemoryPlanRepository final : public PlanRepository {
     }
     return out;
   }
-  absl::StatusOr<std::vector<v1::PlanRevision>> ListRevisions(const PlanCaller& caller,
+  absl::StatusOr<std::vector<v1::PlanRevision>> ListRevisions(const Caller& caller,
                                                               const std::string& id,
                                                               std::optional<int64_t> before,
                                                               int limit) override {
@@ -175,9 +175,9 @@ class InMemoryPlanRepository final : public PlanRepository {
     }
     return facts;
   }
-  absl::Status GuardLocked(const PlanCaller& caller, const Plan* plan, const std::string& id,
+  absl::Status GuardLocked(const Caller& caller, const Plan* plan, const std::string& id,
                            AccessAction action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    const PlanAccess access =
+    const GuardedAccess access =
         plan == nullptr
             ? MissingPlanAccess(caller, id, action)
             : DecidePlanAccess(caller, *plan, action, FactsLocked(caller.principal.organization));

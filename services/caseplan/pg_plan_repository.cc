@@ -74,7 +74,7 @@ std::string IdOf(const Plan& plan) {
   return std::string(name.substr(name.find('/') + 1));
 }
 
-AccessFacts FactsOf(pqxx::transaction_base& tx, const PlanCaller& caller,
+AccessFacts FactsOf(pqxx::transaction_base& tx, const Caller& caller,
                     absl::string_view organization, const Plan& plan) {
   return ReadAccessFacts(tx, organization, plan.person(), kPlanDataCategory, kPlanPurpose,
                          caller.now);
@@ -83,10 +83,10 @@ AccessFacts FactsOf(pqxx::transaction_base& tx, const PlanCaller& caller,
 // Decides `caller`'s `action` on `plan` (null: there is no plan `id`) and appends
 // the audit record within `tx`. `known` are the facts when a query already read
 // them. Returns OK or the denial to answer with once `tx` has committed the record.
-absl::Status Guard(pqxx::transaction_base& tx, const PlanCaller& caller, const Plan* plan,
+absl::Status Guard(pqxx::transaction_base& tx, const Caller& caller, const Plan* plan,
                    const std::string& id, AccessAction action,
                    const AccessFacts* known = nullptr) {
-  PlanAccess access;
+  GuardedAccess access;
   if (plan == nullptr) {
     access = MissingPlanAccess(caller, id, action);
   } else {
@@ -103,7 +103,7 @@ absl::Status Guard(pqxx::transaction_base& tx, const PlanCaller& caller, const P
 // Reads plan `id` for `caller` within `tx`: `plan` becomes the plan, or the denial
 // to answer with once `tx` has committed its audit record. Returns a status other
 // than OK only when the transaction must roll back.
-absl::Status ReadGuarded(pqxx::transaction_base& tx, const PlanCaller& caller,
+absl::Status ReadGuarded(pqxx::transaction_base& tx, const Caller& caller,
                          const std::string& id, absl::StatusOr<Plan>& plan) {
   pqxx::result rows = tx.exec_prepared(sql::kSelectPlan.name, id);
   plan = absl::NotFoundError("plan not found");
@@ -117,14 +117,11 @@ absl::Status ReadGuarded(pqxx::transaction_base& tx, const PlanCaller& caller,
 }  // namespace
 
 std::vector<MigrationSet> PlanMigrationSets() {
-  return {{"caseplan", &caseplan_migrations()}, {"outbox", &outbox_migrations()}};
+  return PublishingServiceMigrationSets("caseplan", caseplan_migrations());
 }
 
 std::vector<PreparedStatement> PlanRepositoryStatements(const Outbox& outbox) {
-  std::vector<PreparedStatement> statements(std::begin(sql::kAll), std::end(sql::kAll));
-  for (const PreparedStatement& statement : outbox.statements()) statements.push_back(statement);
-  for (const PreparedStatement& statement : AccessStatements()) statements.push_back(statement);
-  return statements;
+  return RepositoryStatements(sql::kAll, outbox);
 }
 
 std::string PlanContent(const Plan& plan) {
@@ -135,18 +132,18 @@ std::string PlanContent(const Plan& plan) {
   return content.SerializeAsString();
 }
 
-absl::StatusOr<CreateResult> PgPlanRepository::CreatePlan(const PlanCaller& caller,
+absl::StatusOr<CreateResult> PgPlanRepository::CreatePlan(const Caller& caller,
                                                           const PlanWrite& write) {
   CreateResult result;
   absl::Status denied;
   absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
     const Plan& plan = write.plan;
     const AccessFacts facts = FactsOf(tx, caller, caller.principal.organization, plan);
-    if (absl::Status registered = CheckPersonRegistered(facts, plan.municipality());
+    if (absl::Status registered = CheckPersonRegistered(facts, plan.municipality(), "plan.person");
         !registered.ok()) {
       return registered;
     }
-    const PlanAccess access = DecidePlanAccess(caller, plan, AccessAction::kCreate, facts);
+    const GuardedAccess access = DecidePlanAccess(caller, plan, AccessAction::kCreate, facts);
     AppendAudit(tx, access.audit);
     denied = StatusOf(access.decision, plan.name());
     if (!denied.ok()) return absl::OkStatus();
@@ -187,7 +184,7 @@ absl::StatusOr<CreateResult> PgPlanRepository::CreatePlan(const PlanCaller& call
   return result;
 }
 
-absl::StatusOr<Plan> PgPlanRepository::GetPlan(const PlanCaller& caller,
+absl::StatusOr<Plan> PgPlanRepository::GetPlan(const Caller& caller,
                                                const std::string& id) {
   absl::StatusOr<Plan> plan = absl::NotFoundError("plan not found");
   absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
@@ -197,7 +194,7 @@ absl::StatusOr<Plan> PgPlanRepository::GetPlan(const PlanCaller& caller,
   return plan;
 }
 
-absl::StatusOr<UpdateResult> PgPlanRepository::UpdatePlan(const PlanCaller& caller,
+absl::StatusOr<UpdateResult> PgPlanRepository::UpdatePlan(const Caller& caller,
                                                           const std::string& id,
                                                           const std::string& retry_request_id,
                                                           const PlanChange& change) {
@@ -255,7 +252,7 @@ absl::StatusOr<UpdateResult> PgPlanRepository::UpdatePlan(const PlanCaller& call
   return result;
 }
 
-absl::StatusOr<std::vector<Plan>> PgPlanRepository::ListPlans(const PlanCaller& caller,
+absl::StatusOr<std::vector<Plan>> PgPlanRepository::ListPlans(const Caller& caller,
                                                               const PlanQuery& query) {
   std::vector<Plan> plans;
   absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
@@ -287,7 +284,7 @@ absl::StatusOr<std::vector<Plan>> PgPlanRepository::ListPlans(const PlanCaller& 
 }
 
 absl::StatusOr<std::vector<PlanRevision>> PgPlanRepository::ListRevisions(
-    const PlanCaller& caller, const std::string& id, std::optional<int64_t> before_version,
+    const Caller& caller, const std::string& id, std::optional<int64_t> before_version,
     int limit) {
   std::vector<PlanRevision> revisions;
   absl::Status denied;

@@ -28,15 +28,15 @@ class PgPlanRepository final : public PlanRepository {
  public:
   PgPlanRepository(PgPool& pool, const Outbox& outbox) : pool_(pool), outbox_(outbox) {}
 
-  absl::StatusOr<CreateResult> CreatePlan(const PlanCaller& caller,
+  absl::StatusOr<CreateResult> CreatePlan(const Caller& caller,
                                           const PlanWrite& write) override;
-  absl::StatusOr<Plan> GetPlan(const PlanCaller& caller, const std::string& id) override;
-  absl::StatusOr<UpdateResult> UpdatePlan(const PlanCaller& caller, const std::string& id,
+  absl::StatusOr<Plan> GetPlan(const Caller& caller, const std::string& id) override;
+  absl::StatusOr<UpdateResult> UpdatePlan(const Caller& caller, const std::string& id,
                                           const std::string& retry_request_id,
                                           const PlanChange& change) override;
-  absl::StatusOr<std::vector<Plan>> ListPlans(const PlanCaller& caller,
+  absl::StatusOr<std::vector<Plan>> ListPlans(const Caller& caller,
                                               const PlanQuery& query) override;
-  absl::StatusOr<std::vector<PlanRevision>> ListRevisions(const PlanCaller& caller,
+  absl::StatusOr<std::vector<PlanRevision>> ListRevisions(const Caller& caller,
                                                           const std::string& id,
                                                           std::optional<int64_t> before_version,
                                                           int limit) override;

@@ -89,12 +89,12 @@ class PlanRepository {
   // request (same fingerprint), and INVALID_ARGUMENT naming request_id if not.
   // INVALID_ARGUMENT naming plan.person unless the person is registered in the
   // plan's municipality.
-  virtual absl::StatusOr<CreateResult> CreatePlan(const PlanCaller& caller,
+  virtual absl::StatusOr<CreateResult> CreatePlan(const Caller& caller,
                                                   const PlanWrite& write) = 0;
 
   // Returns the plan with `id` if `caller` may read it; PERMISSION_DENIED if not,
   // and also if there is no such plan.
-  virtual absl::StatusOr<Plan> GetPlan(const PlanCaller& caller, const std::string& id) = 0;
+  virtual absl::StatusOr<Plan> GetPlan(const Caller& caller, const std::string& id) = 0;
 
   // The change an update makes to the plan as it is now: what to store, or nothing
   // when nothing changes, or a status (invalid, stale etag) that stores nothing.
@@ -110,20 +110,20 @@ class PlanRepository {
   // stored (or as it was, when `change` changed nothing), or the earlier update;
   // PERMISSION_DENIED if the caller may not or there is no such plan; `change`'s
   // status if it fails, with nothing written.
-  virtual absl::StatusOr<UpdateResult> UpdatePlan(const PlanCaller& caller,
+  virtual absl::StatusOr<UpdateResult> UpdatePlan(const Caller& caller,
                                                   const std::string& id,
                                                   const std::string& retry_request_id,
                                                   const PlanChange& change) = 0;
 
   // Returns up to `query.limit` plans that `caller` may read, newest created first,
   // with an audit record for each.
-  virtual absl::StatusOr<std::vector<Plan>> ListPlans(const PlanCaller& caller,
+  virtual absl::StatusOr<std::vector<Plan>> ListPlans(const Caller& caller,
                                                       const PlanQuery& query) = 0;
 
   // Returns up to `limit` revisions of plan `id`, newest first, older than
   // `before_version` when given, if `caller` may read the plan (as GetPlan).
   virtual absl::StatusOr<std::vector<PlanRevision>> ListRevisions(
-      const PlanCaller& caller, const std::string& id, std::optional<int64_t> before_version,
+      const Caller& caller, const std::string& id, std::optional<int64_t> before_version,
       int limit) = 0;
 };
 

@@ -443,14 +443,14 @@ AccessRequest PlanAccessRequest(const Plan& plan, AccessAction action) {
   return request;
 }
 
-bool NeedsAccessFacts(const PlanCaller& caller, const Plan& plan, AccessAction action) {
+bool NeedsAccessFacts(const Caller& caller, const Plan& plan, AccessAction action) {
   // A create is decided on the person's record, whose owner only the facts name.
   return action == AccessAction::kCreate ||
          samplan::NeedsAccessFacts(caller.principal, PlanAccessRequest(plan, action));
 }
 
-PlanAccess DecidePlanAccess(const PlanCaller& caller, const Plan& plan, AccessAction action,
-                            const AccessFacts& facts) {
+GuardedAccess DecidePlanAccess(const Caller& caller, const Plan& plan, AccessAction action,
+                               const AccessFacts& facts) {
   AccessRequest request = PlanAccessRequest(plan, action);
   if (action == AccessAction::kCreate) {
     // The new plan will be the caller's; writing it is writing about the person,
@@ -459,35 +459,16 @@ PlanAccess DecidePlanAccess(const PlanCaller& caller, const Plan& plan, AccessAc
     request.owner_organization = facts.person_owner;
     request.requires_participation = false;
   }
-  PlanAccess access;
-  access.decision = DecideAccess(caller.principal, request, facts);
-  access.audit = AuditOf(caller.principal, caller.method, request, access.decision, caller.now,
-                         caller.request_id);
-  return access;
+  return DecideAndAudit(caller, request, facts);
 }
 
-PlanAccess MissingPlanAccess(const PlanCaller& caller, absl::string_view id,
-                             AccessAction action) {
+GuardedAccess MissingPlanAccess(const Caller& caller, absl::string_view id, AccessAction action) {
   AccessRequest request;
   request.action = action;
   request.resource = absl::StrCat("plans/", id);
-  request.municipality = caller.principal.municipality;
   request.data_category = kPlanDataCategory;
   request.purpose = kPlanPurpose;
-  PlanAccess access;
-  access.decision = {false, MayHandlePersonalData(caller.principal) ? "not_found" : "role", ""};
-  access.audit = AuditOf(caller.principal, caller.method, request, access.decision, caller.now,
-                         caller.request_id);
-  return access;
-}
-
-absl::Status CheckPersonRegistered(const AccessFacts& facts, absl::string_view municipality) {
-  if (facts.person_municipality != municipality) {
-    return InvalidField("plan.person",
-                        absl::StrCat("is not a person registered in municipality ", municipality,
-                                     "; register the person with the identity service first"));
-  }
-  return absl::OkStatus();
+  return MissingRecordAccess(caller, std::move(request));
 }
 
 absl::StatusOr<Plan> HandOver(const Plan& current, absl::string_view to_organization,

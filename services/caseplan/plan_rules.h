@@ -74,43 +74,23 @@ absl::StatusOr<PlanPageToken> DecodePlanPageToken(absl::string_view text,
 inline constexpr char kPlanDataCategory[] = "plan";
 inline constexpr char kPlanPurpose[] = "coordination";
 
-// Who asks for a plan, in which call: what the access decision and its audit
-// record are about.
-struct PlanCaller {
-  Principal principal;
-  std::string method;  // "caseplan.GetPlan"
-  std::string request_id;
-  absl::Time now;
-  absl::Time deadline;
-};
-
 // The access request for `action` on `plan` (a participant needs a consent too).
 AccessRequest PlanAccessRequest(const Plan& plan, AccessAction action);
 
 // Whether deciding `action` on `plan` needs the identity facts (consents, break
 // glass, the person's registration): samplan::NeedsAccessFacts, and always for a
 // create, which needs the person's registration.
-bool NeedsAccessFacts(const PlanCaller& caller, const Plan& plan, AccessAction action);
-
-// A decision about one plan and the audit record it leaves.
-struct PlanAccess {
-  AccessDecision decision;
-  AuditEntry audit;
-};
+bool NeedsAccessFacts(const Caller& caller, const Plan& plan, AccessAction action);
 
 // Decides `action` on `plan` for `caller` (common/access.h's rule). Creating a
 // plan is writing about its person: the organization that registered the person
 // may, another only with the person's consent for plans.
-PlanAccess DecidePlanAccess(const PlanCaller& caller, const Plan& plan, AccessAction action,
-                            const AccessFacts& facts);
+GuardedAccess DecidePlanAccess(const Caller& caller, const Plan& plan, AccessAction action,
+                               const AccessFacts& facts);
 
 // The denial of a plan that does not exist: the same answer as a hidden one, and
 // an audit record that names no person.
-PlanAccess MissingPlanAccess(const PlanCaller& caller, absl::string_view id, AccessAction action);
-
-// Returns whether `person` may get a plan in `municipality`: INVALID_ARGUMENT
-// naming "plan.person" unless the identity facts place the person there.
-absl::Status CheckPersonRegistered(const AccessFacts& facts, absl::string_view municipality);
+GuardedAccess MissingPlanAccess(const Caller& caller, absl::string_view id, AccessAction action);
 
 // Returns the plan with its lead handed over to `to_organization`, which must take
 // part in the plan: the old lead becomes a participant, and a note in the journal

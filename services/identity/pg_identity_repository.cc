@@ -398,14 +398,11 @@ class PgIdentityStore final : public IdentityStore {
 }  // namespace
 
 std::vector<MigrationSet> IdentityMigrationSets() {
-  return {{"identity", &identity_migrations()}, {"outbox", &outbox_migrations()}};
+  return PublishingServiceMigrationSets("identity", identity_migrations());
 }
 
 std::vector<PreparedStatement> IdentityRepositoryStatements(const Outbox& outbox) {
-  std::vector<PreparedStatement> statements(std::begin(sql::kAll), std::end(sql::kAll));
-  for (const PreparedStatement& statement : outbox.statements()) statements.push_back(statement);
-  for (const PreparedStatement& statement : AccessStatements()) statements.push_back(statement);
-  return statements;
+  return RepositoryStatements(sql::kAll, outbox);
 }
 
 absl::Status PgIdentityRepository::Transaction(

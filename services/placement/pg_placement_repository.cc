@@ -196,11 +196,11 @@ PersonalRecord RecordOf(const v1::PlacementNeed& n) {
 // Decides `caller`'s `action` on `record` (null: there is none named
 // `resource`) and appends the audit record within `tx`. Returns OK or the
 // denial to answer with once `tx` has committed the record.
-absl::Status Guard(pqxx::transaction_base& tx, const PlacementCaller& caller,
+absl::Status Guard(pqxx::transaction_base& tx, const Caller& caller,
                    const PersonalRecord* record, absl::string_view resource, AccessAction action) {
-  RecordAccess access;
+  GuardedAccess access;
   if (record == nullptr) {
-    access = MissingRecordAccess(caller, resource, action);
+    access = MissingPlacementRecordAccess(caller, resource, action);
   } else {
     AccessRequest request;
     request.municipality = record->municipality;
@@ -220,7 +220,7 @@ absl::Status Guard(pqxx::transaction_base& tx, const PlacementCaller& caller,
 // INVALID_ARGUMENT naming `field`, returned to roll back), then the access
 // rule. Returns the transaction's status; `denied` gets the denial to answer
 // with.
-absl::Status GuardCreate(pqxx::transaction_base& tx, const PlacementCaller& caller,
+absl::Status GuardCreate(pqxx::transaction_base& tx, const Caller& caller,
                          const PersonalRecord& record, absl::string_view field,
                          absl::Status& denied) {
   const AccessFacts facts = ReadAccessFacts(tx, caller.principal.organization, record.person,
@@ -231,14 +231,14 @@ absl::Status GuardCreate(pqxx::transaction_base& tx, const PlacementCaller& call
              !registered.ok()) {
     return registered;
   }
-  const RecordAccess access = DecideRecordAccess(caller, record, AccessAction::kCreate, facts);
+  const GuardedAccess access = DecideRecordAccess(caller, record, AccessAction::kCreate, facts);
   AppendAudit(tx, access.audit);
   denied = StatusOf(access.decision, record.resource);
   return absl::OkStatus();
 }
 
 events::v1::Event AgreementEvent(const v1::Agreement& a, absl::string_view type, int64_t version,
-                                 const PlacementCaller& caller) {
+                                 const Caller& caller) {
   v1::AgreementChanged payload;
   payload.set_agreement(a.name());
   payload.set_version(version);
@@ -274,7 +274,7 @@ absl::Status RequestIdReused(absl::string_view what) {
 // caller's read of it in the same transaction; a refusal and a missing record
 // answer alike.
 template <typename Record>
-absl::StatusOr<Record> GuardedRead(PgPool& pool, const PlacementCaller& caller,
+absl::StatusOr<Record> GuardedRead(PgPool& pool, const Caller& caller,
                                    const char* select, const std::string& id,
                                    absl::string_view collection,
                                    absl::StatusOr<Record> (*from_row)(const pqxx::row&),
@@ -299,14 +299,11 @@ absl::StatusOr<Record> GuardedRead(PgPool& pool, const PlacementCaller& caller,
 }  // namespace
 
 std::vector<MigrationSet> PlacementMigrationSets() {
-  return {{"placement", &placement_migrations()}, {"outbox", &outbox_migrations()}};
+  return PublishingServiceMigrationSets("placement", placement_migrations());
 }
 
 std::vector<PreparedStatement> PlacementRepositoryStatements(const Outbox& outbox) {
-  std::vector<PreparedStatement> statements(std::begin(sql::kAll), std::end(sql::kAll));
-  for (const PreparedStatement& statement : outbox.statements()) statements.push_back(statement);
-  for (const PreparedStatement& statement : AccessStatements()) statements.push_back(statement);
-  return statements;
+  return RepositoryStatements(sql::kAll, outbox);
 }
 
 // ---- Employers
@@ -622,7 +619,7 @@ absl::StatusOr<Bank> PgPlacementRepository::LoadOpenPlacements(const std::string
 
 // ---- Placement needs
 
-absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::CreateNeed(const PlacementCaller& caller,
+absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::CreateNeed(const Caller& caller,
                                                                     const CreateMeta& meta,
                                                                     const v1::PlacementNeed& need) {
   v1::PlacementNeed result;
@@ -666,7 +663,7 @@ absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::CreateNeed(const Placem
   return result;
 }
 
-absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::GetNeed(const PlacementCaller& caller,
+absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::GetNeed(const Caller& caller,
                                                                  const std::string& id) {
   return GuardedRead(pool_, caller, sql::kSelectNeed.name, id, "placementNeeds/", NeedFromRow,
                      absl::NotFoundError("no such need"));
@@ -690,7 +687,7 @@ absl::StatusOr<std::vector<v1::MatchProfile>> PgPlacementRepository::ListWaiting
 // ---- Agreements
 
 absl::StatusOr<v1::Agreement> PgPlacementRepository::CreateAgreement(
-    const PlacementCaller& caller, const CreateMeta& meta, const std::string& placement_id,
+    const Caller& caller, const CreateMeta& meta, const std::string& placement_id,
     const AgreementBuild& build) {
   v1::Agreement result;
   absl::Status denied;
@@ -741,14 +738,14 @@ absl::StatusOr<v1::Agreement> PgPlacementRepository::CreateAgreement(
   return result;
 }
 
-absl::StatusOr<v1::Agreement> PgPlacementRepository::GetAgreement(const PlacementCaller& caller,
+absl::StatusOr<v1::Agreement> PgPlacementRepository::GetAgreement(const Caller& caller,
                                                                   const std::string& id) {
   return GuardedRead(pool_, caller, sql::kSelectAgreement.name, id, "agreements/",
                      AgreementFromRow, absl::NotFoundError("no such agreement"));
 }
 
 absl::StatusOr<std::vector<v1::Agreement>> PgPlacementRepository::ListAgreements(
-    const PlacementCaller& caller, const std::string& status_filter, int offset, int limit) {
+    const Caller& caller, const std::string& status_filter, int offset, int limit) {
   std::vector<v1::Agreement> agreements;
   absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
     for (const pqxx::row& row :
@@ -769,7 +766,7 @@ absl::StatusOr<std::vector<v1::Agreement>> PgPlacementRepository::ListAgreements
   return agreements;
 }
 
-absl::StatusOr<v1::Agreement> PgPlacementRepository::StepAgreement(const PlacementCaller& caller,
+absl::StatusOr<v1::Agreement> PgPlacementRepository::StepAgreement(const Caller& caller,
                                                                    const std::string& id,
                                                                    const std::string& etag,
                                                                    const AgreementStepFn& step) {

@@ -61,23 +61,23 @@ class PgPlacementRepository final : public PlacementRepository {
                                                 const PlacementChange& change) override;
   absl::StatusOr<Bank> LoadOpenPlacements(const std::string& municipality,
                                           absl::Time deadline) override;
-  absl::StatusOr<v1::PlacementNeed> CreateNeed(const PlacementCaller& caller,
+  absl::StatusOr<v1::PlacementNeed> CreateNeed(const Caller& caller,
                                                const CreateMeta& meta,
                                                const v1::PlacementNeed& need) override;
-  absl::StatusOr<v1::PlacementNeed> GetNeed(const PlacementCaller& caller,
+  absl::StatusOr<v1::PlacementNeed> GetNeed(const Caller& caller,
                                             const std::string& id) override;
   absl::StatusOr<std::vector<v1::MatchProfile>> ListWaitingProfiles(const std::string& municipality,
                                                                     absl::Time deadline) override;
-  absl::StatusOr<v1::Agreement> CreateAgreement(const PlacementCaller& caller,
+  absl::StatusOr<v1::Agreement> CreateAgreement(const Caller& caller,
                                                 const CreateMeta& meta,
                                                 const std::string& placement_id,
                                                 const AgreementBuild& build) override;
-  absl::StatusOr<v1::Agreement> GetAgreement(const PlacementCaller& caller,
+  absl::StatusOr<v1::Agreement> GetAgreement(const Caller& caller,
                                              const std::string& id) override;
-  absl::StatusOr<std::vector<v1::Agreement>> ListAgreements(const PlacementCaller& caller,
+  absl::StatusOr<std::vector<v1::Agreement>> ListAgreements(const Caller& caller,
                                                             const std::string& status, int offset,
                                                             int limit) override;
-  absl::StatusOr<v1::Agreement> StepAgreement(const PlacementCaller& caller, const std::string& id,
+  absl::StatusOr<v1::Agreement> StepAgreement(const Caller& caller, const std::string& id,
                                               const std::string& etag,
                                               const AgreementStepFn& step) override;
 

@@ -120,12 +120,12 @@ class PlacementRepository {
   // Stores a need for `need.person`, who must be registered in the municipality
   // (INVALID_ARGUMENT naming placement_need.person otherwise), if the caller
   // may write about the person; idempotent by the meta's request id.
-  virtual absl::StatusOr<v1::PlacementNeed> CreateNeed(const PlacementCaller& caller,
+  virtual absl::StatusOr<v1::PlacementNeed> CreateNeed(const Caller& caller,
                                                        const CreateMeta& meta,
                                                        const v1::PlacementNeed& need) = 0;
   // The need if the caller may read it; PERMISSION_DENIED otherwise or if
   // missing.
-  virtual absl::StatusOr<v1::PlacementNeed> GetNeed(const PlacementCaller& caller,
+  virtual absl::StatusOr<v1::PlacementNeed> GetNeed(const Caller& caller,
                                                     const std::string& id) = 0;
   // The profiles of everyone waiting in the municipality, for counts only: they
   // never leave the service.
@@ -140,14 +140,14 @@ class PlacementRepository {
   // request id.
   using AgreementBuild =
       std::function<absl::StatusOr<v1::Agreement>(const v1::Placement& placement)>;
-  virtual absl::StatusOr<v1::Agreement> CreateAgreement(const PlacementCaller& caller,
+  virtual absl::StatusOr<v1::Agreement> CreateAgreement(const Caller& caller,
                                                         const CreateMeta& meta,
                                                         const std::string& placement_id,
                                                         const AgreementBuild& build) = 0;
-  virtual absl::StatusOr<v1::Agreement> GetAgreement(const PlacementCaller& caller,
+  virtual absl::StatusOr<v1::Agreement> GetAgreement(const Caller& caller,
                                                      const std::string& id) = 0;
   // The agreements the caller's organization owns, newest first.
-  virtual absl::StatusOr<std::vector<v1::Agreement>> ListAgreements(const PlacementCaller& caller,
+  virtual absl::StatusOr<std::vector<v1::Agreement>> ListAgreements(const Caller& caller,
                                                                     const std::string& status,
                                                                     int offset, int limit) = 0;
   // One lifecycle step: locks the agreement, decides the caller's access
@@ -157,7 +157,7 @@ class PlacementRepository {
   // needs placed. Stores the next version with the step's event.
   using AgreementStepFn =
       std::function<absl::StatusOr<AgreementStep>(const v1::Agreement& current)>;
-  virtual absl::StatusOr<v1::Agreement> StepAgreement(const PlacementCaller& caller,
+  virtual absl::StatusOr<v1::Agreement> StepAgreement(const Caller& caller,
                                                       const std::string& id,
                                                       const std::string& etag,
                                                       const AgreementStepFn& step) = 0;

@@ -482,8 +482,8 @@ absl::Status CheckSeatFree(const v1::Placement& placement, absl::Span<const DayR
 
 // ---- Access
 
-RecordAccess DecideRecordAccess(const PlacementCaller& caller, const PersonalRecord& record,
-                                AccessAction action, const AccessFacts& facts) {
+GuardedAccess DecideRecordAccess(const Caller& caller, const PersonalRecord& record,
+                                 AccessAction action, const AccessFacts& facts) {
   AccessRequest request;
   request.action = action;
   request.resource = record.resource;
@@ -495,36 +495,17 @@ RecordAccess DecideRecordAccess(const PlacementCaller& caller, const PersonalRec
       action == AccessAction::kCreate ? facts.person_owner : record.owner_organization;
   request.data_category = kPlacementDataCategory;
   request.purpose = kPlacementPurpose;
-  RecordAccess access;
-  access.decision = DecideAccess(caller.principal, request, facts);
-  access.audit = AuditOf(caller.principal, caller.method, request, access.decision, caller.now,
-                         caller.request_id);
-  return access;
+  return DecideAndAudit(caller, request, facts);
 }
 
-RecordAccess MissingRecordAccess(const PlacementCaller& caller, absl::string_view resource,
-                                 AccessAction action) {
+GuardedAccess MissingPlacementRecordAccess(const Caller& caller, absl::string_view resource,
+                                           AccessAction action) {
   AccessRequest request;
   request.action = action;
   request.resource = std::string(resource);
-  request.municipality = caller.principal.municipality;
   request.data_category = kPlacementDataCategory;
   request.purpose = kPlacementPurpose;
-  RecordAccess access;
-  access.decision = {false, MayHandlePersonalData(caller.principal) ? "not_found" : "role", ""};
-  access.audit = AuditOf(caller.principal, caller.method, request, access.decision, caller.now,
-                         caller.request_id);
-  return access;
-}
-
-absl::Status CheckPersonRegistered(const AccessFacts& facts, absl::string_view municipality,
-                                   absl::string_view field) {
-  if (facts.person_municipality != municipality) {
-    return InvalidField(std::string(field),
-                        absl::StrCat("is not a person registered in municipality ", municipality,
-                                     "; register the person with the identity service first"));
-  }
-  return absl::OkStatus();
+  return MissingRecordAccess(caller, std::move(request));
 }
 
 // ---- Supply and demand

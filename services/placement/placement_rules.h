@@ -140,14 +140,6 @@ absl::Status CheckSeatFree(const v1::Placement& placement, absl::Span<const DayR
 // ---- Access to personal data (agreements, placement needs)
 
 // Who asks, in which call: what the decision and its audit record are about.
-struct PlacementCaller {
-  Principal principal;
-  std::string method;  // "placement.GetAgreement"
-  std::string request_id;
-  absl::Time now;
-  absl::Time deadline;
-};
-
 // A personal record of the service: an agreement or a placement need.
 struct PersonalRecord {
   std::string resource;  // "agreements/{id}"
@@ -156,26 +148,16 @@ struct PersonalRecord {
   std::string owner_organization;
 };
 
-struct RecordAccess {
-  AccessDecision decision;
-  AuditEntry audit;
-};
-
 // Decides `action` on `record` by common/access.h's rule, with its audit
 // record. Creating is writing about the person: the organization that
 // registered the person may, another only with the person's consent for
 // "placement" — so for kCreate the owner is the person's owner from `facts`.
-RecordAccess DecideRecordAccess(const PlacementCaller& caller, const PersonalRecord& record,
-                                AccessAction action, const AccessFacts& facts);
+GuardedAccess DecideRecordAccess(const Caller& caller, const PersonalRecord& record,
+                                 AccessAction action, const AccessFacts& facts);
 
 // The denial of a record that does not exist: the same answer as a hidden one.
-RecordAccess MissingRecordAccess(const PlacementCaller& caller, absl::string_view resource,
-                                 AccessAction action);
-
-// INVALID_ARGUMENT naming `field` unless the facts place the person in
-// `municipality`.
-absl::Status CheckPersonRegistered(const AccessFacts& facts, absl::string_view municipality,
-                                   absl::string_view field);
+GuardedAccess MissingPlacementRecordAccess(const Caller& caller, absl::string_view resource,
+                                           AccessAction action);
 
 // ---- Supply and demand
 

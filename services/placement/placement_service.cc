@@ -19,7 +19,7 @@ namespace {
 using ::google::protobuf::util::MessageDifferencer;
 using ::google::protobuf::util::TimeUtil;
 
-PlacementCaller CallerOf(const CallContext& call, absl::string_view method) {
+Caller CallerOf(const CallContext& call, absl::string_view method) {
   return {call.principal, absl::StrCat("placement.", method), call.request_id, call.now,
           call.deadline};
 }
