@@ -75,6 +75,19 @@ absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(PgPoolOptions options) {
   std::unique_ptr<PgPool> pool(new PgPool(std::move(options)));
   absl::MutexLock lock(&pool->mu_);
   if (absl::Status opened = pool->Open(pool->slots_[0]); !opened.ok()) return opened;
+  // libpqxx prepares a statement when it is first used. Preparing every one now
+  // on the first connection makes a schema that is missing or older than the
+  // code (another service's migrations not yet applied) stop the start, with the
+  // statement named, instead of serving calls that fail with INTERNAL.
+  for (const PreparedStatement& statement : pool->options_.statements) {
+    try {
+      pool->slots_[0].connection->prepare_now(statement.name);
+    } catch (const std::exception& e) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "statement ", statement.name,
+          " cannot be prepared; are the migrations it needs applied? ", ErrorSummary(e)));
+    }
+  }
   return pool;
 }
 

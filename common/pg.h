@@ -41,8 +41,10 @@ struct PgPoolOptions {
 // restart without a process restart. Thread-safe.
 class PgPool {
  public:
-  // Opens one connection to check the DSN and returns the pool; UNAVAILABLE when the
-  // database cannot be reached.
+  // Opens one connection to check the DSN, prepares every statement on it, and
+  // returns the pool; UNAVAILABLE when the database cannot be reached,
+  // FAILED_PRECONDITION naming the statement when one cannot be prepared (the
+  // schema it needs is missing or older than the code).
   static absl::StatusOr<std::unique_ptr<PgPool>> Create(PgPoolOptions options);
   ~PgPool();
 
@@ -85,6 +87,9 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> OpenConnection(
 
 // Returns a PostgreSQL array literal of `values` for a text[] parameter.
 std::string PgTextArray(const std::vector<std::string>& values);
+
+// Returns `bytes` as a bytea parameter (serialized protobuf, sealed values).
+pqxx::binarystring PgBytes(const std::string& bytes);
 
 // Returns the elements of a text[] value read from the database.
 std::vector<std::string> ParsePgTextArray(const pqxx::field& field);

@@ -247,6 +247,36 @@ TEST(ServiceProcessTest, MissingConfigurationStopsStartAndNamesEachVariable) {
   std::remove(log.c_str());
 }
 
+// Caseplan's statements call identity's SQL functions. Started before identity's
+// migrations are in (a release applied out of order), it must not become ready
+// and answer INTERNAL: it stops, naming what it could not prepare.
+TEST(ServiceProcessTest, AServiceWithoutTheIdentitySchemaItNeedsDoesNotStart) {
+  auto pg = testing::PostgresServer::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  auto keys = testing::TestKeys::Create();
+  ASSERT_TRUE(keys.ok());
+  auto dsn = (*pg)->CreateDatabase();
+  ASSERT_TRUE(dsn.ok());
+  char log_path[] = "/tmp/samplan-no-identity-test-XXXXXX";
+  const int log_fd = mkstemp(log_path);
+  ASSERT_GE(log_fd, 0);
+  close(log_fd);
+  std::map<std::string, std::string> env = keys->Environment();
+  env["SAMPLAN_PG_DSN"] = *dsn;
+  env["SAMPLAN_LISTEN_ADDRESS"] = absl::StrCat("127.0.0.1:", testing::FreePort());
+  env["SAMPLAN_METRICS_ADDRESS"] = absl::StrCat("127.0.0.1:", testing::FreePort());
+  auto service = ChildProcess::Spawn(SAMPLAN_CASEPLAN_BINARY, {}, env, log_path);
+  ASSERT_TRUE(service.ok());
+  auto status = (*service)->Wait(absl::Seconds(20));
+  ASSERT_TRUE(status.ok()) << "it went on running";
+  EXPECT_TRUE(WIFEXITED(*status));
+  EXPECT_NE(WEXITSTATUS(*status), 0);
+  const std::string text = ReadFile(log_path);
+  EXPECT_NE(text.find("cannot be prepared"), std::string::npos) << text;
+  EXPECT_NE(text.find("identity"), std::string::npos) << text;
+  std::remove(log_path);
+}
+
 TEST(ServiceProcessTest, SigtermDrainsThenExits) {
   RunningCasePlan caseplan;
   ASSERT_NO_FATAL_FAILURE(StartCasePlan("2s", "", caseplan));
