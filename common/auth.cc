@@ -1,5 +1,7 @@
 #include "common/auth.h"
 
+#include "common/ids.h"
+
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -163,25 +165,6 @@ const std::string* FindString(const Struct& object, const std::string& name) {
     return nullptr;
   }
   return &value->string_value();
-}
-
-bool IsResourceId(std::string_view id) {
-  if (id.empty() || id.size() > 63) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-  });
-}
-
-bool IsResourceName(std::string_view name, std::string_view collection) {
-  return name.size() > collection.size() && name.starts_with(collection) &&
-         name[collection.size()] == '/' &&
-         IsResourceId(name.substr(collection.size() + 1));
-}
-
-bool IsMunicipalityCode(std::string_view code) {
-  return code.size() == 4 && std::all_of(code.begin(), code.end(), [](char c) {
-           return absl::ascii_isdigit(static_cast<unsigned char>(c));
-         });
 }
 
 // Returns the NumericDate in `value`, or nullopt when it is not a sane number.

@@ -1,5 +1,7 @@
 #include "common/ids.h"
 
+#include <algorithm>
+
 #include <openssl/sha.h>
 
 #include <google/protobuf/io/coded_stream.h>
@@ -75,6 +77,15 @@ std::string RequestFingerprint(const google::protobuf::Message& request) {
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+bool IsResourceName(absl::string_view name, absl::string_view collection) {
+  return !ResourceId(name, collection).empty();
+}
+
+bool IsMunicipalityCode(absl::string_view code) {
+  return code.size() == 4 &&
+         std::all_of(code.begin(), code.end(), [](char c) { return absl::ascii_isdigit(c); });
 }
 
 }  // namespace samplan

@@ -22,6 +22,12 @@ bool IsResourceId(absl::string_view id);
 // empty string_view otherwise. `collection` is given without the slash.
 absl::string_view ResourceId(absl::string_view name, absl::string_view collection);
 
+// Returns whether `name` is "<collection>/<id>" with a valid id.
+bool IsResourceName(absl::string_view name, absl::string_view collection);
+
+// Returns whether `code` is a kommunkod: four digits, such as "1885".
+bool IsMunicipalityCode(absl::string_view code);
+
 // Returns the hex SHA-256 of `request`'s deterministic serialization: two calls
 // carry the same request exactly when their fingerprints are equal (a retry with a
 // reused request id is told from a different request with it).

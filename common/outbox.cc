@@ -53,7 +53,7 @@ void Outbox::Append(pqxx::transaction_base& tx, const events::v1::Event& event) 
   const std::string envelope = event.SerializeAsString();
   tx.exec_prepared(kAppendStatement, event.event_id(), event.type(), event.municipality(),
                    event.aggregate(), event.aggregate_version(),
-                   pqxx::binarystring(envelope.data(), envelope.size()), event.person());
+                   PgBytes(envelope), event.person());
 }
 
 }  // namespace samplan

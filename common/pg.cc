@@ -176,4 +176,8 @@ absl::Status PgPool::Read(absl::Time deadline,
   return Run<pqxx::nontransaction>(deadline, work);
 }
 
+pqxx::binarystring PgBytes(const std::string& bytes) {
+  return pqxx::binarystring(bytes.data(), bytes.size());
+}
+
 }  // namespace samplan

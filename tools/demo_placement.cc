@@ -12,6 +12,7 @@
 #include "samplan/identity/v1/identity.grpc.pb.h"
 #include "samplan/placement/v1/placement.grpc.pb.h"
 #include "services/identity/personnummer.h"
+#include "services/placement/matching.h"
 #include "tools/rpc_text.h"
 
 namespace samplan::tools {
@@ -20,6 +21,7 @@ namespace {
 namespace pv1 = ::samplan::placement::v1;
 namespace idv1 = ::samplan::identity::v1;
 using ::google::protobuf::util::TimeUtil;
+using ::samplan::placement::DateOf;
 
 constexpr int kEmployers = 200;
 constexpr double kLatitude = 59.594;  // Lindesberg
@@ -46,14 +48,6 @@ constexpr Industry kIndustries[] = {
 
 constexpr const char* kPlaces[] = {"Lindesberg", "Frövi",   "Storå",           "Fellingsbro",
                                    "Ramsberg",   "Vedevåg", "Guldsmedshyttan", "Rockhammar"};
-
-google::type::Date DateOf(absl::CivilDay day) {
-  google::type::Date date;
-  date.set_year(static_cast<int32_t>(day.year()));
-  date.set_month(day.month());
-  date.set_day(day.day());
-  return date;
-}
 
 pv1::DateRange Range(absl::CivilDay start, absl::CivilDay end) {
   pv1::DateRange range;

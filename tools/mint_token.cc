@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "tools/files.h"
 #include "common/auth.h"
+#include "common/ids.h"
 
 namespace samplan {
 namespace {
@@ -54,29 +55,6 @@ int UsageError(std::string_view message) {
   std::cerr << "samplan-token: " << message << "\n"
             << "Run samplan-token --help for usage.\n";
   return kUsageError;
-}
-
-bool IsResourceName(std::string_view name, std::string_view collection) {
-  if (name.size() <= collection.size() || !name.starts_with(collection) ||
-      name[collection.size()] != '/') {
-    return false;
-  }
-  name.remove_prefix(collection.size() + 1);
-  if (name.empty() || name.size() > 63) return false;
-  for (char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool IsMunicipalityCode(std::string_view code) {
-  if (code.size() != 4) return false;
-  for (char c : code) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
 }
 
 

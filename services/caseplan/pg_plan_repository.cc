@@ -31,10 +31,6 @@ absl::StatusOr<Plan> ParseContent(const pqxx::field& field) {
   return plan;
 }
 
-pqxx::binarystring Bytes(const std::string& bytes) {
-  return pqxx::binarystring(bytes.data(), bytes.size());
-}
-
 // Reads a row of (id, version, content, create_micros, update_micros).
 absl::StatusOr<Plan> PlanFromRow(const pqxx::row& row) {
   absl::StatusOr<Plan> plan = ParseContent(row[2]);
@@ -150,7 +146,7 @@ absl::StatusOr<CreateResult> PgPlanRepository::CreatePlan(const Caller& caller,
     pqxx::result inserted = tx.exec_prepared(
         sql::kInsertPlan.name, IdOf(plan), plan.municipality(), plan.person(),
         plan.lead_organization(), PgTextArray(ParticipantOrganizations(plan)),
-        v1::PlanStatus_Name(plan.status()), Bytes(PlanContent(plan)), PgTimestamp(write.time),
+        v1::PlanStatus_Name(plan.status()), PgBytes(PlanContent(plan)), PgTimestamp(write.time),
         write.request_id, write.actor_user, PgTextArray(write.changed_fields),
         write.event.event_id(), write.fingerprint);
     if (inserted.empty()) {
@@ -236,7 +232,7 @@ absl::StatusOr<UpdateResult> PgPlanRepository::UpdatePlan(const Caller& caller,
     pqxx::result updated = tx.exec_prepared(
         sql::kUpdatePlan.name, id, current->version(),
         PgTextArray(ParticipantOrganizations(w.plan)), v1::PlanStatus_Name(w.plan.status()),
-        Bytes(PlanContent(w.plan)), PgTimestamp(w.time), w.actor_user, w.actor_organization,
+        PgBytes(PlanContent(w.plan)), PgTimestamp(w.time), w.actor_user, w.actor_organization,
         w.request_id, PgTextArray(w.changed_fields), w.event.event_id(), w.fingerprint);
     // The row is locked: its version cannot have moved.
     if (updated.empty()) return absl::InternalError("a locked plan changed its version");

@@ -8,14 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/ids.h"
 #include "common/status.h"
 
 namespace samplan::events {
 namespace {
-
-bool IsMunicipalityCode(absl::string_view code) {
-  return code.size() == 4 && std::all_of(code.begin(), code.end(), absl::ascii_isdigit);
-}
 
 bool Contains(const google::protobuf::RepeatedPtrField<std::string>& values,
               absl::string_view value) {

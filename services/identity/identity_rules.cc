@@ -47,10 +47,6 @@ bool IsCallerChosenId(absl::string_view id) {
   });
 }
 
-bool IsMunicipalityCode(absl::string_view code) {
-  return code.size() == 4 && std::all_of(code.begin(), code.end(), absl::ascii_isdigit);
-}
-
 bool IsRequestId(absl::string_view id) {
   if (id.empty() || id.size() > 100) return false;
   return std::all_of(id.begin(), id.end(),

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "common/access.h"
 #include "common/auth.h"
+#include "common/ids.h"
 #include "samplan/identity/v1/identity.pb.h"
 
 namespace samplan::identity {
@@ -30,8 +31,6 @@ bool IsRole(absl::string_view role);
 // 2 to 63 characters of [a-z0-9-].
 bool IsCallerChosenId(absl::string_view id);
 
-// Returns whether `code` is a kommunkod: four digits.
-bool IsMunicipalityCode(absl::string_view code);
 
 // Returns whether `id` is a caller's request id: 1 to 100 of [A-Za-z0-9_-].
 bool IsRequestId(absl::string_view id);

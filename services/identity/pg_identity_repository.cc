@@ -23,10 +23,6 @@ absl::Time TimeOf(const google::protobuf::Timestamp& timestamp) {
   return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(timestamp));
 }
 
-pqxx::binarystring Bytes(const std::string& bytes) {
-  return pqxx::binarystring(bytes.data(), bytes.size());
-}
-
 std::string IdOf(absl::string_view name) {
   return std::string(name.substr(name.find('/') + 1));
 }
@@ -252,7 +248,7 @@ class PgIdentityStore final : public IdentityStore {
 
   void InsertPerson(const StoredPerson& p) override {
     tx_.exec_prepared(sql::kInsertPerson.name, p.id, p.municipality, p.owner_organization,
-                      p.identity_number_kind, Bytes(p.identity_number_sealed),
+                      p.identity_number_kind, PgBytes(p.identity_number_sealed),
                       p.identity_number_hash, p.given_name, p.family_name,
                       absl::FormatCivilTime(p.birth_date), p.address, p.phone, p.email,
                       p.protected_identity, PgTimestamp(p.create_time), p.create_request_id);

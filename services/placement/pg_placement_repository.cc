@@ -17,10 +17,6 @@ namespace {
 
 using ::google::protobuf::util::TimeUtil;
 
-pqxx::binarystring Bytes(const std::string& bytes) {
-  return pqxx::binarystring(bytes.data(), bytes.size());
-}
-
 template <typename Message>
 absl::StatusOr<Message> Parse(const pqxx::field& field) {
   Message message;
@@ -317,7 +313,7 @@ absl::StatusOr<v1::Employer> PgPlacementRepository::CreateEmployer(const CreateM
     try {
       inserted = tx.exec_prepared(
           sql::kInsertEmployer.name, id, meta.municipality, employer.organization_number(),
-          employer.display_name(), employer.industry(), Bytes(Content(employer)),
+          employer.display_name(), employer.industry(), PgBytes(Content(employer)),
           PgTimestamp(meta.time), meta.organization, meta.request_id, meta.fingerprint);
     } catch (const pqxx::unique_violation&) {
       return absl::AlreadyExistsError(
@@ -407,7 +403,7 @@ absl::StatusOr<v1::Employer> PgPlacementRepository::UpdateEmployer(const std::st
     try {
       updated =
           tx.exec_prepared(sql::kUpdateEmployer.name, id, e.organization_number(), e.display_name(),
-                           e.industry(), Bytes(Content(e)), PgTimestamp(time));
+                           e.industry(), PgBytes(Content(e)), PgTimestamp(time));
     } catch (const pqxx::unique_violation&) {
       return absl::AlreadyExistsError(
           "employer.organization_number: another employer in the bank has "
@@ -436,7 +432,7 @@ absl::StatusOr<v1::Contact> PgPlacementRepository::LogContact(const std::string&
     tx.exec_prepared(sql::kInsertContact.name, id, employer_id,
                      PgTimestamp(absl::FromUnixMicros(
                          TimeUtil::TimestampToMicroseconds(contact.contact_time()))),
-                     Bytes(result.SerializeAsString()));
+                     PgBytes(result.SerializeAsString()));
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -512,7 +508,7 @@ absl::StatusOr<v1::Placement> PgPlacementRepository::CreatePlacement(const Creat
     pqxx::result inserted = tx.exec_prepared(sql::kInsertPlacement.name, id, meta.municipality,
                                              employer_id, v1::PlacementKind_Name(placement->kind()),
                                              v1::PlacementStatus_Name(placement->status()),
-                                             Bytes(Content(*placement)), PgTimestamp(meta.time),
+                                             PgBytes(Content(*placement)), PgTimestamp(meta.time),
                                              meta.organization, meta.request_id, meta.fingerprint);
     if (inserted.empty()) return absl::AbortedError("concurrent create; retry");
     result = *std::move(placement);
@@ -590,7 +586,7 @@ absl::StatusOr<v1::Placement> PgPlacementRepository::UpdatePlacement(
     stored.clear_industry();
     pqxx::result updated = tx.exec_prepared(
         sql::kUpdatePlacement.name, id, v1::PlacementKind_Name(p.kind()),
-        v1::PlacementStatus_Name(p.status()), Bytes(Content(stored)), PgTimestamp(time));
+        v1::PlacementStatus_Name(p.status()), PgBytes(Content(stored)), PgTimestamp(time));
     result = p;
     result.set_etag(updated[0][0].as<std::string>());
     *result.mutable_update_time() = TimestampOf(time);
@@ -639,7 +635,7 @@ absl::StatusOr<v1::PlacementNeed> PgPlacementRepository::CreateNeed(const Caller
     stored.clear_status();
     pqxx::result inserted = tx.exec_prepared(
         sql::kInsertNeed.name, id, meta.municipality, need.person(), meta.organization,
-        Bytes(Content(stored)), PgTimestamp(meta.time), meta.request_id, meta.fingerprint);
+        PgBytes(Content(stored)), PgTimestamp(meta.time), meta.request_id, meta.fingerprint);
     if (inserted.empty()) {
       pqxx::result existing =
           tx.exec_prepared(sql::kSelectNeedByRequest.name, meta.organization, meta.request_id);
@@ -713,7 +709,7 @@ absl::StatusOr<v1::Agreement> PgPlacementRepository::CreateAgreement(
         sql::kInsertAgreement.name, id, meta.municipality, agreement->person(), placement_id,
         meta.organization, v1::AgreementStatus_Name(agreement->status()),
         DayText(agreement->period().start_date()), DayText(agreement->period().end_date()),
-        Bytes(Content(*agreement)), PgTimestamp(meta.time), meta.request_id, meta.fingerprint);
+        PgBytes(Content(*agreement)), PgTimestamp(meta.time), meta.request_id, meta.fingerprint);
     if (inserted.empty()) {
       pqxx::result existing =
           tx.exec_prepared(sql::kSelectAgreementByRequest.name, meta.organization, meta.request_id);
@@ -812,7 +808,7 @@ absl::StatusOr<v1::Agreement> PgPlacementRepository::StepAgreement(const Caller&
     }
     pqxx::result updated =
         tx.exec_prepared(sql::kUpdateAgreement.name, id, v1::AgreementStatus_Name(a.status()),
-                         Bytes(Content(a)), PgTimestamp(caller.now));
+                         PgBytes(Content(a)), PgTimestamp(caller.now));
     const int64_t version = updated[0][0].as<int64_t>();
     outbox_.Append(tx, AgreementEvent(a, next->event_type, version, caller));
     result = a;
