@@ -8,9 +8,11 @@
 
 #include "common/access.h"
 #include "common/config.h"
+#include "common/field_mask.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/paging.h"
 #include "common/redis.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -343,6 +345,81 @@ TEST(AccessRuleTest, TheAuditRecordSaysWhoWhatWhoseAndWhy) {
   EXPECT_TRUE(IsDataCategory("health"));
   EXPECT_FALSE(IsDataCategory("everything"));
   EXPECT_TRUE(IsPurpose("follow_up"));
+}
+
+
+// The fields a status names, in order.
+std::vector<std::string> Violated(const absl::Status& status) {
+  std::vector<std::string> fields;
+  for (auto& [field, description] : FieldViolationsOf(status)) fields.push_back(field);
+  return fields;
+}
+
+TEST(PagingTest, OneRuleForSizesDefaultsCapsAndRefusals) {
+  EXPECT_EQ(*PageSizeOf(0), 25);
+  EXPECT_EQ(*PageSizeOf(7), 7);
+  EXPECT_EQ(*PageSizeOf(1000), 100);  // lowered to the maximum, not refused
+  EXPECT_EQ(*PageSizeOf(0, {100, 1000}), 100);
+  EXPECT_EQ(*PageSizeOf(5000, {100, 1000}), 1000);
+  EXPECT_EQ(Violated(PageSizeOf(-1).status()),
+            std::vector<std::string>{"page_size"});
+}
+
+TEST(PagingTest, ATokenHoldsItsPositionAndWorksOnlyWithItsFilters) {
+  const std::string token = EncodePageToken("persons/p,,ACTIVE", {"123456", "a|b\nc"});
+  EXPECT_EQ(token.find("persons"), std::string::npos) << "filters are not readable in a token";
+  absl::StatusOr<std::vector<std::string>> position =
+      DecodePageToken(token, "persons/p,,ACTIVE", 2);
+  ASSERT_TRUE(position.ok()) << position.status();
+  EXPECT_EQ(*position, (std::vector<std::string>{"123456", "a|b\nc"}));
+  for (const absl::Status& refused :
+       {DecodePageToken(token, "persons/q,,ACTIVE", 2).status(),
+        DecodePageToken(token, "persons/p,,ACTIVE", 1).status(),
+        DecodePageToken("garbage!", "", 2).status(), DecodePageToken("", "", 0).status()}) {
+    EXPECT_EQ(Violated(refused), std::vector<std::string>{"page_token"}) << refused;
+  }
+  std::vector<int> rows = {1, 2, 3, 4};
+  EXPECT_TRUE(TrimToPage(rows, 3));
+  EXPECT_EQ(rows, (std::vector<int>{1, 2, 3}));
+  EXPECT_FALSE(TrimToPage(rows, 3));
+}
+
+TEST(FieldMaskTest, OneRuleForStarOutputOnlyImmutableAndUnknownPaths) {
+  const UpdatableFields fields{{"message", "details"}, {"code"}};
+  const google::protobuf::Descriptor& type = *google::rpc::Status::descriptor();
+  auto resolve = [&](std::vector<std::string> paths) {
+    google::protobuf::FieldMask mask;
+    for (const std::string& path : paths) mask.add_paths(path);
+    return ResolveUpdateMask(mask, type, fields);
+  };
+  EXPECT_EQ(*resolve({"*"}), (std::vector<std::string>{"message", "details"}));
+  EXPECT_EQ(*resolve({"details", "code", "details"}), std::vector<std::string>{"details"});
+  for (const std::vector<std::string>& refused :
+       std::vector<std::vector<std::string>>{{}, {"code"}, {"nope"}, {"*", "message"}}) {
+    EXPECT_EQ(Violated(resolve(refused).status()),
+              std::vector<std::string>{"update_mask"});
+  }
+  // An immutable field is named as one, with what can be changed instead.
+  const UpdatableFields narrow{{"message"}, {}};
+  google::protobuf::FieldMask mask;
+  mask.add_paths("details");
+  std::vector<std::pair<std::string, std::string>> violations =
+      FieldViolationsOf(ResolveUpdateMask(mask, type, narrow).status());
+  ASSERT_EQ(violations.size(), 1u);
+  EXPECT_EQ(violations[0].second, "\"details\" cannot be changed; the fields that can are message");
+}
+
+TEST(FieldMaskTest, MaskedFieldsAreReplacedWhole) {
+  google::rpc::Status target;
+  target.set_code(5);
+  target.set_message("old");
+  target.add_details()->set_type_url("a");
+  google::rpc::Status patch;
+  patch.set_code(9);
+  ApplyUpdateMask(patch, {"message", "details"}, target);
+  EXPECT_EQ(target.code(), 5);
+  EXPECT_EQ(target.message(), "");
+  EXPECT_EQ(target.details_size(), 0);
 }
 
 }  // namespace

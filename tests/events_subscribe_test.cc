@@ -802,7 +802,20 @@ TEST_F(EventsSubscribeTest, AClientResumesExactlyAcrossAKilledEventsProcess) {
     process = start();
     client = std::make_unique<TestSubscriber>(address, Token("af"), Request(cursor));
   }
-  ASSERT_TRUE(WaitForVersion(*client, plan, last_version));
+  if (!WaitForVersion(*client, plan, last_version)) {
+    // Says where each version was when the client did not get the last one: on
+    // the stream (with its position), and what the resumed client was shown.
+    std::string on_stream;
+    if (auto stream = testing::ReadStream(redis_->Address(), "1885"); stream.ok()) {
+      for (const testing::StreamedEvent& e : *stream) {
+        if (e.aggregate == plan) absl::StrAppend(&on_stream, " ", e.version, "@", e.stream_id);
+      }
+    }
+    FAIL() << "resumed from " << cursor << "; kept " << ::testing::PrintToString(VersionsOf(kept, plan))
+           << "; the resumed client got "
+           << ::testing::PrintToString(VersionsOf(client->events(), plan)) << " in "
+           << client->received().size() << " messages; on the stream:" << on_stream;
+  }
   for (const auto& e : client->events()) kept.push_back(e);
   EXPECT_EQ(VersionsOf(kept, plan), Range(1, last_version));
 }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/ids.h"
+#include "common/paging.h"
 #include "common/outbox.h"
 #include "common/status.h"
 #include "samplan/caseplan/v1/events.pb.h"
@@ -109,7 +110,7 @@ grpc::Status CasePlanService::ListPlans(grpc::ServerContext* context,
     }
     if (!v1::PlanStatus_IsValid(request->status())) v.Add("status", "is not a known status");
     if (!v.empty()) return v.ToStatus();
-    absl::StatusOr<int> page_size = PageSize(request->page_size());
+    absl::StatusOr<int> page_size = PageSizeOf(request->page_size());
     if (!page_size.ok()) return page_size.status();
     if (!MayHandlePersonalData(call.principal)) return RoleDeniedStatus();
 
@@ -124,10 +125,15 @@ grpc::Status CasePlanService::ListPlans(grpc::ServerContext* context,
     const std::string filters =
         absl::StrCat(query.person, ",", query.organization, ",", query.status);
     if (!request->page_token().empty()) {
-      absl::StatusOr<PlanPageToken> token = DecodePlanPageToken(request->page_token(), filters);
-      if (!token.ok()) return token.status();
-      query.after_create_time = absl::FromUnixMicros(token->create_micros);
-      query.after_id = token->id;
+      absl::StatusOr<std::vector<std::string>> after =
+          DecodePageToken(request->page_token(), filters, 2);
+      if (!after.ok()) return after.status();
+      int64_t create_micros = 0;
+      if (!absl::SimpleAtoi((*after)[0], &create_micros) || !IsUuid((*after)[1])) {
+        return InvalidField("page_token", "is not a token this call returned");
+      }
+      query.after_create_time = absl::FromUnixMicros(create_micros);
+      query.after_id = (*after)[1];
     }
     query.limit = *page_size + 1;  // one more tells whether another page follows
     absl::StatusOr<std::vector<Plan>> plans =
@@ -138,9 +144,9 @@ grpc::Status CasePlanService::ListPlans(grpc::ServerContext* context,
     }
     if (static_cast<int>(plans->size()) > *page_size) {
       const Plan& last = response->plans(*page_size - 1);
-      response->set_next_page_token(EncodePlanPageToken(
-          {TimeUtil::TimestampToMicroseconds(last.create_time()),
-           std::string(ResourceId(last.name(), "plans")), filters}));
+      response->set_next_page_token(
+          EncodePageToken(filters, {absl::StrCat(TimeUtil::TimestampToMicroseconds(last.create_time())),
+                                    std::string(ResourceId(last.name(), "plans"))}));
     }
     return absl::OkStatus();
   });
@@ -208,12 +214,15 @@ grpc::Status CasePlanService::ListPlanRevisions(grpc::ServerContext* context,
   return calls_.Handle(context, "ListPlanRevisions", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = PlanIdFromName(request->name(), "name");
     if (!id.ok()) return id.status();
-    absl::StatusOr<int> page_size = PageSize(request->page_size());
+    absl::StatusOr<int> page_size = PageSizeOf(request->page_size());
     if (!page_size.ok()) return page_size.status();
     std::optional<int64_t> before;
     if (!request->page_token().empty()) {
+      absl::StatusOr<std::vector<std::string>> after =
+          DecodePageToken(request->page_token(), *id, 1);
+      if (!after.ok()) return after.status();
       int64_t version = 0;
-      if (!absl::SimpleAtoi(request->page_token(), &version) || version < 2) {
+      if (!absl::SimpleAtoi((*after)[0], &version) || version < 2) {
         return InvalidField("page_token", "is not a token this call returned");
       }
       before = version;
@@ -224,7 +233,8 @@ grpc::Status CasePlanService::ListPlanRevisions(grpc::ServerContext* context,
     for (v1::PlanRevision& revision : *revisions) *response->add_revisions() = std::move(revision);
     if (response->revisions_size() == *page_size &&
         response->revisions(*page_size - 1).version() > 1) {
-      response->set_next_page_token(absl::StrCat(response->revisions(*page_size - 1).version()));
+      response->set_next_page_token(
+          EncodePageToken(*id, {absl::StrCat(response->revisions(*page_size - 1).version())}));
     }
     return absl::OkStatus();
   });

@@ -570,7 +570,7 @@ TEST_F(CasePlanServiceTest, RevisionsTellWhoChangedWhat) {
   EXPECT_EQ(page.revisions(0).version(), 2);
   EXPECT_EQ(page.revisions(0).actor_user(), "users/u-af");
   EXPECT_EQ(page.revisions(0).changed_fields(0), "overall_goal");
-  ASSERT_EQ(page.next_page_token(), "2");
+  ASSERT_FALSE(page.next_page_token().empty());
   list.set_page_token(page.next_page_token());
   ASSERT_TRUE(stub_->ListPlanRevisions(As(Token("soc")).get(), list, &page).ok());
   ASSERT_EQ(page.revisions_size(), 1);

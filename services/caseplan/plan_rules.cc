@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/field_mask.h"
 #include "common/ids.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -305,57 +306,18 @@ absl::StatusOr<Plan> ApplyUpdate(const Plan& current, const Plan& patch,
                                  const google::protobuf::FieldMask& mask,
                                  const Principal& caller, absl::Time now,
                                  const std::function<std::string()>& new_id) {
-  std::vector<std::string> paths(mask.paths().begin(), mask.paths().end());
-  if (paths.empty()) {
-    return InvalidField("update_mask",
-                        "is required: name the fields to change, or \"*\" for all");
-  }
-  if (paths.size() == 1 && paths[0] == "*") paths = MutablePlanFields();
-  // Output-only fields in a mask are ignored (AIP-203): tools that build masks
-  // from a diff of the whole resource include them.
-  static const std::vector<std::string> kOutputOnly = {
-      "name", "municipality", "lead_organization", "create_time", "update_time", "version",
-      "etag"};
-  paths.erase(std::remove_if(paths.begin(), paths.end(),
-                             [](const std::string& path) {
-                               return std::find(kOutputOnly.begin(), kOutputOnly.end(), path) !=
-                                      kOutputOnly.end();
-                             }),
-              paths.end());
-  const auto& allowed = MutablePlanFields();
+  // The one rule for masks (common/field_mask.h): "*" is every updatable field,
+  // output-only paths are ignored, anything else is refused naming update_mask.
+  static const UpdatableFields kFields{
+      MutablePlanFields(),
+      {"name", "municipality", "lead_organization", "create_time", "update_time", "version",
+       "etag"}};
+  absl::StatusOr<std::vector<std::string>> paths =
+      ResolveUpdateMask(mask, *Plan::descriptor(), kFields);
+  if (!paths.ok()) return paths.status();
   FieldViolations v;
-  for (const std::string& path : paths) {
-    if (std::find(allowed.begin(), allowed.end(), path) == allowed.end()) {
-      v.Add("update_mask", absl::StrCat("\"", path,
-                                        "\" cannot be updated; updatable fields are participants, "
-                                        "status, overall_goal, overall_goal_description, goals, "
-                                        "activities, next_review_date and notes"));
-    }
-  }
-  if (!v.empty()) return v.ToStatus();
-
   Plan next = current;
-  const google::protobuf::Descriptor* descriptor = Plan::descriptor();
-  const google::protobuf::Reflection* reflection = Plan::GetReflection();
-  for (const std::string& path : paths) {
-    const google::protobuf::FieldDescriptor* field = descriptor->FindFieldByName(path);
-    reflection->ClearField(&next, field);
-    if (field->is_repeated()) {
-      for (int i = 0; i < reflection->FieldSize(patch, field); ++i) {
-        if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
-          reflection->AddMessage(&next, field)->CopyFrom(reflection->GetRepeatedMessage(patch, field, i));
-        }
-      }
-    } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
-      if (reflection->HasField(patch, field)) {
-        reflection->MutableMessage(&next, field)->CopyFrom(reflection->GetMessage(patch, field));
-      }
-    } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_ENUM) {
-      reflection->SetEnumValue(&next, field, reflection->GetEnumValue(patch, field));
-    } else {
-      reflection->SetString(&next, field, reflection->GetString(patch, field));
-    }
-  }
+  ApplyUpdateMask(patch, *paths, next);
   AssignIds(next, new_id);
   MergeNotes(&current, next, caller, now, new_id, v);
   for (auto& [field, description] : FieldViolationsOf(ValidatePlan(next))) {
@@ -397,34 +359,6 @@ std::vector<std::string> ChangedFields(const Plan& before, const Plan& after) {
     if (!equal(Plan::descriptor()->FindFieldByName(name))) changed.push_back(name);
   }
   return changed;
-}
-
-std::string EncodePlanPageToken(const PlanPageToken& token) {
-  return absl::WebSafeBase64Escape(
-      absl::StrCat("v1|", token.create_micros, "|", token.id, "|", token.filters));
-}
-
-absl::StatusOr<PlanPageToken> DecodePlanPageToken(absl::string_view text,
-                                                  absl::string_view filters) {
-  std::string raw;
-  absl::Status invalid = InvalidField(
-      "page_token", "is not a token this call returned with the same filters");
-  if (!absl::WebSafeBase64Unescape(text, &raw)) return invalid;
-  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('|', 3));
-  PlanPageToken token;
-  if (parts.size() != 4 || parts[0] != "v1" || !absl::SimpleAtoi(parts[1], &token.create_micros) ||
-      !IsUuid(parts[2]) || parts[3] != filters) {
-    return invalid;
-  }
-  token.id = parts[2];
-  token.filters = parts[3];
-  return token;
-}
-
-absl::StatusOr<int> PageSize(int32_t requested) {
-  if (requested < 0) return InvalidField("page_size", "must not be negative");
-  if (requested == 0) return 25;
-  return std::min(requested, 100);
 }
 
 AccessRequest PlanAccessRequest(const Plan& plan, AccessAction action) {

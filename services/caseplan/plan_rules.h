@@ -56,16 +56,6 @@ absl::StatusOr<Plan> ApplyUpdate(const Plan& current, const Plan& patch,
 // Returns the mutable top-level fields whose value differs between the two plans.
 std::vector<std::string> ChangedFields(const Plan& before, const Plan& after);
 
-// Where a ListPlans page ends, with the filters it was made for.
-struct PlanPageToken {
-  int64_t create_micros = 0;
-  std::string id;
-  std::string filters;  // the request's filters, so a token is used with the same
-};
-std::string EncodePlanPageToken(const PlanPageToken& token);
-// INVALID_ARGUMENT naming "page_token" when malformed or made for other filters.
-absl::StatusOr<PlanPageToken> DecodePlanPageToken(absl::string_view text,
-                                                  absl::string_view filters);
 
 // RequestFingerprint (a request's identity, for retries) is common/ids.h's.
 
@@ -100,9 +90,6 @@ absl::StatusOr<Plan> HandOver(const Plan& current, absl::string_view to_organiza
                               absl::string_view reason, const Principal& caller, absl::Time now,
                               const std::function<std::string()>& new_id);
 
-// Returns the page size to use: 25 when 0, at most 100; INVALID_ARGUMENT naming
-// "page_size" when negative.
-absl::StatusOr<int> PageSize(int32_t requested);
 
 }  // namespace samplan::caseplan
 

@@ -291,26 +291,6 @@ TEST_F(ApplyUpdateTest, RemovingAParticipantStillResponsibleIsRefused) {
             std::vector<std::string>{"plan.activities[0].responsible_organization"});
 }
 
-TEST(PageTokenTest, RoundTripAndFilterBinding) {
-  PlanPageToken token{123456, "6f1c3a4e-8b7d-4c1a-9e2f-0a1b2c3d4e5f", "persons/p,,"};
-  std::string text = EncodePlanPageToken(token);
-  absl::StatusOr<PlanPageToken> decoded = DecodePlanPageToken(text, "persons/p,,");
-  ASSERT_TRUE(decoded.ok());
-  EXPECT_EQ(decoded->create_micros, 123456);
-  EXPECT_EQ(decoded->id, token.id);
-  EXPECT_EQ(Fields(DecodePlanPageToken(text, "persons/q,,").status()),
-            std::vector<std::string>{"page_token"});
-  EXPECT_EQ(Fields(DecodePlanPageToken("garbage!", "").status()),
-            std::vector<std::string>{"page_token"});
-}
-
-TEST(PageSizeTest, DefaultsAndLimits) {
-  EXPECT_EQ(*PageSize(0), 25);
-  EXPECT_EQ(*PageSize(7), 7);
-  EXPECT_EQ(*PageSize(1000), 100);
-  EXPECT_EQ(PageSize(-1).status().code(), absl::StatusCode::kInvalidArgument);
-}
-
 TEST(PlanIdFromNameTest, OnlyPlanUuids) {
   EXPECT_TRUE(PlanIdFromName("plans/6f1c3a4e-8b7d-4c1a-9e2f-0a1b2c3d4e5f", "name").ok());
   EXPECT_EQ(Fields(PlanIdFromName("plans/1", "name").status()), std::vector<std::string>{"name"});
