@@ -34,6 +34,7 @@
 #include "samplan/identity/v1/identity.grpc.pb.h"
 #include "services/identity/identity_crypto.h"
 #include "tests/support/caseplan_stack.h"
+#include "tests/support/suite.h"
 #include "tests/support/events_stack.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/servers.h"
@@ -57,18 +58,11 @@ struct Outcome {
   std::vector<std::map<std::string, std::string>> audit;
 };
 
-class AccessMatrixTest : public ::testing::Test {
+class AccessMatrixTest : public testing::ServersSuite {
  protected:
   static void SetUpTestSuite() {
-    auto pg = PostgresServer::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = pg->release();
-    auto redis = RedisServer::Start();
-    ASSERT_TRUE(redis.ok()) << redis.status();
-    redis_ = redis->release();
-    auto keys = TestKeys::Create();
-    ASSERT_TRUE(keys.ok());
-    keys_ = new TestKeys(*std::move(keys));
+    ServersSuite::SetUpTestSuite();
+    if (HasFatalFailure()) return;
     auto stranger = TestKeys::Create();  // the same key id, a key nobody trusts
     ASSERT_TRUE(stranger.ok());
     stranger_ = new TestKeys(*std::move(stranger));
@@ -122,6 +116,7 @@ class AccessMatrixTest : public ::testing::Test {
     delete caseplan_relay_;
     identity_process_->Signal(SIGTERM);
     (void)identity_process_->Wait(absl::Seconds(10));
+    ServersSuite::TearDownTestSuite();
   }
 
   // Sends `request` to `method` with `token` (none when empty) and a fresh
@@ -281,9 +276,6 @@ class AccessMatrixTest : public ::testing::Test {
     return recorded.name();
   }
 
-  static PostgresServer* pg_;
-  static RedisServer* redis_;
-  static TestKeys* keys_;
   static TestKeys* stranger_;
   static std::string* dsn_;
   static ChildProcess* identity_process_;
@@ -302,9 +294,6 @@ OutboxRelay* AccessMatrixTest::caseplan_relay_ = nullptr;
 testing::InProcessEvents* AccessMatrixTest::events_ = nullptr;
 samplan::events::v1::EventService::Stub* AccessMatrixTest::events_stub_ = nullptr;
 
-PostgresServer* AccessMatrixTest::pg_ = nullptr;
-RedisServer* AccessMatrixTest::redis_ = nullptr;
-TestKeys* AccessMatrixTest::keys_ = nullptr;
 TestKeys* AccessMatrixTest::stranger_ = nullptr;
 std::string* AccessMatrixTest::dsn_ = nullptr;
 ChildProcess* AccessMatrixTest::identity_process_ = nullptr;

@@ -24,6 +24,7 @@
 #include "common/redis.h"
 #include "samplan/caseplan/v1/events.pb.h"
 #include "tests/support/caseplan_stack.h"
+#include "tests/support/suite.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/servers.h"
 
@@ -38,25 +39,8 @@ using testing::PostgresServer;
 using testing::RedisServer;
 using testing::TestKeys;
 
-class CasePlanStoreTest : public ::testing::Test {
+class CasePlanStoreTest : public testing::ServersSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto pg = PostgresServer::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = pg->release();
-    auto redis = RedisServer::Start();
-    ASSERT_TRUE(redis.ok()) << redis.status();
-    redis_ = redis->release();
-    auto keys = TestKeys::Create();
-    ASSERT_TRUE(keys.ok());
-    keys_ = new TestKeys(*std::move(keys));
-  }
-  static void TearDownTestSuite() {
-    delete keys_;
-    delete redis_;
-    delete pg_;
-  }
-
   void SetUp() override {
     auto dsn = pg_->CreateDatabase();
     ASSERT_TRUE(dsn.ok()) << dsn.status();
@@ -142,9 +126,6 @@ class CasePlanStoreTest : public ::testing::Test {
     return tx.exec(sql)[0][0].as<int64_t>();
   }
 
-  static PostgresServer* pg_;
-  static RedisServer* redis_;
-  static TestKeys* keys_;
   std::string dsn_;
   std::unique_ptr<testing::TestPersons> persons_;
   std::set<std::string> consented_;
@@ -154,9 +135,6 @@ class CasePlanStoreTest : public ::testing::Test {
   std::unique_ptr<OutboxRelay> relay_;
 };
 
-PostgresServer* CasePlanStoreTest::pg_ = nullptr;
-RedisServer* CasePlanStoreTest::redis_ = nullptr;
-TestKeys* CasePlanStoreTest::keys_ = nullptr;
 
 TEST_F(CasePlanStoreTest, CreateAndUpdatesGiveExactlyOneEventEachInOrder) {
   v1::Plan plan = Create();

@@ -25,6 +25,7 @@
 #include "common/pg.h"
 #include "common/redis.h"
 #include "tests/support/servers.h"
+#include "tests/support/suite.h"
 
 namespace samplan {
 namespace {
@@ -63,21 +64,8 @@ int64_t Counter(const std::string& name, const std::string& group) {
   return value;
 }
 
-class EventConsumerTest : public ::testing::Test {
+class EventConsumerTest : public testing::ServersSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto pg = PostgresServer::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = pg->release();
-    auto redis = RedisServer::Start();
-    ASSERT_TRUE(redis.ok()) << redis.status();
-    redis_ = redis->release();
-  }
-  static void TearDownTestSuite() {
-    delete redis_;
-    delete pg_;
-  }
-
   void SetUp() override {
     // Each test has its own database, municipality (stream) and group, so nothing
     // of an earlier test is on the stream or in the metrics.
@@ -195,16 +183,12 @@ class EventConsumerTest : public ::testing::Test {
     for (const std::string& id : ids) EXPECT_EQ(effects[id], 1) << id;
   }
 
-  static PostgresServer* pg_;
-  static RedisServer* redis_;
   std::string municipality_, group_, stream_, dsn_;
   ProcessedEvents processed_{kSchema};
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<RedisClient> redis_client_;
 };
 
-PostgresServer* EventConsumerTest::pg_ = nullptr;
-RedisServer* EventConsumerTest::redis_ = nullptr;
 
 TEST_F(EventConsumerTest, TwoConsumersInOneGroupApplyEveryEventOnce) {
   std::vector<std::string> ids = PublishMany(150);
