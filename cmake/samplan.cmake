@@ -49,3 +49,25 @@ function(samplan_embed_migrations target function dir)
     VERBATIM)
   target_sources(${target} PRIVATE ${out})
 endfunction()
+
+include(GoogleTest)
+
+# samplan_test(<target> [INTEGRATION]): registers every GoogleTest case of
+# <target> with CTest as "<target>.<Suite>.<Case>", so that ctest lists, times and
+# runs cases, not binaries (`ctest -N`, `ctest -R caseplan_store_test`). The cases
+# are listed when ctest runs, not at build time, which keeps the build lean.
+# INTEGRATION: a test against real servers that it starts itself; labelled
+# "integration" (`ctest -L integration`, `ctest -LE integration`), with room to
+# start them.
+function(samplan_test target)
+  cmake_parse_arguments(ARG "INTEGRATION" "" "" ${ARGN})
+  if(ARG_INTEGRATION)
+    set(label integration)
+    set(timeout 600)
+  else()
+    set(label unit)
+    set(timeout 120)
+  endif()
+  gtest_discover_tests(${target} TEST_PREFIX "${target}." DISCOVERY_MODE PRE_TEST
+    PROPERTIES LABELS ${label} TIMEOUT ${timeout})
+endfunction()

@@ -528,6 +528,13 @@ TEST_F(AccessMatrixTest, IdentityCheckAccessAnswersForTheCallersOwnOrganization)
 }
 
 TEST_F(AccessMatrixTest, TheAccessLogIsTheOwnersToReadAndShowsEveryAttempt) {
+  // Everyone tries to read the plan first: the log has permitted and refused
+  // attempts to show.
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    cp::GetPlanRequest get;
+    get.set_name(*plan_);
+    Call(caseplan_, &cp::CasePlanService::Stub::GetPlan, caller.token(), get);
+  }
   for (const Caller& caller : Callers(keys_, stranger_)) {
     SCOPED_TRACE(caller.kind);
     id::ListAccessLogRequest request;
@@ -594,6 +601,15 @@ TEST_F(AccessMatrixTest, WithdrawalIsSeenBySecondReplicaWithinOneSecond) {
 // Before BreakGlass below, which lets the region in.
 TEST_F(AccessMatrixTest, EventsOfThePersonReachOnlyWhoMaySeeThem) {
   namespace ev = samplan::events::v1;
+  for (int i = 0; i < 2; ++i) {  // two changes of the plan, besides its creation
+    cp::UpdatePlanRequest update;
+    update.mutable_plan()->set_name(*plan_);
+    update.mutable_plan()->add_notes()->set_text(absl::StrCat("A change to tell, ", i));
+    update.mutable_update_mask()->add_paths("notes");
+    ASSERT_EQ(
+        Call(caseplan_, &cp::CasePlanService::Stub::UpdatePlan, keys_->Token("soc"), update).code,
+        grpc::StatusCode::OK);
+  }
   ASSERT_TRUE(testing::WaitForOutboxDrained(*dsn_, absl::Seconds(10)).ok());
   auto about_person = [&](const auto& events) {
     int n = 0;

@@ -445,7 +445,19 @@ TEST_F(EventsSubscribeTest, NoChangeMadeAfterAWithdrawalReturnedReachesTheAgency
                                       &withdrawn)
                     .ok());
     const absl::Time returned = absl::Now();
+    // Writes go on until one that began after the withdrawal has answered (on a
+    // loaded machine an update can take longer than the pause between rounds).
     absl::SleepFor(absl::Milliseconds(40));
+    {
+      auto began_after = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+        for (const auto& write : writes) {
+          if (write.first > returned) return true;
+        }
+        return false;
+      };
+      absl::MutexLock lock(&mu);
+      mu.AwaitWithTimeout(absl::Condition(&began_after), absl::Seconds(10));
+    }
     stop = true;
     writer.join();
     Round r{plan, 0};

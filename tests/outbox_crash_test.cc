@@ -379,14 +379,23 @@ TEST_F(OutboxCrashTest, ServiceKilledDuringUpdatesAndRestarted) {
   ASSERT_TRUE(service.ok());
   Writers writers(address, *keys_, CreatePlans(address, 8));
   writers.Start(4);
+  // Each process is killed once it has confirmed some updates (by progress, not
+  // by time: a loaded machine starts a process slowly).
+  auto confirm_more = [&](size_t more) {
+    const size_t target = writers.confirmed().size() + more;
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (writers.confirmed().size() < target && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  };
   for (int round = 0; round < 3; ++round) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    confirm_more(8);
     (*service)->Signal(SIGKILL);
     ASSERT_TRUE((*service)->Wait(absl::Seconds(10)).ok());
     service = ChildProcess::Spawn(SAMPLAN_CASEPLAN_BINARY, {}, ServiceEnvironment(port));
     ASSERT_TRUE(service.ok());
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  confirm_more(8);
   writers.Stop();
   ExpectStreamIsExact(writers);
 }

@@ -511,6 +511,95 @@ void PostgresServer::State::Shutdown() {
   KillAll().IgnoreError();
 }
 
+// Runs initdb into `data_dir`. --no-sync: the tests crash processes, not the
+// machine, so the page cache keeps what initdb wrote; this saves seconds.
+absl::Status RunInitdb(const std::map<std::string, std::string>& env,
+                       const std::optional<RunAs>& run_as, const char* locale,
+                       const std::string& data_dir, const std::string& work_dir) {
+  SpawnOptions initdb;
+  initdb.path = absl::StrCat(kPostgresBinDir, "/initdb");
+  initdb.args = {"-D", data_dir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"};
+  if (std::string(locale) == "C") {
+    initdb.args.push_back("--no-locale");
+  } else {
+    initdb.args.push_back("--locale=C.UTF-8");
+  }
+  initdb.env = env;
+  const std::string initdb_log = work_dir + "/initdb.log";
+  initdb.log_path = initdb_log;
+  initdb.cwd = work_dir;
+  initdb.run_as = run_as;
+  absl::StatusOr<pid_t> initdb_pid = SpawnProcess(initdb);
+  if (!initdb_pid.ok()) return initdb_pid.status();
+  std::optional<int> initdb_status = WaitForExit(*initdb_pid, absl::Seconds(120));
+  if (!initdb_status.has_value()) {
+    kill(*initdb_pid, SIGKILL);
+    waitpid(*initdb_pid, nullptr, 0);
+    return absl::DeadlineExceededError(
+        absl::StrCat("initdb did not finish within 120s; ", LogTail(initdb_log)));
+  }
+  if (!WIFEXITED(*initdb_status) || WEXITSTATUS(*initdb_status) != 0) {
+    return absl::InternalError(absl::StrCat(
+        "initdb -D ", data_dir, " ", DescribeWaitStatus(*initdb_status),
+        run_as.has_value()
+            ? " (it runs as the postgres OS user, who must be able to reach the "
+              "folder: point TMPDIR elsewhere if the folders above are private)"
+            : "",
+        "; ", LogTail(initdb_log)));
+  }
+  return absl::OkStatus();
+}
+
+// Makes the server's data folder as a copy of a cluster that initdb made once
+// for this machine (per PostgreSQL version, locale and OS user): initdb is most
+// of a server's start, and a suite starts many. The template is made in a
+// folder of its own and renamed into place, so a test that starts at the same
+// moment finds either no template or a whole one.
+absl::Status MakeDataDir(const std::map<std::string, std::string>& env,
+                         const std::optional<RunAs>& run_as, const char* locale,
+                         const std::string& root, const std::string& data_dir) {
+  const char* base = std::getenv("TMPDIR");
+  const std::string template_dir = absl::StrCat(
+      base != nullptr && *base != '\0' ? base : "/tmp", "/samplan-pg-template-v1-",
+      std::filesystem::path(kPostgresBinDir).parent_path().filename().string(), "-", locale, "-",
+      run_as.has_value() ? run_as->uid : geteuid());
+  std::error_code ignored;
+  if (!std::filesystem::exists(template_dir + "/global/pg_control", ignored)) {
+    absl::StatusOr<std::string> work = MakeTempDir();
+    if (!work.ok()) return work.status();
+    if (run_as.has_value() && chown(work->c_str(), run_as->uid, run_as->gid) != 0) {
+      RemoveTree(*work);
+      return absl::InternalError(absl::StrCat("chown ", *work, ": ", ErrnoText(errno)));
+    }
+    absl::Status made = RunInitdb(env, run_as, locale, *work + "/data", *work);
+    if (made.ok() && rename((*work + "/data").c_str(), template_dir.c_str()) != 0 &&
+        errno != EEXIST && errno != ENOTEMPTY) {
+      made = absl::InternalError(
+          absl::StrCat("rename to ", template_dir, ": ", ErrnoText(errno)));
+    }
+    RemoveTree(*work);
+    if (!made.ok()) return made;
+  }
+  SpawnOptions copy;
+  copy.path = "/bin/cp";
+  copy.args = {"-a", template_dir, data_dir};
+  copy.env = env;
+  copy.log_path = root + "/copy.log";
+  copy.run_as = run_as;
+  absl::StatusOr<pid_t> pid = SpawnProcess(copy);
+  if (!pid.ok()) return pid.status();
+  std::optional<int> status = WaitForExit(*pid, absl::Seconds(60));
+  if (!status.has_value() || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    if (!status.has_value()) {
+      kill(*pid, SIGKILL);
+      waitpid(*pid, nullptr, 0);
+    }
+    return absl::InternalError(absl::StrCat("copying the cluster template ", template_dir,
+                                            " failed; ", LogTail(copy.log_path)));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   auto state = std::make_unique<State>();
   if (geteuid() == 0) {
@@ -550,39 +639,8 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
     s.env["LOGNAME"] = s.run_as->name;
   }
 
-  // initdb. --no-sync: the tests crash processes, not the machine, so the page
-  // cache keeps what initdb wrote; this saves seconds per cluster.
-  SpawnOptions initdb;
-  initdb.path = absl::StrCat(kPostgresBinDir, "/initdb");
-  initdb.args = {"-D", s.data_dir, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                 "--no-sync"};
-  if (std::string(locale) == "C") {
-    initdb.args.push_back("--no-locale");
-  } else {
-    initdb.args.push_back("--locale=C.UTF-8");
-  }
-  initdb.env = s.env;
-  const std::string initdb_log = s.root + "/initdb.log";
-  initdb.log_path = initdb_log;
-  initdb.cwd = s.root;
-  initdb.run_as = s.run_as;
-  absl::StatusOr<pid_t> initdb_pid = SpawnProcess(initdb);
-  if (!initdb_pid.ok()) return initdb_pid.status();
-  std::optional<int> initdb_status = WaitForExit(*initdb_pid, absl::Seconds(120));
-  if (!initdb_status.has_value()) {
-    kill(*initdb_pid, SIGKILL);
-    waitpid(*initdb_pid, nullptr, 0);
-    return absl::DeadlineExceededError(
-        absl::StrCat("initdb did not finish within 120s; ", LogTail(initdb_log)));
-  }
-  if (!WIFEXITED(*initdb_status) || WEXITSTATUS(*initdb_status) != 0) {
-    return absl::InternalError(absl::StrCat(
-        "initdb -D ", s.data_dir, " ", DescribeWaitStatus(*initdb_status),
-        s.run_as.has_value()
-            ? " (it runs as the postgres OS user, who must be able to reach the "
-              "folder: point TMPDIR elsewhere if the folders above are private)"
-            : "",
-        "; ", LogTail(initdb_log)));
+  if (absl::Status made = MakeDataDir(s.env, s.run_as, locale, s.root, s.data_dir); !made.ok()) {
+    return made;
   }
 
   absl::Status launched;
