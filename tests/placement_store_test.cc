@@ -538,6 +538,62 @@ TEST_F(PlacementStoreTest, ColdListIsLongestWithoutContactFirst) {
   EXPECT_EQ(contacts.contacts(0).by_organization(), "organizations/prakt");
 }
 
+TEST_F(PlacementStoreTest, PagesNeitherRepeatNorLoseRowsAddedBetweenThem) {
+  auto names = [](const v1::ListEmployersResponse& page) {
+    std::vector<std::string> out;
+    for (const v1::Employer& e : page.employers()) out.push_back(e.display_name());
+    return out;
+  };
+  for (const char* name : {"B Bageri", "D Djurklinik", "F Frisör", "H Hotell"}) NewEmployer(name);
+  v1::ListEmployersRequest request;
+  request.set_industry("handel");
+  request.set_page_size(2);
+  v1::ListEmployersResponse page;
+  ASSERT_TRUE(stub().ListEmployers(As("prakt").get(), request, &page).ok());
+  EXPECT_EQ(names(page), (std::vector<std::string>{"B Bageri", "D Djurklinik"}));
+  ASSERT_FALSE(page.next_page_token().empty());
+  // Between the pages, one employer comes before where the first page ended and
+  // one after it: the next page neither repeats D nor skips E.
+  NewEmployer("A Apotek");
+  NewEmployer("E Elfirma");
+  request.set_page_token(page.next_page_token());
+  ASSERT_TRUE(stub().ListEmployers(As("prakt").get(), request, &page).ok());
+  EXPECT_EQ(names(page), (std::vector<std::string>{"E Elfirma", "F Frisör"}));
+  request.set_page_token(page.next_page_token());
+  ASSERT_TRUE(stub().ListEmployers(As("prakt").get(), request, &page).ok());
+  EXPECT_EQ(names(page), std::vector<std::string>{"H Hotell"});
+  EXPECT_TRUE(page.next_page_token().empty());
+
+  // The same by time: placements, oldest first. One created with an earlier
+  // time between the pages does not push the first page's last onto the next.
+  const v1::Employer employer = NewEmployer("P Pizzeria");
+  const absl::Time t0 = clock_.Now();
+  std::vector<std::string> created;
+  for (int i = 1; i <= 3; ++i) {
+    clock_.Set(t0 + absl::Minutes(i));
+    created.push_back(NewPlacement(employer, 1).name());
+  }
+  v1::ListPlacementsRequest placements;
+  placements.set_employer(employer.name());
+  placements.set_page_size(2);
+  v1::ListPlacementsResponse first, second;
+  ASSERT_TRUE(stub().ListPlacements(As("prakt").get(), placements, &first).ok());
+  ASSERT_EQ(first.placements_size(), 2);
+  EXPECT_EQ(first.placements(1).name(), created[1]);
+  clock_.Set(t0);
+  NewPlacement(employer, 1);
+  placements.set_page_token(first.next_page_token());
+  ASSERT_TRUE(stub().ListPlacements(As("prakt").get(), placements, &second).ok());
+  ASSERT_EQ(second.placements_size(), 1);
+  EXPECT_EQ(second.placements(0).name(), created[2]);
+  EXPECT_TRUE(second.next_page_token().empty());
+
+  // A token goes only with the filters it was made for.
+  placements.set_kind(v1::PLACEMENT_KIND_PRAO);
+  grpc::Status other = stub().ListPlacements(As("prakt").get(), placements, &second);
+  EXPECT_EQ(ViolatedFields(other), std::vector<std::string>{"page_token"});
+}
+
 TEST_F(PlacementStoreTest, PraoAllocationLeavesNoHigherChoiceFreeAndRepeats) {
   const v1::Employer employer = NewEmployer("Lindesbergs Kommun Förskola");
   std::vector<v1::Placement> places;

@@ -33,7 +33,8 @@ class PgPlacementRepository final : public PlacementRepository {
   absl::StatusOr<v1::Employer> GetEmployer(const std::string& municipality, const std::string& id,
                                            absl::Time deadline) override;
   absl::StatusOr<std::vector<v1::Employer>> ListEmployers(const std::string& municipality,
-                                                          const std::string& industry, int offset,
+                                                          const std::string& industry,
+                                                          const std::optional<NameKey>& after,
                                                           int limit, absl::Time deadline) override;
   absl::StatusOr<v1::Employer> UpdateEmployer(const std::string& municipality,
                                               const std::string& id, absl::Time time,
@@ -43,7 +44,8 @@ class PgPlacementRepository final : public PlacementRepository {
                                          const std::string& employer_id, const v1::Contact& contact,
                                          absl::Time deadline) override;
   absl::StatusOr<std::vector<v1::Contact>> ListContacts(const std::string& municipality,
-                                                        const std::string& employer_id, int offset,
+                                                        const std::string& employer_id,
+                                                        const std::optional<TimeKey>& before,
                                                         int limit, absl::Time deadline) override;
   absl::StatusOr<std::vector<v1::Employer>> ListColdEmployers(const std::string& municipality,
                                                               absl::Time cutoff, int limit,
@@ -75,7 +77,8 @@ class PgPlacementRepository final : public PlacementRepository {
   absl::StatusOr<v1::Agreement> GetAgreement(const Caller& caller,
                                              const std::string& id) override;
   absl::StatusOr<std::vector<v1::Agreement>> ListAgreements(const Caller& caller,
-                                                            const std::string& status, int offset,
+                                                            const std::string& status,
+                                                            const std::optional<TimeKey>& before,
                                                             int limit) override;
   absl::StatusOr<v1::Agreement> StepAgreement(const Caller& caller, const std::string& id,
                                               const std::string& etag,

@@ -41,6 +41,18 @@ struct Bank {
   std::map<std::string, std::vector<DayRange>, std::less<>> taken;
 };
 
+// Where the previous page of a list ended, as its page token holds it: the sort
+// key of the page's last row. Lists page by it (keyset), never by an offset, so
+// rows added or removed between two pages neither repeat nor vanish.
+struct NameKey {  // lists ordered by display name, then id
+  std::string display_name;
+  std::string id;
+};
+struct TimeKey {  // lists ordered by a time, then id
+  absl::Time time;
+  std::string id;
+};
+
 class PlacementRepository {
  public:
   virtual ~PlacementRepository() = default;
@@ -56,10 +68,11 @@ class PlacementRepository {
   // NOT_FOUND when the municipality has no employer `id`.
   virtual absl::StatusOr<v1::Employer> GetEmployer(const std::string& municipality,
                                                    const std::string& id, absl::Time deadline) = 0;
-  virtual absl::StatusOr<std::vector<v1::Employer>> ListEmployers(const std::string& municipality,
-                                                                  const std::string& industry,
-                                                                  int offset, int limit,
-                                                                  absl::Time deadline) = 0;
+  // At most `limit` employers (of `industry` when not empty) by display name,
+  // then id, after `after` when given.
+  virtual absl::StatusOr<std::vector<v1::Employer>> ListEmployers(
+      const std::string& municipality, const std::string& industry,
+      const std::optional<NameKey>& after, int limit, absl::Time deadline) = 0;
   // The employer as it is to be after an update, or nothing when unchanged; it
   // gets the workplace ids the employer's placements use, which must stay.
   using EmployerChange = std::function<absl::StatusOr<std::optional<v1::Employer>>(
@@ -74,10 +87,12 @@ class PlacementRepository {
                                                  const std::string& employer_id,
                                                  const v1::Contact& contact,
                                                  absl::Time deadline) = 0;
-  virtual absl::StatusOr<std::vector<v1::Contact>> ListContacts(const std::string& municipality,
-                                                                const std::string& employer_id,
-                                                                int offset, int limit,
-                                                                absl::Time deadline) = 0;
+  // At most `limit` contacts of the employer, newest first (by contact time,
+  // then id), before `before` when given. NOT_FOUND when the municipality has no
+  // such employer.
+  virtual absl::StatusOr<std::vector<v1::Contact>> ListContacts(
+      const std::string& municipality, const std::string& employer_id,
+      const std::optional<TimeKey>& before, int limit, absl::Time deadline) = 0;
   // Employers without contact (or, never contacted, registered) before
   // `cutoff`, longest ago first.
   virtual absl::StatusOr<std::vector<v1::Employer>> ListColdEmployers(
@@ -96,9 +111,11 @@ class PlacementRepository {
   virtual absl::StatusOr<v1::Placement> GetPlacement(const std::string& municipality,
                                                      const std::string& id,
                                                      absl::Time deadline) = 0;
+  // Placements by create time, then id; filters that are empty match all.
   struct PlacementQuery {
     std::string municipality, employer_id, kind, status;
-    int offset = 0, limit = 25;
+    std::optional<TimeKey> after;  // (create_time, id) of the previous page's last
+    int limit = 25;
   };
   virtual absl::StatusOr<std::vector<v1::Placement>> ListPlacements(const PlacementQuery& query,
                                                                     absl::Time deadline) = 0;
@@ -146,10 +163,12 @@ class PlacementRepository {
                                                         const AgreementBuild& build) = 0;
   virtual absl::StatusOr<v1::Agreement> GetAgreement(const Caller& caller,
                                                      const std::string& id) = 0;
-  // The agreements the caller's organization owns, newest first.
-  virtual absl::StatusOr<std::vector<v1::Agreement>> ListAgreements(const Caller& caller,
-                                                                    const std::string& status,
-                                                                    int offset, int limit) = 0;
+  // At most `limit` agreements the caller's organization owns in the caller's
+  // municipality (of `status` when not empty), newest first (by create time,
+  // then id), before `before` when given; each read is decided and audited.
+  virtual absl::StatusOr<std::vector<v1::Agreement>> ListAgreements(
+      const Caller& caller, const std::string& status, const std::optional<TimeKey>& before,
+      int limit) = 0;
   // One lifecycle step: locks the agreement, decides the caller's access
   // (update), checks `etag` when given (ABORTED when stale), runs `step`; when
   // the step makes it SIGNED, locks the placement and takes a seat

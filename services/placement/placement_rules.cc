@@ -11,11 +11,8 @@
 #include <tuple>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "common/ids.h"
 #include "services/placement/organization_number.h"
 #include "common/text.h"
@@ -85,30 +82,6 @@ absl::StatusOr<std::string> IdFromName(absl::string_view name, absl::string_view
 }
 
 absl::CivilDay Today(absl::Time time) { return absl::ToCivilDay(time, absl::UTCTimeZone()); }
-
-absl::StatusOr<int> PageSize(int32_t requested, int fallback, int max) {
-  if (requested < 0) return InvalidField("page_size", "must not be negative");
-  if (requested == 0) return fallback;
-  return std::min<int>(requested, max);
-}
-
-std::string EncodePageToken(int offset, absl::string_view filters) {
-  return absl::WebSafeBase64Escape(absl::StrCat("v1|", offset, "|", filters));
-}
-
-absl::StatusOr<int> DecodePageToken(absl::string_view token, absl::string_view filters) {
-  const absl::Status invalid =
-      InvalidField("page_token", "is not a token this call returned with the same filters");
-  std::string raw;
-  if (!absl::WebSafeBase64Unescape(token, &raw)) return invalid;
-  std::vector<std::string> parts = absl::StrSplit(raw, absl::MaxSplits('|', 2));
-  int offset = 0;
-  if (parts.size() != 3 || parts[0] != "v1" || !absl::SimpleAtoi(parts[1], &offset) || offset < 0 ||
-      parts[2] != filters) {
-    return invalid;
-  }
-  return offset;
-}
 
 void CheckRequestId(absl::string_view request_id, FieldViolations& v) {
   if (request_id.empty() || request_id.size() > 128) {

@@ -40,17 +40,6 @@ absl::StatusOr<std::string> IdFromName(absl::string_view name, absl::string_view
 // Returns the day of `time` in UTC.
 absl::CivilDay Today(absl::Time time);
 
-// Returns 25 when 0, at most `max` (100); INVALID_ARGUMENT naming "page_size"
-// when negative.
-absl::StatusOr<int> PageSize(int32_t requested, int fallback = 25, int max = 100);
-
-// Opaque page tokens: the offset of the next page, bound to the request's
-// filters.
-std::string EncodePageToken(int offset, absl::string_view filters);
-// INVALID_ARGUMENT naming "page_token" when malformed or made for other
-// filters.
-absl::StatusOr<int> DecodePageToken(absl::string_view token, absl::string_view filters);
-
 // RequestFingerprint (a request's identity, for retries) is common/ids.h's.
 
 // Checks `request_id` (1 to 128 characters), naming "request_id".

@@ -175,12 +175,5 @@ TEST(SupplyAndDemandTest, HidesCountsOfFewerThanFivePeople) {
   }
 }
 
-TEST(PageTokenTest, BoundToItsFilters) {
-  const std::string token = EncodePageToken(25, "employers|handel");
-  EXPECT_EQ(*DecodePageToken(token, "employers|handel"), 25);
-  EXPECT_EQ(DecodePageToken(token, "employers|vård").status().code(),
-            absl::StatusCode::kInvalidArgument);
-}
-
 }  // namespace
 }  // namespace samplan::placement

@@ -5,9 +5,12 @@
 
 #include <set>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/ids.h"
+#include "common/paging.h"
 #include "common/status.h"
 #include "services/placement/matching.h"
 #include "services/placement/placement_rules.h"
@@ -18,6 +21,14 @@ namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
 using ::google::protobuf::util::TimeUtil;
+
+// The page sizes of the calls: {default, maximum} (common/paging.h).
+constexpr PageSizeRule kListEmployersPage{25, 100};
+constexpr PageSizeRule kListContactsPage{25, 100};
+constexpr PageSizeRule kListColdEmployersPage{50, 500};
+constexpr PageSizeRule kListPlacementsPage{25, 100};
+constexpr PageSizeRule kMatchPlacementsPage{10, 100};
+constexpr PageSizeRule kListAgreementsPage{25, 100};
 
 Caller CallerOf(const CallContext& call, absl::string_view method) {
   return {call.principal, absl::StrCat("placement.", method), call.request_id, call.now,
@@ -84,6 +95,53 @@ absl::Status CheckWorkplacesKept(const v1::Employer& employer,
   return absl::OkStatus();
 }
 
+// ---- Page tokens (common/paging.h): the sort key of the page's last row, bound
+// to the request's filters.
+
+absl::Status NotOurToken() { return InvalidField("page_token", "is not a token this call returned"); }
+
+// A display name may hold any character, so the token holds it base64-encoded.
+std::string NameToken(absl::string_view filters, const v1::Employer& last) {
+  return EncodePageToken(filters, {absl::WebSafeBase64Escape(last.display_name()),
+                                   std::string(ResourceId(last.name(), "employers"))});
+}
+
+absl::StatusOr<std::optional<NameKey>> NameKeyOf(const std::string& token,
+                                                 absl::string_view filters) {
+  if (token.empty()) return std::nullopt;
+  absl::StatusOr<std::vector<std::string>> parts = DecodePageToken(token, filters, 2);
+  if (!parts.ok()) return parts.status();
+  NameKey key;
+  if (!absl::WebSafeBase64Unescape((*parts)[0], &key.display_name) || !IsUuid((*parts)[1])) {
+    return NotOurToken();
+  }
+  key.id = (*parts)[1];
+  return key;
+}
+
+// `time` is what the row's column holds: microseconds.
+std::string TimeToken(absl::string_view filters, const google::protobuf::Timestamp& time,
+                      absl::string_view id) {
+  return EncodePageToken(filters,
+                         {absl::StrCat(TimeUtil::TimestampToMicroseconds(time)), std::string(id)});
+}
+
+absl::StatusOr<std::optional<TimeKey>> TimeKeyOf(const std::string& token,
+                                                 absl::string_view filters) {
+  if (token.empty()) return std::nullopt;
+  absl::StatusOr<std::vector<std::string>> parts = DecodePageToken(token, filters, 2);
+  if (!parts.ok()) return parts.status();
+  int64_t micros = 0;
+  if (!absl::SimpleAtoi((*parts)[0], &micros) || !IsUuid((*parts)[1])) return NotOurToken();
+  return TimeKey{absl::FromUnixMicros(micros), (*parts)[1]};
+}
+
+// The last id segment of `name` ("employers/{e}/contacts/{id}" → id).
+absl::string_view LastId(absl::string_view name) {
+  const size_t slash = name.rfind('/');
+  return slash == absl::string_view::npos ? name : name.substr(slash + 1);
+}
+
 std::vector<MatchCandidate> CandidatesOf(const Bank& bank) {
   std::vector<MatchCandidate> candidates;
   candidates.reserve(bank.placements.size());
@@ -146,24 +204,18 @@ grpc::Status PlacementService::ListEmployers(Context* context,
                                              const v1::ListEmployersRequest* request,
                                              v1::ListEmployersResponse* response) {
   return calls_.Handle(context, "ListEmployers", *request, [&](const CallContext& call) -> absl::Status {
-    absl::StatusOr<int> size = PageSize(request->page_size());
+    absl::StatusOr<int> size = PageSizeOf(request->page_size(), kListEmployersPage);
     if (!size.ok()) return size.status();
     const std::string filters = absl::StrCat("employers|", request->industry());
-    int offset = 0;
-    if (!request->page_token().empty()) {
-      absl::StatusOr<int> decoded = DecodePageToken(request->page_token(), filters);
-      if (!decoded.ok()) return decoded.status();
-      offset = *decoded;
-    }
+    absl::StatusOr<std::optional<NameKey>> after = NameKeyOf(request->page_token(), filters);
+    if (!after.ok()) return after.status();
     absl::StatusOr<std::vector<v1::Employer>> employers = repository_.ListEmployers(
-        call.principal.municipality, request->industry(), offset, *size + 1, call.deadline);
+        call.principal.municipality, request->industry(), *after, *size + 1, call.deadline);
     if (!employers.ok()) return employers.status();
-    for (int i = 0; i < static_cast<int>(employers->size()) && i < *size; ++i) {
-      *response->add_employers() = std::move((*employers)[i]);
+    if (TrimToPage(*employers, *size)) {
+      response->set_next_page_token(NameToken(filters, employers->back()));
     }
-    if (static_cast<int>(employers->size()) > *size) {
-      response->set_next_page_token(EncodePageToken(offset + *size, filters));
-    }
+    for (v1::Employer& employer : *employers) *response->add_employers() = std::move(employer);
     return absl::OkStatus();
   });
 }
@@ -224,24 +276,19 @@ grpc::Status PlacementService::ListContacts(Context* context,
   return calls_.Handle(context, "ListContacts", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(request->employer(), "employers", "employer");
     if (!id.ok()) return id.status();
-    absl::StatusOr<int> size = PageSize(request->page_size());
+    absl::StatusOr<int> size = PageSizeOf(request->page_size(), kListContactsPage);
     if (!size.ok()) return size.status();
     const std::string filters = absl::StrCat("contacts|", *id);
-    int offset = 0;
-    if (!request->page_token().empty()) {
-      absl::StatusOr<int> decoded = DecodePageToken(request->page_token(), filters);
-      if (!decoded.ok()) return decoded.status();
-      offset = *decoded;
-    }
+    absl::StatusOr<std::optional<TimeKey>> before = TimeKeyOf(request->page_token(), filters);
+    if (!before.ok()) return before.status();
     absl::StatusOr<std::vector<v1::Contact>> contacts = repository_.ListContacts(
-        call.principal.municipality, *id, offset, *size + 1, call.deadline);
+        call.principal.municipality, *id, *before, *size + 1, call.deadline);
     if (!contacts.ok()) return contacts.status();
-    for (int i = 0; i < static_cast<int>(contacts->size()) && i < *size; ++i) {
-      *response->add_contacts() = std::move((*contacts)[i]);
+    if (TrimToPage(*contacts, *size)) {
+      const v1::Contact& last = contacts->back();
+      response->set_next_page_token(TimeToken(filters, last.contact_time(), LastId(last.name())));
     }
-    if (static_cast<int>(contacts->size()) > *size) {
-      response->set_next_page_token(EncodePageToken(offset + *size, filters));
-    }
+    for (v1::Contact& contact : *contacts) *response->add_contacts() = std::move(contact);
     return absl::OkStatus();
   });
 }
@@ -254,7 +301,7 @@ grpc::Status PlacementService::ListColdEmployers(Context* context,
     if (request->min_days_without_contact() < 0 || request->min_days_without_contact() > 3650) {
       v.Add("min_days_without_contact", "must be 0 to 3650");
     }
-    absl::StatusOr<int> size = PageSize(request->page_size(), 50, 500);
+    absl::StatusOr<int> size = PageSizeOf(request->page_size(), kListColdEmployersPage);
     if (!size.ok()) return size.status();
     if (!v.empty()) return v.ToStatus();
     const int days = request->min_days_without_contact() == 0 ? cold_after_days_
@@ -339,24 +386,24 @@ grpc::Status PlacementService::ListPlacements(Context* context,
     }
     if (request->kind() != 0) query.kind = v1::PlacementKind_Name(request->kind());
     if (request->status() != 0) query.status = v1::PlacementStatus_Name(request->status());
-    absl::StatusOr<int> size = PageSize(request->page_size());
+    absl::StatusOr<int> size = PageSizeOf(request->page_size(), kListPlacementsPage);
     if (!size.ok()) return size.status();
     const std::string filters =
         absl::StrCat("placements|", query.employer_id, "|", query.kind, "|", query.status);
-    if (!request->page_token().empty()) {
-      absl::StatusOr<int> decoded = DecodePageToken(request->page_token(), filters);
-      if (!decoded.ok()) return decoded.status();
-      query.offset = *decoded;
-    }
+    absl::StatusOr<std::optional<TimeKey>> after = TimeKeyOf(request->page_token(), filters);
+    if (!after.ok()) return after.status();
+    query.after = *after;
     query.limit = *size + 1;
     absl::StatusOr<std::vector<v1::Placement>> placements =
         repository_.ListPlacements(query, call.deadline);
     if (!placements.ok()) return placements.status();
-    for (int i = 0; i < static_cast<int>(placements->size()) && i < *size; ++i) {
-      *response->add_placements() = std::move((*placements)[i]);
+    if (TrimToPage(*placements, *size)) {
+      const v1::Placement& last = placements->back();
+      response->set_next_page_token(
+          TimeToken(filters, last.create_time(), ResourceId(last.name(), "placements")));
     }
-    if (static_cast<int>(placements->size()) > *size) {
-      response->set_next_page_token(EncodePageToken(query.offset + *size, filters));
+    for (v1::Placement& placement : *placements) {
+      *response->add_placements() = std::move(placement);
     }
     return absl::OkStatus();
   });
@@ -451,7 +498,7 @@ grpc::Status PlacementService::MatchPlacements(Context* context,
     absl::StatusOr<std::string> id =
         IdFromName(request->placement_need(), "placementNeeds", "placement_need");
     if (!id.ok()) return id.status();
-    absl::StatusOr<int> size = PageSize(request->page_size(), 10, 100);
+    absl::StatusOr<int> size = PageSizeOf(request->page_size(), kMatchPlacementsPage);
     if (!size.ok()) return size.status();
     if (request->max_excluded() < 0 || request->max_excluded() > 100) {
       return InvalidField("max_excluded", "must be 0 to 100");
@@ -569,25 +616,23 @@ grpc::Status PlacementService::ListAgreements(Context* context,
     if (!v1::AgreementStatus_IsValid(request->status())) {
       return InvalidField("status", "is not a status");
     }
-    absl::StatusOr<int> size = PageSize(request->page_size());
+    absl::StatusOr<int> size = PageSizeOf(request->page_size(), kListAgreementsPage);
     if (!size.ok()) return size.status();
     const std::string status =
         request->status() == 0 ? "" : v1::AgreementStatus_Name(request->status());
     const std::string filters = absl::StrCat("agreements|", status);
-    int offset = 0;
-    if (!request->page_token().empty()) {
-      absl::StatusOr<int> decoded = DecodePageToken(request->page_token(), filters);
-      if (!decoded.ok()) return decoded.status();
-      offset = *decoded;
-    }
+    absl::StatusOr<std::optional<TimeKey>> before = TimeKeyOf(request->page_token(), filters);
+    if (!before.ok()) return before.status();
     absl::StatusOr<std::vector<v1::Agreement>> agreements =
-        repository_.ListAgreements(CallerOf(call, "ListAgreements"), status, offset, *size + 1);
+        repository_.ListAgreements(CallerOf(call, "ListAgreements"), status, *before, *size + 1);
     if (!agreements.ok()) return agreements.status();
-    for (int i = 0; i < static_cast<int>(agreements->size()) && i < *size; ++i) {
-      *response->add_agreements() = std::move((*agreements)[i]);
+    if (TrimToPage(*agreements, *size)) {
+      const v1::Agreement& last = agreements->back();
+      response->set_next_page_token(
+          TimeToken(filters, last.create_time(), ResourceId(last.name(), "agreements")));
     }
-    if (static_cast<int>(agreements->size()) > *size) {
-      response->set_next_page_token(EncodePageToken(offset + *size, filters));
+    for (v1::Agreement& agreement : *agreements) {
+      *response->add_agreements() = std::move(agreement);
     }
     return absl::OkStatus();
   });

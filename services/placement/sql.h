@@ -50,12 +50,15 @@ inline constexpr PreparedStatement kSelectEmployerForUpdate{
     "SELECT " SAMPLAN_EMPLOYER_COLUMNS
     " FROM placement.employers WHERE id = $1 AND municipality = $2 FOR UPDATE"};
 
-// $1 municipality, $2 industry or '', $3 offset, $4 limit.
+// $1 municipality, $2 industry or '', $3 and $4 the (display_name, id) the
+// previous page ended with, or '' and '' for the first page, $5 limit.
 inline constexpr PreparedStatement kListEmployers{
-    "placement_list_employers", "SELECT " SAMPLAN_EMPLOYER_COLUMNS
-                                " FROM placement.employers"
-                                " WHERE municipality = $1 AND ($2 = '' OR industry = $2)"
-                                " ORDER BY display_name, id OFFSET $3 LIMIT $4"};
+    "placement_list_employers",
+    "SELECT " SAMPLAN_EMPLOYER_COLUMNS
+    " FROM placement.employers"
+    " WHERE municipality = $1 AND ($2 = '' OR industry = $2)"
+    "   AND ($4 = '' OR (display_name, id) > ($3, NULLIF($4, '')::uuid))"
+    " ORDER BY display_name, id LIMIT $5"};
 
 // $1 municipality: every employer, for resolving placements' workplaces.
 inline constexpr PreparedStatement kListAllEmployers{
@@ -92,11 +95,13 @@ inline constexpr PreparedStatement kInsertContact{
     "   greatest(e.last_contact_time, i.contact_time)"
     " FROM inserted i WHERE e.id = i.employer_id RETURNING e.id"};
 
-// $1 employer_id, $2 offset, $3 limit.
+// $1 employer_id, $2 and $3 the (contact_time, id) the previous page ended
+// with, or '' and '' for the first page, $4 limit. Newest first.
 inline constexpr PreparedStatement kListContacts{
     "placement_list_contacts",
     "SELECT id::text, content FROM placement.contacts WHERE employer_id = $1"
-    " ORDER BY contact_time DESC, id DESC OFFSET $2 LIMIT $3"};
+    "   AND ($3 = '' OR (contact_time, id) < (NULLIF($2, '')::timestamptz, NULLIF($3, '')::uuid))"
+    " ORDER BY contact_time DESC, id DESC LIMIT $4"};
 
 // Placement rows: (id, version, content, create_micros, update_micros,
 // employer_id, municipality).
@@ -139,16 +144,17 @@ inline constexpr PreparedStatement kSelectPlacementForUpdate{
                                              " FROM placement.placements WHERE id = "
                                              "$1 AND municipality = $2 FOR UPDATE"};
 
-// $1 municipality, $2 employer_id or '', $3 kind or '', $4 status or '', $5
-// offset, $6 limit.
+// $1 municipality, $2 employer_id or '', $3 kind or '', $4 status or '', $5 and
+// $6 the (create_time, id) the previous page ended with, or '' and '' for the
+// first page, $7 limit. Oldest first.
 inline constexpr PreparedStatement kListPlacements{
     "placement_list_placements",
     "SELECT " SAMPLAN_PLACEMENT_COLUMNS
     " FROM placement.placements"
-    " WHERE municipality = $1 AND ($2 = '' OR employer_id = NULLIF($2, "
-    "'')::uuid)"
+    " WHERE municipality = $1 AND ($2 = '' OR employer_id = NULLIF($2, '')::uuid)"
     "   AND ($3 = '' OR kind = $3) AND ($4 = '' OR status = $4)"
-    " ORDER BY create_time, id OFFSET $5 LIMIT $6"};
+    "   AND ($6 = '' OR (create_time, id) > (NULLIF($5, '')::timestamptz, NULLIF($6, '')::uuid))"
+    " ORDER BY create_time, id LIMIT $7"};
 
 // $1 employer_id: the workplaces its placements are at.
 inline constexpr PreparedStatement kListPlacementsOfEmployer{
@@ -262,12 +268,16 @@ inline constexpr PreparedStatement kSelectAgreementForUpdate{
     "placement_select_agreement_for_update",
     "SELECT " SAMPLAN_AGREEMENT_COLUMNS " FROM placement.agreements WHERE id = $1 FOR UPDATE"};
 
-// $1 owner, $2 status or '', $3 offset, $4 limit.
+// $1 owner, $2 municipality, $3 status or '', $4 and $5 the (create_time, id)
+// the previous page ended with, or '' and '' for the first page, $6 limit.
+// Newest first.
 inline constexpr PreparedStatement kListAgreements{
-    "placement_list_agreements", "SELECT " SAMPLAN_AGREEMENT_COLUMNS
-                                 " FROM placement.agreements"
-                                 " WHERE owner_organization = $1 AND ($2 = '' OR status = $2)"
-                                 " ORDER BY create_time DESC, id DESC OFFSET $3 LIMIT $4"};
+    "placement_list_agreements",
+    "SELECT " SAMPLAN_AGREEMENT_COLUMNS
+    " FROM placement.agreements"
+    " WHERE owner_organization = $1 AND municipality = $2 AND ($3 = '' OR status = $3)"
+    "   AND ($5 = '' OR (create_time, id) < (NULLIF($4, '')::timestamptz, NULLIF($5, '')::uuid))"
+    " ORDER BY create_time DESC, id DESC LIMIT $6"};
 
 // $1 id, $2 status, $3 content, $4 time.
 inline constexpr PreparedStatement kUpdateAgreement{
