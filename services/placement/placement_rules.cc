@@ -2,7 +2,6 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <google/protobuf/util/field_mask_util.h>
 #include <google/protobuf/util/time_util.h>
 #include <openssl/sha.h>
 
@@ -20,7 +19,6 @@
 namespace samplan::placement {
 namespace {
 
-using ::google::protobuf::util::FieldMaskUtil;
 using ::google::protobuf::util::TimeUtil;
 
 bool ValidDate(const google::type::Date& date) {
@@ -241,37 +239,21 @@ absl::Status NormalizeContact(v1::Contact& contact, absl::Time now) {
   return v.ToStatus();
 }
 
-absl::Status MergeMasked(const google::protobuf::Message& patch,
-                         const google::protobuf::FieldMask& mask,
-                         const std::vector<std::string>& mutable_fields,
-                         google::protobuf::Message& target) {
-  if (mask.paths().empty()) {
-    return InvalidField("update_mask", "is required: name the fields to change");
-  }
-  for (const std::string& path : mask.paths()) {
-    if (std::find(mutable_fields.begin(), mutable_fields.end(), path) == mutable_fields.end()) {
-      return InvalidField("update_mask",
-                          absl::StrCat("\"", path, "\" is not a field that can be changed"));
-    }
-  }
-  FieldMaskUtil::MergeOptions options;
-  options.set_replace_message_fields(true);
-  options.set_replace_repeated_fields(true);
-  FieldMaskUtil::MergeMessageTo(patch, mask, options, &target);
-  return absl::OkStatus();
-}
-
-const std::vector<std::string>& MutableEmployerFields() {
-  static const auto* fields =
-      new std::vector<std::string>{"organization_number", "display_name",    "industry", "internal",
-                                   "workplaces",          "contact_persons", "notes"};
+const UpdatableFields& EmployerFields() {
+  static const auto* fields = new UpdatableFields{
+      {"organization_number", "display_name", "industry", "internal", "workplaces",
+       "contact_persons", "notes"},
+      {"name", "sole_trader", "municipality", "last_contact_time", "create_time", "update_time",
+       "etag"}};
   return *fields;
 }
 
-const std::vector<std::string>& MutablePlacementFields() {
-  static const auto* fields = new std::vector<std::string>{
-      "workplace",      "kind",     "title",        "tasks",       "seats", "availability",
-      "hours_per_week", "schedule", "requirements", "adaptations", "status"};
+const UpdatableFields& PlacementFields() {
+  static const auto* fields = new UpdatableFields{
+      {"workplace", "kind", "title", "tasks", "seats", "availability", "hours_per_week",
+       "schedule", "requirements", "adaptations", "status"},
+      {"name", "industry", "location", "seats_taken", "municipality", "create_time",
+       "update_time", "etag"}};
   return *fields;
 }
 

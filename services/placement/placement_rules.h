@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "common/access.h"
 #include "common/auth.h"
+#include "common/field_mask.h"
 #include "common/status.h"
 #include "samplan/placement/v1/placement.pb.h"
 #include "services/placement/matching.h"
@@ -63,30 +64,27 @@ void ValidateProfile(const v1::MatchProfile& profile, absl::string_view prefix, 
 // Validates a contact to log at `now`, setting its time to now when unset.
 absl::Status NormalizeContact(v1::Contact& contact, absl::Time now);
 
-// Returns `current` with the fields of `mask` taken from `patch`; the paths
-// allowed are `mutable_fields`; others are INVALID_ARGUMENT naming
-// "update_mask". An empty mask is INVALID_ARGUMENT too.
+// The fields of an employer and of a placement that an update may change, and
+// those the server sets (ignored in an update mask). A placement's employer
+// cannot be changed.
+const UpdatableFields& EmployerFields();
+const UpdatableFields& PlacementFields();
+
+// Returns `current` with the fields `mask` names taken whole from `patch`, by the
+// one rule for update masks (common/field_mask.h): "*" is every field in
+// `fields.updatable`, output-only paths are ignored, other paths are refused as
+// violations of "update_mask"; an empty mask is refused too.
 template <typename Message>
-absl::StatusOr<Message> ApplyMask(const Message& current, const Message& patch,
-                                  const google::protobuf::FieldMask& mask,
-                                  const std::vector<std::string>& mutable_fields);
-absl::Status MergeMasked(const google::protobuf::Message& patch,
-                         const google::protobuf::FieldMask& mask,
-                         const std::vector<std::string>& mutable_fields,
-                         google::protobuf::Message& target);
-template <typename Message>
-absl::StatusOr<Message> ApplyMask(const Message& current, const Message& patch,
-                                  const google::protobuf::FieldMask& mask,
-                                  const std::vector<std::string>& mutable_fields) {
+absl::StatusOr<Message> ApplyUpdate(const Message& current, const Message& patch,
+                                    const google::protobuf::FieldMask& mask,
+                                    const UpdatableFields& fields) {
+  absl::StatusOr<std::vector<std::string>> paths =
+      ResolveUpdateMask(mask, *Message::descriptor(), fields);
+  if (!paths.ok()) return paths.status();
   Message next = current;
-  if (absl::Status merged = MergeMasked(patch, mask, mutable_fields, next); !merged.ok()) {
-    return merged;
-  }
+  ApplyUpdateMask(patch, *paths, next);
   return next;
 }
-
-const std::vector<std::string>& MutableEmployerFields();
-const std::vector<std::string>& MutablePlacementFields();
 
 // ---- Agreements
 

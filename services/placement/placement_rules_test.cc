@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/status.h"
 
 namespace samplan::placement {
 namespace {
+
+using ::google::protobuf::FieldMask;
 
 const absl::Time kNow =
     absl::FromCivil(absl::CivilSecond(2027, 3, 10, 9, 0, 0), absl::UTCTimeZone());
@@ -172,6 +176,76 @@ TEST(SupplyAndDemandTest, HidesCountsOfFewerThanFivePeople) {
       EXPECT_EQ(cell.waiting(), 6);
       EXPECT_EQ(cell.gap(), -6);
     }
+  }
+}
+
+v1::Placement StoredPlacement() {
+  v1::Placement p;
+  p.set_name("placements/7b0c8a52-3f4e-4d8a-9a51-0f6f7f3f2a10");
+  p.set_employer("employers/1c0c8a52-3f4e-4d8a-9a51-0f6f7f3f2a10");
+  p.set_workplace("butik");
+  p.set_title("Butiksbiträde");
+  p.set_seats(2);
+  p.set_industry("handel");
+  p.set_seats_taken(1);
+  p.set_etag("4");
+  return p;
+}
+
+FieldMask Mask(std::initializer_list<const char*> paths) {
+  FieldMask mask;
+  for (const char* path : paths) mask.add_paths(path);
+  return mask;
+}
+
+TEST(PlacementUpdateTest, OutputOnlyPathsAreIgnored) {
+  v1::Placement patch;
+  patch.set_seats(3);
+  patch.set_seats_taken(0);  // a client that sends back what it read
+  patch.set_etag("4");
+  absl::StatusOr<v1::Placement> next = ApplyUpdate(
+      StoredPlacement(), patch, Mask({"seats", "seats_taken", "etag"}), PlacementFields());
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->seats(), 3);
+  EXPECT_EQ(next->seats_taken(), 1);
+  EXPECT_EQ(next->title(), "Butiksbiträde");
+}
+
+TEST(PlacementUpdateTest, ImmutableAndUnknownPathsAreRefusedNamingUpdateMask) {
+  v1::Placement patch;
+  patch.set_employer("employers/2c0c8a52-3f4e-4d8a-9a51-0f6f7f3f2a10");
+  absl::StatusOr<v1::Placement> next =
+      ApplyUpdate(StoredPlacement(), patch, Mask({"employer", "no_such_field"}), PlacementFields());
+  EXPECT_EQ(Fields(next.status()), (std::vector<std::string>{"update_mask", "update_mask"}));
+  EXPECT_EQ(Fields(ApplyUpdate(StoredPlacement(), patch, FieldMask(), PlacementFields()).status()),
+            std::vector<std::string>{"update_mask"});
+}
+
+TEST(PlacementUpdateTest, StarReplacesEveryUpdatableFieldAndNothingElse) {
+  v1::Placement patch;
+  patch.set_title("Lager");
+  patch.set_employer("employers/2c0c8a52-3f4e-4d8a-9a51-0f6f7f3f2a10");
+  patch.set_industry("bygg");
+  absl::StatusOr<v1::Placement> next =
+      ApplyUpdate(StoredPlacement(), patch, Mask({"*"}), PlacementFields());
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->title(), "Lager");
+  EXPECT_EQ(next->workplace(), "");  // replaced whole by the request's (empty) value
+  EXPECT_EQ(next->seats(), 0);
+  EXPECT_EQ(next->employer(), StoredPlacement().employer());
+  EXPECT_EQ(next->industry(), "handel");
+  EXPECT_EQ(next->name(), StoredPlacement().name());
+}
+
+TEST(EmployerUpdateTest, EveryFieldIsUpdatableOrOutputOnly) {
+  const google::protobuf::Descriptor& type = *v1::Employer::descriptor();
+  for (int i = 0; i < type.field_count(); ++i) {
+    const std::string& field = type.field(i)->name();
+    const auto& [updatable, output_only] = EmployerFields();
+    EXPECT_NE(std::count(updatable.begin(), updatable.end(), field) +
+                  std::count(output_only.begin(), output_only.end(), field),
+              0)
+        << field << " is neither: a mask naming it would be refused";
   }
 }
 

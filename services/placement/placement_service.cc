@@ -235,7 +235,7 @@ grpc::Status PlacementService::UpdateEmployer(Context* context,
         return StaleEtag(current.name());
       }
       absl::StatusOr<v1::Employer> next =
-          ApplyMask(current, request->employer(), request->update_mask(), MutableEmployerFields());
+          ApplyUpdate(current, request->employer(), request->update_mask(), EmployerFields());
       if (!next.ok()) return next.status();
       if (absl::Status valid = NormalizeEmployer(*next, Today(call.now), new_id_); !valid.ok()) {
         return valid;
@@ -423,8 +423,8 @@ grpc::Status PlacementService::UpdatePlacement(Context* context,
       if (!request->placement().etag().empty() && request->placement().etag() != current.etag()) {
         return StaleEtag(current.name());
       }
-      absl::StatusOr<v1::Placement> next = ApplyMask(
-          current, request->placement(), request->update_mask(), MutablePlacementFields());
+      absl::StatusOr<v1::Placement> next = ApplyUpdate(
+          current, request->placement(), request->update_mask(), PlacementFields());
       if (!next.ok()) return next.status();
       if (absl::Status valid = NormalizePlacement(*next, employer); !valid.ok()) return valid;
       if (next->seats() < current.seats_taken()) {
