@@ -24,6 +24,12 @@ std::vector<PreparedStatement> PlacementRepositoryStatements(const Outbox& outbo
 // PlacementRepository over PostgreSQL. The pool must have been created with
 // PlacementRepositoryStatements, and the identity schema must be migrated (its
 // access_facts and append_audit are called here).
+//
+// Defined in two files: pg_placement_repository.cc, the bank (employers, their
+// contact log, placements), which is no one's personal data; and
+// pg_needs_and_agreements.cc, placement needs and agreements, the personal data
+// whose every read and write the access rule decides. pg_placement_rows.h is
+// what they share.
 class PgPlacementRepository final : public PlacementRepository {
  public:
   PgPlacementRepository(PgPool& pool, const Outbox& outbox) : pool_(pool), outbox_(outbox) {}
