@@ -3,8 +3,9 @@
 // persons and consents that agreements are decided on: the agreement's
 // lifecycle and its events on the municipality's stream, the last seat signed
 // twice at once, the coordinator's call list, prao allocation,
-// organisationsnummer errors, and consent on agreements with the audit record
-// each decision leaves.
+// organisationsnummer errors, consent on agreements with the audit record each
+// decision leaves, and list pages that neither repeat nor lose rows added
+// between them.
 
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
@@ -592,6 +593,64 @@ TEST_F(PlacementStoreTest, PagesNeitherRepeatNorLoseRowsAddedBetweenThem) {
   placements.set_kind(v1::PLACEMENT_KIND_PRAO);
   grpc::Status other = stub().ListPlacements(As("prakt").get(), placements, &second);
   EXPECT_EQ(ViolatedFields(other), std::vector<std::string>{"page_token"});
+}
+
+TEST_F(PlacementStoreTest, NewestFirstPagesDoNotShiftWhenANewerRowArrives) {
+  // The contact log, newest first: a contact logged between two pages comes
+  // before where the first page ended and moves nothing onto the second.
+  const v1::Employer employer = NewEmployer("K Kafé");
+  const absl::Time t0 = clock_.Now();
+  auto log = [&](int day, const std::string& agreed) {
+    clock_.Set(t0 + absl::Hours(24 * day));
+    v1::LogContactRequest request;
+    request.set_employer(employer.name());
+    request.mutable_contact()->set_kind(v1::CONTACT_KIND_CALL);
+    request.mutable_contact()->set_agreed(agreed);
+    v1::Contact out;
+    ASSERT_TRUE(stub().LogContact(As("prakt").get(), request, &out).ok());
+  };
+  log(1, "first");
+  log(2, "second");
+  log(3, "third");
+  v1::ListContactsRequest contacts;
+  contacts.set_employer(employer.name());
+  contacts.set_page_size(2);
+  v1::ListContactsResponse page;
+  ASSERT_TRUE(stub().ListContacts(As("prakt").get(), contacts, &page).ok());
+  ASSERT_EQ(page.contacts_size(), 2);
+  EXPECT_EQ(page.contacts(1).agreed(), "second");
+  log(4, "fourth");
+  contacts.set_page_token(page.next_page_token());
+  ASSERT_TRUE(stub().ListContacts(As("prakt").get(), contacts, &page).ok());
+  ASSERT_EQ(page.contacts_size(), 1);
+  EXPECT_EQ(page.contacts(0).agreed(), "first");
+  EXPECT_TRUE(page.next_page_token().empty());
+
+  // The organization's agreements, newest first, the same way.
+  const v1::Placement placement = NewPlacement(employer, 5);
+  const std::string person = ConsentingPerson();
+  std::vector<std::string> created;
+  for (int i = 0; i < 3; ++i) {
+    clock_.Set(t0 + absl::Hours(24 * (10 + i)));
+    v1::Agreement a;
+    ASSERT_TRUE(CreateAgreement(person, placement, &a).ok());
+    created.push_back(a.name());
+  }
+  v1::ListAgreementsRequest agreements;
+  agreements.set_page_size(2);
+  v1::ListAgreementsResponse first, second;
+  ASSERT_TRUE(stub().ListAgreements(As("prakt").get(), agreements, &first).ok());
+  ASSERT_EQ(first.agreements_size(), 2);
+  EXPECT_EQ(first.agreements(0).name(), created[2]);
+  EXPECT_EQ(first.agreements(1).name(), created[1]);
+  clock_.Set(t0 + absl::Hours(24 * 20));
+  v1::Agreement newer;
+  ASSERT_TRUE(CreateAgreement(person, placement, &newer).ok());
+  agreements.set_page_token(first.next_page_token());
+  ASSERT_TRUE(stub().ListAgreements(As("prakt").get(), agreements, &second).ok());
+  ASSERT_EQ(second.agreements_size(), 1);
+  EXPECT_EQ(second.agreements(0).name(), created[0]);
+  EXPECT_TRUE(second.next_page_token().empty());
 }
 
 TEST_F(PlacementStoreTest, PraoAllocationLeavesNoHigherChoiceFreeAndRepeats) {
