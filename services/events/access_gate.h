@@ -38,26 +38,41 @@
 
 namespace samplan::events {
 
-class AccessGate {
+// Decides whether a subscriber may be told of an event about a person: the
+// AccessGate below, or a stand-in where the consent facts are not the question.
+class DeliveryGate {
  public:
-  // `pool` prepares AccessStatements(); `pool` and `clock` must outlive the gate.
-  AccessGate(PgPool& pool, const Clock& clock, absl::Duration ttl);
-  ~AccessGate();
+  virtual ~DeliveryGate() = default;
 
   // Returns whether `principal` may see the event described by `request` (a read of
   // its data category), written under the person's `access_version`. `action` and
   // `request_id` go into the audit record. UNAVAILABLE and the like when the facts
   // cannot be read; the caller then delivers nothing rather than guess.
-  absl::StatusOr<bool> MayDeliver(const Principal& principal, const AccessRequest& request,
-                                  int64_t access_version, absl::string_view action,
-                                  absl::string_view request_id);
+  virtual absl::StatusOr<bool> MayDeliver(const Principal& principal,
+                                          const AccessRequest& request, int64_t access_version,
+                                          absl::string_view action,
+                                          absl::string_view request_id) = 0;
 
   // Returns whether facts at hand, at least `access_version` new, already refuse
   // `principal` the event, without waiting for the database (false when they
   // permit it or are not at hand).
+  virtual bool KnownRefused(const Principal& principal, const AccessRequest& request,
+                            int64_t access_version, absl::string_view action,
+                            absl::string_view request_id) = 0;
+};
+
+class AccessGate final : public DeliveryGate {
+ public:
+  // `pool` prepares AccessStatements(); `pool` and `clock` must outlive the gate.
+  AccessGate(PgPool& pool, const Clock& clock, absl::Duration ttl);
+  ~AccessGate();
+
+  absl::StatusOr<bool> MayDeliver(const Principal& principal, const AccessRequest& request,
+                                  int64_t access_version, absl::string_view action,
+                                  absl::string_view request_id) override;
   bool KnownRefused(const Principal& principal, const AccessRequest& request,
                     int64_t access_version, absl::string_view action,
-                    absl::string_view request_id);
+                    absl::string_view request_id) override;
 
   // Forgets the facts of `person`: the next decision reads them again.
   void ForgetPerson(const std::string& person);

@@ -11,7 +11,9 @@
 // what the caller may see as one message. One write is in flight per subscription;
 // entries that arrive meanwhile go into the next message, so a busy stream costs
 // fewer, larger writes rather than more. A subscription whose queue passes its limit
-// is ended with RESOURCE_EXHAUSTED: the hub never waits for a slow client.
+// is ended with RESOURCE_EXHAUSTED: the hub never waits for a slow client. The
+// subscription itself is subscriber.h's; the streams are read only through a
+// StreamReader (stream_reader.h), in Redis by redis_stream_reader.h.
 
 #include <memory>
 #include <string>
@@ -31,10 +33,13 @@
 #include "samplan/events/v1/event_service.grpc.pb.h"
 #include "services/events/access_gate.h"
 #include "services/events/stream_hub.h"
+#include "services/events/stream_reader.h"
+#include "services/events/subscriber.h"
 
 namespace samplan::events {
 
 struct EventServiceOptions {
+  // Where the streams are (EventServiceStack reads them there).
   RedisOptions redis;
   // How long events stay on the streams (the relay trims older ones).
   absl::Duration retention = absl::Hours(24 * 7);
@@ -54,14 +59,15 @@ struct EventServiceOptions {
   absl::Duration access_ttl = absl::Seconds(5);
 };
 
-class Subscriber;
-
 class EventService final
     : public v1::EventService::WithCallbackMethod_Subscribe<v1::EventService::Service> {
  public:
-  // `hubs`, `gate`, `calls` and `clock` must outlive the service.
-  EventService(StreamHubs& hubs, AccessGate& gate, const CallHandler& calls,
-               EventServiceOptions options, const Clock& clock = RealClock());
+  // `hubs`, `gate`, `calls` and `clock` must outlive the service. The delivery
+  // workers and ListEvents read the streams through readers from `readers` (one a
+  // worker, one a ListEvents call); `options.redis` is not used here.
+  EventService(StreamHubs& hubs, DeliveryGate& gate, StreamReaderFactory readers,
+               const CallHandler& calls, EventServiceOptions options,
+               const Clock& clock = RealClock());
   ~EventService() override;
 
   grpc::ServerWriteReactor<v1::SubscribeResponse>* Subscribe(
@@ -78,18 +84,18 @@ class EventService final
   void EndAll();
 
  private:
-  friend class Subscriber;
-
   void Schedule(std::shared_ptr<Subscriber> subscriber);
   void WorkerLoop();
   void TickLoop();
-  void Forget(Subscriber* subscriber);
+  void Forget(const Subscriber* subscriber);
 
-  StreamHubs& hubs_;
-  AccessGate& gate_;
+  DeliveryGate& gate_;
+  const StreamReaderFactory readers_;
   const CallHandler& calls_;
   const EventServiceOptions options_;
   const Clock& clock_;
+  // What every subscriber of this service stands on.
+  const SubscriberEnvironment subscribers_env_;
 
   absl::Mutex mu_;
   std::deque<std::shared_ptr<Subscriber>> ready_ ABSL_GUARDED_BY(mu_);
@@ -113,6 +119,8 @@ class EventServiceStack {
 
  private:
   AccessGate gate_;
+  // Readers of the streams in Redis, for the hubs and the service.
+  const StreamReaderFactory readers_;
   StreamHubs hubs_;
   EventService service_;
 };

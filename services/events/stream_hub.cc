@@ -4,18 +4,17 @@
 
 #include <algorithm>
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "common/outbox.h"
 #include "samplan/events/v1/event_service.pb.h"
 
 namespace samplan::events {
 namespace {
 
-// How long one XREAD waits for new entries before the loop looks at its stop flag.
-constexpr char kBlockMillis[] = "500";
+// How long one read waits for new entries before the loop looks at its stop flag.
+constexpr absl::Duration kBlockTime = absl::Milliseconds(500);
+// At most this many entries in one read.
+constexpr int kReadCount = 1000;
 
 }  // namespace
 
@@ -43,55 +42,11 @@ const std::string& StoredEvent::SharedDelivery() const {
   return shared_delivery_;
 }
 
-absl::StatusOr<StreamExtent> ReadStreamExtent(RedisClient& redis,
-                                              const std::string& municipality,
-                                              std::optional<StreamPosition> after) {
-  absl::StatusOr<RedisReply> info = redis.Command({"XINFO", "STREAM", EventStreamKey(municipality)});
-  if (!info.ok()) return info.status();
-  StreamExtent extent;
-  if (info->is_error()) {
-    if (absl::StrContains(info->text, "no such key")) return extent;
-    return absl::UnavailableError(absl::StrCat("XINFO STREAM: ", info->text));
-  }
-  long long length = 0, added = 0;
-  for (size_t i = 0; i + 1 < info->elements.size(); i += 2) {
-    const std::string& field = info->elements[i].text;
-    if (field == "length") {
-      length = info->elements[i + 1].integer;
-    } else if (field == "entries-added") {
-      added = info->elements[i + 1].integer;
-    } else if (field == "recorded-first-entry-id") {
-      if (std::optional<StreamPosition> first = StreamPosition::Parse(info->elements[i + 1].text);
-          first.has_value() && !(*first == StreamPosition{})) {
-        extent.first_kept = first;
-      }
-    } else if (field == "last-generated-id") {
-      extent.last_generated =
-          StreamPosition::Parse(info->elements[i + 1].text).value_or(StreamPosition{});
-    } else if (field == "max-deleted-entry-id") {
-      extent.max_deleted =
-          StreamPosition::Parse(info->elements[i + 1].text).value_or(StreamPosition{});
-    }
-  }
-  extent.entries_removed = added > length;
-  if (length == 0) extent.first_kept.reset();
-  if (after.has_value()) {
-    absl::StatusOr<RedisReply> next =
-        redis.Command({"XRANGE", EventStreamKey(municipality),
-                       absl::StrCat("(", after->ToString()), "+", "COUNT", "1"});
-    if (!next.ok()) return next.status();
-    if (next->is_error()) return absl::UnavailableError(absl::StrCat("XRANGE: ", next->text));
-    std::vector<StreamEntry> entries = ParseStreamEntries(*next);
-    if (!entries.empty()) extent.next = StreamPosition::Parse(entries[0].id);
-  }
-  return extent;
-}
-
-StreamHub::StreamHub(std::string municipality, RedisOptions redis, size_t buffer_capacity,
-                     EntryObserver observer)
-    : municipality_(std::move(municipality)), key_(EventStreamKey(municipality_)),
+StreamHub::StreamHub(std::string municipality, std::unique_ptr<StreamReader> reader,
+                     size_t buffer_capacity, EntryObserver observer)
+    : municipality_(std::move(municipality)),
       buffer_capacity_(std::max<size_t>(buffer_capacity, 1)), observer_(std::move(observer)),
-      redis_(std::move(redis)) {
+      reader_(std::move(reader)) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -117,7 +72,7 @@ void StreamHub::Loop() {
     if (!ready) {
       // The hub starts from the stream's newest entry: what came before is read
       // from Redis by the subscribers that ask for it.
-      absl::StatusOr<StreamExtent> extent = ReadStreamExtent(redis_, municipality_);
+      absl::StatusOr<StreamExtent> extent = reader_->ReadExtent(municipality_, std::nullopt);
       if (!extent.ok()) {
         pause();
         continue;
@@ -127,23 +82,18 @@ void StreamHub::Loop() {
       ready_ = true;
       continue;
     }
-    absl::StatusOr<RedisReply> reply = redis_.Command(
-        {"XREAD", "COUNT", "1000", "BLOCK", kBlockMillis, "STREAMS", key_, last.ToString()});
-    if (!reply.ok() || reply->is_error()) {
+    absl::StatusOr<std::vector<StreamEntry>> entries =
+        reader_->WaitAfter(municipality_, last, kReadCount, kBlockTime);
+    if (!entries.ok()) {
       // Redis restarting or unreachable: keep the position and read on from it.
       Log(LogLevel::kWarning, "event stream read failed; retrying",
-          {{"municipality", municipality_},
-           {"error", reply.ok() ? reply->text : reply.status().ToString()}});
+          {{"municipality", municipality_}, {"error", entries.status().ToString()}});
       pause();
       continue;
     }
     backoff = absl::Milliseconds(50);
-    if (reply->type != RedisReply::Type::kArray || reply->elements.empty() ||
-        reply->elements[0].elements.size() != 2) {
-      continue;  // nothing new within the block time
-    }
     std::vector<StoredEventPtr> events;
-    for (const StreamEntry& entry : ParseStreamEntries(reply->elements[0].elements[1])) {
+    for (const StreamEntry& entry : *entries) {
       StoredEventPtr stored = ParseStoredEvent(municipality_, entry);
       if (!stored->parsed) {
         Log(LogLevel::kWarning, "stream entry is not an event; passed over",
@@ -195,8 +145,10 @@ void StreamHub::Detach(const StreamListener* listener) {
                    listeners_.end());
 }
 
-StreamHubs::StreamHubs(RedisOptions redis, size_t buffer_capacity, EntryObserver observer)
-    : redis_(std::move(redis)), buffer_capacity_(buffer_capacity), observer_(std::move(observer)) {
+StreamHubs::StreamHubs(StreamReaderFactory readers, size_t buffer_capacity,
+                       EntryObserver observer)
+    : readers_(std::move(readers)), buffer_capacity_(buffer_capacity),
+      observer_(std::move(observer)) {
   Metrics::Global().Describe("samplan_events_read_total", "counter",
                              "Stream entries read by this process's hubs.");
 }
@@ -205,8 +157,7 @@ StreamHub& StreamHubs::Get(const std::string& municipality) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<StreamHub>& hub = hubs_[municipality];
   if (hub == nullptr) {
-    RedisOptions options = redis_;
-    hub = std::make_unique<StreamHub>(municipality, options, buffer_capacity_, observer_);
+    hub = std::make_unique<StreamHub>(municipality, readers_(), buffer_capacity_, observer_);
   }
   return *hub;
 }

@@ -3,9 +3,10 @@
 
 // One reader per municipality stream per process, fanning out to every subscriber
 // of that municipality: however many partners subscribe, the process holds one
-// blocking Redis connection per stream. The reader keeps the newest entries in
-// memory so that a subscriber resuming from a recent cursor is served from there,
-// and one resuming from further back catches up from Redis and then joins.
+// blocking read (one Redis connection) per stream. The hub keeps the newest
+// entries in memory so that a subscriber resuming from a recent cursor is served
+// from there, and one resuming from further back catches up from the stream
+// (StreamReader) and then joins.
 
 #include <deque>
 #include <memory>
@@ -24,6 +25,7 @@
 #include "common/redis.h"
 #include "samplan/events/v1/event.pb.h"
 #include "services/events/delivery_rules.h"
+#include "services/events/stream_reader.h"
 
 namespace samplan::events {
 
@@ -83,8 +85,9 @@ using EntryObserver = std::function<void(const StoredEvent&)>;
 
 class StreamHub {
  public:
-  StreamHub(std::string municipality, RedisOptions redis, size_t buffer_capacity,
-            EntryObserver observer);
+  // Reads `municipality`'s stream through `reader`, which it keeps for itself.
+  StreamHub(std::string municipality, std::unique_ptr<StreamReader> reader,
+            size_t buffer_capacity, EntryObserver observer);
   ~StreamHub();
 
   // What Attach did.
@@ -111,10 +114,9 @@ class StreamHub {
   void Loop();
 
   const std::string municipality_;
-  const std::string key_;
   const size_t buffer_capacity_;
   const EntryObserver observer_;
-  RedisClient redis_;
+  const std::unique_ptr<StreamReader> reader_;
 
   absl::Mutex mu_;
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
@@ -131,25 +133,19 @@ class StreamHub {
 // The hubs of a process, started on first use.
 class StreamHubs {
  public:
-  StreamHubs(RedisOptions redis, size_t buffer_capacity, EntryObserver observer);
+  // Each hub reads through a reader of its own from `readers`.
+  StreamHubs(StreamReaderFactory readers, size_t buffer_capacity, EntryObserver observer);
 
   // Returns the hub of `municipality`, starting it if needed.
   StreamHub& Get(const std::string& municipality);
 
  private:
-  const RedisOptions redis_;
+  const StreamReaderFactory readers_;
   const size_t buffer_capacity_;
   const EntryObserver observer_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<StreamHub>> hubs_ ABSL_GUARDED_BY(mu_);
 };
-
-// Reads what a stream keeps (XINFO STREAM) and, given `after`, which entry comes
-// next after it; a stream that does not exist yet keeps nothing and has generated
-// nothing.
-absl::StatusOr<StreamExtent> ReadStreamExtent(
-    RedisClient& redis, const std::string& municipality,
-    std::optional<StreamPosition> after = std::nullopt);
 
 }  // namespace samplan::events
 
