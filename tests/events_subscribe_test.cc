@@ -599,15 +599,26 @@ TEST_F(EventsSubscribeTest, ListEventsPagesTheSameEvents) {
   EXPECT_EQ(VersionsOf(seen, plan), Range(1, 5));
   EXPECT_FALSE(Mentions(seen, silent));
 
-  // Bad input names the field; nothing of another municipality.
-  ev::ListEventsRequest bad;
-  bad.set_page_size(5000);
-  bad.add_event_types("Not A Type");
+  // A page size above the maximum is lowered to it (common/paging.h), not refused.
+  ev::ListEventsRequest large;
+  large.set_page_size(5000);
   ev::ListEventsResponse ignored;
   grpc::Status status =
-      stub->ListEvents(testing::CallWithToken(Token("af")).get(), bad, &ignored);
+      stub->ListEvents(testing::CallWithToken(Token("af")).get(), large, &ignored);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_LE(ignored.events_size(), 1000);
+
+  // Bad input names the field; nothing of another municipality.
+  ev::ListEventsRequest bad;
+  bad.set_page_size(-1);
+  bad.add_event_types("Not A Type");
+  status = stub->ListEvents(testing::CallWithToken(Token("af")).get(), bad, &ignored);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("event_types[0]"), std::string::npos);
+  bad.clear_event_types();
+  status = stub->ListEvents(testing::CallWithToken(Token("af")).get(), bad, &ignored);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("page_size"), std::string::npos);
   ev::ListEventsRequest other;
   other.add_municipalities("0180");
   status = stub->ListEvents(testing::CallWithToken(Token("af")).get(), other, &ignored);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/metrics.h"
+#include "common/paging.h"
 #include "common/status.h"
 #include "services/events/delivery.h"
 #include "services/events/redis_stream_reader.h"
@@ -11,6 +12,9 @@ namespace samplan::events {
 namespace {
 
 constexpr char kListAction[] = "events.ListEvents";
+
+// ListEvents pages: 100 events unless asked, at most 1000.
+constexpr PageSizeRule kListPageSize = {100, 1000};
 
 // The answer to a Subscribe call refused before it started.
 class FinishedReactor final : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
@@ -111,10 +115,11 @@ grpc::Status EventService::ListEvents(grpc::ServerContext* context,
         {request->event_types().begin(), request->event_types().end()}, request->page_token(),
         "page_token", request->purpose());
     if (!subscription.ok()) return subscription.status();
-    if (request->page_size() < 0 || request->page_size() > 1000) {
-      return InvalidField("page_size", "must be from 1 to 1000 (0 means 100)");
-    }
-    const int page_size = request->page_size() == 0 ? 100 : request->page_size();
+    // Sizes by the common rule; the page token is not a common one, though: it
+    // is the public event cursor, which a client may equally pass to Subscribe.
+    absl::StatusOr<int> page_size_or = PageSizeOf(request->page_size(), kListPageSize);
+    if (!page_size_or.ok()) return page_size_or.status();
+    const int page_size = *page_size_or;
     // A page scans at most this many entries, so that a caller who may see little
     // of a busy stream still gets an answer (with a cursor further on) promptly.
     const int scan_limit = std::max(page_size * 10, 1000);
