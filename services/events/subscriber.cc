@@ -103,24 +103,25 @@ void Subscriber::Work(StreamReader& reader) {
     return;
   }
 
+  // The batch and the position it is decided from, taken together: once the
+  // batch is out of the queue, the queue is empty, and a hub that then sees
+  // entries not for this subscription moves the position past them (OnEvents),
+  // which would pass over the batch taken before them.
   std::vector<StoredEventPtr> batch;
+  Cursor cursor;
   {
     absl::MutexLock lock(&mu_);
     const size_t n = std::min<size_t>(queue_.size(), env_.max_batch);
     batch.assign(queue_.begin(), queue_.begin() + n);
     queue_.erase(queue_.begin(), queue_.begin() + n);
+    cursor = cursor_;
   }
   // Each delivery serialized: for a subscription of one municipality the
   // event's own serialization, made once and shared by every subscription it
   // goes to (the message is then written without copying the event into it).
   std::vector<std::string> delivered;
   const StoredEvent* oldest = nullptr;
-  Cursor cursor;
   absl::Status failure;
-  {
-    absl::MutexLock lock(&mu_);
-    cursor = cursor_;
-  }
   for (const StoredEventPtr& stored : batch) {
     std::optional<StreamPosition> seen = cursor.Get(stored->municipality);
     if (seen.has_value() && stored->position <= *seen) continue;  // already passed
