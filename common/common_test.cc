@@ -366,12 +366,12 @@ TEST(PagingTest, OneRuleForSizesDefaultsCapsAndRefusals) {
 }
 
 TEST(PagingTest, ATokenHoldsItsPositionAndWorksOnlyWithItsFilters) {
-  const std::string token = EncodePageToken("persons/p,,ACTIVE", {"123456", "a|b\nc"});
+  const std::string token = EncodePageToken("persons/p,,ACTIVE", {"123456", "a|b\x1f\nc"});
   EXPECT_EQ(token.find("persons"), std::string::npos) << "filters are not readable in a token";
   absl::StatusOr<std::vector<std::string>> position =
       DecodePageToken(token, "persons/p,,ACTIVE", 2);
   ASSERT_TRUE(position.ok()) << position.status();
-  EXPECT_EQ(*position, (std::vector<std::string>{"123456", "a|b\nc"}));
+  EXPECT_EQ(*position, (std::vector<std::string>{"123456", "a|b\x1f\nc"}));
   for (const absl::Status& refused :
        {DecodePageToken(token, "persons/q,,ACTIVE", 2).status(),
         DecodePageToken(token, "persons/p,,ACTIVE", 1).status(),

@@ -36,25 +36,34 @@ absl::StatusOr<int> PageSizeOf(int32_t requested, PageSizeRule rule) {
 
 std::string EncodePageToken(absl::string_view filters, const std::vector<std::string>& position) {
   std::string raw = absl::StrCat(kVersion, std::string(1, kSeparator), Fingerprint(filters));
-  for (const std::string& part : position) absl::StrAppend(&raw, std::string(1, kSeparator), part);
+  // Each part escaped: a key column may hold any character, the separator too.
+  for (const std::string& part : position) {
+    absl::StrAppend(&raw, std::string(1, kSeparator), absl::WebSafeBase64Escape(part));
+  }
   return absl::WebSafeBase64Escape(raw);
 }
 
 absl::StatusOr<std::vector<std::string>> DecodePageToken(absl::string_view token,
-                                                         absl::string_view filters, size_t parts) {
+                                                         absl::string_view filters, size_t count) {
   std::string raw;
   if (!absl::WebSafeBase64Unescape(token, &raw)) {
     return InvalidField("page_token", "is not a token this call returned");
   }
   std::vector<std::string> fields = absl::StrSplit(raw, kSeparator);
-  if (fields.size() != parts + 2 || fields[0] != kVersion) {
+  if (fields.size() != count + 2 || fields[0] != kVersion) {
     return InvalidField("page_token", "is not a token this call returned");
   }
   if (fields[1] != Fingerprint(filters)) {
     return InvalidField("page_token",
                         "was made for other filters; send the filters of the first page with it");
   }
-  return std::vector<std::string>(fields.begin() + 2, fields.end());
+  std::vector<std::string> position(count);
+  for (size_t i = 0; i < count; ++i) {
+    if (!absl::WebSafeBase64Unescape(fields[i + 2], &position[i])) {
+      return InvalidField("page_token", "is not a token this call returned");
+    }
+  }
+  return position;
 }
 
 }  // namespace samplan

@@ -30,14 +30,14 @@ struct PageSizeRule {
 absl::StatusOr<int> PageSizeOf(int32_t requested, PageSizeRule rule = {});
 
 // Returns a token holding `position` (the sort key of the page's last row, one
-// string per key column) bound to `filters` (the request's filters, in any fixed
-// textual form).
+// string per key column, any characters) bound to `filters` (the request's
+// filters, in any fixed textual form).
 std::string EncodePageToken(absl::string_view filters, const std::vector<std::string>& position);
 
-// Returns the position held by `token`, which must hold `parts` strings and have
+// Returns the position held by `token`, which must hold `count` strings and have
 // been made for `filters`; INVALID_ARGUMENT naming page_token otherwise.
 absl::StatusOr<std::vector<std::string>> DecodePageToken(absl::string_view token,
-                                                         absl::string_view filters, size_t parts);
+                                                         absl::string_view filters, size_t count);
 
 // Keeps the first `size` of `rows` (read with a limit of size + 1) and returns
 // whether more followed.

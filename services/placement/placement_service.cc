@@ -100,10 +100,9 @@ absl::Status CheckWorkplacesKept(const v1::Employer& employer,
 
 absl::Status NotOurToken() { return InvalidField("page_token", "is not a token this call returned"); }
 
-// A display name may hold any character, so the token holds it base64-encoded.
 std::string NameToken(absl::string_view filters, const v1::Employer& last) {
-  return EncodePageToken(filters, {absl::WebSafeBase64Escape(last.display_name()),
-                                   std::string(ResourceId(last.name(), "employers"))});
+  return EncodePageToken(filters,
+                         {last.display_name(), std::string(ResourceId(last.name(), "employers"))});
 }
 
 absl::StatusOr<std::optional<NameKey>> NameKeyOf(const std::string& token,
@@ -111,10 +110,9 @@ absl::StatusOr<std::optional<NameKey>> NameKeyOf(const std::string& token,
   if (token.empty()) return std::nullopt;
   absl::StatusOr<std::vector<std::string>> parts = DecodePageToken(token, filters, 2);
   if (!parts.ok()) return parts.status();
+  if (!IsUuid((*parts)[1])) return NotOurToken();
   NameKey key;
-  if (!absl::WebSafeBase64Unescape((*parts)[0], &key.display_name) || !IsUuid((*parts)[1])) {
-    return NotOurToken();
-  }
+  key.display_name = (*parts)[0];
   key.id = (*parts)[1];
   return key;
 }
