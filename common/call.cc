@@ -51,11 +51,11 @@ void RecordCall(absl::string_view method, absl::StatusCode code, absl::Duration 
        {"code", code_name},
        {"duration_ms", absl::ToDoubleMilliseconds(took)},
        {"organization", organization}});
-  Metrics::Global().Add("samplan_grpc_calls_total",
-                        absl::StrCat("method=\"", method, "\",code=\"", code_name, "\""));
-  Metrics::Global().Observe("samplan_grpc_call_duration_seconds",
-                            absl::StrCat("method=\"", method, "\""),
-                            absl::ToDoubleSeconds(took));
+  Metrics& metrics = Metrics::Global();
+  metrics.Add("samplan_grpc_calls_total",
+              Metrics::Labels{{"method", std::string(method)}, {"code", code_name}});
+  metrics.Observe("samplan_grpc_call_duration_seconds",
+                  Metrics::Labels{{"method", std::string(method)}}, absl::ToDoubleSeconds(took));
 }
 
 // The full name of the field whose bytes a failing parse on this thread

@@ -1,11 +1,17 @@
 // Tier 1 tests of the common parts that need no server: configuration, error
 // mapping, ids, authorization rules.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <map>
 
 #include <gtest/gtest.h>
 #include <pqxx/except>
 
+#include "absl/strings/str_cat.h"
 #include "common/access.h"
 #include "common/config.h"
 #include "common/field_mask.h"
@@ -222,19 +228,110 @@ TEST(LogTest, JsonEscapingKeepsOneLine) {
 TEST(MetricsTest, RendersPrometheusTextFormat) {
   Metrics metrics;
   metrics.Describe("x_calls_total", "counter", "Calls.");
+  metrics.Describe("x_seconds", "histogram", "Time.");
+  metrics.Describe("x_age_seconds", "gauge", "Age.");
   metrics.Add("x_calls_total", "method=\"GetPlan\",code=\"OK\"");
-  metrics.Add("x_calls_total", "method=\"GetPlan\",code=\"OK\"", 2);
+  metrics.Add("x_calls_total", Metrics::Labels{{"method", "GetPlan"}, {"code", "OK"}}, 2);
   metrics.Observe("x_seconds", "method=\"GetPlan\"", 0.004);
   metrics.Set("x_age_seconds", 1.5);
   const std::string text = metrics.Render();
-  EXPECT_NE(text.find("# TYPE x_calls_total counter\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("x_calls_total{method=\"GetPlan\",code=\"OK\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("# HELP x_calls_total Calls.\n# TYPE x_calls_total counter\n"),
+            std::string::npos)
+      << text;
+  // One series for the label text and the label map alike; prometheus-cpp writes
+  // labels sorted by name.
+  EXPECT_NE(text.find("x_calls_total{code=\"OK\",method=\"GetPlan\"} 3\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("# TYPE x_seconds histogram\n"), std::string::npos) << text;
   // 4 ms falls in the 5 ms bucket and every larger one, not in the 2.5 ms one.
-  EXPECT_NE(text.find("x_seconds_bucket{method=\"GetPlan\",le=\"0.0025\"} 0\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_bucket{method=\"GetPlan\",le=\"0.0025\"} 0\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("x_seconds_bucket{method=\"GetPlan\",le=\"0.005\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_bucket{method=\"GetPlan\",le=\"10\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("x_seconds_bucket{method=\"GetPlan\",le=\"+Inf\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("x_seconds_count{method=\"GetPlan\"} 1\n"), std::string::npos);
-  EXPECT_NE(text.find("x_age_seconds 1.500\n"), std::string::npos);
+  EXPECT_NE(text.find("x_seconds_sum{method=\"GetPlan\"} 0.004\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE x_age_seconds gauge\nx_age_seconds 1.5\n"), std::string::npos)
+      << text;
+}
+
+TEST(MetricsTest, DescribedMetricsWithoutSeriesAreNotWritten) {
+  Metrics metrics;
+  metrics.Describe("x_never_total", "counter", "Never counted.");
+  metrics.Add("x_undescribed_total", "");
+  const std::string text = metrics.Render();
+  EXPECT_EQ(text.find("x_never_total"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE x_undescribed_total counter\nx_undescribed_total 1\n"),
+            std::string::npos)
+      << text;
+}
+
+TEST(MetricsTest, EscapesLabelValuesBothWays) {
+  Metrics metrics;
+  metrics.Add("x_total", "schema=\"a\\\"b\\\\c\"");
+  metrics.Add("x_total", Metrics::Labels{{"schema", "a\"b\\c"}});
+  EXPECT_NE(metrics.Render().find("x_total{schema=\"a\\\"b\\\\c\"} 2\n"), std::string::npos)
+      << metrics.Render();
+}
+
+TEST(MetricsTest, MisusedNamesAreDroppedNotThrown) {
+  Metrics metrics;
+  metrics.Describe("x_age_seconds", "gauge", "Age.");
+  metrics.Add("x_age_seconds", "");                  // a gauge is no counter
+  metrics.Observe("x_age_seconds", "", 1.0);         // nor a histogram
+  metrics.Add("x_total", "method=GetPlan");          // labels not in the format
+  metrics.Add("x-bad-name", "");                     // not a metric name
+  metrics.Add("y_total", "9method=\"GetPlan\"");     // not a label name
+  metrics.Describe("z_total", "summary", "Unknown.");  // not a type we have
+  EXPECT_EQ(metrics.Render(), "");
+}
+
+TEST(MetricsTest, ParsesLabelText) {
+  auto labels = ParseMetricLabels("method=\"GetPlan\",code=\"OK\"");
+  ASSERT_TRUE(labels.ok()) << labels.status();
+  EXPECT_EQ(*labels, (Metrics::Labels{{"method", "GetPlan"}, {"code", "OK"}}));
+  EXPECT_TRUE(ParseMetricLabels("")->empty());
+  EXPECT_FALSE(ParseMetricLabels("method=\"GetPlan").ok());
+  EXPECT_FALSE(ParseMetricLabels("method=\"GetPlan\"code=\"OK\"").ok());
+  EXPECT_FALSE(ParseMetricLabels("=\"x\"").ok());
+}
+
+// Returns the raw answer of GET `path` on 127.0.0.1:`port`.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET " + path + " HTTP/1.0\r\n\r\n";
+    (void)!send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    char buffer[4096];
+    for (ssize_t n; (n = recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
+  }
+  close(fd);
+  return answer;
+}
+
+// Loopback only, on a port the kernel picks: no server beyond this process.
+TEST(MetricsTest, ServesTheGlobalMetricsOverHttp) {
+  Metrics::Global().Describe("x_served_total", "counter", "Served.");
+  Metrics::Global().Add("x_served_total", "code=\"OK\"");
+  auto server = MetricsServer::Start("127.0.0.1:0");
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->port(), 0);
+  const std::string answer = HttpGet((*server)->port(), "/metrics");
+  EXPECT_NE(answer.find(" 200 "), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Content-Type: text/plain"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("x_served_total{code=\"OK\"} 1\n"), std::string::npos) << answer;
+  EXPECT_NE(HttpGet((*server)->port(), "/other").find(" 404 "), std::string::npos);
+
+  // The port is taken: the second server says so instead of throwing.
+  auto second = MetricsServer::Start(absl::StrCat("127.0.0.1:", (*server)->port()));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable) << second.status();
+  EXPECT_EQ(MetricsServer::Start("localhost:9090").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 Principal Caller(std::string org, std::string municipality, std::string role) {

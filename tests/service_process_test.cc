@@ -298,7 +298,28 @@ TEST(ServiceProcessTest, SigtermDrainsThenExits) {
   }
   const std::string metrics = HttpGet(metrics_port, "/metrics");
   EXPECT_NE(metrics.find("200 OK"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("samplan_grpc_calls_total{method=\"GetPlan\",code=\"INVALID_ARGUMENT\"} 1"),
+  // prometheus-cpp writes each series' labels sorted by name.
+  EXPECT_NE(metrics.find("# TYPE samplan_grpc_calls_total counter\n"), std::string::npos);
+  EXPECT_NE(
+      metrics.find("samplan_grpc_calls_total{code=\"INVALID_ARGUMENT\",method=\"GetPlan\"} 1\n"),
+      std::string::npos)
+      << metrics;
+  // The one call is in GetPlan's latency histogram: counted, and in its +Inf bucket.
+  EXPECT_NE(metrics.find("# TYPE samplan_grpc_call_duration_seconds histogram\n"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("samplan_grpc_call_duration_seconds_count{method=\"GetPlan\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(
+                "samplan_grpc_call_duration_seconds_bucket{method=\"GetPlan\",le=\"+Inf\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(
+      metrics.find("samplan_grpc_call_duration_seconds_bucket{method=\"GetPlan\",le=\"0.001\"} "),
+      std::string::npos)
+      << metrics;
+  // Under its own code only: the call was no success.
+  EXPECT_EQ(metrics.find("samplan_grpc_calls_total{code=\"OK\",method=\"GetPlan\"}"),
             std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("samplan_outbox_oldest_event_age_seconds"), std::string::npos);
