@@ -17,6 +17,8 @@
 #include "common/rpc_details.h"
 #include "google/rpc/status.pb.h"
 #include "services/caseplan/plan_rules.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/served_service.h"
 
 namespace samplan::caseplan {
 namespace {
@@ -210,46 +212,29 @@ class InMemoryPlanRepository final : public PlanRepository {
   std::vector<AuditEntry> audits_ ABSL_GUARDED_BY(mu_);
 };
 
-constexpr char kIssuer[] = "samplan-test";
-constexpr char kAudience[] = "samplan";
-
 class CasePlanServiceTest : public ::testing::Test {
  protected:
+  static void SetUpTestSuite() {
+    auto keys = testing::TestKeys::Create();
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    keys_ = new testing::TestKeys(*std::move(keys));
+  }
+
   void SetUp() override {
-    absl::StatusOr<KeyPairPem> keys = GenerateEs256KeyPair();
-    ASSERT_TRUE(keys.ok());
-    private_key_ = keys->private_key_pem;
-    TokenVerifierOptions options;
-    options.issuer = kIssuer;
-    options.audience = kAudience;
-    options.public_keys_pem["test"] = keys->public_key_pem;
-    auto verifier = MakeTokenVerifier(options);
-    ASSERT_TRUE(verifier.ok());
-    verifier_ = *std::move(verifier);
-    calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(5));
+    auto served = testing::ServedService::Create(keys_->VerifierOptions(), absl::Seconds(5));
+    ASSERT_TRUE(served.ok()) << served.status();
+    served_ = *std::move(served);
     repository_.GrantConsent("organizations/af");
-    service_ = std::make_unique<CasePlanService>(repository_, *calls_, NewItemId);
-    ServerConfig config{"127.0.0.1:0", absl::Seconds(5), absl::ZeroDuration(), absl::Seconds(1), ""};
-    auto server = GrpcServer::Start(config, {service_.get()});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(
+        served_->Serve(std::make_unique<CasePlanService>(repository_, served_->calls(), NewItemId))
+            .ok());
+    channel_ = served_->NewChannel();
     stub_ = v1::CasePlanService::NewStub(channel_);
   }
 
   std::string Token(const std::string& org, const std::string& role = "caseworker",
                     const std::string& municipality = "1885") {
-    TokenClaims claims;
-    claims.issuer = kIssuer;
-    claims.audience = kAudience;
-    claims.subject = "users/u-" + org;
-    claims.organization = "organizations/" + org;
-    claims.municipality = municipality;
-    claims.roles = {role};
-    claims.issued_at = absl::Now();
-    claims.expires_at = absl::Now() + absl::Hours(1);
-    return *MintToken(private_key_, "test", claims);
+    return keys_->Token(org, role, municipality);
   }
 
   std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
@@ -273,15 +258,14 @@ class CasePlanServiceTest : public ::testing::Test {
     return plan;
   }
 
+  static testing::TestKeys* keys_;
   InMemoryPlanRepository repository_;
-  std::string private_key_;
-  std::unique_ptr<TokenVerifier> verifier_;
-  std::unique_ptr<CallHandler> calls_;
-  std::unique_ptr<CasePlanService> service_;
-  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<testing::ServedService> served_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::CasePlanService::Stub> stub_;
 };
+
+testing::TestKeys* CasePlanServiceTest::keys_ = nullptr;
 
 TEST_F(CasePlanServiceTest, CreateThenGetReturnsThePlanWithVersionAndEvent) {
   v1::Plan created = CreateAs("soc");

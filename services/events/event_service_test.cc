@@ -24,6 +24,7 @@
 #include "services/events/event_service.h"
 #include "services/events/stream_reader.h"
 #include "tests/support/events_stack.h"
+#include "tests/support/served_service.h"
 #include "tests/support/fixtures.h"
 
 namespace samplan::events {
@@ -178,10 +179,9 @@ class EventServiceTest : public ::testing::Test {
   static void SetUpTestSuite() { keys_ = new testing::TestKeys(*testing::TestKeys::Create()); }
 
   void SetUp() override {
-    auto verifier = MakeTokenVerifier(keys_->VerifierOptions());
-    ASSERT_TRUE(verifier.ok()) << verifier.status();
-    verifier_ = *std::move(verifier);
-    calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(10));
+    auto served = testing::ServedService::Create(keys_->VerifierOptions());
+    ASSERT_TRUE(served.ok()) << served.status();
+    served_ = *std::move(served);
   }
 
   // Starts the service; `hub_buffer` entries are kept in memory, `max_batch` go in
@@ -192,20 +192,17 @@ class EventServiceTest : public ::testing::Test {
     options_.max_batch = max_batch;
     options_.workers = 2;
     hubs_ = std::make_unique<StreamHubs>(streams_.Readers(), options_.hub_buffer, nullptr);
-    service_ =
-        std::make_unique<EventService>(*hubs_, gate_, streams_.Readers(), *calls_, options_);
-    auto server = GrpcServer::Start(
-        {"127.0.0.1:0", absl::Seconds(10), absl::ZeroDuration(), absl::Seconds(1), ""},
-        {service_.get()});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    address_ = absl::StrCat("127.0.0.1:", server_->port());
+    auto service = std::make_unique<EventService>(*hubs_, gate_, streams_.Readers(),
+                                                  served_->calls(), options_);
+    service_ = service.get();
+    ASSERT_TRUE(served_->Serve(std::move(service)).ok());
+    address_ = served_->address();
   }
 
   void TearDown() override {
     if (service_ != nullptr) service_->EndAll();
-    server_.reset();
-    service_.reset();
+    served_.reset();  // the server, then the service
+    service_ = nullptr;
     hubs_.reset();
   }
 
@@ -256,11 +253,9 @@ class EventServiceTest : public ::testing::Test {
   MemoryStreams streams_;
   StandInGate gate_;
   EventServiceOptions options_;
-  std::unique_ptr<TokenVerifier> verifier_;
-  std::unique_ptr<CallHandler> calls_;
+  std::unique_ptr<testing::ServedService> served_;
   std::unique_ptr<StreamHubs> hubs_;
-  std::unique_ptr<EventService> service_;
-  std::unique_ptr<GrpcServer> server_;
+  EventService* service_ = nullptr;  // served_'s
   std::string address_;
 };
 

@@ -16,6 +16,8 @@
 #include "common/server.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/served_service.h"
 
 namespace samplan::placement {
 namespace {
@@ -195,8 +197,6 @@ class InMemoryBank final : public PlacementRepository {
   std::map<std::pair<std::string, std::string>, std::string> by_request_ ABSL_GUARDED_BY(mu_);
 };
 
-constexpr char kIssuer[] = "samplan-test";
-constexpr char kAudience[] = "samplan";
 
 // The fields a status's BadRequest names.
 std::vector<std::string> Violated(const grpc::Status& status) {
@@ -212,43 +212,26 @@ std::vector<std::string> Violated(const grpc::Status& status) {
 
 class PlacementServiceTest : public ::testing::Test {
  protected:
+  static void SetUpTestSuite() {
+    auto keys = testing::TestKeys::Create();
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    keys_ = new testing::TestKeys(*std::move(keys));
+  }
+
   void SetUp() override {
-    absl::StatusOr<KeyPairPem> keys = GenerateEs256KeyPair();
-    ASSERT_TRUE(keys.ok());
-    private_key_ = keys->private_key_pem;
-    TokenVerifierOptions options;
-    options.issuer = kIssuer;
-    options.audience = kAudience;
-    options.public_keys_pem["test"] = keys->public_key_pem;
-    auto verifier = MakeTokenVerifier(options);
-    ASSERT_TRUE(verifier.ok());
-    verifier_ = *std::move(verifier);
-    calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(5));
-    service_ = std::make_unique<PlacementService>(repository_, *calls_, NewWorkplaceId, 90);
-    ServerConfig config{"127.0.0.1:0", absl::Seconds(5), absl::ZeroDuration(), absl::Seconds(1),
-                        ""};
-    auto server = GrpcServer::Start(config, {service_.get()});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    stub_ = v1::PlacementService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+    auto served = testing::ServedService::Create(keys_->VerifierOptions(), absl::Seconds(5));
+    ASSERT_TRUE(served.ok()) << served.status();
+    served_ = *std::move(served);
+    ASSERT_TRUE(served_
+                    ->Serve(std::make_unique<PlacementService>(repository_, served_->calls(),
+                                                               NewWorkplaceId, 90))
+                    .ok());
+    stub_ = v1::PlacementService::NewStub(served_->NewChannel());
   }
 
   std::unique_ptr<grpc::ClientContext> As(const std::string& org,
                                           const std::string& role = "placement_coordinator") {
-    TokenClaims claims;
-    claims.issuer = kIssuer;
-    claims.audience = kAudience;
-    claims.subject = "users/u-" + org;
-    claims.organization = "organizations/" + org;
-    claims.municipality = "1885";
-    claims.roles = {role};
-    claims.issued_at = absl::Now();
-    claims.expires_at = absl::Now() + absl::Hours(1);
-    auto context = std::make_unique<grpc::ClientContext>();
-    context->AddMetadata("authorization", "Bearer " + *MintToken(private_key_, "test", claims));
-    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    return context;
+    return testing::CallWithToken(keys_->Token(org, role), absl::Seconds(5));
   }
 
   v1::Employer NewEmployer(const std::string& display_name, const std::string& industry = "handel") {
@@ -296,13 +279,12 @@ class PlacementServiceTest : public ::testing::Test {
   }
 
   InMemoryBank repository_;
-  std::string private_key_;
-  std::unique_ptr<TokenVerifier> verifier_;
-  std::unique_ptr<CallHandler> calls_;
-  std::unique_ptr<PlacementService> service_;
-  std::unique_ptr<GrpcServer> server_;
+  static testing::TestKeys* keys_;
+  std::unique_ptr<testing::ServedService> served_;
   std::unique_ptr<v1::PlacementService::Stub> stub_;
 };
+
+testing::TestKeys* PlacementServiceTest::keys_ = nullptr;
 
 TEST_F(PlacementServiceTest, EmployerPagesFollowOnFromTheLastNameEvenWhenOneIsAddedBefore) {
   for (const char* name : {"B Bageri", "D Djurklinik", "F Frisör"}) NewEmployer(name);

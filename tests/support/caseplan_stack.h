@@ -17,6 +17,7 @@
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
 #include "services/caseplan/caseplan_service.h"
 #include "services/caseplan/pg_plan_repository.h"
+#include "tests/support/served_service.h"
 
 namespace samplan::testing {
 
@@ -27,7 +28,7 @@ class InProcessCasePlan {
       const std::string& dsn, const TokenVerifierOptions& tokens);
 
   // "127.0.0.1:<port>".
-  const std::string& address() const { return address_; }
+  const std::string& address() const { return served_->address(); }
   // A client stub of this service.
   std::unique_ptr<caseplan::v1::CasePlanService::Stub> NewStub() const;
 
@@ -36,11 +37,7 @@ class InProcessCasePlan {
   Outbox outbox_{caseplan::kSchema};
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<caseplan::PgPlanRepository> repository_;
-  std::unique_ptr<TokenVerifier> verifier_;
-  std::unique_ptr<CallHandler> calls_;
-  std::unique_ptr<caseplan::CasePlanService> service_;
-  std::unique_ptr<GrpcServer> server_;
-  std::string address_;
+  std::unique_ptr<ServedService> served_;
 };
 
 }  // namespace samplan::testing

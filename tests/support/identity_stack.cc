@@ -42,18 +42,14 @@ absl::StatusOr<std::unique_ptr<InProcessIdentity>> InProcessIdentity::Start(
   stack->pool_ = *std::move(pool);
   stack->repository_ =
       std::make_unique<identity::PgIdentityRepository>(*stack->pool_, stack->outbox_);
-  auto verifier = MakeTokenVerifier(tokens);
-  if (!verifier.ok()) return verifier.status();
-  stack->verifier_ = *std::move(verifier);
-  stack->calls_ = std::make_unique<CallHandler>(*stack->verifier_, absl::Seconds(10), clock);
-  stack->service_ = std::make_unique<identity::IdentityService>(
-      *stack->repository_, *stack->protector_, *stack->calls_);
-  auto server = GrpcServer::Start(
-      {"127.0.0.1:0", absl::Seconds(10), absl::ZeroDuration(), absl::Seconds(2), ""},
-      {stack->service_.get()});
-  if (!server.ok()) return server.status();
-  stack->server_ = *std::move(server);
-  stack->address_ = absl::StrCat("127.0.0.1:", stack->server_->port());
+  auto served = ServedService::Create(tokens, absl::Seconds(10), clock);
+  if (!served.ok()) return served.status();
+  stack->served_ = *std::move(served);
+  if (absl::Status serving = stack->served_->Serve(std::make_unique<identity::IdentityService>(
+          *stack->repository_, *stack->protector_, stack->served_->calls()));
+      !serving.ok()) {
+    return serving;
+  }
   return stack;
 }
 
@@ -62,15 +58,7 @@ absl::Status InProcessIdentity::ApplyIdentityMigrations(const std::string& dsn) 
 }
 
 std::unique_ptr<v1::IdentityService::Stub> InProcessIdentity::NewStub() const {
-  return v1::IdentityService::NewStub(
-      grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
-}
-
-std::unique_ptr<grpc::ClientContext> CallWithToken(const std::string& token) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("authorization", "Bearer " + token);
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return context;
+  return v1::IdentityService::NewStub(served_->NewChannel());
 }
 
 std::string TestPersonnummer(absl::CivilDay birth_date, int serial) {

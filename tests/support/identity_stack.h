@@ -25,6 +25,7 @@
 #include "services/identity/identity_crypto.h"
 #include "services/identity/identity_service.h"
 #include "services/identity/pg_identity_repository.h"
+#include "tests/support/served_service.h"
 
 namespace samplan::testing {
 
@@ -50,7 +51,7 @@ class InProcessIdentity {
   static absl::Status ApplyIdentityMigrations(const std::string& dsn);
 
   // "127.0.0.1:<port>".
-  const std::string& address() const { return address_; }
+  const std::string& address() const { return served_->address(); }
   // A client stub of this service.
   std::unique_ptr<identity::v1::IdentityService::Stub> NewStub() const;
 
@@ -60,16 +61,8 @@ class InProcessIdentity {
   std::unique_ptr<identity::IdentityNumberProtector> protector_;
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<identity::PgIdentityRepository> repository_;
-  std::unique_ptr<TokenVerifier> verifier_;
-  std::unique_ptr<CallHandler> calls_;
-  std::unique_ptr<identity::IdentityService> service_;
-  std::unique_ptr<GrpcServer> server_;
-  std::string address_;
+  std::unique_ptr<ServedService> served_;
 };
-
-// Returns a client context that sends `token` as its bearer token, with a 10 s
-// deadline.
-std::unique_ptr<grpc::ClientContext> CallWithToken(const std::string& token);
 
 // Returns a valid personnummer, twelve digits, of someone born on `birth_date`
 // with birth number `serial` (0 to 999); distinct serials give distinct numbers.
