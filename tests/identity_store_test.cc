@@ -494,7 +494,8 @@ TEST_F(IdentityStoreTest, EveryAccessLeavesOneAuditRecordAndThePersonCanSeeThem)
   EXPECT_EQ(page.entries(2).actor_organization(), "organizations/fk");
   EXPECT_EQ(page.entries(2).decision(), "deny");
   ASSERT_FALSE(page.next_page_token().empty());
-  request.set_page_token(page.next_page_token());
+  const std::string second_page = page.next_page_token();
+  request.set_page_token(second_page);
   v1::ListAccessLogResponse rest;
   ASSERT_TRUE(stub_->ListAccessLog(As("soc").get(), request, &rest).ok());
   ASSERT_EQ(rest.entries_size(), 2);
@@ -509,6 +510,18 @@ TEST_F(IdentityStoreTest, EveryAccessLeavesOneAuditRecordAndThePersonCanSeeThem)
                                "subject_person = '",
                                person.name(), "' AND action = 'identity.ListAccessLog'")),
             3);
+
+  // Paging by the common rule (common/paging.h): a page size above 100 is lowered
+  // to 100, not refused; a token is bound to the person it was made for.
+  request.set_page_size(1000);
+  ASSERT_TRUE(stub_->ListAccessLog(As("soc").get(), request, &page).ok());
+  EXPECT_EQ(page.entries_size(), 8);
+  EXPECT_TRUE(page.next_page_token().empty());
+  v1::ListAccessLogRequest other;
+  other.set_person("persons/00000000-0000-4000-8000-000000000002");
+  other.set_page_token(second_page);
+  EXPECT_EQ(stub_->ListAccessLog(As("soc").get(), other, &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(IdentityStoreTest, AuditLogVerifiesAndReportsWhereItWasAltered) {

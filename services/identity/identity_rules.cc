@@ -349,10 +349,4 @@ std::string PersonIdOf(absl::string_view name) {
   return IsUuid(id) ? std::string(id) : "";
 }
 
-absl::StatusOr<int> PageSizeOf(int32_t requested) {
-  if (requested == 0) return 25;
-  if (requested < 1 || requested > 100) return InvalidField("page_size", "must be 0 to 100");
-  return static_cast<int>(requested);
-}
-
 }  // namespace samplan::identity

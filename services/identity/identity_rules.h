@@ -111,10 +111,6 @@ std::string CallerVisibleReason(const AccessDecision& decision);
 // Returns the id of a "persons/{uuid}" name, or empty when it is not one.
 std::string PersonIdOf(absl::string_view name);
 
-// Returns the page size of a list request: 0 means 25; 1 to 100 as asked;
-// INVALID_ARGUMENT naming page_size otherwise.
-absl::StatusOr<int> PageSizeOf(int32_t requested);
-
 }  // namespace samplan::identity
 
 #endif  // SAMPLAN_SERVICES_IDENTITY_IDENTITY_RULES_H_

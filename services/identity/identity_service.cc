@@ -5,12 +5,12 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include "absl/strings/escaping.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/ids.h"
 #include "common/outbox.h"
+#include "common/paging.h"
 #include "common/status.h"
 #include "common/text.h"
 #include "samplan/identity/v1/events.pb.h"
@@ -49,23 +49,6 @@ const absl::TimeZone& Sweden() {
     return z;
   }();
   return *zone;
-}
-
-// An opaque page token holding the filters it was made for and a cursor.
-std::string PageToken(absl::string_view filters, absl::string_view cursor) {
-  return absl::WebSafeBase64Escape(absl::StrCat(filters, "\n", cursor));
-}
-
-absl::StatusOr<std::string> CursorOf(absl::string_view token, absl::string_view filters) {
-  std::string text;
-  if (!absl::WebSafeBase64Unescape(token, &text)) {
-    return InvalidField("page_token", "is not a token this call returned");
-  }
-  std::pair<std::string, std::string> parts = absl::StrSplit(text, absl::MaxSplits('\n', 1));
-  if (parts.first != filters) {
-    return InvalidField("page_token", "was made for other filters; send the same filters");
-  }
-  return parts.second;
 }
 
 absl::Status RequireRole(const Principal& principal, absl::string_view role) {
@@ -267,11 +250,14 @@ grpc::Status IdentityService::ListMunicipalities(grpc::ServerContext* context,
   return calls_.Handle(context, "ListMunicipalities", *request, [&](const CallContext& call) {
     absl::StatusOr<int> page_size = PageSizeOf(request->page_size());
     if (!page_size.ok()) return page_size.status();
+    // No filters: every token of this call is bound to the same (empty) ones.
+    constexpr absl::string_view kFilters = "";
     std::string after;
     if (!request->page_token().empty()) {
-      absl::StatusOr<std::string> cursor = CursorOf(request->page_token(), "");
-      if (!cursor.ok()) return cursor.status();
-      after = *cursor;
+      absl::StatusOr<std::vector<std::string>> position =
+          DecodePageToken(request->page_token(), kFilters, 1);
+      if (!position.ok()) return position.status();
+      after = (*position)[0];
     }
     std::vector<v1::Municipality> page;
     absl::Status status = repository_.Read(call.deadline, [&](IdentityStore& store) {
@@ -279,11 +265,13 @@ grpc::Status IdentityService::ListMunicipalities(grpc::ServerContext* context,
       return absl::OkStatus();
     });
     if (!status.ok()) return status;
-    for (int i = 0; i < static_cast<int>(page.size()) && i < *page_size; ++i) {
-      *response->add_municipalities() = std::move(page[i]);
+    const bool more = TrimToPage(page, *page_size);
+    for (v1::Municipality& municipality : page) {
+      *response->add_municipalities() = std::move(municipality);
     }
-    if (static_cast<int>(page.size()) > *page_size) {
-      response->set_next_page_token(PageToken("", response->municipalities(*page_size - 1).code()));
+    if (more) {
+      response->set_next_page_token(
+          EncodePageToken(kFilters, {response->municipalities().rbegin()->code()}));
     }
     return absl::OkStatus();
   });
@@ -366,12 +354,13 @@ grpc::Status IdentityService::ListOrganizations(grpc::ServerContext* context,
     }
     absl::StatusOr<int> page_size = PageSizeOf(request->page_size());
     if (!page_size.ok()) return page_size.status();
+    const std::string& filters = request->municipality();
     std::string after;
     if (!request->page_token().empty()) {
-      absl::StatusOr<std::string> cursor =
-          CursorOf(request->page_token(), request->municipality());
-      if (!cursor.ok()) return cursor.status();
-      after = *cursor;
+      absl::StatusOr<std::vector<std::string>> position =
+          DecodePageToken(request->page_token(), filters, 1);
+      if (!position.ok()) return position.status();
+      after = (*position)[0];
     }
     std::vector<v1::Organization> page;
     absl::Status status = repository_.Read(call.deadline, [&](IdentityStore& store) {
@@ -379,12 +368,13 @@ grpc::Status IdentityService::ListOrganizations(grpc::ServerContext* context,
       return absl::OkStatus();
     });
     if (!status.ok()) return status;
-    for (int i = 0; i < static_cast<int>(page.size()) && i < *page_size; ++i) {
-      *response->add_organizations() = std::move(page[i]);
+    const bool more = TrimToPage(page, *page_size);
+    for (v1::Organization& organization : page) {
+      *response->add_organizations() = std::move(organization);
     }
-    if (static_cast<int>(page.size()) > *page_size) {
-      response->set_next_page_token(PageToken(
-          request->municipality(), IdOf(response->organizations(*page_size - 1).name())));
+    if (more) {
+      response->set_next_page_token(
+          EncodePageToken(filters, {IdOf(response->organizations().rbegin()->name())}));
     }
     return absl::OkStatus();
   });
@@ -884,18 +874,19 @@ grpc::Status IdentityService::ListConsents(grpc::ServerContext* context,
     if (person_id.empty()) return InvalidField("person", "must be persons/{id}");
     absl::StatusOr<int> page_size = PageSizeOf(request->page_size());
     if (!page_size.ok()) return page_size.status();
+    const std::string& filters = request->person();
     std::optional<absl::Time> before_time;
     std::string before_id;
     if (!request->page_token().empty()) {
-      absl::StatusOr<std::string> cursor = CursorOf(request->page_token(), request->person());
-      if (!cursor.ok()) return cursor.status();
-      std::pair<std::string, std::string> parts = absl::StrSplit(*cursor, absl::MaxSplits('/', 1));
+      absl::StatusOr<std::vector<std::string>> position =
+          DecodePageToken(request->page_token(), filters, 2);
+      if (!position.ok()) return position.status();
       int64_t micros = 0;
-      if (!absl::SimpleAtoi(parts.first, &micros) || !IsUuid(parts.second)) {
+      if (!absl::SimpleAtoi((*position)[0], &micros) || !IsUuid((*position)[1])) {
         return InvalidField("page_token", "is not a token this call returned");
       }
       before_time = absl::FromUnixMicros(micros);
-      before_id = parts.second;
+      before_id = (*position)[1];
     }
     absl::Status outcome;
     absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
@@ -918,14 +909,15 @@ grpc::Status IdentityService::ListConsents(grpc::ServerContext* context,
                           call.request_id));
       outcome = StatusOf(decision, request->person());
       if (!decision.permitted) return absl::OkStatus();
-      for (int i = 0; i < static_cast<int>(page.size()) && i < *page_size; ++i) {
-        *response->add_consents() = AnswerOf(page[i], call.now);
+      const bool more = TrimToPage(page, *page_size);
+      for (const StoredConsent& consent : page) {
+        *response->add_consents() = AnswerOf(consent, call.now);
       }
-      if (static_cast<int>(page.size()) > *page_size) {
-        const v1::Consent& last = response->consents(*page_size - 1);
-        response->set_next_page_token(PageToken(
-            request->person(), absl::StrCat(TimeUtil::TimestampToMicroseconds(last.create_time()),
-                                            "/", IdOf(last.name()))));
+      if (more) {
+        const v1::Consent& last = *response->consents().rbegin();
+        response->set_next_page_token(EncodePageToken(
+            filters, {absl::StrCat(TimeUtil::TimestampToMicroseconds(last.create_time())),
+                      IdOf(last.name())}));
       }
       return absl::OkStatus();
     });
@@ -1102,11 +1094,13 @@ grpc::Status IdentityService::ListAccessLog(grpc::ServerContext* context,
     if (person_id.empty()) return InvalidField("person", "must be persons/{id}");
     absl::StatusOr<int> page_size = PageSizeOf(request->page_size());
     if (!page_size.ok()) return page_size.status();
+    const std::string& filters = request->person();
     int64_t before = 0;
     if (!request->page_token().empty()) {
-      absl::StatusOr<std::string> cursor = CursorOf(request->page_token(), request->person());
-      if (!cursor.ok()) return cursor.status();
-      if (!absl::SimpleAtoi(*cursor, &before) || before < 2) {
+      absl::StatusOr<std::vector<std::string>> position =
+          DecodePageToken(request->page_token(), filters, 1);
+      if (!position.ok()) return position.status();
+      if (!absl::SimpleAtoi((*position)[0], &before) || before < 2) {
         return InvalidField("page_token", "is not a token this call returned");
       }
     }
@@ -1125,8 +1119,8 @@ grpc::Status IdentityService::ListAccessLog(grpc::ServerContext* context,
       if (!decision.permitted) return absl::OkStatus();
       std::vector<AuditRecord> records =
           store.AuditNewestFirst(person->name(), before, *page_size + 1);
-      for (int i = 0; i < static_cast<int>(records.size()) && i < *page_size; ++i) {
-        const AuditRecord& record = records[i];
+      const bool more = TrimToPage(records, *page_size);
+      for (const AuditRecord& record : records) {
         v1::AccessLogEntry* entry = response->add_entries();
         entry->set_sequence(record.sequence);
         *entry->mutable_time() = Timestamp(record.time);
@@ -1141,9 +1135,9 @@ grpc::Status IdentityService::ListAccessLog(grpc::ServerContext* context,
         entry->set_reason(record.reason);
         entry->set_request_id(record.request_id);
       }
-      if (static_cast<int>(records.size()) > *page_size) {
-        response->set_next_page_token(PageToken(
-            request->person(), absl::StrCat(response->entries(*page_size - 1).sequence())));
+      if (more) {
+        response->set_next_page_token(
+            EncodePageToken(filters, {absl::StrCat(response->entries().rbegin()->sequence())}));
       }
       return absl::OkStatus();
     });
