@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <set>
 
+#include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/field_mask.h"
 #include "common/ids.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -131,6 +133,41 @@ absl::Status ValidateOrganization(const v1::Organization& organization,
     }
   }
   return v.ToStatus();
+}
+
+const std::vector<std::string>& UpdatableOrganizationFields() {
+  static const std::vector<std::string>* const kFields = new std::vector<std::string>{
+      "display_name", "kind", "description", "municipalities"};
+  return *kFields;
+}
+
+absl::StatusOr<v1::Organization> ApplyOrganizationUpdate(const v1::Organization& current,
+                                                         const v1::Organization& patch,
+                                                         const google::protobuf::FieldMask& mask) {
+  static const UpdatableFields* const kFields = new UpdatableFields{
+      UpdatableOrganizationFields(),
+      {"name", "version", "etag", "create_time", "update_time"}};
+  absl::StatusOr<std::vector<std::string>> paths =
+      ResolveUpdateMask(mask, *v1::Organization::descriptor(), *kFields);
+  if (!paths.ok()) return paths.status();
+  v1::Organization next = current;
+  ApplyUpdateMask(patch, *paths, next);
+  return next;
+}
+
+std::vector<std::string> ChangedFields(const google::protobuf::Message& before,
+                                       const google::protobuf::Message& after,
+                                       const std::vector<std::string>& paths) {
+  std::vector<std::string> changed;
+  for (const std::string& path : paths) {
+    const google::protobuf::FieldDescriptor* field =
+        before.GetDescriptor()->FindFieldByName(path);
+    google::protobuf::util::MessageDifferencer differencer;
+    if (field == nullptr || !differencer.CompareWithFields(before, after, {field}, {field})) {
+      changed.push_back(path);
+    }
+  }
+  return changed;
 }
 
 absl::Status ValidateUser(const v1::User& user) {

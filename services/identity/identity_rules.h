@@ -17,6 +17,8 @@
 #include "common/access.h"
 #include "common/auth.h"
 #include "common/ids.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/message.h"
 #include "samplan/identity/v1/identity.pb.h"
 
 namespace samplan::identity {
@@ -51,6 +53,26 @@ absl::Status ValidateMunicipality(const v1::Municipality& municipality);
 // INVALID_ARGUMENT naming each invalid field.
 absl::Status ValidateOrganization(const v1::Organization& organization,
                                   absl::string_view prefix);
+
+// The fields of an organization UpdateOrganization may change, in the order its
+// events name them.
+const std::vector<std::string>& UpdatableOrganizationFields();
+
+// Returns `current` with the fields `mask` names replaced by their values in
+// `patch`, by the one rule for masks (common/field_mask.h): "*" is every field
+// UpdateOrganization may change (display_name, kind, description,
+// municipalities), output-only fields are ignored, anything else is refused
+// naming update_mask. Does not validate the result.
+absl::StatusOr<v1::Organization> ApplyOrganizationUpdate(const v1::Organization& current,
+                                                         const v1::Organization& patch,
+                                                         const google::protobuf::FieldMask& mask);
+
+// Returns those of `paths` (top-level fields of one message type) whose values
+// differ between `before` and `after`, in the order of `paths`: what an update
+// changed, for its event.
+std::vector<std::string> ChangedFields(const google::protobuf::Message& before,
+                                       const google::protobuf::Message& after,
+                                       const std::vector<std::string>& paths);
 
 // Checks a user to register; INVALID_ARGUMENT naming the fields.
 absl::Status ValidateUser(const v1::User& user);

@@ -200,5 +200,60 @@ TEST(DirectoryRulesTest, ValidatesOrganizationsAndUsers) {
   EXPECT_EQ(FieldsOf(ValidateUser(user)), std::vector<std::string>{"user.memberships[0].roles[1]"});
 }
 
+TEST(DirectoryRulesTest, AnOrganizationUpdateFollowsTheCommonMaskRule) {
+  v1::Organization current = OrganizationOf(v1::ORGANIZATION_KIND_SCHOOL);
+  current.set_name("organizations/gy");
+  current.set_display_name("Lidingö gymnasium");
+  current.set_description("Upper secondary school");
+  current.set_version(3);
+  v1::Organization patch;
+  patch.set_name("organizations/other");
+  patch.set_display_name("Lidingö gymnasium och vuxenutbildning");
+  patch.set_version(9);
+  google::protobuf::FieldMask mask;
+
+  // A mask is required.
+  EXPECT_EQ(FieldsOf(ApplyOrganizationUpdate(current, patch, mask).status()),
+            std::vector<std::string>{"update_mask"});
+
+  // Output-only paths are ignored; the named field is replaced.
+  mask.add_paths("display_name");
+  mask.add_paths("name");
+  mask.add_paths("version");
+  absl::StatusOr<v1::Organization> next = ApplyOrganizationUpdate(current, patch, mask);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->name(), "organizations/gy");
+  EXPECT_EQ(next->version(), 3);
+  EXPECT_EQ(next->display_name(), "Lidingö gymnasium och vuxenutbildning");
+  EXPECT_EQ(ChangedFields(current, *next, UpdatableOrganizationFields()),
+            std::vector<std::string>{"display_name"});
+
+  // "*" replaces every field a caller may change: what the patch leaves empty
+  // becomes empty.
+  mask.Clear();
+  mask.add_paths("*");
+  next = ApplyOrganizationUpdate(current, patch, mask);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_TRUE(next->municipalities().empty());
+  EXPECT_EQ(ChangedFields(current, *next, UpdatableOrganizationFields()),
+            (std::vector<std::string>{"display_name", "kind", "description", "municipalities"}));
+
+  // A field that is not one, or "*" beside others, is refused naming update_mask.
+  mask.Clear();
+  mask.add_paths("colour");
+  EXPECT_EQ(FieldsOf(ApplyOrganizationUpdate(current, patch, mask).status()),
+            std::vector<std::string>{"update_mask"});
+  mask.add_paths("*");
+  EXPECT_EQ(ApplyOrganizationUpdate(current, patch, mask).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // Nothing differs: nothing changed.
+  mask.Clear();
+  mask.add_paths("kind");
+  next = ApplyOrganizationUpdate(current, current, mask);
+  ASSERT_TRUE(next.ok());
+  EXPECT_TRUE(ChangedFields(current, *next, UpdatableOrganizationFields()).empty());
+}
+
 }  // namespace
 }  // namespace samplan::identity

@@ -1,7 +1,6 @@
 #include "services/identity/identity_service.h"
 
 #include <algorithm>
-#include <set>
 
 #include <google/protobuf/util/time_util.h>
 
@@ -124,46 +123,6 @@ events::v1::Event ConsentEvent(absl::string_view type, const v1::Consent& consen
     event.add_participant_organizations(grantee);
   }
   return event;
-}
-
-// Applies the paths of an UpdateOrganization mask to `current`.
-absl::StatusOr<v1::Organization> ApplyOrganizationMask(const v1::Organization& current,
-                                                       const v1::UpdateOrganizationRequest& request,
-                                                       std::vector<std::string>* changed) {
-  static constexpr absl::string_view kPaths[] = {"display_name", "kind", "description",
-                                                 "municipalities"};
-  std::set<std::string> paths;
-  for (const std::string& path : request.update_mask().paths()) {
-    if (path == "*") {
-      paths.insert(std::begin(kPaths), std::end(kPaths));
-    } else if (std::find(std::begin(kPaths), std::end(kPaths), path) != std::end(kPaths)) {
-      paths.insert(path);
-    } else {
-      return InvalidField("update_mask", absl::StrCat("cannot change \"", path, "\""));
-    }
-  }
-  if (paths.empty()) return InvalidField("update_mask", "must name the fields to change");
-  const v1::Organization& given = request.organization();
-  v1::Organization next = current;
-  if (paths.count("display_name") && given.display_name() != current.display_name()) {
-    next.set_display_name(given.display_name());
-    changed->push_back("display_name");
-  }
-  if (paths.count("kind") && given.kind() != current.kind()) {
-    next.set_kind(given.kind());
-    changed->push_back("kind");
-  }
-  if (paths.count("description") && given.description() != current.description()) {
-    next.set_description(given.description());
-    changed->push_back("description");
-  }
-  if (paths.count("municipalities") &&
-      !std::equal(given.municipalities().begin(), given.municipalities().end(),
-                  current.municipalities().begin(), current.municipalities().end())) {
-    *next.mutable_municipalities() = given.municipalities();
-    changed->push_back("municipalities");
-  }
-  return next;
 }
 
 bool Serves(const v1::Organization& organization, absl::string_view municipality) {
@@ -318,7 +277,7 @@ grpc::Status IdentityService::CreateOrganization(grpc::ServerContext* context,
         return absl::AlreadyExistsError(absl::StrCat(organization.name(), " already exists"));
       }
       PublishOrganization(store, "identity.organization.created", organization,
-                          {"display_name", "kind", "description", "municipalities"}, call);
+                          UpdatableOrganizationFields(), call);
       return absl::OkStatus();
     });
     if (!status.ok()) return status;
@@ -403,9 +362,11 @@ grpc::Status IdentityService::UpdateOrganization(grpc::ServerContext* context,
         return EtagMismatch(current->name(),
                             "the organization has changed since this etag was read");
       }
-      std::vector<std::string> changed;
-      absl::StatusOr<v1::Organization> next = ApplyOrganizationMask(*current, *request, &changed);
+      absl::StatusOr<v1::Organization> next =
+          ApplyOrganizationUpdate(*current, request->organization(), request->update_mask());
       if (!next.ok()) return next.status();
+      const std::vector<std::string> changed =
+          ChangedFields(*current, *next, UpdatableOrganizationFields());
       if (changed.empty()) {
         stored = *std::move(current);
         return absl::OkStatus();
