@@ -17,6 +17,12 @@ namespace samplan::identity {
 // appends the audit record and writes (with its event), and maps the result. A
 // refusal is returned after the unit of work committed, so that its audit record
 // stays; a failure to append the audit record fails the call.
+//
+// One class, its handlers in one file per resource: directory_handlers.cc
+// (municipalities, organizations, users), person_handlers.cc,
+// consent_handlers.cc, access_handlers.cc (CheckAccess, BreakGlass) and
+// audit_handlers.cc; identity_service.cc builds it and holds what they share
+// (handler_support.h).
 class IdentityService final : public v1::IdentityService::Service {
  public:
   // Everything passed in must outlive the service. The time of a change is the
