@@ -44,9 +44,9 @@ absl::StatusOr<std::string> CreateRequestId(const std::string& given, const Call
 // first (its own fact), otherwise "not_found", which the caller never sees.
 AccessDecision NotFoundDecision(const Principal& principal);
 
-// The access request about a registered person (or none) for the audit record.
-AccessRequest AccessTo(const std::optional<StoredPerson>& person, AccessAction action,
-                       std::string resource, std::string data_category, std::string purpose);
+// The caller of `method` ("GetPerson") in `call`, for the repository's guarded
+// calls: what their access decisions and audit records are about.
+Caller CallerOf(const CallContext& call, absl::string_view method);
 
 }  // namespace samplan::identity
 

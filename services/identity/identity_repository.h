@@ -1,10 +1,16 @@
 #ifndef SAMPLAN_SERVICES_IDENTITY_IDENTITY_REPOSITORY_H_
 #define SAMPLAN_SERVICES_IDENTITY_IDENTITY_REPOSITORY_H_
 
-// Storage of the identity service. A handler runs its reads, its writes, the audit
-// record of the access and the outbox event inside one unit of work
-// (IdentityRepository::Transaction), so that they commit together or not at all —
-// the rule "no answer without its audit record" is a property of that unit.
+// Storage of the identity service. Its reads, its writes, the audit record of the
+// access and the outbox event run inside one unit of work, so that they commit
+// together or not at all — the rule "no answer without its audit record" is a
+// property of that unit.
+//
+// Persons are read and written through the repository's guarded calls
+// (CreatePerson, ReadPerson), which decide access by common/access.h's rule in
+// the transaction that reads the data and append the audit record there, as
+// caseplan's repository does for plans. The other handlers still run their own
+// units of work (IdentityRepository::Transaction) and decide in them.
 
 #include <optional>
 #include <string>
@@ -12,6 +18,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "common/access.h"
@@ -43,6 +50,37 @@ struct StoredPerson {
 
   std::string name() const { return "persons/" + id; }
 };
+
+// Returns the access request about `person` (or, when there is none, about no
+// one) for a decision and its audit record.
+inline AccessRequest AccessTo(const std::optional<StoredPerson>& person, AccessAction action,
+                              std::string resource, std::string data_category,
+                              std::string purpose) {
+  AccessRequest request;
+  request.action = action;
+  request.resource = std::move(resource);
+  if (person.has_value()) {
+    request.person = person->name();
+    request.municipality = person->municipality;
+    request.owner_organization = person->owner_organization;
+  }
+  request.data_category = std::move(data_category);
+  request.purpose = std::move(purpose);
+  return request;
+}
+
+// Which person a read is about: by id (the UUID of persons/{id}), or, when the id
+// is empty, by the lookup hash of the identity number.
+struct PersonKey {
+  std::string id;
+  std::string identity_number_hash;
+};
+
+// How the caller is shown a person it may see, with its contact details or
+// without. It runs inside the unit of work, before the read's audit record is
+// appended: a person that cannot be shown leaves no record of having been seen.
+using PersonView =
+    absl::FunctionRef<absl::StatusOr<v1::Person>(const StoredPerson& person, bool with_contact)>;
 
 // A consent as stored: the API message (without `state`, which depends on the
 // time of the answer) and what only the store keeps.
@@ -152,6 +190,33 @@ class IdentityStore {
 class IdentityRepository {
  public:
   virtual ~IdentityRepository() = default;
+
+  // --- Persons, guarded by the access rule ---------------------------------------
+  // Each call decides `caller`'s access in the transaction that reads the person
+  // and appends the audit record of the decision there, denials included; a
+  // denied call commits that record and then returns PERMISSION_DENIED, which
+  // does not tell whether the person exists.
+
+  // Registers `person` (owned by the caller's organization, in its municipality)
+  // and publishes `event` with it, and returns it. When the organization
+  // registered a person with `person.create_request_id` before, returns that one
+  // instead (a retry) — or INVALID_ARGUMENT naming request_id when its identity
+  // number differs. ALREADY_EXISTS when the number is registered (recorded on
+  // that person's audit chain); FAILED_PRECONDITION when the municipality is not
+  // registered.
+  virtual absl::StatusOr<StoredPerson> CreatePerson(const Caller& caller,
+                                                    const StoredPerson& person,
+                                                    const events::v1::Event& event) = 0;
+
+  // Reads the person `key` names for `purpose` and returns `view` of it: with
+  // contact details for the owner, and for an organization whose consent also
+  // covers "contact" unless the person has protected identity. The audit record
+  // names the widest category shown.
+  virtual absl::StatusOr<v1::Person> ReadPerson(const Caller& caller, const PersonKey& key,
+                                                const std::string& purpose,
+                                                PersonView view) = 0;
+
+  // --- Units of work ----------------------------------------------------------------
 
   // Runs `work` in one transaction and commits it when `work` returns OK; any
   // other status, or a database error, rolls everything back. A handler that

@@ -54,19 +54,9 @@ AccessDecision NotFoundDecision(const Principal& principal) {
   return {false, "not_found", ""};
 }
 
-AccessRequest AccessTo(const std::optional<StoredPerson>& person, AccessAction action,
-                       std::string resource, std::string data_category, std::string purpose) {
-  AccessRequest request;
-  request.action = action;
-  request.resource = std::move(resource);
-  if (person.has_value()) {
-    request.person = person->name();
-    request.municipality = person->municipality;
-    request.owner_organization = person->owner_organization;
-  }
-  request.data_category = std::move(data_category);
-  request.purpose = std::move(purpose);
-  return request;
+Caller CallerOf(const CallContext& call, absl::string_view method) {
+  return {call.principal, absl::StrCat("identity.", method), call.request_id, call.now,
+          call.deadline};
 }
 
 IdentityService::IdentityService(IdentityRepository& repository,

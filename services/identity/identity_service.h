@@ -16,7 +16,9 @@ namespace samplan::identity {
 // then runs one unit of work that reads, decides by common/access.h's rule,
 // appends the audit record and writes (with its event), and maps the result. A
 // refusal is returned after the unit of work committed, so that its audit record
-// stays; a failure to append the audit record fails the call.
+// stays; a failure to append the audit record fails the call. For persons the
+// unit of work and its decision are the repository's (CreatePerson, ReadPerson);
+// the other handlers still run theirs through IdentityRepository::Transaction.
 //
 // One class, its handlers in one file per resource: directory_handlers.cc
 // (municipalities, organizations, users), person_handlers.cc,
@@ -85,15 +87,6 @@ class IdentityService final : public v1::IdentityService::Service {
                             v1::ReviewAccessResponse* response) override;
 
  private:
-  // Decides and audits, within `store`, a read of `person` (nullopt: no person
-  // registered under what the caller gave) for `purpose`; on permit fills
-  // `answer` with what the caller may see. Returns the refusal to send once the
-  // unit of work has committed, or OK.
-  absl::Status ReadPerson(IdentityStore& store, const CallContext& call,
-                          const std::optional<StoredPerson>& person, absl::string_view action,
-                          absl::string_view asked_for, const std::string& purpose,
-                          v1::Person& answer) const;
-
   // Returns the person as the API shows it; the identity number only when
   // `with_identity_number`, contact details only when `with_contact`.
   absl::StatusOr<v1::Person> ViewOf(const StoredPerson& person, bool with_identity_number,

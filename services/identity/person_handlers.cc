@@ -61,51 +61,6 @@ absl::StatusOr<v1::Person> IdentityService::ViewOf(const StoredPerson& person,
   return view;
 }
 
-absl::Status IdentityService::ReadPerson(IdentityStore& store, const CallContext& call,
-                                         const std::optional<StoredPerson>& person,
-                                         absl::string_view action, absl::string_view asked_for,
-                                         const std::string& purpose, v1::Person& answer) const {
-  const Principal& principal = call.principal;
-  AccessRequest request = AccessTo(person, AccessAction::kRead,
-                                   person ? person->name() : std::string(asked_for), "person",
-                                   purpose);
-  AccessDecision decision = NotFoundDecision(principal);
-  if (person) {
-    decision = DecideAccess(
-        principal, request,
-        NeedsAccessFacts(principal, request)
-            ? store.ReadFacts(principal.organization, person->name(), "person", purpose, call.now)
-            : AccessFacts{});
-  }
-  if (!decision.permitted) {
-    store.Audit(AuditOf(principal, action, request, decision, call.now, call.request_id));
-    return StatusOf(decision, asked_for);
-  }
-  // Contact details: the owner always; others by a consent for "contact", never
-  // for a person with protected identity.
-  bool with_contact = decision.reason == "owner";
-  AccessRequest audited = request;
-  AccessDecision audited_decision = decision;
-  if (!with_contact && !person->protected_identity) {
-    AccessRequest contact = request;
-    contact.data_category = "contact";
-    AccessDecision contact_decision = DecideAccess(
-        principal, contact,
-        store.ReadFacts(principal.organization, person->name(), "contact", purpose, call.now));
-    if (contact_decision.permitted) {
-      with_contact = true;
-      // The record names the widest category shown: contact includes person.
-      audited = contact;
-      audited_decision = contact_decision;
-    }
-  }
-  absl::StatusOr<v1::Person> view = ViewOf(*person, true, with_contact);
-  if (!view.ok()) return view.status();
-  store.Audit(AuditOf(principal, action, audited, audited_decision, call.now, call.request_id));
-  answer = *std::move(view);
-  return absl::OkStatus();
-}
-
 grpc::Status IdentityService::CreatePerson(grpc::ServerContext* context,
                                            const v1::CreatePersonRequest* request,
                                            v1::Person* response) {
@@ -141,71 +96,18 @@ grpc::Status IdentityService::CreatePerson(grpc::ServerContext* context,
     person.update_time = call.now;
     person.create_request_id = *request_id;
 
-    absl::Status outcome;
-    StoredPerson answer;
-    absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
-      AccessRequest access =
-          AccessTo(person, AccessAction::kCreate, person.name(), "person", "coordination");
-      AccessDecision decision = DecideAccess(call.principal, access, AccessFacts{});
-      if (!decision.permitted) {
-        // Nobody's data was touched: the refusal goes to the chain of no person.
-        access.person.clear();
-        access.resource = "persons";
-        store.Audit(AuditOf(call.principal, "identity.CreatePerson", access, decision, call.now,
-                            call.request_id));
-        outcome = StatusOf(decision, "persons");
-        return absl::OkStatus();
-      }
-      if (std::optional<StoredPerson> earlier =
-              store.FindPersonByRequest(person.owner_organization, person.create_request_id)) {
-        if (earlier->identity_number_hash != person.identity_number_hash) {
-          return InvalidField("request_id",
-                              "was already used by this organization for another person; send "
-                              "a new request id for a new person");
-        }
-        // A retry: the answer of the first call, read again.
-        store.Audit(AuditOf(call.principal, "identity.CreatePerson",
-                            AccessTo(earlier, AccessAction::kRead, earlier->name(), "person",
-                                     "coordination"),
-                            decision, call.now, call.request_id));
-        answer = *std::move(earlier);
-        return absl::OkStatus();
-      }
-      if (std::optional<StoredPerson> existing =
-              store.FindPersonByHash(person.identity_number_hash)) {
-        // Recorded on the existing person's chain; the caller learns only that the
-        // number is taken.
-        store.Audit(AuditOf(call.principal, "identity.CreatePerson",
-                            AccessTo(existing, AccessAction::kCreate, existing->name(), "person",
-                                     "coordination"),
-                            {false, "already_exists", ""}, call.now, call.request_id));
-        outcome = absl::AlreadyExistsError(
-            "a person with this identity number is already registered; ask the owner "
-            "organization for a consent, or use LookupPerson");
-        return absl::OkStatus();
-      }
-      if (!store.FindMunicipality(person.municipality)) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "municipality ", person.municipality, " is not registered; register it first"));
-      }
-      store.InsertPerson(person);
-      store.Audit(AuditOf(call.principal, "identity.CreatePerson", access, decision, call.now,
-                          call.request_id));
-      v1::PersonChanged payload;
-      payload.set_person(person.name());
-      payload.set_version(1);
-      payload.set_owner_organization(person.owner_organization);
-      events::v1::Event event = MakeEvent("identity.person.created", person.municipality,
-                                          person.name(), 1, person.name(), "person", payload,
-                                          OriginOf(call));
-      event.set_owner_organization(person.owner_organization);
-      store.Publish(event);
-      answer = person;
-      return absl::OkStatus();
-    });
-    if (!status.ok()) return status;
-    if (!outcome.ok()) return outcome;
-    absl::StatusOr<v1::Person> view = ViewOf(answer, true, true);
+    v1::PersonChanged payload;
+    payload.set_person(person.name());
+    payload.set_version(1);
+    payload.set_owner_organization(person.owner_organization);
+    events::v1::Event event =
+        MakeEvent("identity.person.created", person.municipality, person.name(), 1,
+                  person.name(), "person", payload, OriginOf(call));
+    event.set_owner_organization(person.owner_organization);
+    absl::StatusOr<StoredPerson> answer =
+        repository_.CreatePerson(CallerOf(call, "CreatePerson"), person, event);
+    if (!answer.ok()) return answer.status();
+    absl::StatusOr<v1::Person> view = ViewOf(*answer, true, true);
     if (!view.ok()) return view.status();
     *response = *std::move(view);
     return absl::OkStatus();
@@ -220,15 +122,14 @@ grpc::Status IdentityService::GetPerson(grpc::ServerContext* context,
     if (id.empty()) return InvalidField("name", "must be persons/{id}");
     absl::StatusOr<std::string> purpose = PurposeOrDefault(request->purpose(), "purpose");
     if (!purpose.ok()) return purpose.status();
-    absl::Status outcome;
-    absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
-      outcome = ReadPerson(store, call, store.FindPerson(id), "identity.GetPerson",
-                           request->name(), *purpose, *response);
-      // A refusal commits its audit record; a failure to read rolls everything back.
-      return outcome.ok() || absl::IsPermissionDenied(outcome) ? absl::OkStatus() : outcome;
-    });
-    if (!status.ok()) return status;
-    return outcome;
+    const auto show = [&](const StoredPerson& person, bool with_contact) {
+      return ViewOf(person, true, with_contact);
+    };
+    absl::StatusOr<v1::Person> person =
+        repository_.ReadPerson(CallerOf(call, "GetPerson"), {id, ""}, *purpose, show);
+    if (!person.ok()) return person.status();
+    *response = *std::move(person);
+    return absl::OkStatus();
   });
 }
 
@@ -244,14 +145,14 @@ grpc::Status IdentityService::LookupPerson(grpc::ServerContext* context,
     absl::StatusOr<std::string> purpose = PurposeOrDefault(request->purpose(), "purpose");
     if (!purpose.ok()) return purpose.status();
     const std::string hash = protector_.LookupHash(number->canonical);
-    absl::Status outcome;
-    absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
-      outcome = ReadPerson(store, call, store.FindPersonByHash(hash), "identity.LookupPerson",
-                           "persons", *purpose, *response);
-      return outcome.ok() || absl::IsPermissionDenied(outcome) ? absl::OkStatus() : outcome;
-    });
-    if (!status.ok()) return status;
-    return outcome;
+    const auto show = [&](const StoredPerson& person, bool with_contact) {
+      return ViewOf(person, true, with_contact);
+    };
+    absl::StatusOr<v1::Person> person =
+        repository_.ReadPerson(CallerOf(call, "LookupPerson"), {"", hash}, *purpose, show);
+    if (!person.ok()) return person.status();
+    *response = *std::move(person);
+    return absl::OkStatus();
   });
 }
 

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/status.h"
 #include "services/identity/identity_rules.h"
 #include "services/identity/sql.h"
 
@@ -391,6 +392,56 @@ class PgIdentityStore final : public IdentityStore {
   const Outbox& outbox_;
 };
 
+// Decides and audits, within `store`, `caller`'s read of `person` (nullopt: no
+// person registered under what the caller gave, `asked_for`) for `purpose`; on
+// permit sets `answer` to `view` of what the caller may see. Returns the denial
+// to answer with once the unit of work has committed its audit record, or OK, or
+// the failure to show the person (which must roll back).
+absl::Status ReadPersonGuarded(IdentityStore& store, const Caller& caller,
+                               const std::optional<StoredPerson>& person,
+                               absl::string_view asked_for, const std::string& purpose,
+                               PersonView view, v1::Person& answer) {
+  const Principal& principal = caller.principal;
+  const AccessRequest request =
+      AccessTo(person, AccessAction::kRead, person ? person->name() : std::string(asked_for),
+               "person", purpose);
+  if (!person) {
+    const GuardedAccess missing = MissingRecordAccess(caller, request);
+    store.Audit(missing.audit);
+    return StatusOf(missing.decision, asked_for);
+  }
+  const GuardedAccess read = DecideAndAudit(
+      caller, request,
+      NeedsAccessFacts(principal, request)
+          ? store.ReadFacts(principal.organization, person->name(), "person", purpose, caller.now)
+          : AccessFacts{});
+  if (!read.decision.permitted) {
+    store.Audit(read.audit);
+    return StatusOf(read.decision, asked_for);
+  }
+  // Contact details: the owner always; others by a consent for "contact", never
+  // for a person with protected identity.
+  bool with_contact = read.decision.reason == "owner";
+  AuditEntry audited = read.audit;
+  if (!with_contact && !person->protected_identity) {
+    AccessRequest contact = request;
+    contact.data_category = "contact";
+    const GuardedAccess contact_read = DecideAndAudit(
+        caller, contact,
+        store.ReadFacts(principal.organization, person->name(), "contact", purpose, caller.now));
+    if (contact_read.decision.permitted) {
+      with_contact = true;
+      // The record names the widest category shown: contact includes person.
+      audited = contact_read.audit;
+    }
+  }
+  absl::StatusOr<v1::Person> shown = view(*person, with_contact);
+  if (!shown.ok()) return shown.status();
+  store.Audit(audited);
+  answer = *std::move(shown);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<MigrationSet> IdentityMigrationSets() {
@@ -399,6 +450,88 @@ std::vector<MigrationSet> IdentityMigrationSets() {
 
 std::vector<PreparedStatement> IdentityRepositoryStatements(const Outbox& outbox) {
   return RepositoryStatements(sql::kAll, outbox);
+}
+
+absl::StatusOr<StoredPerson> PgIdentityRepository::CreatePerson(
+    const Caller& caller, const StoredPerson& person, const events::v1::Event& event) {
+  absl::Status denied;
+  StoredPerson answer;
+  absl::Status status = Transaction(caller.deadline, [&](IdentityStore& store) {
+    const AccessRequest access =
+        AccessTo(person, AccessAction::kCreate, person.name(), "person", "coordination");
+    // The person will be in the caller's municipality, owned by its organization:
+    // only the caller's role can refuse it, and no facts are needed.
+    GuardedAccess create = DecideAndAudit(caller, access, AccessFacts{});
+    if (!create.decision.permitted) {
+      // Nobody's data was touched: the refusal goes to the chain of no person.
+      create.audit.subject_person.clear();
+      create.audit.resource = "persons";
+      store.Audit(create.audit);
+      denied = StatusOf(create.decision, "persons");
+      return absl::OkStatus();
+    }
+    if (std::optional<StoredPerson> earlier =
+            store.FindPersonByRequest(person.owner_organization, person.create_request_id)) {
+      if (earlier->identity_number_hash != person.identity_number_hash) {
+        return InvalidField("request_id",
+                            "was already used by this organization for another person; send "
+                            "a new request id for a new person");
+      }
+      // A retry: the answer of the first call, read again on the permit above.
+      store.Audit(AuditOf(caller.principal, caller.method,
+                          AccessTo(earlier, AccessAction::kRead, earlier->name(), "person",
+                                   "coordination"),
+                          create.decision, caller.now, caller.request_id));
+      answer = *std::move(earlier);
+      return absl::OkStatus();
+    }
+    if (std::optional<StoredPerson> existing =
+            store.FindPersonByHash(person.identity_number_hash)) {
+      // Recorded on the existing person's chain; the caller learns only that the
+      // number is taken.
+      store.Audit(AuditOf(caller.principal, caller.method,
+                          AccessTo(existing, AccessAction::kCreate, existing->name(), "person",
+                                   "coordination"),
+                          {false, "already_exists", ""}, caller.now, caller.request_id));
+      denied = absl::AlreadyExistsError(
+          "a person with this identity number is already registered; ask the owner "
+          "organization for a consent, or use LookupPerson");
+      return absl::OkStatus();
+    }
+    if (!store.FindMunicipality(person.municipality)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "municipality ", person.municipality, " is not registered; register it first"));
+    }
+    store.InsertPerson(person);
+    store.Audit(create.audit);
+    store.Publish(event);
+    answer = person;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!denied.ok()) return denied;
+  return answer;
+}
+
+absl::StatusOr<v1::Person> PgIdentityRepository::ReadPerson(const Caller& caller,
+                                                            const PersonKey& key,
+                                                            const std::string& purpose,
+                                                            PersonView view) {
+  absl::Status outcome;
+  v1::Person answer;
+  absl::Status status = Transaction(caller.deadline, [&](IdentityStore& store) {
+    const std::optional<StoredPerson> person = key.id.empty()
+                                                   ? store.FindPersonByHash(key.identity_number_hash)
+                                                   : store.FindPerson(key.id);
+    const std::string asked_for = key.id.empty() ? "persons" : absl::StrCat("persons/", key.id);
+    outcome = ReadPersonGuarded(store, caller, person, asked_for, purpose, view, answer);
+    // A refusal commits its audit record; a failure to show the person rolls
+    // everything back.
+    return outcome.ok() || absl::IsPermissionDenied(outcome) ? absl::OkStatus() : outcome;
+  });
+  if (!status.ok()) return status;
+  if (!outcome.ok()) return outcome;
+  return answer;
 }
 
 absl::Status PgIdentityRepository::Transaction(

@@ -28,6 +28,11 @@ class PgIdentityRepository final : public IdentityRepository {
  public:
   PgIdentityRepository(PgPool& pool, const Outbox& outbox) : pool_(pool), outbox_(outbox) {}
 
+  absl::StatusOr<StoredPerson> CreatePerson(const Caller& caller, const StoredPerson& person,
+                                            const events::v1::Event& event) override;
+  absl::StatusOr<v1::Person> ReadPerson(const Caller& caller, const PersonKey& key,
+                                        const std::string& purpose, PersonView view) override;
+
   absl::Status Transaction(absl::Time deadline,
                            absl::FunctionRef<absl::Status(IdentityStore&)> work) override;
   absl::Status Read(absl::Time deadline,
