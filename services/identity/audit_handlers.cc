@@ -36,45 +36,30 @@ grpc::Status IdentityService::ListAccessLog(grpc::ServerContext* context,
         return InvalidField("page_token", "is not a token this call returned");
       }
     }
-    absl::Status outcome;
-    absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
-      const std::optional<StoredPerson> person = store.FindPerson(person_id);
-      const AccessRequest access =
-          AccessTo(person, AccessAction::kRead, request->person(), "access_log", "");
-      // The log is the owner's to show the person: no consent reaches it.
-      const AccessDecision decision = person
-                                          ? DecideAccess(call.principal, access, AccessFacts{})
-                                          : NotFoundDecision(call.principal);
-      store.Audit(AuditOf(call.principal, "identity.ListAccessLog", access, decision, call.now,
-                          call.request_id));
-      outcome = StatusOf(decision, request->person());
-      if (!decision.permitted) return absl::OkStatus();
-      std::vector<AuditRecord> records =
-          store.AuditNewestFirst(person->name(), before, *page_size + 1);
-      const bool more = TrimToPage(records, *page_size);
-      for (const AuditRecord& record : records) {
-        v1::AccessLogEntry* entry = response->add_entries();
-        entry->set_sequence(record.sequence);
-        *entry->mutable_time() = Timestamp(record.time);
-        entry->set_actor_organization(record.actor_organization);
-        entry->set_actor_user(record.actor_user);
-        entry->set_action(record.action);
-        entry->set_resource(record.resource);
-        entry->set_data_category(record.data_category);
-        entry->set_purpose(record.purpose);
-        entry->set_consent(record.consent);
-        entry->set_decision(record.decision);
-        entry->set_reason(record.reason);
-        entry->set_request_id(record.request_id);
-      }
-      if (more) {
-        response->set_next_page_token(
-            EncodePageToken(filters, {absl::StrCat(response->entries().rbegin()->sequence())}));
-      }
-      return absl::OkStatus();
-    });
-    if (!status.ok()) return status;
-    return outcome;
+    absl::StatusOr<std::vector<AuditRecord>> records = repository_.ListAccessLog(
+        CallerOf(call, "ListAccessLog"), person_id, before, *page_size + 1);
+    if (!records.ok()) return records.status();
+    const bool more = TrimToPage(*records, *page_size);
+    for (const AuditRecord& record : *records) {
+      v1::AccessLogEntry* entry = response->add_entries();
+      entry->set_sequence(record.sequence);
+      *entry->mutable_time() = Timestamp(record.time);
+      entry->set_actor_organization(record.actor_organization);
+      entry->set_actor_user(record.actor_user);
+      entry->set_action(record.action);
+      entry->set_resource(record.resource);
+      entry->set_data_category(record.data_category);
+      entry->set_purpose(record.purpose);
+      entry->set_consent(record.consent);
+      entry->set_decision(record.decision);
+      entry->set_reason(record.reason);
+      entry->set_request_id(record.request_id);
+    }
+    if (more) {
+      response->set_next_page_token(
+          EncodePageToken(filters, {absl::StrCat(response->entries().rbegin()->sequence())}));
+    }
+    return absl::OkStatus();
   });
 }
 

@@ -20,10 +20,6 @@ namespace {
 
 using ::google::protobuf::util::TimeUtil;
 
-std::vector<std::string> GranteesOf(const v1::Consent& consent) {
-  return {consent.grantee_organizations().begin(), consent.grantee_organizations().end()};
-}
-
 v1::Consent AnswerOf(const StoredConsent& stored, absl::Time now) {
   v1::Consent consent = stored.consent;
   consent.set_state(ConsentStateAt(consent, now));
@@ -90,49 +86,13 @@ grpc::Status IdentityService::CreateConsent(grpc::ServerContext* context,
     stored.person_id = person_id;
     stored.create_request_id = *request_id;
 
-    absl::Status outcome;
-    StoredConsent answer;
-    absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
-      const std::optional<StoredPerson> person = store.FindPerson(person_id);
-      AccessRequest access =
-          AccessTo(person, AccessAction::kCreate, consent.name(), "consent", consent.purpose());
-      AccessDecision decision = person ? DecideAccess(call.principal, access, AccessFacts{})
-                                       : NotFoundDecision(call.principal);
-      if (decision.permitted) {
-        if (std::optional<StoredConsent> earlier = store.FindConsentByRequest(
-                call.principal.organization, stored.create_request_id)) {
-          if (earlier->person_id != person_id || earlier->consent.purpose() != consent.purpose()) {
-            return InvalidField("request_id",
-                                "was already used by this organization for another consent");
-          }
-          access.resource = earlier->consent.name();
-          access.action = AccessAction::kRead;
-          store.Audit(AuditOf(call.principal, "identity.CreateConsent", access, decision,
-                              call.now, call.request_id));
-          answer = *std::move(earlier);
-          return absl::OkStatus();
-        }
-        outcome = CheckGuardianRule(consent, person->birth_date, TimeOf(consent.valid_from()));
-        if (!outcome.ok()) decision = {false, "guardian_required", ""};
-      } else {
-        outcome = StatusOf(decision, given.person());
-      }
-      if (!decision.permitted) {
-        store.Audit(AuditOf(call.principal, "identity.CreateConsent", access, decision, call.now,
-                            call.request_id));
-        return absl::OkStatus();
-      }
-      stored.municipality = person->municipality;
-      store.InsertConsent(stored);
-      store.Audit(AuditOf(call.principal, "identity.CreateConsent", access, decision, call.now,
-                          call.request_id));
-      store.Publish(ConsentEvent("identity.consent.granted", consent, *person, call));
-      answer = stored;
-      return absl::OkStatus();
-    });
-    if (!status.ok()) return status;
-    if (!outcome.ok()) return outcome;
-    *response = AnswerOf(answer, call.now);
+    const auto event_of = [&](const v1::Consent& granted, const StoredPerson& person) {
+      return ConsentEvent("identity.consent.granted", granted, person, call);
+    };
+    absl::StatusOr<StoredConsent> answer =
+        repository_.CreateConsent(CallerOf(call, "CreateConsent"), stored, event_of);
+    if (!answer.ok()) return answer.status();
+    *response = AnswerOf(*answer, call.now);
     return absl::OkStatus();
   });
 }
@@ -143,24 +103,11 @@ grpc::Status IdentityService::GetConsent(grpc::ServerContext* context,
   return calls_.Handle(context, "GetConsent", *request, [&](const CallContext& call) -> absl::Status {
     const std::string id(ResourceId(request->name(), "consents"));
     if (!IsUuid(id)) return InvalidField("name", "must be consents/{id}");
-    absl::Status outcome;
-    absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
-      std::optional<StoredConsent> consent = store.FindConsent(id, false);
-      std::optional<StoredPerson> person;
-      if (consent) person = store.FindPerson(consent->person_id);
-      AccessRequest access = AccessTo(person, AccessAction::kRead, request->name(), "consent",
-                                      consent ? consent->consent.purpose() : "");
-      AccessDecision decision =
-          person ? DecideConsentAccess(call.principal, access, GranteesOf(consent->consent))
-                 : NotFoundDecision(call.principal);
-      store.Audit(AuditOf(call.principal, "identity.GetConsent", access, decision, call.now,
-                          call.request_id));
-      outcome = StatusOf(decision, request->name());
-      if (decision.permitted) *response = AnswerOf(*consent, call.now);
-      return absl::OkStatus();
-    });
-    if (!status.ok()) return status;
-    return outcome;
+    absl::StatusOr<StoredConsent> consent =
+        repository_.GetConsent(CallerOf(call, "GetConsent"), id);
+    if (!consent.ok()) return consent.status();
+    *response = AnswerOf(*consent, call.now);
+    return absl::OkStatus();
   });
 }
 
@@ -186,41 +133,20 @@ grpc::Status IdentityService::ListConsents(grpc::ServerContext* context,
       before_time = absl::FromUnixMicros(micros);
       before_id = (*position)[1];
     }
-    absl::Status outcome;
-    absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
-      const std::optional<StoredPerson> person = store.FindPerson(person_id);
-      AccessRequest access =
-          AccessTo(person, AccessAction::kRead, request->person(), "consent", "");
-      AccessDecision decision = person ? DecideAccess(call.principal, access, AccessFacts{})
-                                       : NotFoundDecision(call.principal);
-      std::vector<StoredConsent> page;
-      const bool may_be_grantee = !decision.permitted && person &&
-                                  decision.reason != "role" &&
-                                  decision.reason != "other_municipality";
-      if (decision.permitted || may_be_grantee) {
-        // A grantee sees the consents that name it, and nothing else.
-        page = store.ListConsents(person_id, decision.permitted ? "" : call.principal.organization,
-                                  before_time, before_id, *page_size + 1);
-        if (may_be_grantee && (!page.empty() || before_time)) decision = {true, "grantee", ""};
-      }
-      store.Audit(AuditOf(call.principal, "identity.ListConsents", access, decision, call.now,
-                          call.request_id));
-      outcome = StatusOf(decision, request->person());
-      if (!decision.permitted) return absl::OkStatus();
-      const bool more = TrimToPage(page, *page_size);
-      for (const StoredConsent& consent : page) {
-        *response->add_consents() = AnswerOf(consent, call.now);
-      }
-      if (more) {
-        const v1::Consent& last = *response->consents().rbegin();
-        response->set_next_page_token(EncodePageToken(
-            filters, {absl::StrCat(TimeUtil::TimestampToMicroseconds(last.create_time())),
-                      IdOf(last.name())}));
-      }
-      return absl::OkStatus();
-    });
-    if (!status.ok()) return status;
-    return outcome;
+    absl::StatusOr<std::vector<StoredConsent>> page = repository_.ListConsents(
+        CallerOf(call, "ListConsents"), person_id, before_time, before_id, *page_size + 1);
+    if (!page.ok()) return page.status();
+    const bool more = TrimToPage(*page, *page_size);
+    for (const StoredConsent& consent : *page) {
+      *response->add_consents() = AnswerOf(consent, call.now);
+    }
+    if (more) {
+      const v1::Consent& last = *response->consents().rbegin();
+      response->set_next_page_token(EncodePageToken(
+          filters, {absl::StrCat(TimeUtil::TimestampToMicroseconds(last.create_time())),
+                    IdOf(last.name())}));
+    }
+    return absl::OkStatus();
   });
 }
 
@@ -233,37 +159,14 @@ grpc::Status IdentityService::WithdrawConsent(grpc::ServerContext* context,
     FieldViolations violations;
     CheckTextLength(violations, "reason", request->reason(), 0, 500);
     if (!violations.empty()) return violations.ToStatus();
-    absl::Status outcome;
-    absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
-      std::optional<StoredConsent> consent = store.FindConsent(id, true);
-      std::optional<StoredPerson> person;
-      if (consent) person = store.FindPerson(consent->person_id);
-      AccessRequest access = AccessTo(person, AccessAction::kUpdate, request->name(), "consent",
-                                      consent ? consent->consent.purpose() : "");
-      AccessDecision decision =
-          person ? DecideConsentAccess(call.principal, access, GranteesOf(consent->consent))
-                 : NotFoundDecision(call.principal);
-      store.Audit(AuditOf(call.principal, "identity.WithdrawConsent", access, decision, call.now,
-                          call.request_id));
-      outcome = StatusOf(decision, request->name());
-      if (!decision.permitted) return absl::OkStatus();
-      if (std::optional<int64_t> version =
-              store.WithdrawConsent(id, call.now, call.principal.user,
-                                    call.principal.organization, request->reason())) {
-        v1::Consent& changed = consent->consent;
-        changed.set_version(*version);
-        changed.set_etag(absl::StrCat(*version));
-        *changed.mutable_withdraw_time() = Timestamp(call.now);
-        changed.set_withdrawn_by_user(call.principal.user);
-        changed.set_withdrawn_by_organization(call.principal.organization);
-        changed.set_withdraw_reason(request->reason());
-        store.Publish(ConsentEvent("identity.consent.withdrawn", changed, *person, call));
-      }
-      *response = AnswerOf(*consent, call.now);
-      return absl::OkStatus();
-    });
-    if (!status.ok()) return status;
-    return outcome;
+    const auto event_of = [&](const v1::Consent& withdrawn, const StoredPerson& person) {
+      return ConsentEvent("identity.consent.withdrawn", withdrawn, person, call);
+    };
+    absl::StatusOr<StoredConsent> consent = repository_.WithdrawConsent(
+        CallerOf(call, "WithdrawConsent"), id, request->reason(), event_of);
+    if (!consent.ok()) return consent.status();
+    *response = AnswerOf(*consent, call.now);
+    return absl::OkStatus();
   });
 }
 

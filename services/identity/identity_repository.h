@@ -6,10 +6,11 @@
 // together or not at all — the rule "no answer without its audit record" is a
 // property of that unit.
 //
-// Persons are read and written through the repository's guarded calls
-// (CreatePerson, ReadPerson), which decide access by common/access.h's rule in
-// the transaction that reads the data and append the audit record there, as
-// caseplan's repository does for plans. The other handlers still run their own
+// Personal data — persons, consents and the access log — is read and written
+// through the repository's guarded calls, which decide access by
+// common/access.h's rule in the transaction that reads the data and append the
+// audit record there, as caseplan's repository does for plans. The directory,
+// CheckAccess, BreakGlass and the supervisor's audit calls still run their own
 // units of work (IdentityRepository::Transaction) and decide in them.
 
 #include <optional>
@@ -81,6 +82,10 @@ struct PersonKey {
 // appended: a person that cannot be shown leaves no record of having been seen.
 using PersonView =
     absl::FunctionRef<absl::StatusOr<v1::Person>(const StoredPerson& person, bool with_contact)>;
+
+// Makes the event of a change of `consent`, a consent of `person`.
+using ConsentEventOf =
+    absl::FunctionRef<events::v1::Event(const v1::Consent& consent, const StoredPerson& person)>;
 
 // A consent as stored: the API message (without `state`, which depends on the
 // time of the answer) and what only the store keeps.
@@ -215,6 +220,50 @@ class IdentityRepository {
   virtual absl::StatusOr<v1::Person> ReadPerson(const Caller& caller, const PersonKey& key,
                                                 const std::string& purpose,
                                                 PersonView view) = 0;
+
+  // --- Consents, guarded by the access rule --------------------------------------
+  // The owner of the person sees and records the person's consents; an
+  // organization a consent names (a grantee) sees that consent, and may withdraw
+  // it, also once withdrawn or expired (DecideConsentAccess).
+
+  // Records `consent` (its person_id and create_request_id set) and publishes
+  // `event_of` it, and returns it as stored. When the caller's organization
+  // recorded a consent with the same request id before, returns that one
+  // instead (a retry) — or INVALID_ARGUMENT naming request_id when it is about
+  // another person or purpose. INVALID_ARGUMENT naming consent.given_by when the
+  // person is under 18 on its first day and a guardian did not give it; that
+  // refusal is audited too.
+  virtual absl::StatusOr<StoredConsent> CreateConsent(const Caller& caller,
+                                                      const StoredConsent& consent,
+                                                      ConsentEventOf event_of) = 0;
+
+  // Returns consent `id` (the UUID of consents/{id}).
+  virtual absl::StatusOr<StoredConsent> GetConsent(const Caller& caller,
+                                                   const std::string& id) = 0;
+
+  // Returns up to `limit` consents of person `person_id`, newest recorded first,
+  // recorded before the cursor when `before_time` is given: every one to the
+  // owner, those that name the caller's organization to a grantee.
+  virtual absl::StatusOr<std::vector<StoredConsent>> ListConsents(
+      const Caller& caller, const std::string& person_id, std::optional<absl::Time> before_time,
+      const std::string& before_id, int limit) = 0;
+
+  // Withdraws consent `id` at the call's time for `reason` and publishes
+  // `event_of` the change, and returns the consent as it is then; a consent
+  // already withdrawn is returned as it is, with no new event.
+  virtual absl::StatusOr<StoredConsent> WithdrawConsent(const Caller& caller,
+                                                        const std::string& id,
+                                                        const std::string& reason,
+                                                        ConsentEventOf event_of) = 0;
+
+  // --- The access log, guarded by the access rule ----------------------------------
+
+  // Returns up to `limit` audit records of person `person_id`, newest first,
+  // before sequence `before` (0: from the newest). The log is the owner's to
+  // show the person: no consent reaches it.
+  virtual absl::StatusOr<std::vector<AuditRecord>> ListAccessLog(const Caller& caller,
+                                                                 const std::string& person_id,
+                                                                 int64_t before, int limit) = 0;
 
   // --- Units of work ----------------------------------------------------------------
 

@@ -16,9 +16,11 @@ namespace samplan::identity {
 // then runs one unit of work that reads, decides by common/access.h's rule,
 // appends the audit record and writes (with its event), and maps the result. A
 // refusal is returned after the unit of work committed, so that its audit record
-// stays; a failure to append the audit record fails the call. For persons the
-// unit of work and its decision are the repository's (CreatePerson, ReadPerson);
-// the other handlers still run theirs through IdentityRepository::Transaction.
+// stays; a failure to append the audit record fails the call. For personal data
+// — persons, consents, the access log — the unit of work and its decision are
+// the repository's guarded calls; the directory, CheckAccess, BreakGlass and the
+// supervisor's audit calls still run theirs through
+// IdentityRepository::Transaction.
 //
 // One class, its handlers in one file per resource: directory_handlers.cc
 // (municipalities, organizations, users), person_handlers.cc,

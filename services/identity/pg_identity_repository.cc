@@ -392,6 +392,29 @@ class PgIdentityStore final : public IdentityStore {
   const Outbox& outbox_;
 };
 
+// The audit record of `decision` on `request` by `caller`, for decisions that
+// are not DecideAccess's alone (a grantee, a guardian's consent missing).
+AuditEntry RecordOf(const Caller& caller, const AccessRequest& request,
+                    const AccessDecision& decision) {
+  return AuditOf(caller.principal, caller.method, request, decision, caller.now,
+                 caller.request_id);
+}
+
+// Decides `caller`'s access to the consents of `person` (nullopt: there is no
+// such person or consent) by DecideConsentAccess, with the consent's grantees.
+GuardedAccess GuardConsentAccess(const Caller& caller, const AccessRequest& request,
+                                 const std::optional<StoredPerson>& person,
+                                 const std::optional<StoredConsent>& consent) {
+  if (!person || !consent) return MissingRecordAccess(caller, request);
+  const v1::Consent& c = consent->consent;
+  GuardedAccess access;
+  access.decision =
+      DecideConsentAccess(caller.principal, request,
+                          {c.grantee_organizations().begin(), c.grantee_organizations().end()});
+  access.audit = RecordOf(caller, request, access.decision);
+  return access;
+}
+
 // Decides and audits, within `store`, `caller`'s read of `person` (nullopt: no
 // person registered under what the caller gave, `asked_for`) for `purpose`; on
 // permit sets `answer` to `view` of what the caller may see. Returns the denial
@@ -532,6 +555,171 @@ absl::StatusOr<v1::Person> PgIdentityRepository::ReadPerson(const Caller& caller
   if (!status.ok()) return status;
   if (!outcome.ok()) return outcome;
   return answer;
+}
+
+absl::StatusOr<StoredConsent> PgIdentityRepository::CreateConsent(const Caller& caller,
+                                                                  const StoredConsent& consent,
+                                                                  ConsentEventOf event_of) {
+  absl::Status outcome;
+  StoredConsent answer;
+  absl::Status status = Transaction(caller.deadline, [&](IdentityStore& store) {
+    const v1::Consent& given = consent.consent;
+    const std::optional<StoredPerson> person = store.FindPerson(consent.person_id);
+    AccessRequest access =
+        AccessTo(person, AccessAction::kCreate, given.name(), "consent", given.purpose());
+    // Only the owner records a person's consents.
+    GuardedAccess create = person ? DecideAndAudit(caller, access, AccessFacts{})
+                                  : MissingRecordAccess(caller, access);
+    if (create.decision.permitted) {
+      if (std::optional<StoredConsent> earlier = store.FindConsentByRequest(
+              caller.principal.organization, consent.create_request_id)) {
+        if (earlier->person_id != consent.person_id ||
+            earlier->consent.purpose() != given.purpose()) {
+          return InvalidField("request_id",
+                              "was already used by this organization for another consent");
+        }
+        // A retry: the consent the first call recorded, read again.
+        access.resource = earlier->consent.name();
+        access.action = AccessAction::kRead;
+        store.Audit(RecordOf(caller, access, create.decision));
+        answer = *std::move(earlier);
+        return absl::OkStatus();
+      }
+      outcome = CheckGuardianRule(given, person->birth_date, TimeOf(given.valid_from()));
+      if (!outcome.ok()) {
+        create.decision = {false, "guardian_required", ""};
+        create.audit = RecordOf(caller, access, create.decision);
+      }
+    } else {
+      outcome = StatusOf(create.decision, given.person());
+    }
+    if (!create.decision.permitted) {
+      store.Audit(create.audit);
+      return absl::OkStatus();
+    }
+    answer = consent;
+    answer.municipality = person->municipality;
+    store.InsertConsent(answer);
+    store.Audit(create.audit);
+    store.Publish(event_of(given, *person));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!outcome.ok()) return outcome;
+  return answer;
+}
+
+absl::StatusOr<StoredConsent> PgIdentityRepository::GetConsent(const Caller& caller,
+                                                               const std::string& id) {
+  absl::Status denied;
+  std::optional<StoredConsent> consent;
+  const std::string name = absl::StrCat("consents/", id);
+  absl::Status status = Transaction(caller.deadline, [&](IdentityStore& store) {
+    consent = store.FindConsent(id, false);
+    std::optional<StoredPerson> person;
+    if (consent) person = store.FindPerson(consent->person_id);
+    const AccessRequest access = AccessTo(person, AccessAction::kRead, name, "consent",
+                                          consent ? consent->consent.purpose() : "");
+    const GuardedAccess read = GuardConsentAccess(caller, access, person, consent);
+    store.Audit(read.audit);
+    denied = StatusOf(read.decision, name);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!denied.ok()) return denied;
+  return *std::move(consent);
+}
+
+absl::StatusOr<std::vector<StoredConsent>> PgIdentityRepository::ListConsents(
+    const Caller& caller, const std::string& person_id, std::optional<absl::Time> before_time,
+    const std::string& before_id, int limit) {
+  absl::Status denied;
+  std::vector<StoredConsent> page;
+  const std::string name = absl::StrCat("persons/", person_id);
+  absl::Status status = Transaction(caller.deadline, [&](IdentityStore& store) {
+    const std::optional<StoredPerson> person = store.FindPerson(person_id);
+    const AccessRequest access = AccessTo(person, AccessAction::kRead, name, "consent", "");
+    GuardedAccess list = person ? DecideAndAudit(caller, access, AccessFacts{})
+                                : MissingRecordAccess(caller, access);
+    const bool may_be_grantee = !list.decision.permitted && person &&
+                                list.decision.reason != "role" &&
+                                list.decision.reason != "other_municipality";
+    if (list.decision.permitted || may_be_grantee) {
+      // A grantee sees the consents that name it, and nothing else.
+      page = store.ListConsents(person_id,
+                                list.decision.permitted ? "" : caller.principal.organization,
+                                before_time, before_id, limit);
+      if (may_be_grantee && (!page.empty() || before_time)) {
+        list.decision = {true, "grantee", ""};
+        list.audit = RecordOf(caller, access, list.decision);
+      }
+    }
+    store.Audit(list.audit);
+    denied = StatusOf(list.decision, name);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!denied.ok()) return denied;
+  return page;
+}
+
+absl::StatusOr<StoredConsent> PgIdentityRepository::WithdrawConsent(const Caller& caller,
+                                                                    const std::string& id,
+                                                                    const std::string& reason,
+                                                                    ConsentEventOf event_of) {
+  absl::Status denied;
+  std::optional<StoredConsent> consent;
+  const std::string name = absl::StrCat("consents/", id);
+  absl::Status status = Transaction(caller.deadline, [&](IdentityStore& store) {
+    consent = store.FindConsent(id, true);
+    std::optional<StoredPerson> person;
+    if (consent) person = store.FindPerson(consent->person_id);
+    const AccessRequest access = AccessTo(person, AccessAction::kUpdate, name, "consent",
+                                          consent ? consent->consent.purpose() : "");
+    const GuardedAccess withdraw = GuardConsentAccess(caller, access, person, consent);
+    store.Audit(withdraw.audit);
+    denied = StatusOf(withdraw.decision, name);
+    if (!denied.ok()) return absl::OkStatus();
+    if (std::optional<int64_t> version =
+            store.WithdrawConsent(id, caller.now, caller.principal.user,
+                                  caller.principal.organization, reason)) {
+      v1::Consent& changed = consent->consent;
+      changed.set_version(*version);
+      changed.set_etag(absl::StrCat(*version));
+      *changed.mutable_withdraw_time() = Timestamp(absl::ToUnixMicros(caller.now));
+      changed.set_withdrawn_by_user(caller.principal.user);
+      changed.set_withdrawn_by_organization(caller.principal.organization);
+      changed.set_withdraw_reason(reason);
+      store.Publish(event_of(changed, *person));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!denied.ok()) return denied;
+  return *std::move(consent);
+}
+
+absl::StatusOr<std::vector<AuditRecord>> PgIdentityRepository::ListAccessLog(
+    const Caller& caller, const std::string& person_id, int64_t before, int limit) {
+  absl::Status denied;
+  std::vector<AuditRecord> records;
+  const std::string name = absl::StrCat("persons/", person_id);
+  absl::Status status = Transaction(caller.deadline, [&](IdentityStore& store) {
+    const std::optional<StoredPerson> person = store.FindPerson(person_id);
+    const AccessRequest access = AccessTo(person, AccessAction::kRead, name, "access_log", "");
+    // The log is the owner's to show the person: no consent reaches it.
+    const GuardedAccess read = person ? DecideAndAudit(caller, access, AccessFacts{})
+                                      : MissingRecordAccess(caller, access);
+    // Appended first: the log shows this very read.
+    store.Audit(read.audit);
+    denied = StatusOf(read.decision, name);
+    if (!denied.ok()) return absl::OkStatus();
+    records = store.AuditNewestFirst(person->name(), before, limit);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  if (!denied.ok()) return denied;
+  return records;
 }
 
 absl::Status PgIdentityRepository::Transaction(

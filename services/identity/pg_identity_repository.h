@@ -32,6 +32,20 @@ class PgIdentityRepository final : public IdentityRepository {
                                             const events::v1::Event& event) override;
   absl::StatusOr<v1::Person> ReadPerson(const Caller& caller, const PersonKey& key,
                                         const std::string& purpose, PersonView view) override;
+  absl::StatusOr<StoredConsent> CreateConsent(const Caller& caller, const StoredConsent& consent,
+                                              ConsentEventOf event_of) override;
+  absl::StatusOr<StoredConsent> GetConsent(const Caller& caller, const std::string& id) override;
+  absl::StatusOr<std::vector<StoredConsent>> ListConsents(const Caller& caller,
+                                                          const std::string& person_id,
+                                                          std::optional<absl::Time> before_time,
+                                                          const std::string& before_id,
+                                                          int limit) override;
+  absl::StatusOr<StoredConsent> WithdrawConsent(const Caller& caller, const std::string& id,
+                                                const std::string& reason,
+                                                ConsentEventOf event_of) override;
+  absl::StatusOr<std::vector<AuditRecord>> ListAccessLog(const Caller& caller,
+                                                         const std::string& person_id,
+                                                         int64_t before, int limit) override;
 
   absl::Status Transaction(absl::Time deadline,
                            absl::FunctionRef<absl::Status(IdentityStore&)> work) override;
