@@ -419,6 +419,57 @@ TEST_F(IdentityStoreTest, ConsentPermitsUntilWithdrawnOrExpiredAndOnlyWhatItCove
             1);
 }
 
+TEST_F(IdentityStoreTest, ConsentsArePagedForTheOwnerAndGranteesAndEachListingIsAudited) {
+  const v1::Person person = NewPerson(40);
+  std::vector<std::string> granted;
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    granted.push_back(Grant(person.name(), {"organizations/af"}, {"plan"}).name());
+  }
+  // Newest first, two to a page; the token carries on where the page ended.
+  v1::ListConsentsRequest list;
+  list.set_person(person.name());
+  list.set_page_size(2);
+  v1::ListConsentsResponse page;
+  ASSERT_TRUE(stub_->ListConsents(As("soc").get(), list, &page).ok());
+  ASSERT_EQ(page.consents_size(), 2);
+  EXPECT_EQ(page.consents(0).name(), granted[2]);
+  EXPECT_EQ(page.consents(1).name(), granted[1]);
+  ASSERT_FALSE(page.next_page_token().empty());
+  list.set_page_token(page.next_page_token());
+  v1::ListConsentsResponse rest;
+  ASSERT_TRUE(stub_->ListConsents(As("soc").get(), list, &rest).ok());
+  ASSERT_EQ(rest.consents_size(), 1);
+  EXPECT_EQ(rest.consents(0).name(), granted[0]);
+  EXPECT_TRUE(rest.next_page_token().empty());
+
+  // The token is bound to the person it was made for.
+  v1::ListConsentsRequest other = list;
+  other.set_person("persons/00000000-0000-4000-8000-000000000003");
+  EXPECT_EQ(stub_->ListConsents(As("soc").get(), other, &rest).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The grantee sees the consents that name it; an organization named by none
+  // is refused.
+  list.clear_page_token();
+  list.set_page_size(0);
+  ASSERT_TRUE(stub_->ListConsents(As("af").get(), list, &page).ok());
+  EXPECT_EQ(page.consents_size(), 3);
+  EXPECT_EQ(stub_->ListConsents(As("fk").get(), list, &page).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  pqxx::result records = Query(absl::StrCat(
+      "SELECT decision, reason FROM identity.audit_records WHERE action = "
+      "'identity.ListConsents' AND subject_person = '",
+      person.name(), "' ORDER BY sequence"));
+  std::vector<std::string> reasons;
+  for (const pqxx::row& row : records) {
+    reasons.push_back(absl::StrCat(row[0].as<std::string>(), ":", row[1].as<std::string>()));
+  }
+  EXPECT_EQ(reasons, (std::vector<std::string>{"permit:owner", "permit:owner", "permit:grantee",
+                                               "deny:no_consent"}));
+}
+
 TEST_F(IdentityStoreTest, ConsentIsValidatedFieldByFieldAndMinorsNeedAGuardian) {
   const v1::Person child = NewPerson(20, false, absl::ToCivilDay(clock_.Now(), absl::UTCTimeZone()) - 365 * 15);
   v1::CreateConsentRequest request;
