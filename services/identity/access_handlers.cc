@@ -34,29 +34,14 @@ grpc::Status IdentityService::CheckAccess(grpc::ServerContext* context,
           "an organization may ask only about its own access: organization must be the "
           "caller's");
     }
-    return repository_.Transaction(call.deadline, [&](IdentityStore& store) {
-      const AccessFacts facts =
-          store.ReadFacts(call.principal.organization, request->person(),
-                          request->data_category(), request->purpose(), call.now);
-      AccessRequest access;
-      access.action = AccessAction::kRead;
-      access.resource = request->person();
-      const bool registered = !facts.person_municipality.empty();
-      if (registered) access.person = request->person();
-      access.municipality = facts.person_municipality;
-      access.owner_organization = facts.person_owner;
-      access.data_category = request->data_category();
-      access.purpose = request->purpose();
-      const AccessDecision decision = registered
-                                          ? DecideAccess(call.principal, access, facts)
-                                          : NotFoundDecision(call.principal);
-      store.Audit(AuditOf(call.principal, "identity.CheckAccess", access, decision, call.now,
-                          call.request_id));
-      response->set_permitted(decision.permitted);
-      response->set_consent(decision.consent);
-      response->set_reason(CallerVisibleReason(decision));
-      return absl::OkStatus();
-    });
+    absl::StatusOr<AccessDecision> decision =
+        repository_.CheckAccess(CallerOf(call, "CheckAccess"), request->person(),
+                                request->data_category(), request->purpose());
+    if (!decision.ok()) return decision.status();
+    response->set_permitted(decision->permitted);
+    response->set_consent(decision->consent);
+    response->set_reason(CallerVisibleReason(*decision));
+    return absl::OkStatus();
   });
 }
 
@@ -76,51 +61,25 @@ grpc::Status IdentityService::BreakGlass(grpc::ServerContext* context,
     *access.mutable_create_time() = Timestamp(call.now);
     *access.mutable_expire_time() = Timestamp(call.now + *duration);
 
-    absl::Status outcome;
-    absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
-      const std::optional<StoredPerson> person = store.FindPerson(PersonIdOf(request->person()));
-      const std::optional<v1::Organization> organization =
-          store.FindOrganization(IdOf(call.principal.organization), false);
-      std::string refusal =
-          person ? BreakGlassRefusal(call.principal, organization ? &*organization : nullptr,
-                                     person->municipality)
-                 : (call.principal.HasRole("caseworker") ? "not_found" : "break_glass_role");
-      AccessRequest audited = AccessTo(person, AccessAction::kRead, access.name(),
-                                       request->data_category(), "");
-      if (!person) audited.resource = request->person();
-      const AccessDecision decision{refusal.empty(),
-                                    refusal.empty() ? "break_glass_granted" : refusal,
-                                    refusal.empty() ? access.name() : ""};
-      store.Audit(AuditOf(call.principal, "identity.BreakGlass", audited, decision, call.now,
-                          call.request_id));
-      if (!decision.permitted) {
-        outcome = absl::PermissionDeniedError(absl::StrCat(
-            "break-glass access to ", request->person(),
-            " refused: only a caseworker of a social services or health care organization "
-            "serving the person's municipality may break the glass (or there is no such "
-            "person)"));
-        return absl::OkStatus();
-      }
-      store.InsertBreakGlass(access, person->id, person->municipality);
+    const auto event_of = [&](const StoredPerson& person) {
       v1::BreakGlassGranted payload;
       payload.set_break_glass_access(access.name());
-      payload.set_person(person->name());
-      payload.set_owner_organization(person->owner_organization);
+      payload.set_person(person.name());
+      payload.set_owner_organization(person.owner_organization);
       payload.set_organization(access.organization());
       payload.set_user(access.user());
       payload.set_data_category(access.data_category());
       *payload.mutable_expire_time() = access.expire_time();
       events::v1::Event event =
-          MakeEvent("identity.break_glass.granted", person->municipality, access.name(), 1,
-                    person->name(), access.data_category(), payload, OriginOf(call));
+          MakeEvent("identity.break_glass.granted", person.municipality, access.name(), 1,
+                    person.name(), access.data_category(), payload, OriginOf(call));
       // Told to the owner and to the organization that used it, no one else.
-      event.set_owner_organization(person->owner_organization);
+      event.set_owner_organization(person.owner_organization);
       event.add_participant_organizations(access.organization());
-      store.Publish(event);
-      return absl::OkStatus();
-    });
-    if (!status.ok()) return status;
-    if (!outcome.ok()) return outcome;
+      return event;
+    };
+    absl::Status granted = repository_.BreakGlass(CallerOf(call, "BreakGlass"), access, event_of);
+    if (!granted.ok()) return granted;
     *response = std::move(access);
     return absl::OkStatus();
   });

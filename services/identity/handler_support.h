@@ -5,7 +5,6 @@
 // files uses (directory_handlers.cc, person_handlers.cc, consent_handlers.cc,
 // access_handlers.cc, audit_handlers.cc). Defined in identity_service.cc.
 
-#include <optional>
 #include <string>
 
 #include <google/protobuf/timestamp.pb.h>
@@ -18,7 +17,6 @@
 #include "common/auth.h"
 #include "common/call.h"
 #include "common/outbox.h"
-#include "services/identity/identity_repository.h"
 
 namespace samplan::identity {
 
@@ -39,10 +37,6 @@ absl::Status RequireRole(const Principal& principal, absl::string_view role);
 // or the call's when the caller sent none; INVALID_ARGUMENT naming request_id
 // when `given` is not one.
 absl::StatusOr<std::string> CreateRequestId(const std::string& given, const CallContext& call);
-
-// A decision that there is nobody to decide about: the caller's role speaks
-// first (its own fact), otherwise "not_found", which the caller never sees.
-AccessDecision NotFoundDecision(const Principal& principal);
 
 // The caller of `method` ("GetPerson") in `call`, for the repository's guarded
 // calls: what their access decisions and audit records are about.

@@ -6,12 +6,12 @@
 // together or not at all — the rule "no answer without its audit record" is a
 // property of that unit.
 //
-// Personal data — persons, consents and the access log — is read and written
-// through the repository's guarded calls, which decide access by
-// common/access.h's rule in the transaction that reads the data and append the
-// audit record there, as caseplan's repository does for plans. The directory,
-// CheckAccess, BreakGlass and the supervisor's audit calls still run their own
-// units of work (IdentityRepository::Transaction) and decide in them.
+// Personal data — persons, consents, access decisions, break-glass accesses and
+// the access log — is read and written through the repository's guarded calls,
+// which decide access by common/access.h's rule in the transaction that reads
+// the data and append the audit record there, as caseplan's repository does for
+// plans. The directory and the supervisor's audit calls, which the access rule
+// does not govern, run their own units of work (IdentityRepository::Transaction).
 
 #include <optional>
 #include <string>
@@ -82,6 +82,9 @@ struct PersonKey {
 // appended: a person that cannot be shown leaves no record of having been seen.
 using PersonView =
     absl::FunctionRef<absl::StatusOr<v1::Person>(const StoredPerson& person, bool with_contact)>;
+
+// Makes the event of a granted break-glass access to `person`.
+using BreakGlassEventOf = absl::FunctionRef<events::v1::Event(const StoredPerson& person)>;
 
 // Makes the event of a change of `consent`, a consent of `person`.
 using ConsentEventOf =
@@ -256,6 +259,22 @@ class IdentityRepository {
                                                         const std::string& reason,
                                                         ConsentEventOf event_of) = 0;
 
+  // --- Access decisions ------------------------------------------------------------
+
+  // Decides whether the caller's organization may see `data_category` of
+  // `person` ("persons/{id}") for `purpose` now, and audits the question.
+  virtual absl::StatusOr<AccessDecision> CheckAccess(const Caller& caller,
+                                                     const std::string& person,
+                                                     const std::string& data_category,
+                                                     const std::string& purpose) = 0;
+
+  // Grants `access` (its person, data category and times set) unless
+  // BreakGlassRefusal refuses the caller, stores it and publishes `event_of` it;
+  // PERMISSION_DENIED otherwise, also when there is no such person. Audited
+  // either way.
+  virtual absl::Status BreakGlass(const Caller& caller, const v1::BreakGlassAccess& access,
+                                  BreakGlassEventOf event_of) = 0;
+
   // --- The access log, guarded by the access rule ----------------------------------
 
   // Returns up to `limit` audit records of person `person_id`, newest first,
@@ -267,10 +286,10 @@ class IdentityRepository {
 
   // --- Units of work ----------------------------------------------------------------
 
-  // Runs `work` in one transaction and commits it when `work` returns OK; any
-  // other status, or a database error, rolls everything back. A handler that
-  // refuses a caller returns OK here (so the audit record of the refusal commits)
-  // and the refusal afterwards.
+  // For the calls the access rule does not govern (the directory, the
+  // supervisor's audit calls). Runs `work` in one transaction and commits it
+  // when `work` returns OK; any other status, or a database error, rolls
+  // everything back.
   virtual absl::Status Transaction(absl::Time deadline,
                                    absl::FunctionRef<absl::Status(IdentityStore&)> work) = 0;
 

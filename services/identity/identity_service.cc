@@ -49,11 +49,6 @@ absl::StatusOr<std::string> CreateRequestId(const std::string& given, const Call
   return given;
 }
 
-AccessDecision NotFoundDecision(const Principal& principal) {
-  if (!MayHandlePersonalData(principal)) return {false, "role", ""};
-  return {false, "not_found", ""};
-}
-
 Caller CallerOf(const CallContext& call, absl::string_view method) {
   return {call.principal, absl::StrCat("identity.", method), call.request_id, call.now,
           call.deadline};

@@ -17,9 +17,9 @@ namespace samplan::identity {
 // appends the audit record and writes (with its event), and maps the result. A
 // refusal is returned after the unit of work committed, so that its audit record
 // stays; a failure to append the audit record fails the call. For personal data
-// — persons, consents, the access log — the unit of work and its decision are
-// the repository's guarded calls; the directory, CheckAccess, BreakGlass and the
-// supervisor's audit calls still run theirs through
+// — persons, consents, access decisions, break-glass, the access log — the unit
+// of work and its decision are the repository's guarded calls; the directory
+// and the supervisor's audit calls run theirs through
 // IdentityRepository::Transaction.
 //
 // One class, its handlers in one file per resource: directory_handlers.cc

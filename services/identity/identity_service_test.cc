@@ -106,6 +106,14 @@ class InMemoryIdentityRepository final : public IdentityRepository {
                                                 const std::string&, ConsentEventOf) override {
     return absl::UnimplementedError("not in this tier");
   }
+  absl::StatusOr<AccessDecision> CheckAccess(const Caller&, const std::string&,
+                                             const std::string&, const std::string&) override {
+    return absl::UnimplementedError("not in this tier");
+  }
+  absl::Status BreakGlass(const Caller&, const v1::BreakGlassAccess&,
+                          BreakGlassEventOf) override {
+    return absl::UnimplementedError("not in this tier");
+  }
   absl::StatusOr<std::vector<AuditRecord>> ListAccessLog(const Caller&, const std::string&,
                                                          int64_t, int) override {
     return absl::UnimplementedError("not in this tier");

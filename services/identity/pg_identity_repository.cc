@@ -699,6 +699,67 @@ absl::StatusOr<StoredConsent> PgIdentityRepository::WithdrawConsent(const Caller
   return *std::move(consent);
 }
 
+absl::StatusOr<AccessDecision> PgIdentityRepository::CheckAccess(
+    const Caller& caller, const std::string& person, const std::string& data_category,
+    const std::string& purpose) {
+  AccessDecision decision;
+  absl::Status status = Transaction(caller.deadline, [&](IdentityStore& store) {
+    const AccessFacts facts = store.ReadFacts(caller.principal.organization, person,
+                                              data_category, purpose, caller.now);
+    AccessRequest access;
+    access.action = AccessAction::kRead;
+    access.resource = person;
+    const bool registered = !facts.person_municipality.empty();
+    if (registered) access.person = person;
+    access.municipality = facts.person_municipality;
+    access.owner_organization = facts.person_owner;
+    access.data_category = data_category;
+    access.purpose = purpose;
+    const GuardedAccess check = registered ? DecideAndAudit(caller, access, facts)
+                                           : MissingRecordAccess(caller, access);
+    store.Audit(check.audit);
+    decision = check.decision;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return decision;
+}
+
+absl::Status PgIdentityRepository::BreakGlass(const Caller& caller,
+                                              const v1::BreakGlassAccess& access,
+                                              BreakGlassEventOf event_of) {
+  absl::Status denied;
+  absl::Status status = Transaction(caller.deadline, [&](IdentityStore& store) {
+    const std::optional<StoredPerson> person = store.FindPerson(PersonIdOf(access.person()));
+    const std::optional<v1::Organization> organization =
+        store.FindOrganization(IdOf(caller.principal.organization), false);
+    const std::string refusal =
+        person ? BreakGlassRefusal(caller.principal, organization ? &*organization : nullptr,
+                                   person->municipality)
+               : (caller.principal.HasRole("caseworker") ? "not_found" : "break_glass_role");
+    AccessRequest audited =
+        AccessTo(person, AccessAction::kRead, access.name(), access.data_category(), "");
+    if (!person) audited.resource = access.person();
+    const AccessDecision decision{refusal.empty(),
+                                  refusal.empty() ? "break_glass_granted" : refusal,
+                                  refusal.empty() ? access.name() : ""};
+    store.Audit(RecordOf(caller, audited, decision));
+    if (!decision.permitted) {
+      denied = absl::PermissionDeniedError(absl::StrCat(
+          "break-glass access to ", access.person(),
+          " refused: only a caseworker of a social services or health care organization "
+          "serving the person's municipality may break the glass (or there is no such "
+          "person)"));
+      return absl::OkStatus();
+    }
+    store.InsertBreakGlass(access, person->id, person->municipality);
+    store.Publish(event_of(*person));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return denied;
+}
+
 absl::StatusOr<std::vector<AuditRecord>> PgIdentityRepository::ListAccessLog(
     const Caller& caller, const std::string& person_id, int64_t before, int limit) {
   absl::Status denied;

@@ -43,6 +43,11 @@ class PgIdentityRepository final : public IdentityRepository {
   absl::StatusOr<StoredConsent> WithdrawConsent(const Caller& caller, const std::string& id,
                                                 const std::string& reason,
                                                 ConsentEventOf event_of) override;
+  absl::StatusOr<AccessDecision> CheckAccess(const Caller& caller, const std::string& person,
+                                             const std::string& data_category,
+                                             const std::string& purpose) override;
+  absl::Status BreakGlass(const Caller& caller, const v1::BreakGlassAccess& access,
+                          BreakGlassEventOf event_of) override;
   absl::StatusOr<std::vector<AuditRecord>> ListAccessLog(const Caller& caller,
                                                          const std::string& person_id,
                                                          int64_t before, int limit) override;
