@@ -15,6 +15,8 @@
 #include "common/server.h"
 #include "common/status.h"
 #include "services/identity/personnummer.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/served_service.h"
 
 namespace samplan::identity {
 namespace {
@@ -158,9 +160,6 @@ class InMemoryIdentityRepository final : public IdentityRepository {
   std::vector<events::v1::Event> events_ ABSL_GUARDED_BY(mu_);
 };
 
-constexpr char kIssuer[] = "samplan-test";
-constexpr char kAudience[] = "samplan";
-
 // A valid personnummer, twelve digits, of someone born on 14 March 1985.
 std::string Personnummer(int serial) {
   const std::string nine = absl::StrCat("850314", 100 + serial % 900);
@@ -169,47 +168,30 @@ std::string Personnummer(int serial) {
 
 class IdentityServiceTest : public ::testing::Test {
  protected:
+  static void SetUpTestSuite() {
+    auto keys = testing::TestKeys::Create();
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    keys_ = new testing::TestKeys(*std::move(keys));
+  }
+
   void SetUp() override {
-    absl::StatusOr<KeyPairPem> keys = GenerateEs256KeyPair();
-    ASSERT_TRUE(keys.ok());
-    private_key_ = keys->private_key_pem;
-    TokenVerifierOptions options;
-    options.issuer = kIssuer;
-    options.audience = kAudience;
-    options.public_keys_pem["test"] = keys->public_key_pem;
-    auto verifier = MakeTokenVerifier(options);
-    ASSERT_TRUE(verifier.ok());
-    verifier_ = *std::move(verifier);
-    calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(5));
+    auto served = testing::ServedService::Create(keys_->VerifierOptions(), absl::Seconds(5));
+    ASSERT_TRUE(served.ok()) << served.status();
+    served_ = *std::move(served);
     auto protector = MakeIdentityNumberProtector(IdentityNumberProtector::GenerateKeyBase64(),
                                                  IdentityNumberProtector::GenerateKeyBase64());
     ASSERT_TRUE(protector.ok()) << protector.status();
     protector_ = std::make_unique<IdentityNumberProtector>(*std::move(protector));
-    service_ = std::make_unique<IdentityService>(repository_, *protector_, *calls_);
-    ServerConfig config{"127.0.0.1:0", absl::Seconds(5), absl::ZeroDuration(), absl::Seconds(1),
-                        ""};
-    auto server = GrpcServer::Start(config, {service_.get()});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    stub_ = v1::IdentityService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials()));
+    ASSERT_TRUE(
+        served_
+            ->Serve(std::make_unique<IdentityService>(repository_, *protector_, served_->calls()))
+            .ok());
+    stub_ = v1::IdentityService::NewStub(served_->NewChannel());
   }
 
   std::unique_ptr<grpc::ClientContext> As(const std::string& org,
                                           const std::string& role = "caseworker") {
-    TokenClaims claims;
-    claims.issuer = kIssuer;
-    claims.audience = kAudience;
-    claims.subject = "users/u-" + org;
-    claims.organization = "organizations/" + org;
-    claims.municipality = "1885";
-    claims.roles = {role};
-    claims.issued_at = absl::Now();
-    claims.expires_at = absl::Now() + absl::Hours(1);
-    auto context = std::make_unique<grpc::ClientContext>();
-    context->AddMetadata("authorization", "Bearer " + *MintToken(private_key_, "test", claims));
-    context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    return context;
+    return testing::CallWithToken(keys_->Token(org, role), absl::Seconds(5));
   }
 
   v1::CreatePersonRequest NewPerson(int serial) {
@@ -223,15 +205,14 @@ class IdentityServiceTest : public ::testing::Test {
     return request;
   }
 
+  static testing::TestKeys* keys_;
   InMemoryIdentityRepository repository_;
-  std::string private_key_;
-  std::unique_ptr<TokenVerifier> verifier_;
-  std::unique_ptr<CallHandler> calls_;
   std::unique_ptr<IdentityNumberProtector> protector_;
-  std::unique_ptr<IdentityService> service_;
-  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<testing::ServedService> served_;
   std::unique_ptr<v1::IdentityService::Stub> stub_;
 };
+
+testing::TestKeys* IdentityServiceTest::keys_ = nullptr;
 
 TEST_F(IdentityServiceTest, TheOwnerRegistersAPersonAndSeesEverything) {
   v1::Person created;
