@@ -27,6 +27,7 @@
 #include "services/caseplan/pg_plan_repository.h"
 #include "services/identity/pg_identity_repository.h"
 #include "tests/support/caseplan_stack.h"
+#include "tests/support/suite.h"
 #include "tests/support/events_stack.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/identity_stack.h"
@@ -69,14 +70,13 @@ bool Mentions(const std::vector<ev::DeliveredEvent>& events, const std::string& 
   });
 }
 
-class EventsSubscribeTest : public ::testing::Test {
+class EventsSubscribeTest : public testing::ServersSuite {
  protected:
   static void SetUpTestSuite() {
-    pg_ = testing::PostgresServer::Start()->release();
-    redis_ = testing::RedisServer::Start()->release();
+    ServersSuite::SetUpTestSuite();
+    if (HasFatalFailure()) return;
     dsn_ = new std::string(*pg_->CreateDatabase());
     ASSERT_TRUE(testing::MigrateIdentityAndCasePlan(*dsn_).ok());
-    keys_ = new testing::TestKeys(*testing::TestKeys::Create());
     identity_ = InProcessIdentity::Start(*dsn_, keys_->VerifierOptions(),
                                          testing::IdentityKeys::Generate())
                     ->release();
@@ -103,8 +103,7 @@ class EventsSubscribeTest : public ::testing::Test {
     for (OutboxRelay* relay : relays_) delete relay;
     delete caseplan_;
     delete identity_;
-    delete redis_;
-    delete pg_;
+    ServersSuite::TearDownTestSuite();
   }
 
   static std::string Token(const std::string& org) {
@@ -241,10 +240,7 @@ class EventsSubscribeTest : public ::testing::Test {
         .as<int64_t>();
   }
 
-  static testing::PostgresServer* pg_;
-  static testing::RedisServer* redis_;
   static std::string* dsn_;
-  static testing::TestKeys* keys_;
   static InProcessIdentity* identity_;
   static InProcessCasePlan* caseplan_;
   static std::vector<OutboxRelay*> relays_;
@@ -254,10 +250,7 @@ class EventsSubscribeTest : public ::testing::Test {
   static std::string last_consent_;
 };
 
-testing::PostgresServer* EventsSubscribeTest::pg_ = nullptr;
-testing::RedisServer* EventsSubscribeTest::redis_ = nullptr;
 std::string* EventsSubscribeTest::dsn_ = nullptr;
-testing::TestKeys* EventsSubscribeTest::keys_ = nullptr;
 InProcessIdentity* EventsSubscribeTest::identity_ = nullptr;
 InProcessCasePlan* EventsSubscribeTest::caseplan_ = nullptr;
 std::vector<OutboxRelay*> EventsSubscribeTest::relays_;

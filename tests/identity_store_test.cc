@@ -26,6 +26,7 @@
 #include "samplan/identity/v1/events.pb.h"
 #include "services/identity/personnummer.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/suite.h"
 #include "tests/support/identity_stack.h"
 #include "tests/support/servers.h"
 
@@ -44,21 +45,8 @@ google::protobuf::Timestamp At(absl::Time time) {
 
 using testing::ViolatedFields;
 
-class IdentityStoreTest : public ::testing::Test {
+class IdentityStoreTest : public testing::ServersSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto pg = PostgresServer::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = pg->release();
-    auto keys = TestKeys::Create();
-    ASSERT_TRUE(keys.ok());
-    keys_ = new TestKeys(*std::move(keys));
-  }
-  static void TearDownTestSuite() {
-    delete keys_;
-    delete pg_;
-  }
-
   void SetUp() override {
     auto dsn = pg_->CreateDatabase();
     ASSERT_TRUE(dsn.ok()) << dsn.status();
@@ -151,16 +139,12 @@ class IdentityStoreTest : public ::testing::Test {
   }
   int64_t Count(const std::string& sql) { return Query(sql)[0][0].as<int64_t>(); }
 
-  static PostgresServer* pg_;
-  static TestKeys* keys_;
   FakeClock clock_{absl::Now()};
   std::string dsn_;
   std::unique_ptr<testing::InProcessIdentity> stack_;
   std::unique_ptr<v1::IdentityService::Stub> stub_;
 };
 
-PostgresServer* IdentityStoreTest::pg_ = nullptr;
-TestKeys* IdentityStoreTest::keys_ = nullptr;
 
 TEST_F(IdentityStoreTest, CreatePersonChecksTheNumberAndStoresItSealed) {
   const std::string number = TestPersonnummer(absl::CivilDay(1985, 3, 14), 123);

@@ -33,6 +33,7 @@
 #include "services/placement/pg_placement_repository.h"
 #include "services/placement/placement_service.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/suite.h"
 #include "tests/support/identity_stack.h"
 #include "tests/support/servers.h"
 
@@ -89,25 +90,8 @@ class InProcessPlacement {
   std::unique_ptr<v1::PlacementService::Stub> stub_;
 };
 
-class PlacementStoreTest : public ::testing::Test {
+class PlacementStoreTest : public testing::ServersSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto pg = PostgresServer::Start();
-    ASSERT_TRUE(pg.ok()) << pg.status();
-    pg_ = pg->release();
-    auto redis = RedisServer::Start();
-    ASSERT_TRUE(redis.ok()) << redis.status();
-    redis_ = redis->release();
-    auto keys = TestKeys::Create();
-    ASSERT_TRUE(keys.ok());
-    keys_ = new TestKeys(*std::move(keys));
-  }
-  static void TearDownTestSuite() {
-    delete keys_;
-    delete redis_;
-    delete pg_;
-  }
-
   void SetUp() override {
     auto dsn = pg_->CreateDatabase();
     ASSERT_TRUE(dsn.ok()) << dsn.status();
@@ -281,9 +265,6 @@ class PlacementStoreTest : public ::testing::Test {
     return tx.exec(sql)[0][0].as<int64_t>();
   }
 
-  static PostgresServer* pg_;
-  static RedisServer* redis_;
-  static TestKeys* keys_;
   FakeClock clock_{absl::FromCivil(absl::CivilSecond(2027, 3, 1, 8, 0, 0), absl::UTCTimeZone())};
   std::string dsn_;
   std::unique_ptr<testing::InProcessIdentity> identity_;
@@ -294,9 +275,6 @@ class PlacementStoreTest : public ::testing::Test {
   int serial_ = 0;
 };
 
-PostgresServer* PlacementStoreTest::pg_ = nullptr;
-RedisServer* PlacementStoreTest::redis_ = nullptr;
-TestKeys* PlacementStoreTest::keys_ = nullptr;
 
 TEST_F(PlacementStoreTest, OrganizationNumberErrorsNameTheFieldAndStoreNothing) {
   v1::Employer out;
