@@ -18,7 +18,7 @@
 #include "google/rpc/status.pb.h"
 #include "services/caseplan/plan_rules.h"
 #include "tests/support/fixtures.h"
-#include "tests/support/served_service.h"
+#include "tests/support/middle_tier.h"
 
 namespace samplan::caseplan {
 namespace {
@@ -212,18 +212,11 @@ class InMemoryPlanRepository final : public PlanRepository {
   std::vector<AuditEntry> audits_ ABSL_GUARDED_BY(mu_);
 };
 
-class CasePlanServiceTest : public ::testing::Test {
+class CasePlanServiceTest : public testing::ServedServiceTest {
  protected:
-  static void SetUpTestSuite() {
-    auto keys = testing::TestKeys::Create();
-    ASSERT_TRUE(keys.ok()) << keys.status();
-    keys_ = new testing::TestKeys(*std::move(keys));
-  }
-
   void SetUp() override {
-    auto served = testing::ServedService::Create(keys_->VerifierOptions(), absl::Seconds(5));
-    ASSERT_TRUE(served.ok()) << served.status();
-    served_ = *std::move(served);
+    ServedServiceTest::SetUp();
+    if (HasFatalFailure()) return;
     repository_.GrantConsent("organizations/af");
     ASSERT_TRUE(
         served_->Serve(std::make_unique<CasePlanService>(repository_, served_->calls(), NewItemId))
@@ -258,14 +251,10 @@ class CasePlanServiceTest : public ::testing::Test {
     return plan;
   }
 
-  static testing::TestKeys* keys_;
   InMemoryPlanRepository repository_;
-  std::unique_ptr<testing::ServedService> served_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::CasePlanService::Stub> stub_;
 };
-
-testing::TestKeys* CasePlanServiceTest::keys_ = nullptr;
 
 TEST_F(CasePlanServiceTest, CreateThenGetReturnsThePlanWithVersionAndEvent) {
   v1::Plan created = CreateAs("soc");

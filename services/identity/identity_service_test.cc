@@ -16,7 +16,7 @@
 #include "common/status.h"
 #include "services/identity/personnummer.h"
 #include "tests/support/fixtures.h"
-#include "tests/support/served_service.h"
+#include "tests/support/middle_tier.h"
 
 namespace samplan::identity {
 namespace {
@@ -166,18 +166,11 @@ std::string Personnummer(int serial) {
   return absl::StrCat("19", nine, std::string(1, LuhnCheckDigit(nine)));
 }
 
-class IdentityServiceTest : public ::testing::Test {
+class IdentityServiceTest : public testing::ServedServiceTest {
  protected:
-  static void SetUpTestSuite() {
-    auto keys = testing::TestKeys::Create();
-    ASSERT_TRUE(keys.ok()) << keys.status();
-    keys_ = new testing::TestKeys(*std::move(keys));
-  }
-
   void SetUp() override {
-    auto served = testing::ServedService::Create(keys_->VerifierOptions(), absl::Seconds(5));
-    ASSERT_TRUE(served.ok()) << served.status();
-    served_ = *std::move(served);
+    ServedServiceTest::SetUp();
+    if (HasFatalFailure()) return;
     auto protector = MakeIdentityNumberProtector(IdentityNumberProtector::GenerateKeyBase64(),
                                                  IdentityNumberProtector::GenerateKeyBase64());
     ASSERT_TRUE(protector.ok()) << protector.status();
@@ -205,14 +198,10 @@ class IdentityServiceTest : public ::testing::Test {
     return request;
   }
 
-  static testing::TestKeys* keys_;
   InMemoryIdentityRepository repository_;
   std::unique_ptr<IdentityNumberProtector> protector_;
-  std::unique_ptr<testing::ServedService> served_;
   std::unique_ptr<v1::IdentityService::Stub> stub_;
 };
-
-testing::TestKeys* IdentityServiceTest::keys_ = nullptr;
 
 TEST_F(IdentityServiceTest, TheOwnerRegistersAPersonAndSeesEverything) {
   v1::Person created;

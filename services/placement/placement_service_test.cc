@@ -17,7 +17,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "tests/support/fixtures.h"
-#include "tests/support/served_service.h"
+#include "tests/support/middle_tier.h"
 
 namespace samplan::placement {
 namespace {
@@ -210,18 +210,11 @@ std::vector<std::string> Violated(const grpc::Status& status) {
   return fields;
 }
 
-class PlacementServiceTest : public ::testing::Test {
+class PlacementServiceTest : public testing::ServedServiceTest {
  protected:
-  static void SetUpTestSuite() {
-    auto keys = testing::TestKeys::Create();
-    ASSERT_TRUE(keys.ok()) << keys.status();
-    keys_ = new testing::TestKeys(*std::move(keys));
-  }
-
   void SetUp() override {
-    auto served = testing::ServedService::Create(keys_->VerifierOptions(), absl::Seconds(5));
-    ASSERT_TRUE(served.ok()) << served.status();
-    served_ = *std::move(served);
+    ServedServiceTest::SetUp();
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(served_
                     ->Serve(std::make_unique<PlacementService>(repository_, served_->calls(),
                                                                NewWorkplaceId, 90))
@@ -279,12 +272,8 @@ class PlacementServiceTest : public ::testing::Test {
   }
 
   InMemoryBank repository_;
-  static testing::TestKeys* keys_;
-  std::unique_ptr<testing::ServedService> served_;
   std::unique_ptr<v1::PlacementService::Stub> stub_;
 };
-
-testing::TestKeys* PlacementServiceTest::keys_ = nullptr;
 
 TEST_F(PlacementServiceTest, EmployerPagesFollowOnFromTheLastNameEvenWhenOneIsAddedBefore) {
   for (const char* name : {"B Bageri", "D Djurklinik", "F Frisör"}) NewEmployer(name);
