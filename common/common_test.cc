@@ -519,5 +519,17 @@ TEST(FieldMaskTest, MaskedFieldsAreReplacedWhole) {
   EXPECT_EQ(target.details_size(), 0);
 }
 
+TEST(FieldMaskTest, ChangedFieldsNamesWhatDiffersInTheOrderAsked) {
+  google::rpc::Status before;
+  before.set_code(5);
+  before.set_message("same");
+  google::rpc::Status after = before;
+  after.set_code(6);
+  after.add_details()->set_type_url("a");
+  EXPECT_EQ(ChangedFields(before, after, {"details", "message", "code"}),
+            (std::vector<std::string>{"details", "code"}));
+  EXPECT_TRUE(ChangedFields(before, before, {"details", "message", "code"}).empty());
+}
+
 }  // namespace
 }  // namespace samplan

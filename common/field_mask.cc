@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status.h"
 #include "google/protobuf/util/field_mask_util.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace samplan {
 namespace {
@@ -65,6 +66,20 @@ void ApplyUpdateMask(const google::protobuf::Message& patch, const std::vector<s
   options.set_replace_message_fields(true);
   options.set_replace_repeated_fields(true);
   google::protobuf::util::FieldMaskUtil::MergeMessageTo(patch, mask, options, &target);
+}
+
+std::vector<std::string> ChangedFields(const google::protobuf::Message& before,
+                                       const google::protobuf::Message& after,
+                                       const std::vector<std::string>& paths) {
+  std::vector<std::string> changed;
+  google::protobuf::util::MessageDifferencer differencer;
+  for (const std::string& path : paths) {
+    const google::protobuf::FieldDescriptor* field = before.GetDescriptor()->FindFieldByName(path);
+    if (field == nullptr || !differencer.CompareWithFields(before, after, {field}, {field})) {
+      changed.push_back(path);
+    }
+  }
+  return changed;
 }
 
 }  // namespace samplan

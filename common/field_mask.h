@@ -40,6 +40,13 @@ absl::StatusOr<std::vector<std::string>> ResolveUpdateMask(
 void ApplyUpdateMask(const google::protobuf::Message& patch, const std::vector<std::string>& paths,
                      google::protobuf::Message& target);
 
+// Returns those of `paths` (top-level fields) whose value differs between
+// `before` and `after`, both of one type, in the order of `paths`: what an
+// update changed, for its revision and its event.
+std::vector<std::string> ChangedFields(const google::protobuf::Message& before,
+                                       const google::protobuf::Message& after,
+                                       const std::vector<std::string>& paths);
+
 }  // namespace samplan
 
 #endif  // SAMPLAN_COMMON_FIELD_MASK_H_

@@ -328,37 +328,7 @@ absl::StatusOr<Plan> ApplyUpdate(const Plan& current, const Plan& patch,
 }
 
 std::vector<std::string> ChangedFields(const Plan& before, const Plan& after) {
-  using google::protobuf::FieldDescriptor;
-  using google::protobuf::util::MessageDifferencer;
-  const google::protobuf::Reflection* r = Plan::GetReflection();
-  auto equal = [&](const FieldDescriptor* field) {
-    if (field->is_repeated()) {
-      const int size = r->FieldSize(before, field);
-      if (size != r->FieldSize(after, field)) return false;
-      for (int i = 0; i < size; ++i) {
-        if (!MessageDifferencer::Equals(r->GetRepeatedMessage(before, field, i),
-                                        r->GetRepeatedMessage(after, field, i))) {
-          return false;
-        }
-      }
-      return true;
-    }
-    switch (field->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_MESSAGE:
-        return r->HasField(before, field) == r->HasField(after, field) &&
-               MessageDifferencer::Equals(r->GetMessage(before, field),
-                                          r->GetMessage(after, field));
-      case FieldDescriptor::CPPTYPE_ENUM:
-        return r->GetEnumValue(before, field) == r->GetEnumValue(after, field);
-      default:
-        return r->GetString(before, field) == r->GetString(after, field);
-    }
-  };
-  std::vector<std::string> changed;
-  for (const std::string& name : MutablePlanFields()) {
-    if (!equal(Plan::descriptor()->FindFieldByName(name))) changed.push_back(name);
-  }
-  return changed;
+  return samplan::ChangedFields(before, after, MutablePlanFields());
 }
 
 AccessRequest PlanAccessRequest(const Plan& plan, AccessAction action) {

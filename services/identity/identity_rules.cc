@@ -155,21 +155,6 @@ absl::StatusOr<v1::Organization> ApplyOrganizationUpdate(const v1::Organization&
   return next;
 }
 
-std::vector<std::string> ChangedFields(const google::protobuf::Message& before,
-                                       const google::protobuf::Message& after,
-                                       const std::vector<std::string>& paths) {
-  std::vector<std::string> changed;
-  for (const std::string& path : paths) {
-    const google::protobuf::FieldDescriptor* field =
-        before.GetDescriptor()->FindFieldByName(path);
-    google::protobuf::util::MessageDifferencer differencer;
-    if (field == nullptr || !differencer.CompareWithFields(before, after, {field}, {field})) {
-      changed.push_back(path);
-    }
-  }
-  return changed;
-}
-
 absl::Status ValidateUser(const v1::User& user) {
   FieldViolations v;
   CheckTextLength(v, "user.display_name", user.display_name(), 1, 200);

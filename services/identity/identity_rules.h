@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "common/access.h"
 #include "common/auth.h"
+#include "common/field_mask.h"
 #include "common/ids.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/message.h"
@@ -67,12 +68,6 @@ absl::StatusOr<v1::Organization> ApplyOrganizationUpdate(const v1::Organization&
                                                          const v1::Organization& patch,
                                                          const google::protobuf::FieldMask& mask);
 
-// Returns those of `paths` (top-level fields of one message type) whose values
-// differ between `before` and `after`, in the order of `paths`: what an update
-// changed, for its event.
-std::vector<std::string> ChangedFields(const google::protobuf::Message& before,
-                                       const google::protobuf::Message& after,
-                                       const std::vector<std::string>& paths);
 
 // Checks a user to register; INVALID_ARGUMENT naming the fields.
 absl::Status ValidateUser(const v1::User& user);
