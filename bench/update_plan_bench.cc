@@ -374,6 +374,9 @@ int main(int argc, char** argv) {
       request.mutable_plan()->set_overall_goal_description(next.overall_goal_description());
       request.mutable_update_mask()->add_paths("overall_goal_description");
       const std::string fingerprint = RequestFingerprint(request);
+      // Each update its own request id, as each call has: a request id names one
+      // change of a plan (the retry index refuses a second change under it).
+      const std::string request_id = absl::StrCat("bench-", t, "-", i);
       pqxx::work tx(connection);
       const int64_t version =
           tx.exec_prepared1(caseplan::sql::kSelectPlanForUpdate.name, id)[1].as<int64_t>();
@@ -383,12 +386,13 @@ int main(int argc, char** argv) {
       payload.add_changed_fields("overall_goal_description");
       events::v1::Event event =
           MakeEvent("caseplan.plan.updated", "1885", plan.name(), version + 1, plan.person(),
-                    "plan", payload, {"organizations/soc", "users/u-soc", "bench", absl::Now()});
+                    "plan", payload, {"organizations/soc", "users/u-soc", request_id, absl::Now()});
       pqxx::result written = tx.exec_prepared(
           caseplan::sql::kUpdatePlan.name, id, version, PgTextArray({"organizations/af"}),
           "PLAN_STATUS_ACTIVE", pqxx::binarystring(caseplan::PlanContent(next)),
           PgTimestamp(absl::Now()),
-          "users/u-soc", "organizations/soc", "bench", PgTextArray({"overall_goal_description"}),
+          "users/u-soc", "organizations/soc", request_id,
+          PgTextArray({"overall_goal_description"}),
           event.event_id(), fingerprint);
       if (written.empty()) return false;
       outbox.Append(tx, event);
@@ -396,7 +400,7 @@ int main(int argc, char** argv) {
       // identity facts needed: the lead owns the plan).
       AppendAudit(tx, {absl::Now(), "1885", "users/u-soc", "organizations/soc",
                        "caseplan.UpdatePlan", plan.name(), plan.person(), "plan", "coordination",
-                       "", "permit", "owner", "bench"});
+                       "", "permit", "owner", request_id});
       tx.commit();
       return true;
     } catch (const std::exception& e) {
