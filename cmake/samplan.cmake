@@ -71,3 +71,26 @@ function(samplan_test target)
   gtest_discover_tests(${target} TEST_PREFIX "${target}." DISCOVERY_MODE PRE_TEST
     PROPERTIES LABELS ${label} TIMEOUT ${timeout})
 endfunction()
+
+# samplan_gtest(<name> SOURCES <files>... LIBRARIES <libraries>... [INTEGRATION]):
+# a GoogleTest binary built with the project's warnings, its cases registered
+# with ctest by samplan_test().
+function(samplan_gtest name)
+  cmake_parse_arguments(ARG "INTEGRATION" "" "SOURCES;LIBRARIES" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBRARIES} GTest::gtest_main)
+  samplan_warnings(${name})
+  if(ARG_INTEGRATION)
+    samplan_test(${name} INTEGRATION)
+  else()
+    samplan_test(${name})
+  endif()
+endfunction()
+
+# samplan_service_executable(<binary> <library>): a service's binary, its main.cc
+# (wiring only) over the service's library.
+function(samplan_service_executable binary library)
+  add_executable(${binary} main.cc)
+  target_link_libraries(${binary} PRIVATE ${library})
+  samplan_warnings(${binary})
+endfunction()
