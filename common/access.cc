@@ -40,6 +40,10 @@ bool NeedsAccessFacts(const Principal& principal, const AccessRequest& request) 
          principal.organization != request.owner_organization;
 }
 
+bool RecordsHaveParticipants(absl::string_view data_category) {
+  return data_category == "plan";
+}
+
 AccessDecision DecideAccess(const Principal& principal, const AccessRequest& request,
                             const AccessFacts& facts) {
   if (!MayHandlePersonalData(principal)) return Deny("role");

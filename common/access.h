@@ -108,6 +108,12 @@ struct AccessDecision {
   bool break_glass() const { return reason == "break_glass"; }
 };
 
+// Whether the records of `data_category` name the organizations that take part
+// in them (plans): for such a record a consent serves only an organization that
+// takes part, even while none does yet. The stream decides by this for events
+// as the service does for its reads.
+bool RecordsHaveParticipants(absl::string_view data_category);
+
 // Returns whether DecideAccess needs the facts for `request`: not when the
 // caller's role, municipality or ownership of the record settles it, as for an
 // owner reading its own record — which then costs no identity query.

@@ -187,7 +187,8 @@ DeliveryQuestion AskDelivery(const Principal& principal, const v1::Event& event,
   request.person = event.person();
   request.municipality = event.municipality();
   request.owner_organization = event.owner_organization();
-  request.requires_participation = event.participant_organizations_size() > 0;
+  request.requires_participation = RecordsHaveParticipants(event.data_category()) ||
+                                   event.participant_organizations_size() > 0;
   request.participant_organizations.assign(event.participant_organizations().begin(),
                                            event.participant_organizations().end());
   request.data_category = event.data_category();

@@ -131,6 +131,19 @@ TEST(AskDeliveryTest, AParticipantNeedsTheConsentFacts) {
   EXPECT_TRUE(q.request.requires_participation);
 }
 
+TEST(AskDeliveryTest, APlanWithNoParticipantsIsTheLeadsAloneAsWithGetPlan) {
+  // GetPlan requires taking part; a consent for plans alone does not show a plan
+  // in which the organization takes no part. The stream decides the same way.
+  DeliveryQuestion q = AskDelivery(Caller("af"), PlanEvent("soc", {}), "coordination");
+  ASSERT_FALSE(q.settled.has_value());
+  EXPECT_TRUE(q.request.requires_participation);
+  AccessFacts facts;
+  facts.consent = "consents/c1";
+  const AccessDecision decision = DecideAccess(Caller("af"), q.request, facts);
+  EXPECT_FALSE(decision.permitted);
+  EXPECT_EQ(decision.reason, "not_participant");
+}
+
 TEST(AskDeliveryTest, RolesWithoutPersonalDataAndOtherMunicipalitiesSeeNothingPersonal) {
   EXPECT_EQ(*AskDelivery(Caller("soc", "manager"), PlanEvent("soc", {}), "coordination").settled,
             DeliveryForm::kSkip);
