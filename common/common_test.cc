@@ -7,11 +7,14 @@
 #include <unistd.h>
 
 #include <map>
+#include <memory>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <pqxx/except>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/access.h"
 #include "common/config.h"
 #include "common/field_mask.h"
@@ -19,6 +22,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/paging.h"
+#include "common/pg.h"
 #include "common/redis.h"
 #include "common/status.h"
 #include "common/text.h"
@@ -529,6 +533,43 @@ TEST(FieldMaskTest, ChangedFieldsNamesWhatDiffersInTheOrderAsked) {
   EXPECT_EQ(ChangedFields(before, after, {"details", "message", "code"}),
             (std::vector<std::string>{"details", "code"}));
   EXPECT_TRUE(ChangedFields(before, before, {"details", "message", "code"}).empty());
+}
+
+// A database that accepts the connection and never answers (a stalled network,
+// a hung server) must not hold the pool, or a call, forever: the connect gives up
+// within the connect timeout and the pool answers UNAVAILABLE.
+TEST(PgPoolTest, ADatabaseThatNeverAnswersIsGivenUpWithinTheConnectTimeout) {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(listener, 16), 0);  // the kernel accepts; no one ever answers
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  PgPoolOptions options;
+  options.dsn = absl::StrCat("host=127.0.0.1 port=", ntohs(address.sin_port),
+                             " user=samplan dbname=samplan");
+  options.size = 1;
+  options.connect_timeout = absl::Seconds(2);
+
+  struct Outcome {
+    absl::Notification done;
+    absl::Status status;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  const absl::Time start = absl::Now();
+  std::thread([options, outcome] {
+    absl::StatusOr<std::unique_ptr<PgPool>> pool = PgPool::Create(options);
+    outcome->status = pool.status();
+    outcome->done.Notify();
+  }).detach();
+  const bool returned = outcome->done.WaitForNotificationWithTimeout(absl::Seconds(20));
+  ASSERT_TRUE(returned) << "the pool was still connecting after 20 s";
+  EXPECT_EQ(outcome->status.code(), absl::StatusCode::kUnavailable) << outcome->status;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  close(listener);
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "common/pg.h"
 
+#include <algorithm>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -45,6 +48,17 @@ bool IsPlainIdentifier(absl::string_view name) {
   return true;
 }
 
+// Returns `dsn` with libpq's connect_timeout added, unless it sets one; both of
+// libpq's forms, "key=value ..." and a postgresql:// URI.
+std::string WithConnectTimeout(const std::string& dsn, absl::Duration timeout) {
+  if (absl::StrContains(dsn, "connect_timeout")) return dsn;
+  const int64_t seconds = std::max<int64_t>(2, absl::ToInt64Seconds(absl::Ceil(timeout, absl::Seconds(1))));
+  if (absl::StartsWith(dsn, "postgresql://") || absl::StartsWith(dsn, "postgres://")) {
+    return absl::StrCat(dsn, absl::StrContains(dsn, "?") ? "&" : "?", "connect_timeout=", seconds);
+  }
+  return absl::StrCat(dsn, " connect_timeout=", seconds);
+}
+
 absl::StatusOr<std::unique_ptr<pqxx::connection>> OpenConnection(
     const std::string& dsn, absl::string_view application_name) {
   try {
@@ -74,7 +88,9 @@ absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(PgPoolOptions options) {
   if (options.size < 1) return absl::InvalidArgumentError("pool size must be at least 1");
   std::unique_ptr<PgPool> pool(new PgPool(std::move(options)));
   absl::MutexLock lock(&pool->mu_);
-  if (absl::Status opened = pool->Open(pool->slots_[0]); !opened.ok()) return opened;
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> first = pool->Connect();
+  if (!first.ok()) return first.status();
+  pool->slots_[0].connection = *std::move(first);
   // libpqxx prepares a statement when it is first used. Preparing every one now
   // on the first connection makes a schema that is missing or older than the
   // code (another service's migrations not yet applied) stop the start, with the
@@ -91,9 +107,9 @@ absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(PgPoolOptions options) {
   return pool;
 }
 
-absl::Status PgPool::Open(Slot& slot) {
-  absl::StatusOr<std::unique_ptr<pqxx::connection>> connection =
-      OpenConnection(options_.dsn, options_.application_name);
+absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Connect() const {
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> connection = OpenConnection(
+      WithConnectTimeout(options_.dsn, options_.connect_timeout), options_.application_name);
   if (!connection.ok()) return connection.status();
   try {
     pqxx::nontransaction tx(**connection);
@@ -105,37 +121,42 @@ absl::Status PgPool::Open(Slot& slot) {
   } catch (const std::exception& e) {
     return StatusFromException(e);
   }
-  slot.connection = *std::move(connection);
-  return absl::OkStatus();
+  return connection;
 }
 
 absl::StatusOr<PgPool::Slot*> PgPool::Acquire(absl::Time deadline) {
-  absl::MutexLock lock(&mu_);
   Slot* free_slot = nullptr;
-  auto has_free = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    free_slot = nullptr;
-    for (Slot& slot : slots_) {
-      // Prefer a slot with an open connection over one that must connect.
-      if (!slot.busy && (free_slot == nullptr || (slot.connection && !free_slot->connection))) {
-        free_slot = &slot;
+  {
+    absl::MutexLock lock(&mu_);
+    auto has_free = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      free_slot = nullptr;
+      for (Slot& slot : slots_) {
+        // Prefer a slot with an open connection over one that must connect.
+        if (!slot.busy &&
+            (free_slot == nullptr || (slot.connection && !free_slot->connection))) {
+          free_slot = &slot;
+        }
       }
+      return free_slot != nullptr;
+    };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&has_free), deadline)) {
+      return absl::DeadlineExceededError(
+          "no database connection became free before the call's deadline");
     }
-    return free_slot != nullptr;
-  };
-  if (!mu_.AwaitWithDeadline(absl::Condition(&has_free), deadline)) {
-    return absl::DeadlineExceededError(
-        "no database connection became free before the call's deadline");
-  }
-  free_slot->busy = true;
-  if (free_slot->connection == nullptr || !free_slot->connection->is_open()) {
+    free_slot->busy = true;
+    if (free_slot->connection != nullptr && free_slot->connection->is_open()) return free_slot;
     free_slot->connection.reset();
-    // Connecting under the lock keeps the slot logic simple; it happens only after
-    // a failure, when other threads cannot make progress either.
-    if (absl::Status opened = Open(*free_slot); !opened.ok()) {
-      free_slot->busy = false;
-      return opened;
-    }
   }
+  // Connecting outside the lock: the slot is this thread's while busy, and the
+  // other threads go on with the connections that work while this one waits for
+  // the database (at most the connect timeout).
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> connection = Connect();
+  absl::MutexLock lock(&mu_);
+  if (!connection.ok()) {
+    free_slot->busy = false;
+    return connection.status();
+  }
+  free_slot->connection = *std::move(connection);
   return free_slot;
 }
 

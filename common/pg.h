@@ -34,6 +34,10 @@ struct PgPoolOptions {
   absl::Duration statement_timeout = absl::Seconds(10);
   std::string application_name = "samplan";
   std::vector<PreparedStatement> statements;
+  // How long opening a connection may take (libpq's connect_timeout, whole
+  // seconds, at least 2) unless the DSN sets its own: a database that accepts
+  // and never answers must not hold a call, or the pool, forever.
+  absl::Duration connect_timeout = absl::Seconds(5);
 };
 
 // A fixed number of connections shared by the threads of a server. Connections are
@@ -70,7 +74,8 @@ class PgPool {
   explicit PgPool(PgPoolOptions options);
   absl::StatusOr<Slot*> Acquire(absl::Time deadline);
   void Release(Slot* slot, bool broken);
-  absl::Status Open(Slot& slot);
+  // Opens a connection with the session settings and every statement prepared.
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect() const;
   template <typename Tx>
   absl::Status Run(absl::Time deadline,
                    absl::FunctionRef<absl::Status(pqxx::transaction_base&)> work);
