@@ -26,6 +26,8 @@ absl::string_view Metadata(const grpc::ServerContextBase* context, absl::string_
   return absl::string_view(it->second.data(), it->second.size());
 }
 
+// A request id lands in logs, audit records and the event stream: one shaped
+// like a personnummer is not used (a new one is made, as for a malformed id).
 bool IsWellFormedRequestId(absl::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {
@@ -33,7 +35,7 @@ bool IsWellFormedRequestId(absl::string_view id) {
       return false;
     }
   }
-  return true;
+  return !HoldsPersonalIdentityNumber(id);
 }
 
 // The well-formed request id the caller sent, or a new one.

@@ -45,9 +45,10 @@ class CallHandler {
 
   // Runs `body` for an authenticated caller and returns its outcome as a gRPC
   // status. A `request` whose strings hold a NUL character gets INVALID_ARGUMENT
-  // naming each such field (common/text.h) and `body` does not run. The request id is the caller's `x-request-id` when well-formed (1 to
-  // 128 characters of [A-Za-z0-9._:-]), otherwise a new UUID; it is sent back as
-  // initial metadata `x-request-id`. A call without a valid `authorization: Bearer`
+  // naming each such field (common/text.h) and `body` does not run. The request
+  // id is the caller's `x-request-id` when well-formed (1 to 128 characters of
+  // [A-Za-z0-9._:-], holding nothing shaped like a personnummer: common/ids.h),
+  // otherwise a new UUID; it is sent back as initial metadata `x-request-id`. A call without a valid `authorization: Bearer`
   // token gets UNAUTHENTICATED and `body` does not run; so does a call whose
   // deadline has already passed (DEADLINE_EXCEEDED). Streaming calls (callback
   // API) use it for their start: authentication and validation.

@@ -572,5 +572,17 @@ TEST(PgPoolTest, ADatabaseThatNeverAnswersIsGivenUpWithinTheConnectTimeout) {
   close(listener);
 }
 
+TEST(IdsTest, PersonalIdentityNumbersAreFoundInAnyText) {
+  for (const char* text : {"19850312-2387", "850312-2387", "850312+2387", "198503122387",
+                           "8503122387", "trace-19850312-2387-x", "8503722384"}) {
+    EXPECT_TRUE(HoldsPersonalIdentityNumber(text)) << text;
+  }
+  for (const char* text : {"6f1c3a4e-8b7d-4c1a-9e2f-0a1b2c3d4e5f", "trace-123", "bench-1-2",
+                           "850312-2388" /* check digit */, "851312-2385" /* month */,
+                           "85031223870" /* eleven digits */, "850312-23870", ""}) {
+    EXPECT_FALSE(HoldsPersonalIdentityNumber(text)) << text;
+  }
+}
+
 }  // namespace
 }  // namespace samplan

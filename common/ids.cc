@@ -13,8 +13,11 @@
 
 #include <array>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 
@@ -81,6 +84,57 @@ std::string RequestFingerprint(const google::protobuf::Message& request) {
 
 bool IsResourceName(absl::string_view name, absl::string_view collection) {
   return !ResourceId(name, collection).empty();
+}
+
+namespace {
+
+// `ten`: YYMMDDNNNC. A date (day or day + 60) and the Luhn check digit.
+bool IsIdentityNumberShape(absl::string_view ten) {
+  auto number = [&](size_t at) { return (ten[at] - '0') * 10 + (ten[at + 1] - '0'); };
+  const int month = number(2);
+  const int day = number(4);
+  if (month < 1 || month > 12) return false;
+  if (!((day >= 1 && day <= 31) || (day >= 61 && day <= 91))) return false;
+  int sum = 0;
+  for (size_t i = 0; i < 10; ++i) {
+    int digit = (ten[i] - '0') * (i % 2 == 0 ? 2 : 1);
+    sum += digit > 9 ? digit - 9 : digit;
+  }
+  return sum % 10 == 0;
+}
+
+}  // namespace
+
+bool HoldsPersonalIdentityNumber(absl::string_view text) {
+  // The maximal runs of digits, in order, with where each ends.
+  std::vector<std::pair<size_t, size_t>> runs;  // (start, length)
+  for (size_t i = 0; i < text.size();) {
+    if (!absl::ascii_isdigit(text[i])) {
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    while (end < text.size() && absl::ascii_isdigit(text[end])) ++end;
+    runs.emplace_back(i, end - i);
+    i = end;
+  }
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const auto [start, length] = runs[r];
+    if (length == 10 || length == 12) {
+      if (IsIdentityNumberShape(text.substr(start + length - 10, 10))) return true;
+    }
+    if ((length == 6 || length == 8) && r + 1 < runs.size()) {
+      const auto [next_start, next_length] = runs[r + 1];
+      const size_t separator = start + length;
+      if (next_start == separator + 1 && next_length == 4 &&
+          (text[separator] == '-' || text[separator] == '+')) {
+        const std::string ten = absl::StrCat(text.substr(start + length - 6, 6),
+                                             text.substr(next_start, 4));
+        if (IsIdentityNumberShape(ten)) return true;
+      }
+    }
+  }
+  return false;
 }
 
 bool IsMunicipalityCode(absl::string_view code) {

@@ -28,6 +28,13 @@ bool IsResourceName(absl::string_view name, absl::string_view collection);
 // Returns whether `code` is a kommunkod: four digits, such as "1885".
 bool IsMunicipalityCode(absl::string_view code);
 
+// Returns whether `text` holds anything shaped like a Swedish personal identity
+// number or coordination number: ten or twelve digits, or six or eight and four
+// with "-" or "+" between, whose date part is a date (day + 60 for a
+// coordination number) and whose check digit holds. Text that can carry such a
+// number (a request id, which lands in logs and audit records) is refused it.
+bool HoldsPersonalIdentityNumber(absl::string_view text);
+
 // Returns the hex SHA-256 of `request`'s deterministic serialization: two calls
 // carry the same request exactly when their fingerprints are equal (a retry with a
 // reused request id is told from a different request with it).

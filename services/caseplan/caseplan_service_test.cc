@@ -320,6 +320,26 @@ TEST_F(CasePlanServiceTest, RequestIdIsEchoed) {
   EXPECT_EQ(std::string(it->second.data(), it->second.size()), "trace-123");
 }
 
+// A request id lands in logs, audit records and events: one shaped like a
+// personnummer is replaced by a new id, as a malformed one is.
+TEST_F(CasePlanServiceTest, ARequestIdShapedLikeAPersonnummerIsNotUsed) {
+  v1::Plan created = CreateAs("soc");
+  v1::GetPlanRequest get;
+  get.set_name(created.name());
+  auto context = As(Token("soc"));
+  context->AddMetadata("x-request-id", "19850312-2387");
+  v1::Plan plan;
+  ASSERT_TRUE(stub_->GetPlan(context.get(), get, &plan).ok());
+  auto it = context->GetServerInitialMetadata().find("x-request-id");
+  ASSERT_NE(it, context->GetServerInitialMetadata().end());
+  const std::string echoed(it->second.data(), it->second.size());
+  EXPECT_NE(echoed, "19850312-2387");
+  EXPECT_TRUE(IsUuid(echoed)) << echoed;
+  for (const AuditEntry& entry : repository_.audits()) {
+    EXPECT_EQ(entry.request_id.find("850312"), std::string::npos) << entry.request_id;
+  }
+}
+
 TEST_F(CasePlanServiceTest, OtherOrganizationsCannotTellHiddenFromMissing) {
   v1::Plan created = CreateAs("soc");
   v1::GetPlanRequest hidden, missing;
