@@ -26,6 +26,7 @@
 #include "common/redis.h"
 #include "common/status.h"
 #include "common/text.h"
+#include "tests/support/fixtures.h"
 #include "google/rpc/error_details.pb.h"
 #include "common/rpc_details.h"
 #include "google/rpc/status.pb.h"
@@ -300,24 +301,6 @@ TEST(MetricsTest, ParsesLabelText) {
   EXPECT_FALSE(ParseMetricLabels("=\"x\"").ok());
 }
 
-// Returns the raw answer of GET `path` on 127.0.0.1:`port`.
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string answer;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request = "GET " + path + " HTTP/1.0\r\n\r\n";
-    (void)!send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-    char buffer[4096];
-    for (ssize_t n; (n = recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
-  }
-  close(fd);
-  return answer;
-}
-
 // Loopback only, on a port the kernel picks: no server beyond this process.
 TEST(MetricsTest, ServesTheGlobalMetricsOverHttp) {
   Metrics::Global().Describe("x_served_total", "counter", "Served.");
@@ -325,11 +308,11 @@ TEST(MetricsTest, ServesTheGlobalMetricsOverHttp) {
   auto server = MetricsServer::Start("127.0.0.1:0");
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_GT((*server)->port(), 0);
-  const std::string answer = HttpGet((*server)->port(), "/metrics");
+  const std::string answer = testing::HttpGet((*server)->port(), "/metrics");
   EXPECT_NE(answer.find(" 200 "), std::string::npos) << answer;
   EXPECT_NE(answer.find("Content-Type: text/plain"), std::string::npos) << answer;
   EXPECT_NE(answer.find("x_served_total{code=\"OK\"} 1\n"), std::string::npos) << answer;
-  EXPECT_NE(HttpGet((*server)->port(), "/other").find(" 404 "), std::string::npos);
+  EXPECT_NE(testing::HttpGet((*server)->port(), "/other").find(" 404 "), std::string::npos);
 
   // The port is taken: the second server says so instead of throwing.
   auto second = MetricsServer::Start(absl::StrCat("127.0.0.1:", (*server)->port()));

@@ -51,24 +51,6 @@ int HealthStatus(const std::shared_ptr<grpc::Channel>& channel) {
   return bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : -1;
 }
 
-// Returns the raw HTTP/1.0 answer of GET `path` on 127.0.0.1:`port`.
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string answer;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string request = "GET " + path + " HTTP/1.0\r\n\r\n";
-    (void)!send(fd, request.data(), request.size(), 0);
-    char buffer[4096];
-    for (ssize_t n; (n = recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
-  }
-  close(fd);
-  return answer;
-}
-
 // Sends `bytes` as the request of `method` and returns the answer's status.
 grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
                      const std::string& bytes, const std::string& token = "") {
@@ -296,7 +278,7 @@ TEST(ServiceProcessTest, SigtermDrainsThenExits) {
     caseplan::v1::Plan plan;
     EXPECT_EQ(stub->GetPlan(&context, get, &plan).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
-  const std::string metrics = HttpGet(metrics_port, "/metrics");
+  const std::string metrics = testing::HttpGet(metrics_port, "/metrics");
   EXPECT_NE(metrics.find("200 OK"), std::string::npos) << metrics;
   // prometheus-cpp writes each series' labels sorted by name.
   EXPECT_NE(metrics.find("# TYPE samplan_grpc_calls_total counter\n"), std::string::npos);
@@ -323,7 +305,7 @@ TEST(ServiceProcessTest, SigtermDrainsThenExits) {
             std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("samplan_outbox_oldest_event_age_seconds"), std::string::npos);
-  EXPECT_NE(HttpGet(metrics_port, "/other").find("404"), std::string::npos);
+  EXPECT_NE(testing::HttpGet(metrics_port, "/other").find("404"), std::string::npos);
 
   service->Signal(SIGTERM);
   absl::SleepFor(absl::Milliseconds(300));

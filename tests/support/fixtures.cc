@@ -1,5 +1,10 @@
 #include "tests/support/fixtures.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "google/rpc/status.pb.h"
 
 #include "google/rpc/error_details.pb.h"
@@ -74,6 +79,25 @@ std::string TestPersons::GrantConsent(const std::string& person, const std::stri
       id, person, municipality_, organization, purpose, data_category, owner_);
   tx.commit();
   return absl::StrCat("consents/", id);
+}
+
+// Returns the raw HTTP/1.0 answer of GET `path` on 127.0.0.1:`port` (empty when
+// nothing listens there).
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET " + path + " HTTP/1.0\r\n\r\n";
+    (void)!send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    char buffer[4096];
+    for (ssize_t n; (n = recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
+  }
+  close(fd);
+  return answer;
 }
 
 absl::StatusOr<TestKeys> TestKeys::Create() {

@@ -45,6 +45,10 @@ class TestKeys {
   std::string public_key_path_;
 };
 
+// Returns the raw HTTP/1.0 answer of GET `path` on 127.0.0.1:`port` (empty when
+// nothing listens there).
+std::string HttpGet(int port, const std::string& path);
+
 // One event read back from a stream.
 struct StreamedEvent {
   std::string stream_id;
