@@ -83,6 +83,15 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* EventService::Subscribe(
       if (refusing_) {
         return absl::UnavailableError("the server is stopping; reconnect with the last cursor");
       }
+      // The place is taken here, under the lock, so that subscriptions opened at
+      // once cannot pass the cap together; Forget gives it back.
+      int& open = open_by_organization_[call.principal.organization];
+      if (open >= options_.max_subscriptions_per_organization) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "this organization has ", open, " subscriptions open, the most allowed; close one, "
+            "or follow several municipalities and event types with one subscription"));
+      }
+      ++open;
     }
     subscriber = std::make_shared<Subscriber>(subscribers_env_, context, call.principal,
                                               *std::move(subscription), call.request_id,
@@ -224,6 +233,10 @@ void EventService::Forget(const Subscriber* subscriber) {
   subscribers_.erase(std::remove_if(subscribers_.begin(), subscribers_.end(),
                                     [&](const auto& s) { return s.get() == subscriber; }),
                      subscribers_.end());
+  if (auto open = open_by_organization_.find(subscriber->organization());
+      open != open_by_organization_.end() && --open->second <= 0) {
+    open_by_organization_.erase(open);
+  }
   Metrics::Global().Set("samplan_events_subscribers", static_cast<double>(subscribers_.size()));
 }
 

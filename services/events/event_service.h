@@ -24,6 +24,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -57,6 +58,10 @@ struct EventServiceOptions {
   // How long consent facts are used before they are read again (a consent change
   // on the stream forgets them at once; this bounds an expiry by time).
   absl::Duration access_ttl = absl::Seconds(5);
+  // Subscriptions one organization may have open at once (on this process):
+  // beyond it Subscribe answers RESOURCE_EXHAUSTED, so that one partner cannot
+  // hold the delivery capacity every organization shares.
+  int max_subscriptions_per_organization = 100;
 };
 
 class EventService final
@@ -100,6 +105,8 @@ class EventService final
   absl::Mutex mu_;
   std::deque<std::shared_ptr<Subscriber>> ready_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<Subscriber>> subscribers_ ABSL_GUARDED_BY(mu_);
+  // Open subscriptions (and those being opened) by organization, for the cap.
+  absl::flat_hash_map<std::string, int> open_by_organization_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool refusing_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;

@@ -375,6 +375,33 @@ TEST_F(EventServiceTest, ConsentsThatCannotBeCheckedEndTheSubscriptionBeforeTheE
   EXPECT_EQ(Versions(*resumed), std::vector<int64_t>{2});
 }
 
+// One organization cannot hold the service's delivery capacity: past its cap a
+// new subscription is refused (RESOURCE_EXHAUSTED), and one is free again as soon
+// as one of its subscriptions ends. Other organizations are not affected.
+TEST_F(EventServiceTest, AnOrganizationsOpenSubscriptionsAreCapped) {
+  options_.max_subscriptions_per_organization = 2;
+  Start();
+  auto first = Subscribe();
+  auto second = Subscribe();
+  v1::SubscribeRequest request;
+  TestSubscriber third(address_, keys_->Token("af", "partner_system"), request);
+  absl::StatusOr<grpc::Status> refused = third.WaitForEnd(absl::Seconds(5));
+  ASSERT_TRUE(refused.ok()) << "a third subscription of af was served";
+  EXPECT_EQ(refused->error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused->error_message().find("2"), std::string::npos) << refused->error_message();
+
+  TestSubscriber other(address_, keys_->Token("fk", "partner_system"), request);
+  EXPECT_TRUE(other.WaitFor(absl::Seconds(5), [](const auto& r) { return !r.empty(); }));
+
+  first.reset();  // af closes one: its place is free again
+  bool served = false;
+  for (int attempt = 0; attempt < 50 && !served; ++attempt) {
+    TestSubscriber again(address_, keys_->Token("af", "partner_system"), request);
+    served = again.WaitFor(absl::Milliseconds(200), [](const auto& r) { return !r.empty(); });
+  }
+  EXPECT_TRUE(served);
+}
+
 TEST_F(EventServiceTest, ListEventsPagesAreSizedByTheCommonRule) {
   Start();
   for (int v = 1; v <= 1500; ++v) streams_.Append(v);

@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
     config.hub_buffer = static_cast<size_t>(env.Int("SAMPLAN_EVENTS_BUFFER", 10000, 100, 10000000));
     config.access_ttl =
         env.Duration("SAMPLAN_EVENTS_ACCESS_TTL", absl::Seconds(5), absl::Milliseconds(10));
+    config.max_subscriptions_per_organization =
+        env.Int("SAMPLAN_EVENTS_MAX_SUBSCRIPTIONS_PER_ORGANIZATION", 100, 1, 100000);
   };
   definition.statements = [](const Outbox&) { return AccessStatements(); };
   definition.build = [](PgPool& pool, const Outbox&, const CallHandler& calls)

@@ -85,6 +85,9 @@ class Subscriber final : public StreamListener, public std::enable_shared_from_t
   // Sets the reactor, before the subscriber is first scheduled.
   void set_reactor(Reactor* reactor);
 
+  // The subscribing organization.
+  const std::string& organization() const { return principal_.organization; }
+
   // StreamListener: called on a hub's thread with the hub locked; queues.
   void OnEvents(const std::vector<StoredEventPtr>& events) override;
 
