@@ -478,8 +478,10 @@ TEST(FieldMaskTest, OneRuleForStarOutputOnlyImmutableAndUnknownPaths) {
   };
   EXPECT_EQ(*resolve({"*"}), (std::vector<std::string>{"message", "details"}));
   EXPECT_EQ(*resolve({"details", "code", "details"}), std::vector<std::string>{"details"});
+  // Only output-only paths: ignored, so nothing changes (and nothing is refused).
+  EXPECT_EQ(*resolve({"code"}), std::vector<std::string>{});
   for (const std::vector<std::string>& refused :
-       std::vector<std::vector<std::string>>{{}, {"code"}, {"nope"}, {"*", "message"}}) {
+       std::vector<std::vector<std::string>>{{}, {"nope"}, {"*", "message"}}) {
     EXPECT_EQ(Violated(resolve(refused).status()),
               std::vector<std::string>{"update_mask"});
   }

@@ -52,10 +52,7 @@ absl::StatusOr<std::vector<std::string>> ResolveUpdateMask(
   for (const std::string& field : fields.updatable) {
     if (Contains(wanted, field)) paths.push_back(field);
   }
-  if (paths.empty()) {
-    return InvalidField("update_mask", "names only fields the server sets; name a field to change");
-  }
-  return paths;
+  return paths;  // empty when the mask named only output-only fields: no change
 }
 
 void ApplyUpdateMask(const google::protobuf::Message& patch, const std::vector<std::string>& paths,

@@ -6,7 +6,8 @@
 // - The mask is required: an update names what it changes. "*" alone means every
 //   field the caller may change.
 // - A path of an output-only field (name, version, etag, times, ...) is ignored:
-//   tools that build a mask from a diff of the whole resource include them.
+//   tools that build a mask from a diff of the whole resource include them. A
+//   mask of nothing else changes nothing.
 // - A path of a field that exists but cannot be changed, or of no field at all,
 //   is refused, each as a violation of `update_mask` that says which.
 // - A field in the mask is replaced whole by the request's value: a message or
@@ -30,7 +31,8 @@ struct UpdatableFields {
 };
 
 // Returns the fields to change (in the order of `fields.updatable`, without
-// duplicates), or INVALID_ARGUMENT naming update_mask.
+// duplicates; none when the mask names only output-only fields), or
+// INVALID_ARGUMENT naming update_mask.
 absl::StatusOr<std::vector<std::string>> ResolveUpdateMask(
     const google::protobuf::FieldMask& mask, const google::protobuf::Descriptor& type,
     const UpdatableFields& fields);
@@ -39,6 +41,20 @@ absl::StatusOr<std::vector<std::string>> ResolveUpdateMask(
 // in `target` with its value in `patch`; both are of one type.
 void ApplyUpdateMask(const google::protobuf::Message& patch, const std::vector<std::string>& paths,
                      google::protobuf::Message& target);
+
+// Returns `current` with the fields `mask` names taken whole from `patch`, by the
+// rule above; INVALID_ARGUMENT naming update_mask for a mask it refuses.
+template <typename Message>
+absl::StatusOr<Message> ApplyMaskedUpdate(const Message& current, const Message& patch,
+                                          const google::protobuf::FieldMask& mask,
+                                          const UpdatableFields& fields) {
+  absl::StatusOr<std::vector<std::string>> paths =
+      ResolveUpdateMask(mask, *Message::descriptor(), fields);
+  if (!paths.ok()) return paths.status();
+  Message next = current;
+  ApplyUpdateMask(patch, *paths, next);
+  return next;
+}
 
 // Returns those of `paths` (top-level fields) whose value differs between
 // `before` and `after`, both of one type, in the order of `paths`: what an

@@ -312,12 +312,10 @@ absl::StatusOr<Plan> ApplyUpdate(const Plan& current, const Plan& patch,
       MutablePlanFields(),
       {"name", "municipality", "lead_organization", "create_time", "update_time", "version",
        "etag"}};
-  absl::StatusOr<std::vector<std::string>> paths =
-      ResolveUpdateMask(mask, *Plan::descriptor(), kFields);
-  if (!paths.ok()) return paths.status();
+  absl::StatusOr<Plan> masked = ApplyMaskedUpdate(current, patch, mask, kFields);
+  if (!masked.ok()) return masked.status();
   FieldViolations v;
-  Plan next = current;
-  ApplyUpdateMask(patch, *paths, next);
+  Plan next = *std::move(masked);
   AssignIds(next, new_id);
   MergeNotes(&current, next, caller, now, new_id, v);
   for (auto& [field, description] : FieldViolationsOf(ValidatePlan(next))) {

@@ -187,6 +187,14 @@ TEST_F(ApplyUpdateTest, OutputOnlyFieldsInTheMaskAreIgnored) {
   EXPECT_EQ(ChangedFields(current_, *next), std::vector<std::string>{"status"});
 }
 
+TEST_F(ApplyUpdateTest, AMaskOfOnlyOutputOnlyFieldsChangesNothing) {
+  Plan patch = current_;
+  patch.set_etag("whatever");
+  absl::StatusOr<Plan> next = Apply(patch, {"etag", "version"});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_TRUE(ChangedFields(current_, *next).empty());
+}
+
 TEST(PlanForCreateTest, IdentityNumbersAreNoPersonIds) {
   for (const char* person : {"persons/199001011234", "persons/900101-1234",
                              "persons/19900101-1234", "persons/900101+1234"}) {

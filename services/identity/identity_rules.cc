@@ -147,12 +147,7 @@ absl::StatusOr<v1::Organization> ApplyOrganizationUpdate(const v1::Organization&
   static const UpdatableFields* const kFields = new UpdatableFields{
       UpdatableOrganizationFields(),
       {"name", "version", "etag", "create_time", "update_time"}};
-  absl::StatusOr<std::vector<std::string>> paths =
-      ResolveUpdateMask(mask, *v1::Organization::descriptor(), *kFields);
-  if (!paths.ok()) return paths.status();
-  v1::Organization next = current;
-  ApplyUpdateMask(patch, *paths, next);
-  return next;
+  return ApplyMaskedUpdate(current, patch, mask, *kFields);
 }
 
 absl::Status ValidateUser(const v1::User& user) {

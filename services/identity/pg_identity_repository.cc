@@ -415,6 +415,22 @@ GuardedAccess GuardConsentAccess(const Caller& caller, const AccessRequest& requ
   return access;
 }
 
+// Reads consent `id` (locked for the change when `action` is kUpdate) and its
+// person, decides `caller`'s `action` on it and appends the audit record, within
+// `store`. Returns the denial to answer with once the record has committed.
+absl::Status GuardConsent(IdentityStore& store, const Caller& caller, const std::string& id,
+                          AccessAction action, std::optional<StoredConsent>& consent,
+                          std::optional<StoredPerson>& person) {
+  const std::string name = absl::StrCat("consents/", id);
+  consent = store.FindConsent(id, action == AccessAction::kUpdate);
+  if (consent) person = store.FindPerson(consent->person_id);
+  const AccessRequest access =
+      AccessTo(person, action, name, "consent", consent ? consent->consent.purpose() : "");
+  const GuardedAccess guarded = GuardConsentAccess(caller, access, person, consent);
+  store.Audit(guarded.audit);
+  return StatusOf(guarded.decision, name);
+}
+
 // Decides and audits, within `store`, `caller`'s read of `person` (nullopt: no
 // person registered under what the caller gave, `asked_for`) for `purpose`; on
 // permit sets `answer` to `view` of what the caller may see. Returns the denial
@@ -613,16 +629,9 @@ absl::StatusOr<StoredConsent> PgIdentityRepository::GetConsent(const Caller& cal
                                                                const std::string& id) {
   absl::Status denied;
   std::optional<StoredConsent> consent;
-  const std::string name = absl::StrCat("consents/", id);
   absl::Status status = Transaction(caller.deadline, [&](IdentityStore& store) {
-    consent = store.FindConsent(id, false);
     std::optional<StoredPerson> person;
-    if (consent) person = store.FindPerson(consent->person_id);
-    const AccessRequest access = AccessTo(person, AccessAction::kRead, name, "consent",
-                                          consent ? consent->consent.purpose() : "");
-    const GuardedAccess read = GuardConsentAccess(caller, access, person, consent);
-    store.Audit(read.audit);
-    denied = StatusOf(read.decision, name);
+    denied = GuardConsent(store, caller, id, AccessAction::kRead, consent, person);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -669,16 +678,9 @@ absl::StatusOr<StoredConsent> PgIdentityRepository::WithdrawConsent(const Caller
                                                                     ConsentEventOf event_of) {
   absl::Status denied;
   std::optional<StoredConsent> consent;
-  const std::string name = absl::StrCat("consents/", id);
   absl::Status status = Transaction(caller.deadline, [&](IdentityStore& store) {
-    consent = store.FindConsent(id, true);
     std::optional<StoredPerson> person;
-    if (consent) person = store.FindPerson(consent->person_id);
-    const AccessRequest access = AccessTo(person, AccessAction::kUpdate, name, "consent",
-                                          consent ? consent->consent.purpose() : "");
-    const GuardedAccess withdraw = GuardConsentAccess(caller, access, person, consent);
-    store.Audit(withdraw.audit);
-    denied = StatusOf(withdraw.decision, name);
+    denied = GuardConsent(store, caller, id, AccessAction::kUpdate, consent, person);
     if (!denied.ok()) return absl::OkStatus();
     if (std::optional<int64_t> version =
             store.WithdrawConsent(id, caller.now, caller.principal.user,

@@ -70,22 +70,6 @@ absl::Status NormalizeContact(v1::Contact& contact, absl::Time now);
 const UpdatableFields& EmployerFields();
 const UpdatableFields& PlacementFields();
 
-// Returns `current` with the fields `mask` names taken whole from `patch`, by the
-// one rule for update masks (common/field_mask.h): "*" is every field in
-// `fields.updatable`, output-only paths are ignored, other paths are refused as
-// violations of "update_mask"; an empty mask is refused too.
-template <typename Message>
-absl::StatusOr<Message> ApplyUpdate(const Message& current, const Message& patch,
-                                    const google::protobuf::FieldMask& mask,
-                                    const UpdatableFields& fields) {
-  absl::StatusOr<std::vector<std::string>> paths =
-      ResolveUpdateMask(mask, *Message::descriptor(), fields);
-  if (!paths.ok()) return paths.status();
-  Message next = current;
-  ApplyUpdateMask(patch, *paths, next);
-  return next;
-}
-
 // ---- Agreements
 
 // Validates the agreement a CreateAgreement asks for, against its placement,

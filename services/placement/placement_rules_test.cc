@@ -203,7 +203,7 @@ TEST(PlacementUpdateTest, OutputOnlyPathsAreIgnored) {
   patch.set_seats(3);
   patch.set_seats_taken(0);  // a client that sends back what it read
   patch.set_etag("4");
-  absl::StatusOr<v1::Placement> next = ApplyUpdate(
+  absl::StatusOr<v1::Placement> next = ApplyMaskedUpdate(
       StoredPlacement(), patch, Mask({"seats", "seats_taken", "etag"}), PlacementFields());
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->seats(), 3);
@@ -215,9 +215,9 @@ TEST(PlacementUpdateTest, ImmutableAndUnknownPathsAreRefusedNamingUpdateMask) {
   v1::Placement patch;
   patch.set_employer("employers/2c0c8a52-3f4e-4d8a-9a51-0f6f7f3f2a10");
   absl::StatusOr<v1::Placement> next =
-      ApplyUpdate(StoredPlacement(), patch, Mask({"employer", "no_such_field"}), PlacementFields());
+      ApplyMaskedUpdate(StoredPlacement(), patch, Mask({"employer", "no_such_field"}), PlacementFields());
   EXPECT_EQ(Fields(next.status()), (std::vector<std::string>{"update_mask", "update_mask"}));
-  EXPECT_EQ(Fields(ApplyUpdate(StoredPlacement(), patch, FieldMask(), PlacementFields()).status()),
+  EXPECT_EQ(Fields(ApplyMaskedUpdate(StoredPlacement(), patch, FieldMask(), PlacementFields()).status()),
             std::vector<std::string>{"update_mask"});
 }
 
@@ -227,7 +227,7 @@ TEST(PlacementUpdateTest, StarReplacesEveryUpdatableFieldAndNothingElse) {
   patch.set_employer("employers/2c0c8a52-3f4e-4d8a-9a51-0f6f7f3f2a10");
   patch.set_industry("bygg");
   absl::StatusOr<v1::Placement> next =
-      ApplyUpdate(StoredPlacement(), patch, Mask({"*"}), PlacementFields());
+      ApplyMaskedUpdate(StoredPlacement(), patch, Mask({"*"}), PlacementFields());
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->title(), "Lager");
   EXPECT_EQ(next->workplace(), "");  // replaced whole by the request's (empty) value

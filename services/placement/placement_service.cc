@@ -233,7 +233,7 @@ grpc::Status PlacementService::UpdateEmployer(Context* context,
         return StaleEtag(current.name());
       }
       absl::StatusOr<v1::Employer> next =
-          ApplyUpdate(current, request->employer(), request->update_mask(), EmployerFields());
+          ApplyMaskedUpdate(current, request->employer(), request->update_mask(), EmployerFields());
       if (!next.ok()) return next.status();
       if (absl::Status valid = NormalizeEmployer(*next, Today(call.now), new_id_); !valid.ok()) {
         return valid;
@@ -421,7 +421,7 @@ grpc::Status PlacementService::UpdatePlacement(Context* context,
       if (!request->placement().etag().empty() && request->placement().etag() != current.etag()) {
         return StaleEtag(current.name());
       }
-      absl::StatusOr<v1::Placement> next = ApplyUpdate(
+      absl::StatusOr<v1::Placement> next = ApplyMaskedUpdate(
           current, request->placement(), request->update_mask(), PlacementFields());
       if (!next.ok()) return next.status();
       if (absl::Status valid = NormalizePlacement(*next, employer); !valid.ok()) return valid;
