@@ -694,6 +694,88 @@ TEST_F(IdentityStoreTest, BreakGlassOnlyForSocialServicesOrHealthCareWithAReason
   EXPECT_EQ(envelope.data_category(), "health");
 }
 
+// Break-glass eligibility rests on an organization's kind, so a municipality's
+// administrator must not be able to widen it: vux's caseworkers stay unable to
+// break the glass whatever the administrator sends. What it may change is
+// audited and announced.
+TEST_F(IdentityStoreTest, AnAdministratorCannotMakeAnOrganizationEligibleToBreakTheGlass) {
+  const std::string admin = Token("kommunen", "administrator");
+  ASSERT_TRUE(testing::EnsureOrganization(*stub_, admin, "vux",
+                                          v1::ORGANIZATION_KIND_ADULT_EDUCATION)
+                  .ok());
+  ASSERT_TRUE(testing::EnsureMunicipality(*stub_, admin, "1880").ok());
+  const v1::Person person = NewPerson(90);
+
+  v1::UpdateOrganizationRequest widen;
+  widen.mutable_organization()->set_name("organizations/vux");
+  widen.mutable_organization()->set_kind(v1::ORGANIZATION_KIND_SOCIAL_SERVICES);
+  widen.mutable_update_mask()->add_paths("kind");
+  v1::Organization updated;
+  grpc::Status status =
+      stub_->UpdateOrganization(CallWithToken(admin).get(), widen, &updated);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  widen.mutable_organization()->set_kind(v1::ORGANIZATION_KIND_HEALTH_CARE);
+  EXPECT_EQ(stub_->UpdateOrganization(CallWithToken(admin).get(), widen, &updated).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // "*" is no way around it.
+  v1::GetOrganizationRequest get;
+  get.set_name("organizations/vux");
+  v1::Organization vux;
+  ASSERT_TRUE(stub_->GetOrganization(CallWithToken(admin).get(), get, &vux).ok());
+  v1::UpdateOrganizationRequest everything;
+  *everything.mutable_organization() = vux;
+  everything.mutable_organization()->set_kind(v1::ORGANIZATION_KIND_SOCIAL_SERVICES);
+  everything.mutable_update_mask()->add_paths("*");
+  EXPECT_EQ(
+      stub_->UpdateOrganization(CallWithToken(admin).get(), everything, &updated).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+
+  // So vux still may not break the glass.
+  v1::BreakGlassRequest glass;
+  glass.set_person(person.name());
+  glass.set_data_category("health");
+  glass.set_reason("Found unconscious at the workplace, ambulance on its way");
+  v1::BreakGlassAccess access;
+  EXPECT_EQ(stub_->BreakGlass(As("vux").get(), glass, &access).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(stub_->GetOrganization(CallWithToken(admin).get(), get, &vux).ok());
+  EXPECT_EQ(vux.kind(), v1::ORGANIZATION_KIND_ADULT_EDUCATION);
+  EXPECT_EQ(vux.version(), 1);
+
+  // Nor may it touch what other municipalities rely on: af serves both, and the
+  // administrator of 1885 neither adds nor removes 1880 for it.
+  ASSERT_TRUE(testing::EnsureOrganization(*stub_, admin, "af-both",
+                                          v1::ORGANIZATION_KIND_EMPLOYMENT_SERVICE)
+                  .ok());
+  v1::UpdateOrganizationRequest spread;
+  spread.mutable_organization()->set_name("organizations/af-both");
+  spread.mutable_organization()->add_municipalities("1885");
+  spread.mutable_organization()->add_municipalities("1880");
+  spread.mutable_update_mask()->add_paths("municipalities");
+  EXPECT_EQ(stub_->UpdateOrganization(CallWithToken(admin).get(), spread, &updated).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  // A kind that gives no more may be corrected; the change is audited and announced.
+  v1::UpdateOrganizationRequest narrow;
+  narrow.mutable_organization()->set_name("organizations/vux");
+  narrow.mutable_organization()->set_kind(v1::ORGANIZATION_KIND_SCHOOL);
+  narrow.mutable_update_mask()->add_paths("kind");
+  status = stub_->UpdateOrganization(CallWithToken(admin).get(), narrow, &updated);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(updated.kind(), v1::ORGANIZATION_KIND_SCHOOL);
+  EXPECT_EQ(Count("SELECT count(*) FROM identity.audit_records WHERE "
+                  "action = 'identity.UpdateOrganization' AND resource = 'organizations/vux' "
+                  "AND decision = 'permit' AND reason = 'kind_changed'"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM identity.audit_records WHERE "
+                  "action = 'identity.UpdateOrganization' AND resource = 'organizations/vux' "
+                  "AND decision = 'deny' AND reason = 'kind_widens_break_glass'"),
+            3);
+  EXPECT_EQ(Count("SELECT count(*) FROM identity.outbox WHERE "
+                  "event_type = 'identity.organization.updated' AND aggregate = 'organizations/vux'"),
+            1);
+}
+
 TEST_F(IdentityStoreTest, ReviewFlagsRefusalsBreakGlassAndVolume) {
   const absl::Time start = clock_.Now();
   std::vector<v1::Person> persons;

@@ -35,6 +35,35 @@ void PublishOrganization(IdentityStore& store, absl::string_view type,
   }
 }
 
+// The audit record of an administrator's change to the directory that the
+// access rule relies on. It names no person, so it goes to the chain of none.
+AuditEntry DirectoryAudit(const CallContext& call, absl::string_view action,
+                          absl::string_view resource, bool permitted, absl::string_view reason) {
+  AuditEntry entry;
+  entry.time = call.now;
+  entry.municipality = call.principal.municipality;
+  entry.actor_user = call.principal.user;
+  entry.actor_organization = call.principal.organization;
+  entry.action = std::string(action);
+  entry.resource = std::string(resource);
+  entry.decision = permitted ? "permit" : "deny";
+  entry.reason = std::string(reason);
+  entry.request_id = call.request_id;
+  return entry;
+}
+
+std::string OrganizationRefusalMessage(absl::string_view refusal) {
+  if (refusal == "kind_widens_break_glass") {
+    return "an organization gets a kind whose caseworkers may break the glass only when it "
+           "is registered; register a new organization for that";
+  }
+  if (refusal == "shared_organization_kind") {
+    return "the organization serves other municipalities too; its kind is not one "
+           "municipality's to change";
+  }
+  return "an administrator adds or removes only its own municipality";
+}
+
 }  // namespace
 
 grpc::Status IdentityService::CreateMunicipality(grpc::ServerContext* context,
@@ -231,6 +260,7 @@ grpc::Status IdentityService::UpdateOrganization(grpc::ServerContext* context,
     const std::string id(ResourceId(request->organization().name(), "organizations"));
     if (id.empty()) return InvalidField("organization.name", "must be organizations/{id}");
     v1::Organization stored;
+    absl::Status denied;
     absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
       std::optional<v1::Organization> current = store.FindOrganization(id, true);
       if (!current) {
@@ -269,6 +299,20 @@ grpc::Status IdentityService::UpdateOrganization(grpc::ServerContext* context,
                             absl::StrCat("names a municipality that is not registered: ",
                                          unknown.front()));
       }
+      // The access rule trusts an organization's kind and municipalities: a
+      // refusal is audited and committed, a change of kind audited beside its event.
+      const std::string refusal =
+          OrganizationChangeRefusal(*current, *next, call.principal.municipality);
+      const bool kind_changed = next->kind() != current->kind();
+      if (!refusal.empty() || kind_changed) {
+        store.Audit(DirectoryAudit(call, "identity.UpdateOrganization", current->name(),
+                                   refusal.empty(), refusal.empty() ? "kind_changed" : refusal));
+      }
+      if (!refusal.empty()) {
+        denied = absl::PermissionDeniedError(OrganizationRefusalMessage(refusal));
+        stored = *std::move(current);
+        return absl::OkStatus();
+      }
       next->set_version(store.UpdateOrganization(id, *next, call.now));
       next->set_etag(absl::StrCat(next->version()));
       *next->mutable_update_time() = Timestamp(call.now);
@@ -277,6 +321,7 @@ grpc::Status IdentityService::UpdateOrganization(grpc::ServerContext* context,
       return absl::OkStatus();
     });
     if (!status.ok()) return status;
+    if (!denied.ok()) return denied;
     *response = std::move(stored);
     return absl::OkStatus();
   });

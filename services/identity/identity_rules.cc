@@ -336,12 +336,40 @@ absl::StatusOr<absl::Duration> ValidateBreakGlass(const v1::BreakGlassRequest& r
   return duration;
 }
 
+bool KindMayBreakTheGlass(v1::OrganizationKind kind) {
+  return kind == v1::ORGANIZATION_KIND_SOCIAL_SERVICES ||
+         kind == v1::ORGANIZATION_KIND_HEALTH_CARE;
+}
+
+std::string OrganizationChangeRefusal(const v1::Organization& current,
+                                      const v1::Organization& next,
+                                      absl::string_view municipality) {
+  if (next.kind() != current.kind()) {
+    if (KindMayBreakTheGlass(next.kind()) && !KindMayBreakTheGlass(current.kind())) {
+      return "kind_widens_break_glass";
+    }
+    for (const std::string& served : current.municipalities()) {
+      if (served != municipality) return "shared_organization_kind";
+    }
+  }
+  const auto contains = [](const v1::Organization& organization, absl::string_view code) {
+    const auto& served = organization.municipalities();
+    return std::find(served.begin(), served.end(), code) != served.end();
+  };
+  for (const std::string& code : next.municipalities()) {
+    if (code != municipality && !contains(current, code)) return "other_municipality";
+  }
+  for (const std::string& code : current.municipalities()) {
+    if (code != municipality && !contains(next, code)) return "other_municipality";
+  }
+  return "";
+}
+
 std::string BreakGlassRefusal(const Principal& principal, const v1::Organization* organization,
                               absl::string_view person_municipality) {
   if (!principal.HasRole("caseworker")) return "break_glass_role";
   if (organization == nullptr) return "break_glass_unknown_organization";
-  if (organization->kind() != v1::ORGANIZATION_KIND_SOCIAL_SERVICES &&
-      organization->kind() != v1::ORGANIZATION_KIND_HEALTH_CARE) {
+  if (!KindMayBreakTheGlass(organization->kind())) {
     return "break_glass_organization_kind";
   }
   if (principal.municipality != person_municipality) return "other_municipality";

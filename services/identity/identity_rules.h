@@ -69,6 +69,24 @@ absl::StatusOr<v1::Organization> ApplyOrganizationUpdate(const v1::Organization&
                                                          const google::protobuf::FieldMask& mask);
 
 
+// Whether caseworkers of an organization of `kind` may break the glass
+// (SOCIAL_SERVICES and HEALTH_CARE): the access rule trusts this, so it is given
+// at registration and never gained by an update.
+bool KindMayBreakTheGlass(v1::OrganizationKind kind);
+
+// Returns why an administrator acting in `municipality` may not change
+// `current` into `next`, or an empty string when it may. The rule protects what
+// others rely on:
+//   kind_widens_break_glass   the new kind may break the glass and the old one
+//                             may not;
+//   shared_organization_kind  the kind of an organization that also serves
+//                             other municipalities (theirs to rely on);
+//   other_municipality        a municipality other than the caller's own added
+//                             to or removed from the organization.
+std::string OrganizationChangeRefusal(const v1::Organization& current,
+                                      const v1::Organization& next,
+                                      absl::string_view municipality);
+
 // Checks a user to register; INVALID_ARGUMENT naming the fields.
 absl::Status ValidateUser(const v1::User& user);
 

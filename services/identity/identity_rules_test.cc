@@ -145,6 +145,41 @@ TEST(BreakGlassRulesTest, OnlyCaseworkersOfSocialServicesOrHealthCareInTheMunici
             "other_municipality");
 }
 
+TEST(DirectoryRulesTest, AnUpdateNeverWidensBreakGlassNorTouchesOtherMunicipalities) {
+  const v1::Organization vux = OrganizationOf(v1::ORGANIZATION_KIND_ADULT_EDUCATION);
+  v1::Organization next = vux;
+  next.set_kind(v1::ORGANIZATION_KIND_SOCIAL_SERVICES);
+  EXPECT_EQ(OrganizationChangeRefusal(vux, next, "1885"), "kind_widens_break_glass");
+  next.set_kind(v1::ORGANIZATION_KIND_HEALTH_CARE);
+  EXPECT_EQ(OrganizationChangeRefusal(vux, next, "1885"), "kind_widens_break_glass");
+  // Between kinds that may not break the glass, or away from one that may.
+  next.set_kind(v1::ORGANIZATION_KIND_SCHOOL);
+  EXPECT_EQ(OrganizationChangeRefusal(vux, next, "1885"), "");
+  const v1::Organization social = OrganizationOf(v1::ORGANIZATION_KIND_SOCIAL_SERVICES);
+  next = social;
+  next.set_kind(v1::ORGANIZATION_KIND_HEALTH_CARE);  // both may: nothing gained
+  EXPECT_EQ(OrganizationChangeRefusal(social, next, "1885"), "");
+  next.set_kind(v1::ORGANIZATION_KIND_OTHER);
+  EXPECT_EQ(OrganizationChangeRefusal(social, next, "1885"), "");
+
+  // An organization that serves 1880 too: its kind is not 1885's to change,
+  // and 1885 adds or removes only itself.
+  v1::Organization shared = OrganizationOf(v1::ORGANIZATION_KIND_EMPLOYMENT_SERVICE);
+  shared.add_municipalities("1880");
+  next = shared;
+  next.set_kind(v1::ORGANIZATION_KIND_OTHER);
+  EXPECT_EQ(OrganizationChangeRefusal(shared, next, "1885"), "shared_organization_kind");
+  next = shared;
+  next.mutable_municipalities()->RemoveLast();
+  EXPECT_EQ(OrganizationChangeRefusal(shared, next, "1885"), "other_municipality");
+  next = vux;
+  next.add_municipalities("0180");
+  EXPECT_EQ(OrganizationChangeRefusal(vux, next, "1885"), "other_municipality");
+  next = shared;
+  next.set_display_name("Arbetsförmedlingen Bergslagen");
+  EXPECT_EQ(OrganizationChangeRefusal(shared, next, "1885"), "");
+}
+
 TEST(BreakGlassRulesTest, ReasonIsMandatoryAndDurationBounded) {
   v1::BreakGlassRequest request;
   request.set_person("persons/0b6f1f39-5a4c-4f6e-9d0c-2f6c3c1d9a10");
