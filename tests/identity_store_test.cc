@@ -776,6 +776,47 @@ TEST_F(IdentityStoreTest, AnAdministratorCannotMakeAnOrganizationEligibleToBreak
             1);
 }
 
+// A caseworker must not learn from CreatePerson whether someone is registered in
+// another municipality: the number is unique within a municipality only. Each
+// municipality that serves the person keeps its own record, consents and log.
+TEST_F(IdentityStoreTest, CreatePersonTellsNothingAboutOtherMunicipalities) {
+  const std::string admin = Token("kommunen", "administrator");
+  ASSERT_TRUE(testing::EnsureMunicipality(*stub_, admin, "1880").ok());
+  ASSERT_TRUE(testing::EnsureOrganization(*stub_, Token("orebro", "administrator", "1880"),
+                                          "soc-orebro", v1::ORGANIZATION_KIND_SOCIAL_SERVICES,
+                                          "1880")
+                  .ok());
+  const std::string number = TestPersonnummer(absl::CivilDay(1979, 5, 2), 31);
+  auto here = testing::CreateTestPerson(*stub_, Token("soc"), number);
+  ASSERT_TRUE(here.ok()) << here.status();
+
+  const std::string orebro = Token("soc-orebro", "caseworker", "1880");
+  v1::LookupPersonRequest lookup;
+  lookup.set_identity_number(number);
+  v1::Person seen;
+  EXPECT_EQ(stub_->LookupPerson(CallWithToken(orebro).get(), lookup, &seen).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  auto there = testing::CreateTestPerson(*stub_, orebro, number);
+  ASSERT_TRUE(there.ok()) << there.status();
+  EXPECT_NE(there->name(), here->name());
+  EXPECT_EQ(there->municipality(), "1880");
+  EXPECT_EQ(there->owner_organization(), "organizations/soc-orebro");
+  // Each municipality finds its own record by the number, and only that.
+  ASSERT_TRUE(stub_->LookupPerson(CallWithToken(orebro).get(), lookup, &seen).ok());
+  EXPECT_EQ(seen.name(), there->name());
+  ASSERT_TRUE(stub_->LookupPerson(As("soc").get(), lookup, &seen).ok());
+  EXPECT_EQ(seen.name(), here->name());
+  // Within a municipality the number is still taken once.
+  auto again = testing::CreateTestPerson(*stub_, Token("af"), number);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  // The record in Örebro is not on Lindesberg's audit chain, and the other way round.
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM identity.audit_records WHERE "
+                               "subject_person = '",
+                               here->name(), "' AND municipality = '1880'")),
+            0);
+}
+
 TEST_F(IdentityStoreTest, ReviewFlagsRefusalsBreakGlassAndVolume) {
   const absl::Time start = clock_.Now();
   std::vector<v1::Person> persons;

@@ -71,7 +71,7 @@ inline AccessRequest AccessTo(const std::optional<StoredPerson>& person, AccessA
 }
 
 // Which person a read is about: by id (the UUID of persons/{id}), or, when the id
-// is empty, by the lookup hash of the identity number.
+// is empty, by the lookup hash of the identity number in the caller's municipality.
 struct PersonKey {
   std::string id;
   std::string identity_number_hash;
@@ -140,10 +140,13 @@ class IdentityStore {
   virtual bool InsertUser(const std::string& id, const v1::User& user, absl::Time now) = 0;
   virtual std::optional<v1::User> FindUser(const std::string& id) = 0;
 
-  // Persons. InsertPerson throws a unique violation when the number is registered.
+  // Persons. An identity number is registered once per municipality: InsertPerson
+  // throws a unique violation when it is registered in the person's municipality,
+  // and FindPersonByHash looks only there.
   virtual void InsertPerson(const StoredPerson& person) = 0;
   virtual std::optional<StoredPerson> FindPerson(const std::string& id) = 0;
-  virtual std::optional<StoredPerson> FindPersonByHash(const std::string& hash) = 0;
+  virtual std::optional<StoredPerson> FindPersonByHash(const std::string& municipality,
+                                                       const std::string& hash) = 0;
   virtual std::optional<StoredPerson> FindPersonByRequest(const std::string& owner,
                                                           const std::string& request_id) = 0;
 

@@ -41,7 +41,8 @@ class InMemoryIdentityRepository final : public IdentityRepository {
       return StatusOf(create.decision, "persons");
     }
     for (const auto& [id, stored] : persons_) {
-      if (stored.identity_number_hash == person.identity_number_hash) {
+      if (stored.municipality == person.municipality &&
+          stored.identity_number_hash == person.identity_number_hash) {
         return absl::AlreadyExistsError("a person with this identity number is registered");
       }
     }
@@ -56,7 +57,8 @@ class InMemoryIdentityRepository final : public IdentityRepository {
     absl::MutexLock lock(&mu_);
     std::optional<StoredPerson> person;
     for (const auto& [id, stored] : persons_) {
-      if (key.id.empty() ? stored.identity_number_hash == key.identity_number_hash
+      if (key.id.empty() ? stored.municipality == caller.principal.municipality &&
+                               stored.identity_number_hash == key.identity_number_hash
                          : id == key.id) {
         person = stored;
       }

@@ -259,9 +259,10 @@ class PgIdentityStore final : public IdentityStore {
     return First<StoredPerson>(tx_.exec_prepared(sql::kSelectPerson.name, id), PersonFromRow);
   }
 
-  std::optional<StoredPerson> FindPersonByHash(const std::string& hash) override {
-    return First<StoredPerson>(tx_.exec_prepared(sql::kSelectPersonByHash.name, hash),
-                               PersonFromRow);
+  std::optional<StoredPerson> FindPersonByHash(const std::string& municipality,
+                                               const std::string& hash) override {
+    return First<StoredPerson>(
+        tx_.exec_prepared(sql::kSelectPersonByHash.name, municipality, hash), PersonFromRow);
   }
 
   std::optional<StoredPerson> FindPersonByRequest(const std::string& owner,
@@ -525,7 +526,7 @@ absl::StatusOr<StoredPerson> PgIdentityRepository::CreatePerson(
       return absl::OkStatus();
     }
     if (std::optional<StoredPerson> existing =
-            store.FindPersonByHash(person.identity_number_hash)) {
+            store.FindPersonByHash(person.municipality, person.identity_number_hash)) {
       // Recorded on the existing person's chain; the caller learns only that the
       // number is taken.
       store.Audit(AuditOf(caller.principal, caller.method,
@@ -559,9 +560,12 @@ absl::StatusOr<v1::Person> PgIdentityRepository::ReadPerson(const Caller& caller
   absl::Status outcome;
   v1::Person answer;
   absl::Status status = Transaction(caller.deadline, [&](IdentityStore& store) {
-    const std::optional<StoredPerson> person = key.id.empty()
-                                                   ? store.FindPersonByHash(key.identity_number_hash)
-                                                   : store.FindPerson(key.id);
+    // By number, only the caller's municipality is searched: whether the number
+    // is registered elsewhere is not the caller's to learn.
+    const std::optional<StoredPerson> person =
+        key.id.empty()
+            ? store.FindPersonByHash(caller.principal.municipality, key.identity_number_hash)
+            : store.FindPerson(key.id);
     const std::string asked_for = key.id.empty() ? "persons" : absl::StrCat("persons/", key.id);
     outcome = ReadPersonGuarded(store, caller, person, asked_for, purpose, view, answer);
     // A refusal commits its audit record; a failure to show the person rolls

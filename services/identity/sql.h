@@ -131,10 +131,11 @@ inline constexpr PreparedStatement kSelectPerson{
     "identity_select_person",
     "SELECT " SAMPLAN_PERSON_COLUMNS " FROM identity.persons WHERE id = $1::uuid"};
 
-// $1 identity_number_hash.
+// $1 municipality, $2 identity_number_hash.
 inline constexpr PreparedStatement kSelectPersonByHash{
     "identity_select_person_by_hash",
-    "SELECT " SAMPLAN_PERSON_COLUMNS " FROM identity.persons WHERE identity_number_hash = $1"};
+    "SELECT " SAMPLAN_PERSON_COLUMNS " FROM identity.persons"
+    " WHERE municipality = $1 AND identity_number_hash = $2"};
 
 // $1 owner organization, $2 create_request_id.
 inline constexpr PreparedStatement kSelectPersonByRequest{
