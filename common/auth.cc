@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -19,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/struct.pb.h"
@@ -177,6 +179,17 @@ std::optional<absl::Time> ToTime(const Value& value) {
   return absl::UnixEpoch() + absl::Seconds(seconds);
 }
 
+// Half the order of P-256, big-endian: an S above it has a twin, n - S.
+constexpr unsigned char kHalfOrder[kCoordinateSize] = {
+    0x7F, 0xFF, 0xFF, 0xFF, 0x80, 0x00, 0x00, 0x00, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xDE, 0x73, 0x7D, 0x56, 0xD3, 0x8B, 0xCF, 0x42, 0x79, 0xDC, 0xE5, 0x61, 0x7E, 0x31, 0x92, 0xA8};
+
+// Whether the raw r||s signature has S in the upper half of the order.
+bool HasHighS(std::string_view raw_signature) {
+  return raw_signature.size() == kSignatureSize &&
+         std::memcmp(raw_signature.data() + kCoordinateSize, kHalfOrder, kCoordinateSize) > 0;
+}
+
 // Converts a JWS ES256 signature (r||s) to the DER form OpenSSL verifies.
 std::optional<std::string> RawSignatureToDer(std::string_view raw) {
   if (raw.size() != kSignatureSize) return std::nullopt;
@@ -214,11 +227,27 @@ absl::StatusOr<std::string> DerSignatureToRaw(std::string_view der) {
     return absl::InternalError(
         absl::StrCat("cannot decode signature: ", TakeOpenSslError()));
   }
+  // Low S (n - S when S is above n/2), so that a token minted here has one text.
+  const BIGNUM* s = ECDSA_SIG_get0_s(sig.get());
+  BignumPtr half(BN_bin2bn(kHalfOrder, kCoordinateSize, nullptr));
+  BignumPtr order(BN_new());
+  BignumPtr low(BN_new());
+  if (half == nullptr || order == nullptr || low == nullptr ||
+      BN_lshift1(order.get(), half.get()) != 1 || BN_add_word(order.get(), 1) != 1) {
+    return absl::InternalError(absl::StrCat("cannot normalize signature: ", TakeOpenSslError()));
+  }
+  if (BN_cmp(s, half.get()) > 0) {
+    if (BN_sub(low.get(), order.get(), s) != 1) {
+      return absl::InternalError(
+          absl::StrCat("cannot normalize signature: ", TakeOpenSslError()));
+    }
+    s = low.get();
+  }
   std::string raw(kSignatureSize, '\0');
   auto* out = reinterpret_cast<unsigned char*>(raw.data());
   if (BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), out, kCoordinateSize) !=
           static_cast<int>(kCoordinateSize) ||
-      BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), out + kCoordinateSize, kCoordinateSize) !=
+      BN_bn2binpad(s, out + kCoordinateSize, kCoordinateSize) !=
           static_cast<int>(kCoordinateSize)) {
     return absl::InternalError(
         absl::StrCat("cannot encode signature: ", TakeOpenSslError()));
@@ -306,6 +335,8 @@ class Es256TokenVerifier final : public TokenVerifier {
       : issuer_(std::move(options.issuer)),
         audience_(std::move(options.audience)),
         clock_skew_(options.clock_skew),
+        max_lifetime_(options.max_lifetime),
+        accept_high_s_(options.accept_high_s),
         cache_capacity_(options.cache_capacity),
         keys_(std::move(keys)),
         clock_(clock) {}
@@ -390,6 +421,15 @@ class Es256TokenVerifier final : public TokenVerifier {
     if (FindField(*header, "crit") != nullptr) {
       return Unauthenticated("unsupported critical header");
     }
+    // Another kind of JWS signed by the same issuer (a logout token, a DPoP
+    // proof) is not a bearer token.
+    if (const Value* typ = FindField(*header, "typ")) {
+      if (typ->kind_case() != Value::kStringValue ||
+          (!absl::EqualsIgnoreCase(typ->string_value(), "JWT") &&
+           !absl::EqualsIgnoreCase(typ->string_value(), "at+jwt"))) {
+        return Unauthenticated("unsupported token type");
+      }
+    }
     const std::string* kid = FindString(*header, "kid");
     if (kid == nullptr) return Unauthenticated("missing key id");
     auto key = keys_.find(*kid);
@@ -400,6 +440,9 @@ class Es256TokenVerifier final : public TokenVerifier {
       return Unauthenticated("malformed token: bad signature encoding");
     }
     std::string_view signing_input = token.substr(0, second_dot);
+    if (!accept_high_s_ && HasHighS(*signature)) {
+      return Unauthenticated("signature is not in low-S form");
+    }
     if (!VerifyEs256(key->second.get(), signing_input, *signature)) {
       return Unauthenticated("signature does not verify");
     }
@@ -427,6 +470,16 @@ class Es256TokenVerifier final : public TokenVerifier {
     std::optional<absl::Time> exp = ToTime(*exp_value);
     if (!exp.has_value()) return Unauthenticated("malformed claim: exp");
     if (*exp + clock_skew_ <= now) return Unauthenticated("token expired");
+
+    const Value* iat_value = FindField(claims, "iat");
+    if (iat_value == nullptr) return Unauthenticated("missing claim: iat");
+    std::optional<absl::Time> iat = ToTime(*iat_value);
+    if (!iat.has_value()) return Unauthenticated("malformed claim: iat");
+    if (*iat - clock_skew_ > now) return Unauthenticated("token issued in the future");
+    if (*exp <= *iat) return Unauthenticated("token expires before it was issued");
+    if (*exp - *iat > max_lifetime_) {
+      return Unauthenticated("token lifetime exceeds the maximum");
+    }
 
     if (const Value* nbf_value = FindField(claims, "nbf")) {
       std::optional<absl::Time> nbf = ToTime(*nbf_value);
@@ -486,6 +539,8 @@ class Es256TokenVerifier final : public TokenVerifier {
   const std::string issuer_;
   const std::string audience_;
   const absl::Duration clock_skew_;
+  const absl::Duration max_lifetime_;
+  const bool accept_high_s_;
   const size_t cache_capacity_;
   const absl::flat_hash_map<std::string, PkeyPtr> keys_;
   const Clock& clock_;
@@ -514,6 +569,9 @@ absl::StatusOr<std::unique_ptr<TokenVerifier>> MakeTokenVerifier(
   }
   if (options.clock_skew < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("token verifier: clock skew must not be negative");
+  }
+  if (options.max_lifetime <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("token verifier: maximum lifetime must be positive");
   }
   absl::flat_hash_map<std::string, PkeyPtr> keys;
   for (const auto& [kid, pem] : options.public_keys_pem) {

@@ -44,6 +44,14 @@ struct TokenVerifierOptions {
   // P-256). Several keys allow rotation.
   absl::flat_hash_map<std::string, std::string> public_keys_pem;
   absl::Duration clock_skew = absl::Seconds(60);
+  // The longest a token may be valid, `exp` - `iat`: a stolen token is of use for
+  // at most this long, whatever its issuer wrote.
+  absl::Duration max_lifetime = absl::Hours(12);
+  // ES256 signatures with S in the upper half of the curve order are refused
+  // unless set: (r, n - s) is a second valid signature of the same token, so a
+  // token would otherwise have two texts. Set only for an issuer that does not
+  // normalize S.
+  bool accept_high_s = false;
   // Verified tokens are remembered (by their full text) until they expire, so a
   // busy caller does not pay for an ECDSA verification on every call.
   size_t cache_capacity = 10000;
@@ -53,9 +61,11 @@ struct TokenVerifierOptions {
 class TokenVerifier {
  public:
   virtual ~TokenVerifier() = default;
-  // Returns the principal of a valid token: ES256 signature by a trusted key, the
-  // configured issuer and audience, `exp` in the future and `nbf` (if any) in the
-  // past, and the claims `org`, `municipality`, `sub` present and well-formed.
+  // Returns the principal of a valid token: ES256 signature by a trusted key with
+  // S in the lower half of the order (unless accept_high_s), `typ` (if any) JWT
+  // or at+jwt, the configured issuer and audience, `iat` not in the future,
+  // `exp` in the future and at most max_lifetime after `iat`, `nbf` (if any) in
+  // the past, and the claims `org`, `municipality`, `sub` present and well-formed.
   // Anything else is UNAUTHENTICATED with a message that names the reason but never
   // echoes the token.
   virtual absl::StatusOr<Principal> Verify(std::string_view token) const = 0;

@@ -44,6 +44,29 @@ std::string Unb64(absl::string_view data) {
   return out;
 }
 
+// P-256's order n, big-endian.
+constexpr unsigned char kOrder[32] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
+
+// Returns the raw r||s signature with S replaced by n - S when that makes it
+// low (`low` true) or high (`low` false): the other valid signature of the same input.
+std::string WithLowS(const std::string& raw, bool low) {
+  BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + 32, 32, nullptr);
+  BIGNUM* n = BN_bin2bn(kOrder, 32, nullptr);
+  BIGNUM* twin = BN_new();
+  BN_sub(twin, n, s);
+  const bool is_low = BN_cmp(s, twin) <= 0;
+  std::string out = raw;
+  if (is_low != low) {
+    BN_bn2binpad(twin, reinterpret_cast<unsigned char*>(out.data()) + 32, 32);
+  }
+  BN_free(s);
+  BN_free(n);
+  BN_free(twin);
+  return out;
+}
+
 // Signs `header_json`.`payload_json` as ES256 independently of auth.cc, so tests can
 // craft any payload and so the verifier's r||s handling is checked against a second
 // implementation.
@@ -73,11 +96,14 @@ std::string SignCompact(const std::string& private_pem, const std::string& heade
   BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 32);
   BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 32, 32);
   ECDSA_SIG_free(sig);
+  raw = WithLowS(raw, true);
   return absl::StrCat(input, ".", B64(raw));
 }
 
-std::string HeaderJson(absl::string_view alg = "ES256", absl::string_view kid = "k1") {
-  return absl::StrCat(R"({"alg":")", alg, R"(","typ":"JWT","kid":")", kid, R"("})");
+std::string HeaderJson(absl::string_view alg = "ES256", absl::string_view kid = "k1",
+                       absl::string_view typ = R"("JWT")") {
+  if (typ.empty()) return absl::StrCat(R"({"alg":")", alg, R"(","kid":")", kid, R"("})");
+  return absl::StrCat(R"({"alg":")", alg, R"(","typ":)", typ, R"(,"kid":")", kid, R"("})");
 }
 
 // A valid payload with `extra` (JSON members, each with a leading comma) appended.
@@ -85,8 +111,8 @@ std::string PayloadJson(absl::string_view extra = "",
                         absl::string_view aud = R"("samplan")") {
   return absl::StrCat(R"({"iss":"samplan-test","aud":)", aud,
                       R"(,"sub":"users/alice","org":"organizations/org-1",)",
-                      R"("municipality":"0180","exp":)",
-                      absl::ToUnixSeconds(kNow + absl::Hours(1)), extra, "}");
+                      R"("municipality":"0180","iat":)", absl::ToUnixSeconds(kNow),
+                      R"(,"exp":)", absl::ToUnixSeconds(kNow + absl::Hours(1)), extra, "}");
 }
 
 std::string GenerateP384PublicPem() {
@@ -269,6 +295,7 @@ TEST_F(AuthTest, ExpiredTokenIsRejected) {
 
 TEST_F(AuthTest, ExpiryWithinClockSkewIsAccepted) {
   TokenClaims claims = Claims();
+  claims.issued_at = kNow - absl::Hours(1);
   claims.expires_at = kNow - absl::Seconds(30);
   absl::StatusOr<Principal> principal = Verifier()->Verify(Mint(claims));
   ASSERT_TRUE(principal.ok()) << principal.status();
@@ -336,6 +363,85 @@ TEST_F(AuthTest, AlgorithmsOtherThanEs256AreRejected) {
     ExpectRejected(verifier->Verify(SignCompact(key1_->private_key_pem, HeaderJson(alg),
                                                 PayloadJson())),
                    "unsupported algorithm");
+  }
+}
+
+// A stolen token is of use for at most the maximum lifetime, whatever its exp.
+TEST_F(AuthTest, IssuedAtIsRequiredAndBoundsTheLifetime) {
+  auto verifier = Verifier();
+  TokenClaims claims = Claims();
+  claims.expires_at = claims.issued_at + absl::Hours(12);
+  EXPECT_TRUE(verifier->Verify(Mint(claims)).ok());
+  claims.expires_at = claims.issued_at + absl::Hours(12) + absl::Seconds(1);
+  ExpectRejected(verifier->Verify(Mint(claims)), "lifetime exceeds the maximum");
+  claims.expires_at = absl::FromCivil(absl::CivilSecond(2500, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+  ExpectRejected(verifier->Verify(Mint(claims)), "lifetime exceeds the maximum");
+
+  // Issued in the future beyond the skew.
+  claims = Claims();
+  claims.issued_at = kNow + absl::Minutes(5);
+  claims.expires_at = kNow + absl::Hours(1);
+  ExpectRejected(verifier->Verify(Mint(claims)), "issued in the future");
+  claims.issued_at = kNow + absl::Seconds(30);  // within the skew
+  EXPECT_TRUE(verifier->Verify(Mint(claims)).ok());
+
+  // No iat, or iat that is no number, or after exp.
+  std::string no_iat = absl::StrCat(R"({"iss":"samplan-test","aud":"samplan",)",
+                                    R"("sub":"users/alice","org":"organizations/org-1",)",
+                                    R"("municipality":"0180","exp":)",
+                                    absl::ToUnixSeconds(kNow + absl::Hours(1)), "}");
+  ExpectRejected(verifier->Verify(SignCompact(key1_->private_key_pem, HeaderJson(), no_iat)),
+                 "missing claim: iat");
+  std::string text_iat = absl::StrReplaceAll(
+      PayloadJson(), {{absl::StrCat(R"("iat":)", absl::ToUnixSeconds(kNow)), R"("iat":"now")"}});
+  ExpectRejected(verifier->Verify(SignCompact(key1_->private_key_pem, HeaderJson(), text_iat)),
+                 "malformed claim: iat");
+
+  // The lifetime is a setting.
+  TokenVerifierOptions options = Options();
+  options.max_lifetime = absl::Minutes(30);
+  ExpectRejected(Verifier(options)->Verify(Mint(Claims())), "lifetime exceeds the maximum");
+  options.max_lifetime = absl::ZeroDuration();
+  EXPECT_FALSE(MakeTokenVerifier(options, clock_).ok());
+}
+
+TEST_F(AuthTest, OnlyBearerTokenTypesAreAccepted) {
+  auto verifier = Verifier();
+  for (const char* typ : {R"("JWT")", R"("jwt")", R"("at+jwt")", R"("AT+JWT")", ""}) {
+    EXPECT_TRUE(verifier
+                    ->Verify(SignCompact(key1_->private_key_pem, HeaderJson("ES256", "k1", typ),
+                                         PayloadJson()))
+                    .ok())
+        << typ;
+  }
+  for (const char* typ : {R"("logout+jwt")", R"("dpop+jwt")", R"("secevent+jwt")", R"("")",
+                          "1", "null", R"(["JWT"])"}) {
+    ExpectRejected(verifier->Verify(SignCompact(key1_->private_key_pem,
+                                                HeaderJson("ES256", "k1", typ), PayloadJson())),
+                   "unsupported token type");
+  }
+}
+
+// (r, n - s) is as valid a signature as (r, s): only the low-S one is accepted,
+// so a token has one text, and tokens minted here are low-S.
+TEST_F(AuthTest, OnlyLowSSignaturesAreAccepted) {
+  auto verifier = Verifier();
+  TokenVerifierOptions lenient_options = Options();
+  lenient_options.accept_high_s = true;
+  auto lenient = Verifier(lenient_options);
+  for (int i = 0; i < 16; ++i) {
+    TokenClaims claims = Claims();
+    claims.roles = {absl::StrCat("role-", i)};  // another signature each time
+    const std::string token = Mint(claims);
+    std::vector<std::string> parts = absl::StrSplit(token, '.');
+    ASSERT_EQ(parts.size(), 3u);
+    const std::string raw = Unb64(parts[2]);
+    EXPECT_EQ(WithLowS(raw, true), raw) << "minted tokens are low-S";
+    EXPECT_TRUE(verifier->Verify(token).ok());
+    const std::string twin =
+        absl::StrCat(parts[0], ".", parts[1], ".", B64(WithLowS(raw, false)));
+    ExpectRejected(verifier->Verify(twin), "low-S");
+    EXPECT_TRUE(lenient->Verify(twin).ok()) << "the twin is a valid signature";
   }
 }
 

@@ -155,6 +155,9 @@ TokenVerifierOptions ReadTokenVerifierOptions(EnvReader& env) {
     }
     options.public_keys_pem[kid_path.first] = pem.str();
   }
+  options.max_lifetime =
+      env.Duration("SAMPLAN_JWT_MAX_LIFETIME", options.max_lifetime, absl::Minutes(1));
+  options.accept_high_s = env.Bool("SAMPLAN_JWT_ACCEPT_HIGH_S", options.accept_high_s);
   return options;
 }
 
