@@ -16,6 +16,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/call.h"
 #include "common/clock.h"
@@ -366,6 +367,18 @@ TEST_F(PlacementStoreTest, AgreementLifecycleIsOneEventPerStepOnTheStream) {
   EXPECT_EQ(seen.seats_taken(), 0);  // not yet signed by all three
   ASSERT_TRUE(SignFor(a.name(), v1::PARTY_COORDINATOR, &a).ok());
   EXPECT_EQ(a.status(), v1::AGREEMENT_STATUS_SIGNED);
+  // Who recorded each signature is kept, and read back.
+  v1::GetAgreementRequest get_agreement;
+  get_agreement.set_name(a.name());
+  v1::Agreement read;
+  ASSERT_TRUE(stub().GetAgreement(As("prakt").get(), get_agreement, &read).ok());
+  for (const v1::SignatureRecord* record :
+       {&read.participant_signature(), &read.employer_signature(),
+        &read.coordinator_signature()}) {
+    EXPECT_EQ(record->organization(), "organizations/prakt");
+    EXPECT_TRUE(absl::StartsWith(record->user(), "users/")) << record->user();
+    EXPECT_TRUE(record->has_time());
+  }
   ASSERT_TRUE(stub().GetPlacement(As("prakt").get(), get_placement, &seen).ok());
   EXPECT_EQ(seen.seats_taken(), 1);
   v1::GetPlacementNeedRequest get_need;

@@ -336,7 +336,8 @@ absl::StatusOr<AgreementStep> RecordVisit(const v1::Agreement& current,
   return step;
 }
 
-absl::StatusOr<AgreementStep> Sign(const v1::Agreement& current, v1::Party party, absl::Time now) {
+absl::StatusOr<AgreementStep> Sign(const v1::Agreement& current, v1::Party party,
+                                   const Principal& recorder, absl::Time now) {
   if (party == v1::PARTY_UNSPECIFIED || !v1::Party_IsValid(party)) {
     return InvalidField("party", "is required: participant, employer or coordinator");
   }
@@ -357,6 +358,12 @@ absl::StatusOr<AgreementStep> Sign(const v1::Agreement& current, v1::Party party
       : party == v1::PARTY_EMPLOYER  ? a.mutable_employer_sign_time()
                                      : a.mutable_coordinator_sign_time();
   *time = TimestampOf(now);
+  v1::SignatureRecord* record = party == v1::PARTY_PARTICIPANT ? a.mutable_participant_signature()
+                                : party == v1::PARTY_EMPLOYER  ? a.mutable_employer_signature()
+                                                               : a.mutable_coordinator_signature();
+  record->set_user(recorder.user);
+  record->set_organization(recorder.organization);
+  *record->mutable_time() = *time;
   if (a.has_participant_sign_time() && a.has_employer_sign_time() &&
       a.has_coordinator_sign_time()) {
     a.set_status(v1::AGREEMENT_STATUS_SIGNED);

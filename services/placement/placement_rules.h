@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/auth.h"
 #include "common/ids.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
@@ -96,7 +97,9 @@ struct AgreementStep {
 // date.
 absl::StatusOr<AgreementStep> RecordVisit(const v1::Agreement& current,
                                           const google::type::Date& visit_date, absl::Time now);
-absl::StatusOr<AgreementStep> Sign(const v1::Agreement& current, v1::Party party, absl::Time now);
+// Records `party`'s signature as recorded by `recorder` (the caller).
+absl::StatusOr<AgreementStep> Sign(const v1::Agreement& current, v1::Party party,
+                                   const Principal& recorder, absl::Time now);
 absl::StatusOr<AgreementStep> Start(const v1::Agreement& current, absl::Time now);
 absl::StatusOr<AgreementStep> Complete(const v1::Agreement& current, v1::Outcome outcome,
                                        absl::string_view note, absl::Time now);

@@ -28,16 +28,41 @@ std::vector<std::string> Fields(const absl::Status& status) {
   return fields;
 }
 
+// The coordinator who records the signatures on the visit.
+Principal Recorder(const std::string& user = "users/karin") {
+  Principal principal;
+  principal.user = user;
+  principal.organization = "organizations/lindesberg-prakt";
+  principal.municipality = "1885";
+  principal.roles = {"placement_coordinator"};
+  return principal;
+}
+
+TEST(AgreementLifecycleTest, EachSignatureRecordsWhoRecordedItAndWhen) {
+  absl::StatusOr<AgreementStep> step =
+      Sign(Visited(), v1::PARTY_EMPLOYER, Recorder("users/olle"), kNow);
+  ASSERT_TRUE(step.ok()) << step.status();
+  const v1::SignatureRecord& employer = step->agreement.employer_signature();
+  EXPECT_EQ(employer.user(), "users/olle");
+  EXPECT_EQ(employer.organization(), "organizations/lindesberg-prakt");
+  EXPECT_EQ(employer.time().seconds(), absl::ToUnixSeconds(kNow));
+  EXPECT_FALSE(step->agreement.has_participant_signature());
+  step = Sign(step->agreement, v1::PARTY_PARTICIPANT, Recorder(), kNow + absl::Minutes(1));
+  ASSERT_TRUE(step.ok());
+  EXPECT_EQ(step->agreement.participant_signature().user(), "users/karin");
+  EXPECT_EQ(step->agreement.employer_signature().user(), "users/olle");
+}
+
 TEST(AgreementLifecycleTest, SignedOnlyWhenAllThreeHaveSigned) {
-  absl::StatusOr<AgreementStep> step = Sign(Visited(), v1::PARTY_PARTICIPANT, kNow);
+  absl::StatusOr<AgreementStep> step = Sign(Visited(), v1::PARTY_PARTICIPANT, Recorder(), kNow);
   ASSERT_TRUE(step.ok());
   EXPECT_EQ(step->event_type, "placement.agreement.party_signed");
-  step = Sign(step->agreement, v1::PARTY_EMPLOYER, kNow);
+  step = Sign(step->agreement, v1::PARTY_EMPLOYER, Recorder(), kNow);
   ASSERT_TRUE(step.ok());
   EXPECT_EQ(step->agreement.status(), v1::AGREEMENT_STATUS_WORKPLACE_VISITED);
-  EXPECT_EQ(Sign(step->agreement, v1::PARTY_EMPLOYER, kNow).status().code(),
+  EXPECT_EQ(Sign(step->agreement, v1::PARTY_EMPLOYER, Recorder(), kNow).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  step = Sign(step->agreement, v1::PARTY_COORDINATOR, kNow);
+  step = Sign(step->agreement, v1::PARTY_COORDINATOR, Recorder(), kNow);
   ASSERT_TRUE(step.ok());
   EXPECT_EQ(step->agreement.status(), v1::AGREEMENT_STATUS_SIGNED);
   EXPECT_EQ(step->event_type, "placement.agreement.signed");
@@ -47,7 +72,7 @@ TEST(AgreementLifecycleTest, SignedOnlyWhenAllThreeHaveSigned) {
 TEST(AgreementLifecycleTest, StepsOutOfOrderAreRefusedSayingWhy) {
   v1::Agreement proposed = Visited();
   proposed.set_status(v1::AGREEMENT_STATUS_PROPOSED);
-  absl::Status early = Sign(proposed, v1::PARTY_PARTICIPANT, kNow).status();
+  absl::Status early = Sign(proposed, v1::PARTY_PARTICIPANT, Recorder(), kNow).status();
   EXPECT_EQ(early.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(early.message().find("AGREEMENT_STATUS_PROPOSED"), absl::string_view::npos);
   EXPECT_EQ(Complete(proposed, v1::OUTCOME_EMPLOYMENT, "", kNow).status().code(),

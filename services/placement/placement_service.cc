@@ -640,13 +640,14 @@ grpc::Status PlacementService::Step(
     Context* context, absl::string_view method, const google::protobuf::Message& request,
     const std::string& name, const std::string& etag,
     v1::Agreement* response,
-    const std::function<absl::StatusOr<AgreementStep>(const v1::Agreement&, absl::Time)>& step) {
+    const std::function<absl::StatusOr<AgreementStep>(const v1::Agreement&, const Principal&,
+                                                      absl::Time)>& step) {
   return calls_.Handle(context, method, request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<std::string> id = IdFromName(name, "agreements", "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<v1::Agreement> stepped = repository_.StepAgreement(
         CallerOf(call, method), *id, etag,
-        [&](const v1::Agreement& current) { return step(current, call.now); });
+        [&](const v1::Agreement& current) { return step(current, call.principal, call.now); });
     if (!stepped.ok()) return stepped.status();
     *response = *std::move(stepped);
     return absl::OkStatus();
@@ -657,7 +658,7 @@ grpc::Status PlacementService::RecordWorkplaceVisit(Context* context,
                                                     const v1::RecordWorkplaceVisitRequest* request,
                                                     v1::Agreement* response) {
   return Step(context, "RecordWorkplaceVisit", *request, request->name(), request->etag(), response,
-              [&](const v1::Agreement& current, absl::Time now) {
+              [&](const v1::Agreement& current, const Principal&, absl::Time now) {
                 return RecordVisit(current, request->visit_date(), now);
               });
 }
@@ -666,8 +667,8 @@ grpc::Status PlacementService::SignAgreement(Context* context,
                                              const v1::SignAgreementRequest* request,
                                              v1::Agreement* response) {
   return Step(context, "SignAgreement", *request, request->name(), request->etag(), response,
-              [&](const v1::Agreement& current, absl::Time now) {
-                return Sign(current, request->party(), now);
+              [&](const v1::Agreement& current, const Principal& principal, absl::Time now) {
+                return Sign(current, request->party(), principal, now);
               });
 }
 
@@ -675,14 +676,14 @@ grpc::Status PlacementService::StartAgreement(Context* context,
                                               const v1::StartAgreementRequest* request,
                                               v1::Agreement* response) {
   return Step(context, "StartAgreement", *request, request->name(), request->etag(), response,
-              [&](const v1::Agreement& current, absl::Time now) { return Start(current, now); });
+              [&](const v1::Agreement& current, const Principal&, absl::Time now) { return Start(current, now); });
 }
 
 grpc::Status PlacementService::CompleteAgreement(Context* context,
                                                  const v1::CompleteAgreementRequest* request,
                                                  v1::Agreement* response) {
   return Step(context, "CompleteAgreement", *request, request->name(), request->etag(), response,
-              [&](const v1::Agreement& current, absl::Time now) {
+              [&](const v1::Agreement& current, const Principal&, absl::Time now) {
                 return Complete(current, request->outcome(), request->outcome_note(), now);
               });
 }
@@ -691,7 +692,7 @@ grpc::Status PlacementService::EndAgreement(Context* context,
                                             const v1::EndAgreementRequest* request,
                                             v1::Agreement* response) {
   return Step(context, "EndAgreement", *request, request->name(), request->etag(), response,
-              [&](const v1::Agreement& current, absl::Time now) {
+              [&](const v1::Agreement& current, const Principal&, absl::Time now) {
                 return End(current, request->reason(), request->outcome(), request->outcome_note(),
                            now);
               });

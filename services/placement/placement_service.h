@@ -68,7 +68,8 @@ class PlacementService final : public v1::PlacementService::Service {
       Context* context, absl::string_view method, const google::protobuf::Message& request,
       const std::string& name, const std::string& etag,
       v1::Agreement* response,
-      const std::function<absl::StatusOr<AgreementStep>(const v1::Agreement&, absl::Time)>& step);
+      const std::function<absl::StatusOr<AgreementStep>(const v1::Agreement&, const Principal&,
+                                                        absl::Time)>& step);
 
   PlacementRepository& repository_;
   const CallHandler& calls_;
