@@ -403,6 +403,40 @@ TEST_F(IdentityStoreTest, ConsentPermitsUntilWithdrawnOrExpiredAndOnlyWhatItCove
             1);
 }
 
+// A grantee ends a consent that names only itself; one that other agencies rely
+// on too is the owner's to withdraw, so af cannot cut fk off.
+TEST_F(IdentityStoreTest, AGranteeWithdrawsOnlyAConsentThatNamesItAlone) {
+  const v1::Person person = NewPerson(12);
+  const v1::Consent shared =
+      Grant(person.name(), {"organizations/af", "organizations/fk"}, {"plan"});
+  v1::WithdrawConsentRequest withdraw;
+  withdraw.set_name(shared.name());
+  withdraw.set_reason("The person asked af to stop");
+  v1::Consent withdrawn;
+  grpc::Status status = stub_->WithdrawConsent(As("af").get(), withdraw, &withdrawn);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  EXPECT_TRUE(Check("fk", person.name(), "plan").permitted());
+  EXPECT_TRUE(Check("af", person.name(), "plan").permitted());
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM identity.audit_records WHERE "
+                               "subject_person = '", person.name(),
+                               "' AND action = 'identity.WithdrawConsent' AND decision = 'deny' "
+                               "AND reason = 'other_grantees'")),
+            1);
+  // An organization the consent does not name may not either.
+  EXPECT_EQ(stub_->WithdrawConsent(As("vc").get(), withdraw, &withdrawn).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // The owner may.
+  ASSERT_TRUE(stub_->WithdrawConsent(As("soc").get(), withdraw, &withdrawn).ok());
+  EXPECT_EQ(withdrawn.state(), v1::CONSENT_STATE_WITHDRAWN);
+  EXPECT_FALSE(Check("fk", person.name(), "plan").permitted());
+
+  // A consent naming af alone, af may end.
+  const v1::Consent own = Grant(person.name(), {"organizations/af"}, {"plan"});
+  withdraw.set_name(own.name());
+  ASSERT_TRUE(stub_->WithdrawConsent(As("af").get(), withdraw, &withdrawn).ok());
+  EXPECT_EQ(withdrawn.state(), v1::CONSENT_STATE_WITHDRAWN);
+}
+
 TEST_F(IdentityStoreTest, ConsentsArePagedForTheOwnerAndGranteesAndEachListingIsAudited) {
   const v1::Person person = NewPerson(40);
   std::vector<std::string> granted;

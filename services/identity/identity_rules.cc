@@ -307,6 +307,11 @@ AccessDecision DecideConsentAccess(const Principal& principal, const AccessReque
     return decision;
   }
   if (std::find(grantees.begin(), grantees.end(), principal.organization) != grantees.end()) {
+    // A withdrawal by a grantee ends the consent for every grantee: that is
+    // the owner's to do unless the consent names the grantee alone.
+    if (request.action == AccessAction::kUpdate && grantees.size() > 1) {
+      return {false, "other_grantees", ""};
+    }
     return {true, "grantee", ""};
   }
   return decision;

@@ -118,7 +118,10 @@ v1::ConsentState ConsentStateAt(const v1::Consent& consent, absl::Time now);
 // Decides whether `principal` may see consent records of a person: the access
 // rule (DecideAccess without consent facts: owner only), and besides it a grantee
 // named in `grantees`, with reason "grantee" — so that an organization sees the
-// consent that names it, also once withdrawn or expired.
+// consent that names it, also once withdrawn or expired. A withdrawal (kUpdate)
+// by a grantee is permitted only when the consent names it alone; otherwise it
+// is refused with reason "other_grantees", since it would end the consent for
+// the others too.
 AccessDecision DecideConsentAccess(const Principal& principal, const AccessRequest& request,
                                    const std::vector<std::string>& grantees);
 
