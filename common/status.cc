@@ -69,6 +69,22 @@ absl::Status EtagMismatch(std::string subject, std::string description) {
   return status;
 }
 
+absl::Status PreconditionFailed(std::string type, std::string subject, std::string description) {
+  absl::Status status =
+      absl::FailedPreconditionError(absl::StrCat(subject, ": ", description));
+  google::rpc::PreconditionFailure failure;
+  auto* violation = failure.add_violations();
+  violation->set_type(type);
+  violation->set_subject(std::move(subject));
+  violation->set_description(std::move(description));
+  AttachDetail(status, failure);
+  google::rpc::ErrorInfo info;
+  info.set_reason(std::move(type));
+  info.set_domain(std::string(kErrorDomain));
+  AttachDetail(status, info);
+  return status;
+}
+
 std::vector<std::pair<std::string, std::string>> FieldViolationsOf(
     const absl::Status& status) {
   std::vector<std::pair<std::string, std::string>> out;

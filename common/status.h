@@ -38,6 +38,12 @@ absl::Status InvalidField(std::string field, std::string description);
 // `subject`, and ErrorInfo reason "ETAG_MISMATCH".
 absl::Status EtagMismatch(std::string subject, std::string description);
 
+// Returns FAILED_PRECONDITION with a google.rpc.PreconditionFailure of `type`
+// (for example "CONSENT") about `subject`, and ErrorInfo reason `type`: the
+// state of something other than the request stands in the way, and the
+// client can tell what from the detail.
+absl::Status PreconditionFailed(std::string type, std::string subject, std::string description);
+
 // Returns the google.rpc.BadRequest field violations carried by `status`, as
 // (field, description) pairs; empty if none. For tests and clients of the helpers.
 std::vector<std::pair<std::string, std::string>> FieldViolationsOf(

@@ -1,0 +1,50 @@
+#ifndef SAMPLAN_SERVICES_SCHEDULING_SCHEDULING_SERVICE_H_
+#define SAMPLAN_SERVICES_SCHEDULING_SCHEDULING_SERVICE_H_
+
+#include <functional>
+#include <string>
+
+#include "common/call.h"
+#include "samplan/scheduling/v1/scheduling.grpc.pb.h"
+#include "services/scheduling/meeting_repository.h"
+
+namespace samplan::scheduling {
+
+// The gRPC handlers of samplan.scheduling.v1.SchedulingService. Each one
+// validates, calls the repository and maps the result; the decisions are pure
+// functions (meeting_rules.h), the storage and the access decisions behind
+// MeetingRepository.
+class SchedulingService final : public v1::SchedulingService::Service {
+ public:
+  // Everything passed in must outlive the service.
+  SchedulingService(MeetingRepository& meetings, const CallHandler& calls);
+
+  using Context = grpc::ServerContext;
+  grpc::Status CreateMeeting(Context*, const v1::CreateMeetingRequest*, v1::Meeting*) override;
+  grpc::Status GetMeeting(Context*, const v1::GetMeetingRequest*, v1::Meeting*) override;
+  grpc::Status ListMeetings(Context*, const v1::ListMeetingsRequest*,
+                            v1::ListMeetingsResponse*) override;
+  grpc::Status BookMeeting(Context*, const v1::BookMeetingRequest*, v1::Meeting*) override;
+  grpc::Status RescheduleMeeting(Context*, const v1::RescheduleMeetingRequest*,
+                                 v1::Meeting*) override;
+  grpc::Status CancelMeeting(Context*, const v1::CancelMeetingRequest*, v1::Meeting*) override;
+  grpc::Status AnswerMeeting(Context*, const v1::AnswerMeetingRequest*, v1::Meeting*) override;
+  grpc::Status FulfilMeeting(Context*, const v1::FulfilMeetingRequest*, v1::Meeting*) override;
+  grpc::Status MarkMeetingNoShow(Context*, const v1::MarkMeetingNoShowRequest*,
+                                 v1::Meeting*) override;
+
+ private:
+  // Runs one step of meeting `name` (field "name").
+  using StepOf = std::function<absl::StatusOr<MeetingStep>(const v1::Meeting&, const CallContext&)>;
+  grpc::Status Step(Context* context, absl::string_view method,
+                    const google::protobuf::Message& request, const std::string& name,
+                    const std::string& etag, bool allow_overlap, v1::Meeting* response,
+                    const StepOf& step);
+
+  MeetingRepository& meetings_;
+  const CallHandler& calls_;
+};
+
+}  // namespace samplan::scheduling
+
+#endif  // SAMPLAN_SERVICES_SCHEDULING_SCHEDULING_SERVICE_H_

@@ -1,0 +1,118 @@
+#ifndef SAMPLAN_SERVICES_SCHEDULING_SQL_H_
+#define SAMPLAN_SERVICES_SCHEDULING_SQL_H_
+
+// Every statement the scheduling service runs, prepared under its name on each
+// pooled connection. User input reaches them only as $n parameters.
+
+#include "common/pg.h"
+
+namespace samplan::scheduling::sql {
+
+#define SAMPLAN_SQL_MICROS(column) "(extract(epoch FROM " column ") * 1000000)::bigint"
+
+// Meeting rows: (id, version, content, create_micros, update_micros).
+#define SAMPLAN_MEETING_COLUMNS                                               \
+  "m.id::text, m.version, m.content, " SAMPLAN_SQL_MICROS("m.create_time") ", " \
+      SAMPLAN_SQL_MICROS("m.update_time")
+
+// $1 id, $2 municipality, $3 person or '', $4 owner, $5 kind, $6 status,
+// $7 start, $8 end, $9 content, $10 time, $11 request_id, $12 fingerprint.
+// Returns nothing when the owner already sent this request id.
+inline constexpr PreparedStatement kInsertMeeting{
+    "scheduling_insert_meeting",
+    "INSERT INTO scheduling.meetings (id, municipality, person, owner_organization, kind,"
+    "  status, start_time, end_time, version, content, create_time, update_time,"
+    "  create_request_id, create_fingerprint)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $10, $11, $12)"
+    " ON CONFLICT (owner_organization, create_request_id) DO NOTHING RETURNING id"};
+
+// $1 owner, $2 request_id. The meeting and its fingerprint.
+inline constexpr PreparedStatement kSelectMeetingByRequest{
+    "scheduling_select_meeting_by_request",
+    "SELECT " SAMPLAN_MEETING_COLUMNS ", m.create_fingerprint FROM scheduling.meetings m"
+    " WHERE m.owner_organization = $1 AND m.create_request_id = $2"};
+
+// $1 id.
+inline constexpr PreparedStatement kSelectMeeting{
+    "scheduling_select_meeting",
+    "SELECT " SAMPLAN_MEETING_COLUMNS " FROM scheduling.meetings m WHERE m.id = $1"};
+
+// $1 id. Locks the meeting: its steps take turns.
+inline constexpr PreparedStatement kSelectMeetingForUpdate{
+    "scheduling_select_meeting_for_update",
+    "SELECT " SAMPLAN_MEETING_COLUMNS " FROM scheduling.meetings m WHERE m.id = $1 FOR UPDATE"};
+
+// $1 id, $2 status, $3 start, $4 end, $5 content, $6 time. Returns the new
+// version.
+inline constexpr PreparedStatement kUpdateMeeting{
+    "scheduling_update_meeting",
+    "UPDATE scheduling.meetings SET status = $2, start_time = $3, end_time = $4, content = $5,"
+    "  update_time = $6, version = version + 1 WHERE id = $1 RETURNING version"};
+
+// $1 attendee ("users/…" or "persons/…"). Holds the attendee's calendar until
+// the transaction ends: bookings of one attendee take turns, so of two at once
+// the second sees the first's committed time. Taken in sorted order.
+inline constexpr PreparedStatement kLockAttendee{
+    "scheduling_lock_attendee",
+    "SELECT pg_advisory_xact_lock(hashtextextended('scheduling:' || $1, 0))"};
+
+// $1 attendees (text[]), $2 start, $3 end, $4 the meeting's own id (left out).
+// The first attendee already held by another meeting at that time.
+inline constexpr PreparedStatement kFindHeldOverlap{
+    "scheduling_find_held_overlap",
+    "SELECT a.attendee FROM scheduling.meeting_attendees a"
+    " WHERE a.attendee = ANY($1::text[]) AND a.holds_time AND a.meeting_id <> $4::uuid"
+    "   AND a.start_time < $3 AND a.end_time > $2"
+    " ORDER BY a.attendee LIMIT 1"};
+
+// $1 meeting id.
+inline constexpr PreparedStatement kDeleteAttendees{
+    "scheduling_delete_attendees",
+    "DELETE FROM scheduling.meeting_attendees WHERE meeting_id = $1"};
+
+// $1 meeting id, $2 attendees (text[]), $3 start, $4 end, $5 holders (text[]):
+// the attendees among them whose time the meeting holds.
+inline constexpr PreparedStatement kInsertAttendees{
+    "scheduling_insert_attendees",
+    "INSERT INTO scheduling.meeting_attendees (meeting_id, attendee, start_time, end_time,"
+    "  holds_time)"
+    " SELECT $1, a, $3, $4, a = ANY($5::text[]) FROM unnest($2::text[]) AS a"};
+
+// $1 meeting id, $2 version, $3 content, $4 event_type, $5 actor_user,
+// $6 actor_organization, $7 request_id, $8 time.
+inline constexpr PreparedStatement kInsertRevision{
+    "scheduling_insert_revision",
+    "INSERT INTO scheduling.meeting_revisions (meeting_id, version, content, event_type,"
+    "  actor_user, actor_organization, request_id, create_time)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"};
+
+// $1 municipality, $2 person, $3 from, $4 to, $5 and $6 the (start, id) the
+// previous page ended with, or '' and '', $7 limit.
+inline constexpr PreparedStatement kListMeetingsOfPerson{
+    "scheduling_list_meetings_of_person",
+    "SELECT " SAMPLAN_MEETING_COLUMNS ", " SAMPLAN_SQL_MICROS("m.start_time")
+    " FROM scheduling.meetings m"
+    " WHERE m.municipality = $1 AND m.person = $2 AND m.end_time > $3 AND m.start_time < $4"
+    "   AND ($6 = '' OR (m.start_time, m.id) > (NULLIF($5, '')::timestamptz, NULLIF($6, '')::uuid))"
+    " ORDER BY m.start_time, m.id LIMIT $7"};
+
+// $1 municipality, $2 attendee, $3 from, $4 to, $5 and $6 as above, $7 limit.
+inline constexpr PreparedStatement kListMeetingsOfAttendee{
+    "scheduling_list_meetings_of_attendee",
+    "SELECT " SAMPLAN_MEETING_COLUMNS ", " SAMPLAN_SQL_MICROS("m.start_time")
+    " FROM scheduling.meeting_attendees a JOIN scheduling.meetings m ON m.id = a.meeting_id"
+    " WHERE m.municipality = $1 AND a.attendee = $2 AND a.end_time > $3 AND a.start_time < $4"
+    "   AND ($6 = '' OR (a.start_time, m.id) > (NULLIF($5, '')::timestamptz, NULLIF($6, '')::uuid))"
+    " ORDER BY a.start_time, m.id LIMIT $7"};
+
+inline constexpr PreparedStatement kAll[] = {
+    kInsertMeeting,     kSelectMeetingByRequest, kSelectMeeting,   kSelectMeetingForUpdate,
+    kUpdateMeeting,     kLockAttendee,           kFindHeldOverlap, kDeleteAttendees,
+    kInsertAttendees,   kInsertRevision,         kListMeetingsOfPerson, kListMeetingsOfAttendee};
+
+#undef SAMPLAN_MEETING_COLUMNS
+#undef SAMPLAN_SQL_MICROS
+
+}  // namespace samplan::scheduling::sql
+
+#endif  // SAMPLAN_SERVICES_SCHEDULING_SQL_H_

@@ -1,0 +1,435 @@
+// Tier 3: the scheduling service in-process against real PostgreSQL and Redis
+// processes started by the test, over the identity schema's persons, consents
+// and audit log: a meeting's life and its events on the municipality's stream,
+// invitations refused without the person's consent, double booking refused,
+// two bookings of the last free time at once with one winner, who sees a
+// meeting about a person (and the audit record each decision leaves), and bad
+// input that changes nothing.
+
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <barrier>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/ids.h"
+#include "common/redis.h"
+#include "common/relay.h"
+#include "common/rpc_details.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/scheduling_stack.h"
+#include "tests/support/served_service.h"
+#include "tests/support/suite.h"
+
+namespace samplan::scheduling {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+using testing::ViolatedFields;
+
+// A Tuesday morning next year, 09:00 in Stockholm (08:00 UTC).
+absl::Time Morning(int day_offset = 0) {
+  return absl::FromCivil(absl::CivilSecond(2027, 2, 2 + day_offset, 8, 0, 0), absl::UTCTimeZone());
+}
+
+class SchedulingStoreTest : public testing::ServersSuite {
+ protected:
+  void SetUp() override {
+    auto dsn = pg_->CreateDatabase();
+    ASSERT_TRUE(dsn.ok()) << dsn.status();
+    dsn_ = *dsn;
+    ASSERT_TRUE(testing::InProcessScheduling::ApplyMigrations(dsn_).ok());
+    RedisClient redis({redis_->host(), redis_->port()});
+    ASSERT_TRUE(redis.Command({"FLUSHALL"}).ok());
+    persons_ = std::make_unique<testing::TestPersons>(dsn_);
+    auto service = testing::InProcessScheduling::Start(dsn_, keys_->VerifierOptions());
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = *std::move(service);
+    stub_ = service_->NewStub();
+  }
+
+  void TearDown() override {
+    stub_.reset();
+    service_.reset();
+  }
+
+  std::unique_ptr<grpc::ClientContext> As(const std::string& org,
+                                          const std::string& role = "caseworker") {
+    return testing::CallWithToken(keys_->Token(org, role));
+  }
+
+  // A follow-up about `person` led by prakt, with af's caseworker and the
+  // person, an hour from `start`.
+  v1::CreateMeetingRequest FollowUp(const std::string& person, absl::Time start) {
+    v1::CreateMeetingRequest r;
+    r.set_request_id(NewUuid());
+    v1::Meeting* m = r.mutable_meeting();
+    m->set_kind(v1::MEETING_KIND_FOLLOW_UP);
+    m->set_title("Uppföljning");
+    m->set_person(person);
+    m->mutable_location()->set_address("Kristinavägen 2, Lindesberg");
+    m->mutable_location()->mutable_coordinates()->set_latitude(59.594);
+    m->mutable_location()->mutable_coordinates()->set_longitude(15.230);
+    *m->mutable_start_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(start));
+    *m->mutable_end_time() =
+        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(start + absl::Hours(1)));
+    v1::Participant* af = m->add_participants();
+    af->set_user("users/u-af");
+    af->set_organization("organizations/af");
+    m->add_participants()->set_is_person(true);
+    return r;
+  }
+
+  // A person registered by soc who consents to prakt and af handling the
+  // person's attendance for coordination.
+  std::string ConsentingPerson(const std::string& label) {
+    const std::string person = (*persons_)(label);
+    persons_->GrantConsent(person, "organizations/prakt", "attendance", "coordination");
+    persons_->GrantConsent(person, "organizations/af", "attendance", "coordination");
+    return person;
+  }
+
+  int64_t Count(const std::string& sql) {
+    pqxx::connection connection(dsn_);
+    pqxx::nontransaction tx(connection);
+    return tx.exec(sql)[0][0].as<int64_t>();
+  }
+
+  // The audit records left for `resource`: (organization, decision, reason).
+  std::vector<std::tuple<std::string, std::string, std::string>> Audit(
+      const std::string& resource) {
+    pqxx::connection connection(dsn_);
+    pqxx::nontransaction tx(connection);
+    std::vector<std::tuple<std::string, std::string, std::string>> out;
+    for (const pqxx::row& row : tx.exec_params(
+             "SELECT actor_organization, decision, reason FROM identity.audit_records"
+             " WHERE resource = $1 ORDER BY time, sequence",
+             resource)) {
+      out.emplace_back(row[0].as<std::string>(), row[1].as<std::string>(),
+                       row[2].as<std::string>());
+    }
+    return out;
+  }
+
+  google::rpc::PreconditionFailure PreconditionOf(const grpc::Status& status) {
+    google::rpc::Status details;
+    google::rpc::PreconditionFailure failure;
+    EXPECT_TRUE(details.ParseFromString(status.error_details()));
+    EXPECT_TRUE(UnpackDetail(details, &failure));
+    return failure;
+  }
+
+  std::string dsn_;
+  std::unique_ptr<testing::TestPersons> persons_;
+  std::unique_ptr<testing::InProcessScheduling> service_;
+  std::unique_ptr<v1::SchedulingService::Stub> stub_;
+};
+
+TEST_F(SchedulingStoreTest, AMeetingsLifeIsVersionedAuditedAndAnnouncedInOrder) {
+  const std::string person = ConsentingPerson("anna");
+  v1::Meeting created;
+  grpc::Status status =
+      stub_->CreateMeeting(As("prakt", "placement_coordinator").get(), FollowUp(person, Morning()),
+                           &created);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(created.status(), v1::MEETING_STATUS_BOOKED);
+  EXPECT_EQ(created.revision(), 1);
+  EXPECT_EQ(created.owner_organization(), "organizations/prakt");
+
+  // af takes part with the person's consent: it sees the meeting and answers.
+  v1::GetMeetingRequest get;
+  get.set_name(created.name());
+  v1::Meeting seen;
+  ASSERT_TRUE(stub_->GetMeeting(As("af").get(), get, &seen).ok());
+  EXPECT_EQ(seen.etag(), "1");
+  v1::AnswerMeetingRequest answer;
+  answer.set_name(created.name());
+  answer.set_answer(v1::PARTICIPANT_ANSWER_ACCEPTED);
+  answer.set_etag(seen.etag());
+  v1::Meeting answered;
+  status = stub_->AnswerMeeting(As("af").get(), answer, &answered);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(answered.revision(), 2);
+  // Only the owner moves it.
+  v1::RescheduleMeetingRequest move;
+  move.set_name(created.name());
+  *move.mutable_start_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(Morning(1)));
+  *move.mutable_end_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(Morning(1) + absl::Hours(1)));
+  v1::Meeting moved;
+  EXPECT_EQ(stub_->RescheduleMeeting(As("af").get(), move, &moved).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  move.set_etag("1");  // stale
+  EXPECT_EQ(stub_->RescheduleMeeting(As("prakt").get(), move, &moved).error_code(),
+            grpc::StatusCode::ABORTED);
+  move.set_etag("2");
+  status = stub_->RescheduleMeeting(As("prakt").get(), move, &moved);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(moved.revision(), 3);
+  EXPECT_EQ(moved.participants(0).answer(), v1::PARTICIPANT_ANSWER_NEEDS_ACTION);
+
+  v1::CancelMeetingRequest cancel;
+  cancel.set_name(created.name());
+  cancel.set_reason("Arbetsplatsen stängd");
+  v1::Meeting cancelled;
+  ASSERT_TRUE(stub_->CancelMeeting(As("prakt").get(), cancel, &cancelled).ok());
+  EXPECT_EQ(cancelled.status(), v1::MEETING_STATUS_CANCELLED);
+  EXPECT_EQ(cancelled.revision(), 4);
+  // A cancelled meeting holds nobody's time: the slot can be booked again.
+  v1::Meeting again;
+  status = stub_->CreateMeeting(As("prakt").get(), FollowUp(person, Morning(1)), &again);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+
+  EXPECT_EQ(Count(absl::StrCat("SELECT count(*) FROM scheduling.meeting_revisions WHERE "
+                               "meeting_id = '",
+                               ResourceId(created.name(), "meetings"), "'")),
+            4);
+  // Every step's event, relayed in order.
+  OutboxRelay relay(RelayOptions{kSchema, 50, absl::Milliseconds(5)}, dsn_,
+                    RedisOptions{redis_->host(), redis_->port()});
+  relay.Start();
+  std::vector<std::string> types;
+  for (int i = 0; i < 200 && types.size() < 4; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+    auto events = testing::ReadStream(redis_->Address(), "1885");
+    ASSERT_TRUE(events.ok());
+    types.clear();
+    for (const auto& e : *events) {
+      if (e.aggregate == created.name()) types.push_back(e.type);
+    }
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{
+                       "scheduling.meeting.booked", "scheduling.meeting.answered",
+                       "scheduling.meeting.rescheduled", "scheduling.meeting.cancelled"}));
+  // Each read and write that went through left its record (create, af's read
+  // and answer, the move, the cancellation; the refused steps rolled back
+  // whole); af acted on the person's consent.
+  const auto audit = Audit(created.name());
+  ASSERT_EQ(audit.size(), 5u);
+  EXPECT_EQ(audit[0], std::make_tuple(std::string("organizations/prakt"), std::string("permit"),
+                                      std::string("consent")));
+  EXPECT_EQ(audit[1], std::make_tuple(std::string("organizations/af"), std::string("permit"),
+                                      std::string("consent")));
+}
+
+TEST_F(SchedulingStoreTest, InvitingAnOrganizationWithoutConsentIsRefusedAndStoresNothing) {
+  const std::string person = (*persons_)("bertil");
+  persons_->GrantConsent(person, "organizations/prakt", "attendance", "coordination");
+  // af's consent is for plan data only: not attendance.
+  persons_->GrantConsent(person, "organizations/af", "plan", "coordination");
+  v1::Meeting out;
+  grpc::Status status =
+      stub_->CreateMeeting(As("prakt").get(), FollowUp(person, Morning()), &out);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+  const google::rpc::PreconditionFailure failure = PreconditionOf(status);
+  ASSERT_EQ(failure.violations_size(), 1);
+  EXPECT_EQ(failure.violations(0).type(), "CONSENT");
+  EXPECT_EQ(failure.violations(0).subject(), "organizations/af");
+  EXPECT_NE(status.error_message().find("category_not_covered"), std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM scheduling.meetings"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM scheduling.outbox"), 0);
+
+  // The social services own the person's record: they are invited without a
+  // consent, and a meeting without af is booked.
+  v1::CreateMeetingRequest with_owner = FollowUp(person, Morning());
+  with_owner.mutable_meeting()->mutable_participants(0)->set_user("users/u-soc");
+  with_owner.mutable_meeting()->mutable_participants(0)->set_organization("organizations/soc");
+  status = stub_->CreateMeeting(As("prakt").get(), with_owner, &out);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(SchedulingStoreTest, ADoubleBookingIsRefusedUnlessTheOverlapIsAllowed) {
+  const std::string person = ConsentingPerson("cecilia");
+  v1::Meeting first;
+  ASSERT_TRUE(stub_->CreateMeeting(As("prakt").get(), FollowUp(person, Morning()), &first).ok());
+  // Half an hour later, with the same af caseworker and another person.
+  const std::string other = ConsentingPerson("david");
+  v1::CreateMeetingRequest second = FollowUp(other, Morning() + absl::Minutes(30));
+  v1::Meeting out;
+  grpc::Status status = stub_->CreateMeeting(As("prakt").get(), second, &out);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  // prakt's coordinator is in both: the first holder in order is named.
+  EXPECT_EQ(PreconditionOf(status).violations(0).type(), "OVERLAP");
+  EXPECT_EQ(PreconditionOf(status).violations(0).subject(), "users/u-af");
+  // Proposed meetings hold no time; so the same request as a proposal passes.
+  second.mutable_meeting()->set_status(v1::MEETING_STATUS_PROPOSED);
+  second.set_request_id(NewUuid());
+  ASSERT_TRUE(stub_->CreateMeeting(As("prakt").get(), second, &out).ok());
+  v1::BookMeetingRequest book;
+  book.set_name(out.name());
+  v1::Meeting booked;
+  EXPECT_EQ(stub_->BookMeeting(As("prakt").get(), book, &booked).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  book.set_allow_overlap(true);
+  status = stub_->BookMeeting(As("prakt").get(), book, &booked);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(booked.status(), v1::MEETING_STATUS_BOOKED);
+  // Right after the booked ones end is free.
+  v1::CreateMeetingRequest after = FollowUp(person, Morning() + absl::Minutes(90));
+  after.mutable_meeting()->mutable_participants()->RemoveLast();
+  after.mutable_meeting()->mutable_participants(0)->set_user("users/u-af2");
+  status = stub_->CreateMeeting(As("prakt").get(), after, &out);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(SchedulingStoreTest, TwoBookingsOfTheLastFreeTimeAtOnceHaveOneWinner) {
+  const std::string person = ConsentingPerson("erik");
+  for (int round = 0; round < 5; ++round) {
+    // Two organizations book the same person at the same hour, each with its
+    // own staff: only the person's calendar is shared.
+    v1::CreateMeetingRequest a = FollowUp(person, Morning(round));
+    a.mutable_meeting()->mutable_participants()->DeleteSubrange(0, 1);
+    v1::CreateMeetingRequest b = a;
+    b.set_request_id(NewUuid());
+    std::barrier start(2);
+    grpc::Status results[2];
+    std::thread threads[2];
+    const std::string orgs[2] = {"prakt", "af"};
+    const v1::CreateMeetingRequest* requests[2] = {&a, &b};
+    for (int i = 0; i < 2; ++i) {
+      threads[i] = std::thread([&, i] {
+        v1::Meeting out;
+        auto context = As(orgs[i]);
+        start.arrive_and_wait();
+        results[i] = stub_->CreateMeeting(context.get(), *requests[i], &out);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    ASSERT_EQ(results[0].ok() + results[1].ok(), 1)
+        << results[0].error_message() << " / " << results[1].error_message();
+    const grpc::Status& lost = results[0].ok() ? results[1] : results[0];
+    EXPECT_EQ(lost.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(PreconditionOf(lost).violations(0).subject(), person);
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM scheduling.meetings"), 5);
+}
+
+TEST_F(SchedulingStoreTest, OnlyTheOwnerAndConsentedOrganizationsSeeAMeeting) {
+  const std::string person = ConsentingPerson("fatima");
+  v1::CreateMeetingRequest request = FollowUp(person, Morning());
+  request.mutable_meeting()->mutable_participants()->DeleteSubrange(0, 1);
+  v1::Meeting created;
+  ASSERT_TRUE(stub_->CreateMeeting(As("prakt").get(), request, &created).ok());
+  v1::GetMeetingRequest get;
+  get.set_name(created.name());
+  v1::Meeting out;
+  EXPECT_TRUE(stub_->GetMeeting(As("af").get(), get, &out).ok());
+  EXPECT_EQ(stub_->GetMeeting(As("fk").get(), get, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(stub_->GetMeeting(As("af", "manager").get(), get, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(stub_->GetMeeting(testing::CallWithToken(keys_->Token("af", "caseworker", "0180")).get(),
+                              get, &out)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // A withdrawn consent removes af's view at once.
+  {
+    pqxx::connection connection(dsn_);
+    pqxx::work tx(connection);
+    tx.exec_params(
+        "UPDATE identity.consents SET withdraw_time = now() - interval '1 second'"
+        " WHERE $1 = ANY(grantee_organizations) AND person_id = substr($2, 9)::uuid",
+        "organizations/af", person);
+    tx.commit();
+  }
+  EXPECT_EQ(stub_->GetMeeting(As("af").get(), get, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  const auto audit = Audit(created.name());
+  ASSERT_EQ(audit.size(), 6u);
+  EXPECT_EQ(std::get<2>(audit[1]), "consent");
+  EXPECT_EQ(std::get<2>(audit[2]), "no_consent");
+  EXPECT_EQ(std::get<2>(audit[3]), "role");
+  EXPECT_EQ(std::get<2>(audit[4]), "other_municipality");
+  EXPECT_EQ(std::get<2>(audit[5]), "consent_withdrawn");
+
+  // A missing meeting answers as a hidden one.
+  get.set_name(absl::StrCat("meetings/", NewUuid()));
+  EXPECT_EQ(stub_->GetMeeting(As("prakt").get(), get, &out).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  // The person's meetings, listed: prakt sees it; fk's list is empty.
+  v1::ListMeetingsRequest list;
+  list.set_person(person);
+  *list.mutable_start_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(Morning() - absl::Hours(24)));
+  v1::ListMeetingsResponse page;
+  ASSERT_TRUE(stub_->ListMeetings(As("prakt").get(), list, &page).ok());
+  EXPECT_EQ(page.meetings_size(), 1);
+  ASSERT_TRUE(stub_->ListMeetings(As("fk").get(), list, &page).ok());
+  EXPECT_EQ(page.meetings_size(), 0);
+}
+
+TEST_F(SchedulingStoreTest, ListsPageByStartTimeWithoutRepeats) {
+  const std::string person = ConsentingPerson("gustav");
+  for (int day = 0; day < 5; ++day) {
+    v1::Meeting out;
+    ASSERT_TRUE(
+        stub_->CreateMeeting(As("prakt").get(), FollowUp(person, Morning(day)), &out).ok());
+  }
+  v1::ListMeetingsRequest list;
+  list.set_user("users/u-af");
+  *list.mutable_start_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(Morning() - absl::Hours(1)));
+  list.set_page_size(2);
+  std::vector<std::string> starts;
+  for (int pages = 0; pages < 5; ++pages) {
+    v1::ListMeetingsResponse page;
+    grpc::Status status = stub_->ListMeetings(As("af").get(), list, &page);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    for (const auto& m : page.meetings()) starts.push_back(TimeUtil::ToString(m.start_time()));
+    if (page.next_page_token().empty()) break;
+    list.set_page_token(page.next_page_token());
+  }
+  EXPECT_EQ(starts.size(), 5u);
+  EXPECT_TRUE(std::is_sorted(starts.begin(), starts.end()));
+  list.set_user("users/u-fk");  // the token was made for another filter
+  v1::ListMeetingsResponse page;
+  EXPECT_EQ(ViolatedFields(stub_->ListMeetings(As("af").get(), list, &page)),
+            std::vector<std::string>{"page_token"});
+}
+
+TEST_F(SchedulingStoreTest, BadInputNamesEachFieldAndChangesNothing) {
+  const std::string person = ConsentingPerson("hanna");
+  v1::CreateMeetingRequest request = FollowUp(person, Morning());
+  *request.mutable_meeting()->mutable_end_time() = request.meeting().start_time();
+  request.mutable_meeting()->mutable_location()->mutable_coordinates()->set_latitude(123);
+  v1::Meeting out;
+  grpc::Status status = stub_->CreateMeeting(As("prakt").get(), request, &out);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ViolatedFields(status),
+            (std::vector<std::string>{"meeting.location.coordinates.latitude",
+                                      "meeting.end_time"}));
+  // A person not registered in the municipality.
+  request = FollowUp(absl::StrCat("persons/", NewUuid()), Morning());
+  status = stub_->CreateMeeting(As("prakt").get(), request, &out);
+  EXPECT_EQ(ViolatedFields(status), std::vector<std::string>{"meeting.person"});
+  // A window of ten years.
+  v1::ListMeetingsRequest list;
+  *list.mutable_start_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(Morning()));
+  *list.mutable_end_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(Morning() + absl::Hours(24 * 3650)));
+  v1::ListMeetingsResponse page;
+  EXPECT_EQ(ViolatedFields(stub_->ListMeetings(As("prakt").get(), list, &page)),
+            std::vector<std::string>{"end_time"});
+  EXPECT_EQ(Count("SELECT count(*) FROM scheduling.meetings"), 0);
+  // A retry with the same request id returns the first meeting; another
+  // request under that id is refused.
+  request = FollowUp(person, Morning());
+  v1::Meeting first, retried;
+  ASSERT_TRUE(stub_->CreateMeeting(As("prakt").get(), request, &first).ok());
+  ASSERT_TRUE(stub_->CreateMeeting(As("prakt").get(), request, &retried).ok());
+  EXPECT_EQ(first.name(), retried.name());
+  request.mutable_meeting()->set_title("Annat");
+  EXPECT_EQ(ViolatedFields(stub_->CreateMeeting(As("prakt").get(), request, &retried)),
+            std::vector<std::string>{"request_id"});
+  EXPECT_EQ(Count("SELECT count(*) FROM scheduling.meetings"), 1);
+}
+
+}  // namespace
+}  // namespace samplan::scheduling
