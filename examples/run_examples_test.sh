@@ -49,23 +49,26 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Sixteen free consecutive loopback ports, so that the stack never meets a local
-# one on its default ports: PostgreSQL, Redis, then the services from +2 and their
-# metrics from +9 (deploy/local/start.sh numbers the metrics ports from there).
+# Eighteen free consecutive loopback ports, so that the stack never meets a local
+# one on its default ports: PostgreSQL, Redis, then the services from +2
+# (caseplan, identity, events, placement, scheduling +6, surveys +7, gateway +8),
+# their metrics from +9 (deploy/local/start.sh numbers the metrics ports from
+# there) and scheduling's calendar feeds at +16.
 pick_ports() {
   local base i
   for _ in $(seq 50); do
     base=$((20000 + RANDOM % 20000))
-    for i in $(seq 0 15); do port_in_use $((base + i)) && continue 2; done
+    for i in $(seq 0 17); do port_in_use $((base + i)) && continue 2; done
     PORT_BASE=$base
     return 0
   done
   return 1
 }
-pick_ports || fail "found no sixteen free consecutive ports"
+pick_ports || fail "found no eighteen free consecutive ports"
 export SAMPLAN_PG_PORT=$PORT_BASE SAMPLAN_REDIS_PORT=$((PORT_BASE + 1))
 export SAMPLAN_CASEPLAN_PORT=$((PORT_BASE + 2)) SAMPLAN_IDENTITY_PORT=$((PORT_BASE + 3))
 export SAMPLAN_EVENTS_PORT=$((PORT_BASE + 4)) SAMPLAN_PLACEMENT_PORT=$((PORT_BASE + 5))
+export SAMPLAN_SCHEDULING_PORT=$((PORT_BASE + 6)) SAMPLAN_SCHEDULING_FEED_PORT=$((PORT_BASE + 16))
 export SAMPLAN_METRICS_PORT=$((PORT_BASE + 9))
 CASEPLAN="127.0.0.1:$SAMPLAN_CASEPLAN_PORT"
 EVENTS="127.0.0.1:$SAMPLAN_EVENTS_PORT"

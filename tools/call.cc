@@ -36,7 +36,10 @@
 #include "samplan/events/v1/event_service.pb.h"
 #include "samplan/identity/v1/events.pb.h"
 #include "samplan/identity/v1/identity.pb.h"
+#include "samplan/placement/v1/events.pb.h"
 #include "samplan/placement/v1/placement.pb.h"
+#include "samplan/scheduling/v1/events.pb.h"
+#include "samplan/scheduling/v1/scheduling.pb.h"
 #include "tools/rpc_text.h"
 
 namespace samplan::tools {
@@ -82,9 +85,12 @@ std::vector<const pb::FileDescriptor*> KnownFiles() {
           samplan::identity::v1::Person::descriptor()->file(),
           samplan::events::v1::ListEventsRequest::descriptor()->file(),
           samplan::placement::v1::Placement::descriptor()->file(),
+          samplan::scheduling::v1::Meeting::descriptor()->file(),
           // Event payloads, so that JSON can show what an event's `payload` holds.
           samplan::caseplan::v1::PlanChanged::descriptor()->file(),
-          samplan::identity::v1::ConsentChanged::descriptor()->file()};
+          samplan::identity::v1::ConsentChanged::descriptor()->file(),
+          samplan::placement::v1::AgreementChanged::descriptor()->file(),
+          samplan::scheduling::v1::MeetingChanged::descriptor()->file()};
 }
 
 std::vector<const pb::ServiceDescriptor*> KnownServices() {

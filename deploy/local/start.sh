@@ -6,7 +6,9 @@
 # Ports (change them if they are taken):
 #   SAMPLAN_PG_PORT (55432)  SAMPLAN_REDIS_PORT (56379)  SAMPLAN_CASEPLAN_PORT (50051)
 #   SAMPLAN_IDENTITY_PORT (50052)  SAMPLAN_EVENTS_PORT (50053)  SAMPLAN_PLACEMENT_PORT (50054)
-#   SAMPLAN_METRICS_PORT (59090 for caseplan; identity +1, events +2, placement +3)
+#   SAMPLAN_SCHEDULING_PORT (50055)
+#   SAMPLAN_METRICS_PORT (59090 for caseplan; identity +1, events +2, placement +3,
+#   scheduling +4)
 # Stop everything with deploy/local/stop.sh; remove .local/ to start from scratch.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -21,6 +23,8 @@ IDENTITY_METRICS_PORT=$((METRICS_PORT + 1))
 EVENTS_METRICS_PORT=$((METRICS_PORT + 2))
 PLACEMENT_PORT="${SAMPLAN_PLACEMENT_PORT:-50054}"
 PLACEMENT_METRICS_PORT=$((METRICS_PORT + 3))
+SCHEDULING_PORT="${SAMPLAN_SCHEDULING_PORT:-50055}"
+SCHEDULING_METRICS_PORT=$((METRICS_PORT + 4))
 
 install_packages
 build
@@ -117,6 +121,7 @@ start_service identity "$IDENTITY_PORT" "$IDENTITY_METRICS_PORT" "$STATE_DIR/key
 start_service caseplan "$CASEPLAN_PORT" "$METRICS_PORT"
 start_service events "$EVENTS_PORT" "$EVENTS_METRICS_PORT"
 start_service placement "$PLACEMENT_PORT" "$PLACEMENT_METRICS_PORT"
+start_service scheduling "$SCHEDULING_PORT" "$SCHEDULING_METRICS_PORT"
 
 log "loading the demo municipality (Lindesberg, 1885)"
 "$BUILD_DIR/tools/samplan-demo" --address "127.0.0.1:$CASEPLAN_PORT" \
@@ -131,8 +136,10 @@ Samplan is running.
   identity   127.0.0.1:$IDENTITY_PORT   (persons, consents, audit log)
   events     127.0.0.1:$EVENTS_PORT   (Subscribe / ListEvents: the changes each agency may see)
   placement  127.0.0.1:$PLACEMENT_PORT   (placement bank, matching, agreements)
+  scheduling 127.0.0.1:$SCHEDULING_PORT   (meetings: follow-ups, coordination meetings)
   metrics    http://127.0.0.1:$METRICS_PORT/metrics (caseplan), :$IDENTITY_METRICS_PORT (identity),
-             :$EVENTS_METRICS_PORT (events), :$PLACEMENT_METRICS_PORT (placement)
+             :$EVENTS_METRICS_PORT (events), :$PLACEMENT_METRICS_PORT (placement),
+             :$SCHEDULING_METRICS_PORT (scheduling)
   PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT   logs in $STATE_DIR/logs
 
 Call it as an agency of the demo (tokens in $STATE_DIR/tokens/, valid 12 hours):
@@ -142,6 +149,9 @@ The placement coordinator's call list:
   $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$PLACEMENT_PORT \\
       --token-file $STATE_DIR/tokens/prakt.jwt samplan.placement.v1.PlacementService/ListColdEmployers '{}'
 Any gRPC client that uses server reflection works too (grpcurl, Postman, Kreya).
+The coordinator's meetings of the next 90 days:
+  $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$SCHEDULING_PORT \\
+      --token-file $STATE_DIR/tokens/prakt.jwt samplan.scheduling.v1.SchedulingService/ListMeetings '{}'
 The changes af may see, as pages (Subscribe streams them live):
   $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$EVENTS_PORT \\
       --token-file $STATE_DIR/tokens/af.jwt samplan.events.v1.EventService/ListEvents '{}'

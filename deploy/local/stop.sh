@@ -15,6 +15,7 @@ stop_pidfile() {
 }
 
 stop_pidfile events
+stop_pidfile scheduling
 stop_pidfile placement
 stop_pidfile caseplan
 stop_pidfile identity
