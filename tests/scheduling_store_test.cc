@@ -431,5 +431,95 @@ TEST_F(SchedulingStoreTest, BadInputNamesEachFieldAndChangesNothing) {
   EXPECT_EQ(Count("SELECT count(*) FROM scheduling.meetings"), 1);
 }
 
+TEST_F(SchedulingStoreTest, CommonFreeTimeJoinsWorkingHoursImportedBusyTimeAndBookings) {
+  // prakt's coordinator works 09:00 to 17:00; af's caseworker keeps the
+  // default hours (08:00 to 17:00).
+  v1::SetWorkingHoursRequest hours;
+  for (int day = 1; day <= 5; ++day) {
+    v1::WeeklyRule* rule = hours.mutable_working_hours()->add_weekly_rules();
+    rule->set_day_of_week(day);
+    rule->mutable_hours()->set_start_time("09:00");
+    rule->mutable_hours()->set_end_time("17:00");
+  }
+  v1::WorkingHours stored;
+  grpc::Status status = stub_->SetWorkingHours(As("prakt").get(), hours, &stored);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(stored.name(), "users/u-prakt/workingHours");
+  hours.set_etag("7");  // stale
+  EXPECT_EQ(stub_->SetWorkingHours(As("prakt").get(), hours, &stored).error_code(),
+            grpc::StatusCode::ABORTED);
+
+  // af's own calendar says busy Tuesday 2 February 09:00 to 12:00 in
+  // Stockholm, and has a private event whose title must not be kept.
+  v1::ImportCalendarRequest import;
+  import.set_source("outlook");
+  *import.mutable_window_start() = TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(Morning() - absl::Hours(24)));
+  *import.mutable_window_end() = TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(Morning() + absl::Hours(24 * 7)));
+  import.set_calendar(
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+      "BEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20270101T000000Z\r\nSUMMARY:Tandläkare\r\n"
+      "DTSTART:20270202T080000Z\r\nDTEND:20270202T110000Z\r\nEND:VEVENT\r\n"
+      "END:VCALENDAR\r\n");
+  v1::ImportBusyIntervalsResponse imported;
+  status = stub_->ImportCalendar(As("af").get(), import, &imported);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(imported.stored(), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM scheduling.busy_intervals"), 1);
+
+  // prakt's coordinator has a booked staff meeting 13:00 to 14:00.
+  v1::CreateMeetingRequest staff;
+  staff.set_request_id(NewUuid());
+  staff.mutable_meeting()->set_kind(v1::MEETING_KIND_OTHER);
+  *staff.mutable_meeting()->mutable_start_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(Morning() + absl::Hours(4)));
+  *staff.mutable_meeting()->mutable_end_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(Morning() + absl::Hours(5)));
+  v1::Meeting booked;
+  ASSERT_TRUE(stub_->CreateMeeting(As("prakt").get(), staff, &booked).ok());
+
+  v1::FindCommonSlotsRequest find;
+  find.add_required_users("users/u-prakt");
+  find.add_required_users("users/u-af");
+  find.set_duration_minutes(60);
+  *find.mutable_window_start() = TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(Morning() - absl::Hours(8)));  // Tuesday 01:00
+  *find.mutable_window_end() = TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(Morning() + absl::Hours(15)));  // Tuesday 24:00
+  find.set_max_candidates(2);
+  v1::FindCommonSlotsResponse slots;
+  status = stub_->FindCommonSlots(As("soc").get(), find, &slots);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(slots.candidates_size(), 2);
+  // 12:00 to 13:00, then 14:00 to 15:00, Stockholm time.
+  EXPECT_EQ(TimeUtil::ToString(slots.candidates(0).start_time()), "2027-02-02T11:00:00Z");
+  EXPECT_EQ(TimeUtil::ToString(slots.candidates(1).start_time()), "2027-02-02T13:00:00Z");
+  bool af_busy = false;
+  for (const auto& o : slots.obstacles()) af_busy |= o.user() == "users/u-af" && o.reason() == "busy";
+  EXPECT_TRUE(af_busy);
+
+  // Bad input names its fields and stores nothing.
+  import.set_calendar("this is no calendar");
+  EXPECT_EQ(ViolatedFields(stub_->ImportCalendar(As("af").get(), import, &imported)),
+            std::vector<std::string>{"calendar"});
+  import.set_calendar(std::string(3 * 1024 * 1024, 'x'));
+  EXPECT_EQ(ViolatedFields(stub_->ImportCalendar(As("af").get(), import, &imported)),
+            std::vector<std::string>{"calendar"});
+  EXPECT_EQ(Count("SELECT count(*) FROM scheduling.busy_intervals"), 1);
+  v1::DatedException* spring = hours.mutable_working_hours()->add_exceptions();
+  spring->mutable_date()->set_year(2027);
+  spring->mutable_date()->set_month(3);
+  spring->mutable_date()->set_day(28);
+  spring->add_hours()->set_start_time("02:30");
+  spring->mutable_hours(0)->set_end_time("05:00");
+  hours.clear_etag();
+  EXPECT_EQ(ViolatedFields(stub_->SetWorkingHours(As("prakt").get(), hours, &stored)),
+            std::vector<std::string>{"working_hours.exceptions[0].hours[0].start_time"});
+  find.set_duration_minutes(0);
+  EXPECT_EQ(ViolatedFields(stub_->FindCommonSlots(As("soc").get(), find, &slots)),
+            std::vector<std::string>{"duration_minutes"});
+}
+
 }  // namespace
 }  // namespace samplan::scheduling

@@ -7,6 +7,8 @@
 // meetings go through its SQL functions.
 
 #include "common/service_main.h"
+#include "services/scheduling/availability.h"
+#include "services/scheduling/pg_availability_repository.h"
 #include "services/scheduling/pg_meeting_repository.h"
 #include "services/scheduling/scheduling_service.h"
 
@@ -17,17 +19,21 @@ using namespace samplan;
 class SchedulingParts final : public ServingParts {
  public:
   SchedulingParts(PgPool& pool, const Outbox& outbox, const CallHandler& calls)
-      : meetings_(pool, outbox), service_(meetings_, calls) {}
+      : meetings_(pool, outbox), availability_(pool), service_(meetings_, availability_, calls) {}
   std::vector<grpc::Service*> services() override { return {&service_}; }
 
  private:
   scheduling::PgMeetingRepository meetings_;
+  scheduling::PgAvailabilityRepository availability_;
   scheduling::SchedulingService service_;
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Local times are Stockholm's: without the zone (tzdata) the service stops
+  // here rather than book an hour off half the year.
+  scheduling::StockholmZone();
   ServiceDefinition scheduling;
   scheduling.name = "scheduling";
   scheduling.schema = scheduling::kSchema;

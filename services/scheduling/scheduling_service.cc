@@ -33,8 +33,10 @@ absl::StatusOr<std::optional<MeetingKey>> KeyOf(const std::string& token,
 
 }  // namespace
 
-SchedulingService::SchedulingService(MeetingRepository& meetings, const CallHandler& calls)
-    : meetings_(meetings), calls_(calls) {}
+SchedulingService::SchedulingService(MeetingRepository& meetings,
+                                     AvailabilityRepository& availability,
+                                     const CallHandler& calls)
+    : meetings_(meetings), availability_(availability), calls_(calls) {}
 
 grpc::Status SchedulingService::CreateMeeting(Context* context,
                                               const v1::CreateMeetingRequest* request,

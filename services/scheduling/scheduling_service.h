@@ -6,18 +6,22 @@
 
 #include "common/call.h"
 #include "samplan/scheduling/v1/scheduling.grpc.pb.h"
+#include "services/scheduling/availability_repository.h"
 #include "services/scheduling/meeting_repository.h"
 
 namespace samplan::scheduling {
 
 // The gRPC handlers of samplan.scheduling.v1.SchedulingService. Each one
 // validates, calls the repository and maps the result; the decisions are pure
-// functions (meeting_rules.h), the storage and the access decisions behind
-// MeetingRepository.
+// functions (meeting_rules.h, availability.h, calendar_import.h), the storage
+// and the access decisions behind MeetingRepository and AvailabilityRepository.
+// The meeting handlers are in scheduling_service.cc, availability's in
+// availability_handlers.cc.
 class SchedulingService final : public v1::SchedulingService::Service {
  public:
   // Everything passed in must outlive the service.
-  SchedulingService(MeetingRepository& meetings, const CallHandler& calls);
+  SchedulingService(MeetingRepository& meetings, AvailabilityRepository& availability,
+                    const CallHandler& calls);
 
   using Context = grpc::ServerContext;
   grpc::Status CreateMeeting(Context*, const v1::CreateMeetingRequest*, v1::Meeting*) override;
@@ -32,6 +36,16 @@ class SchedulingService final : public v1::SchedulingService::Service {
   grpc::Status FulfilMeeting(Context*, const v1::FulfilMeetingRequest*, v1::Meeting*) override;
   grpc::Status MarkMeetingNoShow(Context*, const v1::MarkMeetingNoShowRequest*,
                                  v1::Meeting*) override;
+  grpc::Status SetWorkingHours(Context*, const v1::SetWorkingHoursRequest*,
+                               v1::WorkingHours*) override;
+  grpc::Status GetWorkingHours(Context*, const v1::GetWorkingHoursRequest*,
+                               v1::WorkingHours*) override;
+  grpc::Status ImportBusyIntervals(Context*, const v1::ImportBusyIntervalsRequest*,
+                                   v1::ImportBusyIntervalsResponse*) override;
+  grpc::Status ImportCalendar(Context*, const v1::ImportCalendarRequest*,
+                              v1::ImportBusyIntervalsResponse*) override;
+  grpc::Status FindCommonSlots(Context*, const v1::FindCommonSlotsRequest*,
+                               v1::FindCommonSlotsResponse*) override;
 
  private:
   // Runs one step of meeting `name` (field "name").
@@ -42,6 +56,7 @@ class SchedulingService final : public v1::SchedulingService::Service {
                     const StepOf& step);
 
   MeetingRepository& meetings_;
+  AvailabilityRepository& availability_;
   const CallHandler& calls_;
 };
 

@@ -105,10 +105,59 @@ inline constexpr PreparedStatement kListMeetingsOfAttendee{
     "   AND ($6 = '' OR (a.start_time, m.id) > (NULLIF($5, '')::timestamptz, NULLIF($6, '')::uuid))"
     " ORDER BY a.start_time, m.id LIMIT $7"};
 
+// ---- Availability
+
+// $1 user. (version, content).
+inline constexpr PreparedStatement kSelectWorkingHours{
+    "scheduling_select_working_hours",
+    "SELECT version, content FROM scheduling.working_hours WHERE user_name = $1"};
+
+// $1 user, $2 municipality, $3 content, $4 time, $5 the version read or 0 for
+// none. Returns the new version; nothing when the stored version differs.
+inline constexpr PreparedStatement kUpsertWorkingHours{
+    "scheduling_upsert_working_hours",
+    "INSERT INTO scheduling.working_hours AS w (user_name, municipality, version, content,"
+    "  update_time) VALUES ($1, $2, 1, $3, $4)"
+    " ON CONFLICT (user_name) DO UPDATE SET content = $3, update_time = $4,"
+    "  version = w.version + 1, municipality = $2"
+    " WHERE $5 = 0 OR w.version = $5 RETURNING version"};
+
+// $1 user, $2 source, $3 from, $4 to.
+inline constexpr PreparedStatement kDeleteBusy{
+    "scheduling_delete_busy",
+    "DELETE FROM scheduling.busy_intervals WHERE user_name = $1 AND source = $2"
+    "  AND start_time < $4 AND end_time > $3"};
+
+// $1 user, $2 source, $3 starts (timestamptz[]), $4 ends (timestamptz[]).
+inline constexpr PreparedStatement kInsertBusy{
+    "scheduling_insert_busy",
+    "INSERT INTO scheduling.busy_intervals (user_name, source, start_time, end_time)"
+    " SELECT $1, $2, s, e FROM unnest($3::timestamptz[], $4::timestamptz[]) AS t(s, e)"};
+
+// $1 users (text[]). (user, version, content) of those who set working hours.
+inline constexpr PreparedStatement kSelectWorkingHoursOf{
+    "scheduling_select_working_hours_of",
+    "SELECT user_name, version, content FROM scheduling.working_hours"
+    " WHERE user_name = ANY($1::text[])"};
+
+// $1 users (text[]), $2 from, $3 to. (user, start_micros, end_micros) of the
+// imported busy time and the booked meetings that hold their time.
+inline constexpr PreparedStatement kSelectBusyOf{
+    "scheduling_select_busy_of",
+    "SELECT user_name, " SAMPLAN_SQL_MICROS("start_time") ", " SAMPLAN_SQL_MICROS("end_time")
+    " FROM scheduling.busy_intervals"
+    " WHERE user_name = ANY($1::text[]) AND start_time < $3 AND end_time > $2"
+    " UNION ALL"
+    " SELECT attendee, " SAMPLAN_SQL_MICROS("start_time") ", " SAMPLAN_SQL_MICROS("end_time")
+    " FROM scheduling.meeting_attendees"
+    " WHERE attendee = ANY($1::text[]) AND holds_time AND start_time < $3 AND end_time > $2"};
+
 inline constexpr PreparedStatement kAll[] = {
     kInsertMeeting,     kSelectMeetingByRequest, kSelectMeeting,   kSelectMeetingForUpdate,
     kUpdateMeeting,     kLockAttendee,           kFindHeldOverlap, kDeleteAttendees,
-    kInsertAttendees,   kInsertRevision,         kListMeetingsOfPerson, kListMeetingsOfAttendee};
+    kInsertAttendees,   kInsertRevision,         kListMeetingsOfPerson, kListMeetingsOfAttendee,
+    kSelectWorkingHours, kUpsertWorkingHours,    kDeleteBusy,      kInsertBusy,
+    kSelectWorkingHoursOf, kSelectBusyOf};
 
 #undef SAMPLAN_MEETING_COLUMNS
 #undef SAMPLAN_SQL_MICROS

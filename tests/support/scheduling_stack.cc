@@ -21,11 +21,13 @@ absl::StatusOr<std::unique_ptr<InProcessScheduling>> InProcessScheduling::Start(
   if (!pool.ok()) return pool.status();
   s->pool_ = *std::move(pool);
   s->meetings_ = std::make_unique<scheduling::PgMeetingRepository>(*s->pool_, s->outbox_);
+  s->availability_ = std::make_unique<scheduling::PgAvailabilityRepository>(*s->pool_);
   absl::StatusOr<std::unique_ptr<TokenVerifier>> verifier = MakeTokenVerifier(tokens);
   if (!verifier.ok()) return verifier.status();
   s->verifier_ = *std::move(verifier);
   s->calls_ = std::make_unique<CallHandler>(*s->verifier_, absl::Seconds(10), clock);
-  s->service_ = std::make_unique<scheduling::SchedulingService>(*s->meetings_, *s->calls_);
+  s->service_ = std::make_unique<scheduling::SchedulingService>(*s->meetings_, *s->availability_,
+                                                               *s->calls_);
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
       {"127.0.0.1:0", absl::Seconds(10), absl::ZeroDuration(), absl::Seconds(2), ""},
       {s->service_.get()});

@@ -16,6 +16,7 @@
 #include "common/pg.h"
 #include "common/server.h"
 #include "samplan/scheduling/v1/scheduling.grpc.pb.h"
+#include "services/scheduling/pg_availability_repository.h"
 #include "services/scheduling/pg_meeting_repository.h"
 #include "services/scheduling/scheduling_service.h"
 
@@ -41,6 +42,7 @@ class InProcessScheduling {
   Outbox outbox_{scheduling::kSchema};
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<scheduling::PgMeetingRepository> meetings_;
+  std::unique_ptr<scheduling::PgAvailabilityRepository> availability_;
   std::unique_ptr<TokenVerifier> verifier_;
   std::unique_ptr<CallHandler> calls_;
   std::unique_ptr<scheduling::SchedulingService> service_;
