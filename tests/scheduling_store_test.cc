@@ -15,7 +15,10 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/event_consumer.h"
 #include "common/ids.h"
+#include "common/outbox.h"
+#include "samplan/placement/v1/events.pb.h"
 #include "common/redis.h"
 #include "common/relay.h"
 #include "common/rpc_details.h"
@@ -519,6 +522,96 @@ TEST_F(SchedulingStoreTest, CommonFreeTimeJoinsWorkingHoursImportedBusyTimeAndBo
   find.set_duration_minutes(0);
   EXPECT_EQ(ViolatedFields(stub_->FindCommonSlots(As("soc").get(), find, &slots)),
             std::vector<std::string>{"duration_minutes"});
+}
+
+TEST_F(SchedulingStoreTest, ASignedAgreementGetsItsFollowUpsOnceAndAnEndedOneLosesTheRest) {
+  const std::string person = ConsentingPerson("ida");
+  ProcessedEvents processed(kSchema);
+  Outbox outbox(kSchema);
+  std::vector<PreparedStatement> statements = SchedulingRepositoryStatements(outbox);
+  for (const PreparedStatement& p : processed.statements()) statements.push_back(p);
+  auto pool = PgPool::Create({dsn_, 2, absl::Seconds(10), "test", statements});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EventConsumerOptions options;
+  options.group = "scheduling";
+  options.consumer = "test";
+  options.municipalities = {"1885"};
+  options.start = GroupStart::kWholeStream;
+  options.block = absl::Milliseconds(50);
+  // "now" is 1 March 2027: the follow-ups of 3 March and on are still to come.
+  const absl::Time now = absl::FromCivil(absl::CivilSecond(2027, 3, 1, 12, 0, 0),
+                                         absl::UTCTimeZone());
+  EventConsumer consumer(options, {redis_->host(), redis_->port()}, **pool, processed,
+                         [&](pqxx::transaction_base& tx, const events::v1::Event& event) {
+                           return ApplyAgreementEvent(tx, outbox, event, now);
+                         });
+  RedisClient redis({redis_->host(), redis_->port()});
+  placement::v1::AgreementChanged agreement;
+  agreement.set_agreement(absl::StrCat("agreements/", NewUuid()));
+  agreement.set_person(person);
+  agreement.set_coordinator_organization("organizations/prakt");
+  agreement.mutable_start_date()->set_year(2027);
+  agreement.mutable_start_date()->set_month(2);
+  agreement.mutable_start_date()->set_day(1);
+  agreement.mutable_end_date()->set_year(2027);
+  agreement.mutable_end_date()->set_month(6);
+  agreement.mutable_end_date()->set_day(30);
+  agreement.set_follow_up_interval_days(30);
+  auto publish = [&](const std::string& type) {
+    events::v1::Event event =
+        MakeEvent(type, "1885", agreement.agreement(), 3, person, "placement", agreement,
+                  {"organizations/prakt", "users/u-prakt", "trace", absl::Now()});
+    auto reply = redis.Command({"XADD", EventStreamKey("1885"), "*", "event_id",
+                                event.event_id(), "type", event.type(), "event",
+                                event.SerializeAsString()});
+    EXPECT_TRUE(reply.ok() && !reply->is_error());
+    return event;
+  };
+  // A few rounds: the first one creates the group and reads its own pending
+  // entries, the next ones the stream.
+  auto consume = [&] {
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(consumer.ConsumeOnce().ok());
+  };
+  const events::v1::Event signed_event = publish("placement.agreement.signed");
+  consume();
+  const std::string of_agreement =
+      absl::StrCat("SELECT count(*) FROM scheduling.meetings WHERE agreement = '",
+                   agreement.agreement(), "'");
+  EXPECT_EQ(Count(of_agreement), 4);
+  EXPECT_EQ(Count(of_agreement + " AND status = 'MEETING_STATUS_PROPOSED' AND kind = "
+                                 "'MEETING_KIND_FOLLOW_UP'"),
+            4);
+
+  // The same event delivered again (a crash between commit and ack): once.
+  auto again = redis.Command({"XADD", EventStreamKey("1885"), "*", "event_id",
+                              signed_event.event_id(), "type", signed_event.type(), "event",
+                              signed_event.SerializeAsString()});
+  ASSERT_TRUE(again.ok());
+  consume();
+  EXPECT_EQ(Count(of_agreement), 4);
+
+  // The coordinator sees them as proposed visits; af, with consent, too.
+  v1::ListMeetingsRequest list;
+  list.set_person(person);
+  *list.mutable_start_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  *list.mutable_end_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now + absl::Hours(24 * 200)));
+  v1::ListMeetingsResponse page;
+  ASSERT_TRUE(stub_->ListMeetings(As("prakt").get(), list, &page).ok());
+  ASSERT_EQ(page.meetings_size(), 4);
+  EXPECT_EQ(page.meetings(0).organizer_user(), "users/u-prakt");
+
+  // The agreement ends on 1 March: the four visits still to come are
+  // cancelled, each with its revision and event.
+  publish("placement.agreement.ended");
+  consume();
+  EXPECT_EQ(Count(of_agreement + " AND status = 'MEETING_STATUS_CANCELLED'"), 4);
+  EXPECT_EQ(Count("SELECT count(*) FROM scheduling.outbox WHERE event_type = "
+                  "'scheduling.meeting.cancelled'"),
+            4);
+  ASSERT_TRUE(stub_->ListMeetings(As("prakt").get(), list, &page).ok());
+  EXPECT_EQ(page.meetings(0).status(), v1::MEETING_STATUS_CANCELLED);
+  EXPECT_EQ(page.meetings(0).revision(), 2);
 }
 
 }  // namespace

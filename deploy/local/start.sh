@@ -121,7 +121,9 @@ start_service identity "$IDENTITY_PORT" "$IDENTITY_METRICS_PORT" "$STATE_DIR/key
 start_service caseplan "$CASEPLAN_PORT" "$METRICS_PORT"
 start_service events "$EVENTS_PORT" "$EVENTS_METRICS_PORT"
 start_service placement "$PLACEMENT_PORT" "$PLACEMENT_METRICS_PORT"
-start_service scheduling "$SCHEDULING_PORT" "$SCHEDULING_METRICS_PORT"
+# Scheduling follows the demo municipality's placement agreements (follow-ups).
+echo "SAMPLAN_SCHEDULING_MUNICIPALITIES='1885'" > "$STATE_DIR/scheduling-extra.env"
+start_service scheduling "$SCHEDULING_PORT" "$SCHEDULING_METRICS_PORT" "$STATE_DIR/scheduling-extra.env"
 
 log "loading the demo municipality (Lindesberg, 1885)"
 "$BUILD_DIR/tools/samplan-demo" --address "127.0.0.1:$CASEPLAN_PORT" \

@@ -6,6 +6,8 @@
 #include "common/ids.h"
 #include "common/status.h"
 #include "samplan/scheduling/v1/events.pb.h"
+#include "samplan/placement/v1/events.pb.h"
+#include "services/scheduling/followups.h"
 #include "services/scheduling/sql.h"
 
 namespace samplan {
@@ -155,7 +157,10 @@ absl::StatusOr<bool> Earlier(pqxx::transaction_base& tx, const std::string& owne
 }  // namespace
 
 std::vector<MigrationSet> SchedulingMigrationSets() {
-  return PublishingServiceMigrationSets("scheduling", scheduling_migrations());
+  std::vector<MigrationSet> sets =
+      PublishingServiceMigrationSets("scheduling", scheduling_migrations());
+  sets.push_back({"processed_events", &processed_events_migrations()});
+  return sets;
 }
 
 std::vector<PreparedStatement> SchedulingRepositoryStatements(const Outbox& outbox) {
@@ -205,7 +210,7 @@ absl::StatusOr<v1::Meeting> PgMeetingRepository::CreateMeeting(const Caller& cal
         stored.owner_organization(), v1::MeetingKind_Name(stored.kind()),
         v1::MeetingStatus_Name(stored.status()), PgTimestamp(TimeOf(stored.start_time())),
         PgTimestamp(TimeOf(stored.end_time())), PgBytes(Content(stored)),
-        PgTimestamp(caller.now), meta.request_id, meta.fingerprint);
+        PgTimestamp(caller.now), meta.request_id, meta.fingerprint, stored.agreement());
     if (inserted.empty()) {
       absl::StatusOr<bool> earlier = Earlier(tx, stored.owner_organization(), meta, result);
       if (!earlier.ok()) return earlier.status();
@@ -326,6 +331,98 @@ absl::StatusOr<v1::Meeting> PgMeetingRepository::StepMeeting(const Caller& calle
   if (!status.ok()) return status;
   if (!denied.ok()) return denied;
   return result;
+}
+
+}  // namespace samplan::scheduling
+
+namespace samplan::scheduling {
+namespace {
+
+// The audit record of a change the service makes on an agreement's behalf:
+// the agreement's owner (the coordinator's organization) owns its follow-ups.
+AuditEntry AgreementAudit(const Caller& caller, const v1::Meeting& m) {
+  AuditEntry entry;
+  entry.time = caller.now;
+  entry.municipality = m.municipality();
+  entry.actor_user = caller.principal.user;
+  entry.actor_organization = caller.principal.organization;
+  entry.action = caller.method;
+  entry.resource = m.name();
+  entry.subject_person = m.person();
+  entry.data_category = kAttendanceCategory;
+  entry.purpose = "follow_up";
+  entry.decision = "permit";
+  entry.reason = "agreement_owner";
+  entry.request_id = caller.request_id;
+  return entry;
+}
+
+}  // namespace
+
+absl::Status ApplyAgreementEvent(pqxx::transaction_base& tx, const Outbox& outbox,
+                                 const events::v1::Event& event, absl::Time now) {
+  const bool signed_now = event.type() == "placement.agreement.signed";
+  const bool over = event.type() == "placement.agreement.ended" ||
+                    event.type() == "placement.agreement.completed";
+  if (!signed_now && !over) return absl::OkStatus();
+  placement::v1::AgreementChanged agreement;
+  if (!event.payload().UnpackTo(&agreement)) {
+    return absl::InvalidArgumentError("the event's payload is no AgreementChanged");
+  }
+  Caller caller;
+  caller.principal.organization = agreement.coordinator_organization();
+  // The coordinator when it was the coordinator's organization that acted.
+  if (event.acting_organization() == agreement.coordinator_organization()) {
+    caller.principal.user = event.acting_user();
+  }
+  caller.method = "scheduling.FollowUpsOfAgreement";
+  caller.request_id = event.event_id();
+  caller.now = now;
+  if (signed_now) {
+    const absl::CivilDay start(agreement.start_date().year(), agreement.start_date().month(),
+                               agreement.start_date().day());
+    const absl::CivilDay end(agreement.end_date().year(), agreement.end_date().month(),
+                             agreement.end_date().day());
+    for (absl::CivilDay day : FollowUpDays(start, end, agreement.follow_up_interval_days())) {
+      v1::Meeting m = FollowUpMeeting(agreement, event.municipality(), day, caller.principal.user);
+      const std::string id = NewUuid();
+      m.set_name(absl::StrCat("meetings/", id));
+      pqxx::result inserted = tx.exec_prepared(
+          sql::kInsertMeeting.name, id, m.municipality(), m.person(), m.owner_organization(),
+          v1::MeetingKind_Name(m.kind()), v1::MeetingStatus_Name(m.status()),
+          PgTimestamp(TimeOf(m.start_time())), PgTimestamp(TimeOf(m.end_time())),
+          PgBytes(Content(m)), PgTimestamp(now),
+          absl::StrCat(event.event_id(), ":", absl::FormatCivilTime(day)), "", m.agreement());
+      if (inserted.empty()) continue;  // made before under this event (never, once recorded)
+      StoreAttendees(tx, m, id);
+      StoreRevision(tx, m, id, "scheduling.meeting.proposed", caller);
+      AppendAudit(tx, AgreementAudit(caller, m));
+      outbox.Append(tx, MeetingEvent(m, "scheduling.meeting.proposed", caller));
+    }
+    return absl::OkStatus();
+  }
+  // Ended or completed: the visits still to come are cancelled, the past kept.
+  for (const pqxx::row& row :
+       tx.exec_prepared(sql::kSelectFutureFollowUps.name, agreement.agreement(), PgTimestamp(now))) {
+    absl::StatusOr<v1::Meeting> current = MeetingFromRow(row);
+    if (!current.ok()) return current.status();
+    v1::Meeting m = *std::move(current);
+    const std::string id = Id(m);
+    m.set_status(v1::MEETING_STATUS_CANCELLED);
+    m.set_cancel_reason(event.type() == "placement.agreement.completed"
+                            ? "the placement agreement was completed"
+                            : "the placement agreement ended");
+    pqxx::result updated = tx.exec_prepared(
+        sql::kUpdateMeeting.name, id, v1::MeetingStatus_Name(m.status()),
+        PgTimestamp(TimeOf(m.start_time())), PgTimestamp(TimeOf(m.end_time())),
+        PgBytes(Content(m)), PgTimestamp(now));
+    m.set_revision(updated[0][0].as<int64_t>());
+    StoreAttendees(tx, m, id);
+    StoreRevision(tx, m, id, "scheduling.meeting.cancelled", caller);
+    AppendAudit(tx, AgreementAudit(caller, m));
+    outbox.Append(tx, MeetingEvent(m, "scheduling.meeting.cancelled", caller));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace samplan::scheduling

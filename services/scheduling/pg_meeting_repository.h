@@ -3,7 +3,10 @@
 
 #include <vector>
 
+#include <pqxx/pqxx>
+
 #include "common/migrations.h"
+#include "samplan/events/v1/event.pb.h"
 #include "common/outbox.h"
 #include "common/pg.h"
 #include "services/scheduling/meeting_repository.h"
@@ -13,8 +16,8 @@ namespace samplan::scheduling {
 // The schema the scheduling service owns.
 inline constexpr char kSchema[] = "scheduling";
 
-// The migration sets applied into kSchema: its own (migrations/) and the
-// outbox's.
+// The migration sets applied into kSchema: its own (migrations/), the
+// outbox's and the record of handled events (the agreement consumer's).
 std::vector<MigrationSet> SchedulingMigrationSets();
 
 // The statements the repositories need prepared on the pool (their own, the
@@ -42,6 +45,15 @@ class PgMeetingRepository final : public MeetingRepository {
   PgPool& pool_;
   const Outbox& outbox_;
 };
+
+// Applies one event of the placement service within `tx` (the agreement
+// consumer's, which records the event as handled in it: exactly once):
+// placement.agreement.signed proposes the agreement's follow-ups (FollowUpDays)
+// as visits for the coordinator, placement.agreement.ended and .completed
+// cancel those still to come. Each change leaves its revision, audit record
+// (reason agreement_owner) and event. Other events change nothing.
+absl::Status ApplyAgreementEvent(pqxx::transaction_base& tx, const Outbox& outbox,
+                                 const events::v1::Event& event, absl::Time now);
 
 }  // namespace samplan::scheduling
 

@@ -16,14 +16,15 @@ namespace samplan::scheduling::sql {
       SAMPLAN_SQL_MICROS("m.update_time")
 
 // $1 id, $2 municipality, $3 person or '', $4 owner, $5 kind, $6 status,
-// $7 start, $8 end, $9 content, $10 time, $11 request_id, $12 fingerprint.
-// Returns nothing when the owner already sent this request id.
+// $7 start, $8 end, $9 content, $10 time, $11 request_id, $12 fingerprint,
+// $13 agreement or ''. Returns nothing when the owner already sent this
+// request id.
 inline constexpr PreparedStatement kInsertMeeting{
     "scheduling_insert_meeting",
     "INSERT INTO scheduling.meetings (id, municipality, person, owner_organization, kind,"
     "  status, start_time, end_time, version, content, create_time, update_time,"
-    "  create_request_id, create_fingerprint)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $10, $11, $12)"
+    "  create_request_id, create_fingerprint, agreement)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $10, $11, $12, $13)"
     " ON CONFLICT (owner_organization, create_request_id) DO NOTHING RETURNING id"};
 
 // $1 owner, $2 request_id. The meeting and its fingerprint.
@@ -105,6 +106,15 @@ inline constexpr PreparedStatement kListMeetingsOfAttendee{
     "   AND ($6 = '' OR (a.start_time, m.id) > (NULLIF($5, '')::timestamptz, NULLIF($6, '')::uuid))"
     " ORDER BY a.start_time, m.id LIMIT $7"};
 
+// $1 agreement, $2 now. Locks the agreement's follow-ups still to come that
+// are proposed or booked.
+inline constexpr PreparedStatement kSelectFutureFollowUps{
+    "scheduling_select_future_follow_ups",
+    "SELECT " SAMPLAN_MEETING_COLUMNS " FROM scheduling.meetings m"
+    " WHERE m.agreement = $1 AND m.start_time > $2"
+    "   AND m.status IN ('MEETING_STATUS_PROPOSED', 'MEETING_STATUS_BOOKED')"
+    " ORDER BY m.start_time, m.id FOR UPDATE"};
+
 // ---- Availability
 
 // $1 user. (version, content).
@@ -157,7 +167,7 @@ inline constexpr PreparedStatement kAll[] = {
     kUpdateMeeting,     kLockAttendee,           kFindHeldOverlap, kDeleteAttendees,
     kInsertAttendees,   kInsertRevision,         kListMeetingsOfPerson, kListMeetingsOfAttendee,
     kSelectWorkingHours, kUpsertWorkingHours,    kDeleteBusy,      kInsertBusy,
-    kSelectWorkingHoursOf, kSelectBusyOf};
+    kSelectWorkingHoursOf, kSelectBusyOf,   kSelectFutureFollowUps};
 
 #undef SAMPLAN_MEETING_COLUMNS
 #undef SAMPLAN_SQL_MICROS
