@@ -54,8 +54,16 @@ trap 'exit 130' INT TERM
 # (caseplan, identity, events, placement, scheduling +6, surveys +7, gateway +8),
 # their metrics from +9 (deploy/local/start.sh numbers the metrics ports from
 # there) and scheduling's calendar feeds at +16.
+# SAMPLAN_EXAMPLES_PORT_BASE pins the range's start, for a machine where each
+# user has a range of their own.
 pick_ports() {
   local base i
+  if [ -n "${SAMPLAN_EXAMPLES_PORT_BASE:-}" ]; then
+    base=$SAMPLAN_EXAMPLES_PORT_BASE
+    for i in $(seq 0 17); do port_in_use $((base + i)) && return 1; done
+    PORT_BASE=$base
+    return 0
+  fi
   for _ in $(seq 50); do
     base=$((20000 + RANDOM % 20000))
     for i in $(seq 0 17); do port_in_use $((base + i)) && continue 2; done
