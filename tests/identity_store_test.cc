@@ -602,8 +602,9 @@ TEST_F(IdentityStoreTest, AuditLogVerifiesAndReportsWhereItWasAltered) {
 
   v1::VerifyAuditLogResponse verified = Verify();
   EXPECT_TRUE(verified.verified()) << verified.problem();
+  // Every record, but the one of this verification, appended once it had checked.
   EXPECT_EQ(verified.records_checked(),
-            Count("SELECT count(*) FROM identity.audit_records"));
+            Count("SELECT count(*) FROM identity.audit_records") - 1);
   EXPECT_FALSE(verified.has_broken_at());
 
   // Only a supervisor may run it.
@@ -909,6 +910,17 @@ TEST_F(IdentityStoreTest, ReviewFlagsRefusalsBreakGlassAndVolume) {
   for (const v1::AccessFinding& finding : review.findings()) {
     EXPECT_NE(finding.kind(), v1::FINDING_KIND_VOLUME);
   }
+
+  // The supervisor's own looks at the log are in it, on the chain of no person.
+  Verify();
+  EXPECT_EQ(Count("SELECT count(*) FROM identity.audit_records WHERE subject_person = '' "
+                  "AND action = 'identity.ReviewAccess' AND reason = 'supervision' "
+                  "AND actor_organization = 'organizations/kommunen'"),
+            2);
+  EXPECT_EQ(Count("SELECT count(*) FROM identity.audit_records WHERE subject_person = '' "
+                  "AND action = 'identity.VerifyAuditLog' AND reason = 'supervision'"),
+            1);
+  EXPECT_TRUE(Verify().verified());
 }
 
 // Captures what the process writes to stderr (where the log goes) while alive.

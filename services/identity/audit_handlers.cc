@@ -74,7 +74,9 @@ grpc::Status IdentityService::VerifyAuditLog(grpc::ServerContext* context,
     int64_t records_checked = 0;
     int64_t chains_checked = 0;
     std::optional<std::pair<v1::AuditChainBreak, std::string>> broken;
-    absl::Status status = repository_.Read(call.deadline, [&](IdentityStore& store) {
+    // The supervisor's look at the log is itself in the log, on the chain of no
+    // person (so that verifying never changes the chain it verifies).
+    absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
       for (const AuditChainHead& head :
            store.AuditHeads(call.principal.municipality, request->person())) {
         ++chains_checked;
@@ -118,6 +120,9 @@ grpc::Status IdentityService::VerifyAuditLog(grpc::ServerContext* context,
         }
         if (broken) break;
       }
+      store.Audit(CallAudit(call, "identity.VerifyAuditLog",
+                            request->person().empty() ? "auditRecords" : request->person(), true,
+                            "supervision"));
       return absl::OkStatus();
     });
     if (!status.ok()) return status;
@@ -150,9 +155,11 @@ grpc::Status IdentityService::ReviewAccess(grpc::ServerContext* context,
     if (!v.empty()) return v.ToStatus();
     const int threshold = request->volume_threshold() == 0 ? 50 : request->volume_threshold();
     std::vector<v1::AccessFinding> findings;
-    absl::Status status = repository_.Read(call.deadline, [&](IdentityStore& store) {
+    absl::Status status = repository_.Transaction(call.deadline, [&](IdentityStore& store) {
       findings = store.ReviewFindings(call.principal.municipality, start, end, threshold,
                                       kMaxFindings + 1);
+      store.Audit(
+          CallAudit(call, "identity.ReviewAccess", "auditRecords", true, "supervision"));
       return absl::OkStatus();
     });
     if (!status.ok()) return status;

@@ -35,23 +35,6 @@ void PublishOrganization(IdentityStore& store, absl::string_view type,
   }
 }
 
-// The audit record of an administrator's change to the directory that the
-// access rule relies on. It names no person, so it goes to the chain of none.
-AuditEntry DirectoryAudit(const CallContext& call, absl::string_view action,
-                          absl::string_view resource, bool permitted, absl::string_view reason) {
-  AuditEntry entry;
-  entry.time = call.now;
-  entry.municipality = call.principal.municipality;
-  entry.actor_user = call.principal.user;
-  entry.actor_organization = call.principal.organization;
-  entry.action = std::string(action);
-  entry.resource = std::string(resource);
-  entry.decision = permitted ? "permit" : "deny";
-  entry.reason = std::string(reason);
-  entry.request_id = call.request_id;
-  return entry;
-}
-
 std::string OrganizationRefusalMessage(absl::string_view refusal) {
   if (refusal == "kind_widens_break_glass") {
     return "an organization gets a kind whose caseworkers may break the glass only when it "
@@ -305,7 +288,7 @@ grpc::Status IdentityService::UpdateOrganization(grpc::ServerContext* context,
           OrganizationChangeRefusal(*current, *next, call.principal.municipality);
       const bool kind_changed = next->kind() != current->kind();
       if (!refusal.empty() || kind_changed) {
-        store.Audit(DirectoryAudit(call, "identity.UpdateOrganization", current->name(),
+        store.Audit(CallAudit(call, "identity.UpdateOrganization", current->name(),
                                    refusal.empty(), refusal.empty() ? "kind_changed" : refusal));
       }
       if (!refusal.empty()) {

@@ -42,6 +42,13 @@ absl::StatusOr<std::string> CreateRequestId(const std::string& given, const Call
 // calls: what their access decisions and audit records are about.
 Caller CallerOf(const CallContext& call, absl::string_view method);
 
+// The audit record of a call the access rule does not govern but that the log
+// must show: an administrator's change the rule relies on (an organization's
+// kind), a supervisor's look at the log. It names no person, so it goes to the
+// chain of none.
+AuditEntry CallAudit(const CallContext& call, absl::string_view action,
+                     absl::string_view resource, bool permitted, absl::string_view reason);
+
 }  // namespace samplan::identity
 
 #endif  // SAMPLAN_SERVICES_IDENTITY_HANDLER_SUPPORT_H_

@@ -49,6 +49,21 @@ absl::StatusOr<std::string> CreateRequestId(const std::string& given, const Call
   return given;
 }
 
+AuditEntry CallAudit(const CallContext& call, absl::string_view action,
+                     absl::string_view resource, bool permitted, absl::string_view reason) {
+  AuditEntry entry;
+  entry.time = call.now;
+  entry.municipality = call.principal.municipality;
+  entry.actor_user = call.principal.user;
+  entry.actor_organization = call.principal.organization;
+  entry.action = std::string(action);
+  entry.resource = std::string(resource);
+  entry.decision = permitted ? "permit" : "deny";
+  entry.reason = std::string(reason);
+  entry.request_id = call.request_id;
+  return entry;
+}
+
 Caller CallerOf(const CallContext& call, absl::string_view method) {
   return {call.principal, absl::StrCat("identity.", method), call.request_id, call.now,
           call.deadline};
