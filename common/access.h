@@ -43,6 +43,7 @@ inline constexpr absl::string_view kDataCategories[] = {
     "health",      // health information
     "attendance",  // attendance at activities
     "placement",   // work practice and prao placements
+    "outcome",     // results follow-up: status at entry, exit, +3 and +6 months, survey answers
 };
 bool IsDataCategory(absl::string_view category);
 

@@ -23,7 +23,7 @@ grpc::Status IdentityService::CheckAccess(grpc::ServerContext* context,
     }
     if (PersonIdOf(request->person()).empty()) v.Add("person", "must be persons/{id}");
     if (!IsDataCategory(request->data_category())) {
-      v.Add("data_category", "must be plan, person, contact, health, attendance or placement");
+      v.Add("data_category", "must be plan, person, contact, health, attendance, placement or outcome");
     }
     if (!IsPurpose(request->purpose())) {
       v.Add("purpose", "must be coordination, placement or follow_up");

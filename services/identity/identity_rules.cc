@@ -227,7 +227,7 @@ absl::Status ValidateNewConsent(const v1::Consent& consent, absl::Time now) {
     const std::string& category = consent.data_categories(i);
     const std::string field = absl::StrCat("consent.data_categories[", i, "]");
     if (!IsDataCategory(category)) {
-      v.Add(field, "must be plan, person, contact, health, attendance or placement");
+      v.Add(field, "must be plan, person, contact, health, attendance, placement or outcome");
     } else if (!categories.insert(category).second) {
       v.Add(field, "is named twice");
     }
@@ -323,7 +323,7 @@ absl::StatusOr<absl::Duration> ValidateBreakGlass(const v1::BreakGlassRequest& r
     v.Add("person", "must be a person name, persons/{id}");
   }
   if (!IsDataCategory(request.data_category())) {
-    v.Add("data_category", "must be plan, person, contact, health, attendance or placement");
+    v.Add("data_category", "must be plan, person, contact, health, attendance, placement or outcome");
   }
   const absl::string_view reason = absl::StripAsciiWhitespace(request.reason());
   if (!LengthBetween(reason, 20, 1000)) {
