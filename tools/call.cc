@@ -40,6 +40,8 @@
 #include "samplan/placement/v1/placement.pb.h"
 #include "samplan/scheduling/v1/events.pb.h"
 #include "samplan/scheduling/v1/scheduling.pb.h"
+#include "samplan/surveys/v1/events.pb.h"
+#include "samplan/surveys/v1/surveys.pb.h"
 #include "tools/rpc_text.h"
 
 namespace samplan::tools {
@@ -86,11 +88,13 @@ std::vector<const pb::FileDescriptor*> KnownFiles() {
           samplan::events::v1::ListEventsRequest::descriptor()->file(),
           samplan::placement::v1::Placement::descriptor()->file(),
           samplan::scheduling::v1::Meeting::descriptor()->file(),
+          samplan::surveys::v1::Questionnaire::descriptor()->file(),
           // Event payloads, so that JSON can show what an event's `payload` holds.
           samplan::caseplan::v1::PlanChanged::descriptor()->file(),
           samplan::identity::v1::ConsentChanged::descriptor()->file(),
           samplan::placement::v1::AgreementChanged::descriptor()->file(),
-          samplan::scheduling::v1::MeetingChanged::descriptor()->file()};
+          samplan::scheduling::v1::MeetingChanged::descriptor()->file(),
+          samplan::surveys::v1::OutcomeRecorded::descriptor()->file()};
 }
 
 std::vector<const pb::ServiceDescriptor*> KnownServices() {

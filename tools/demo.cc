@@ -4,6 +4,7 @@
 //
 //   samplan-demo --key dev.pem --tokens-dir DIR [--address HOST:PORT]
 //                [--identity-address HOST:PORT] [--placement-address HOST:PORT]
+//                [--surveys-address HOST:PORT]
 //                [--kid dev]
 //                [--issuer samplan-dev] [--audience samplan] [--wait SECONDS]
 //
@@ -51,6 +52,7 @@
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
 #include "samplan/identity/v1/identity.grpc.pb.h"
 #include "tools/demo_placement.h"
+#include "tools/demo_surveys.h"
 #include "tools/rpc_text.h"
 
 namespace samplan::tools {
@@ -71,6 +73,7 @@ constexpr char kUsage[] =
     R"(Usage:
   samplan-demo --key PATH --tokens-dir DIR [--address HOST:PORT]
                [--identity-address HOST:PORT] [--placement-address HOST:PORT]
+               [--surveys-address HOST:PORT]
                [--kid KID]
                [--issuer ISS] [--audience AUD] [--wait SECONDS]
       Loads the demo municipality Lindesberg (1885) into running identity and
@@ -95,6 +98,10 @@ constexpr char kUsage[] =
                     employers with places of every kind, a contact log where some
                     have gone cold, and needs and agreements for demo persons who
                     consented to praktiksamordningen (tools/demo_placement.h)
+      --surveys-address
+                    the surveys service; default $SAMPLAN_SURVEYS_ADDRESS. When
+                    given, it also gets outcome records of past placements and
+                    prints the statistics a manager sees (tools/demo_surveys.h)
       --kid, --issuer, --audience
                     as for samplan-token; defaults dev, samplan-dev, samplan
       --wait        how long to wait for the service to accept connections,
@@ -950,6 +957,7 @@ int UsageError(std::string_view message) {
 int Main(const std::vector<std::string_view>& args) {
   std::map<std::string_view, std::string> flags = {
       {"--address", ""}, {"--identity-address", ""}, {"--placement-address", ""},
+      {"--surveys-address", ""},
       {"--key", ""}, {"--tokens-dir", ""},
       {"--kid", "dev"},
       {"--issuer", "samplan-dev"}, {"--audience", "samplan"}, {"--wait", "60"},
@@ -998,6 +1006,11 @@ int Main(const std::vector<std::string_view>& args) {
   if (placement_address.empty()) {
     const char* env = std::getenv("SAMPLAN_PLACEMENT_ADDRESS");
     if (env != nullptr) placement_address = env;
+  }
+  std::string surveys_address = flags["--surveys-address"];
+  if (surveys_address.empty()) {
+    const char* env = std::getenv("SAMPLAN_SURVEYS_ADDRESS");
+    if (env != nullptr) surveys_address = env;
   }
   const std::string tokens_dir = flags["--tokens-dir"];
 
@@ -1091,6 +1104,22 @@ int Main(const std::vector<std::string_view>& args) {
     if (!LoadPlacementBank(placement_channel, identity_channel, prepare, loader.persons())) {
       return 1;
     }
+  }
+  if (!surveys_address.empty()) {
+    std::shared_ptr<grpc::Channel> surveys_channel =
+        grpc::CreateChannel(surveys_address, grpc::InsecureChannelCredentials());
+    if (!surveys_channel->WaitForConnected(std::chrono::system_clock::now() +
+                                           std::chrono::seconds(wait_seconds))) {
+      std::cerr << "samplan-demo: no surveys service accepted a connection at "
+                << surveys_address << " within " << wait_seconds << " s\n";
+      return 1;
+    }
+    const PrepareCall prepare = [&](grpc::ClientContext& context, const std::string& agency) {
+      context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+      context.set_wait_for_ready(true);
+      context.AddMetadata("authorization", "Bearer " + tokens.at(agency));
+    };
+    if (!LoadSurveysDemo(surveys_channel, prepare)) return 1;
   }
   return std::cout.flush() ? 0 : 1;
 }

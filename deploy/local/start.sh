@@ -6,9 +6,9 @@
 # Ports (change them if they are taken):
 #   SAMPLAN_PG_PORT (55432)  SAMPLAN_REDIS_PORT (56379)  SAMPLAN_CASEPLAN_PORT (50051)
 #   SAMPLAN_IDENTITY_PORT (50052)  SAMPLAN_EVENTS_PORT (50053)  SAMPLAN_PLACEMENT_PORT (50054)
-#   SAMPLAN_SCHEDULING_PORT (50055)
+#   SAMPLAN_SCHEDULING_PORT (50055)  SAMPLAN_SURVEYS_PORT (50056)
 #   SAMPLAN_METRICS_PORT (59090 for caseplan; identity +1, events +2, placement +3,
-#   scheduling +4)
+#   scheduling +4, surveys +5)
 # Stop everything with deploy/local/stop.sh; remove .local/ to start from scratch.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -25,6 +25,8 @@ PLACEMENT_PORT="${SAMPLAN_PLACEMENT_PORT:-50054}"
 PLACEMENT_METRICS_PORT=$((METRICS_PORT + 3))
 SCHEDULING_PORT="${SAMPLAN_SCHEDULING_PORT:-50055}"
 SCHEDULING_METRICS_PORT=$((METRICS_PORT + 4))
+SURVEYS_PORT="${SAMPLAN_SURVEYS_PORT:-50056}"
+SURVEYS_METRICS_PORT=$((METRICS_PORT + 5))
 
 install_packages
 build
@@ -124,11 +126,13 @@ start_service placement "$PLACEMENT_PORT" "$PLACEMENT_METRICS_PORT"
 # Scheduling follows the demo municipality's placement agreements (follow-ups).
 echo "SAMPLAN_SCHEDULING_MUNICIPALITIES='1885'" > "$STATE_DIR/scheduling-extra.env"
 start_service scheduling "$SCHEDULING_PORT" "$SCHEDULING_METRICS_PORT" "$STATE_DIR/scheduling-extra.env"
+start_service surveys "$SURVEYS_PORT" "$SURVEYS_METRICS_PORT"
 
 log "loading the demo municipality (Lindesberg, 1885)"
 "$BUILD_DIR/tools/samplan-demo" --address "127.0.0.1:$CASEPLAN_PORT" \
   --identity-address "127.0.0.1:$IDENTITY_PORT" \
   --placement-address "127.0.0.1:$PLACEMENT_PORT" \
+  --surveys-address "127.0.0.1:$SURVEYS_PORT" \
   --key "$STATE_DIR/keys/dev.pem" --tokens-dir "$STATE_DIR/tokens"
 
 cat <<TXT
@@ -139,9 +143,10 @@ Samplan is running.
   events     127.0.0.1:$EVENTS_PORT   (Subscribe / ListEvents: the changes each agency may see)
   placement  127.0.0.1:$PLACEMENT_PORT   (placement bank, matching, agreements)
   scheduling 127.0.0.1:$SCHEDULING_PORT   (meetings: follow-ups, coordination meetings)
+  surveys    127.0.0.1:$SURVEYS_PORT   (questionnaires, outcomes as SUS records them, statistics)
   metrics    http://127.0.0.1:$METRICS_PORT/metrics (caseplan), :$IDENTITY_METRICS_PORT (identity),
              :$EVENTS_METRICS_PORT (events), :$PLACEMENT_METRICS_PORT (placement),
-             :$SCHEDULING_METRICS_PORT (scheduling)
+             :$SCHEDULING_METRICS_PORT (scheduling), :$SURVEYS_METRICS_PORT (surveys)
   PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT   logs in $STATE_DIR/logs
 
 Call it as an agency of the demo (tokens in $STATE_DIR/tokens/, valid 12 hours):
@@ -150,6 +155,10 @@ Call it as an agency of the demo (tokens in $STATE_DIR/tokens/, valid 12 hours):
 The placement coordinator's call list:
   $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$PLACEMENT_PORT \\
       --token-file $STATE_DIR/tokens/prakt.jwt samplan.placement.v1.PlacementService/ListColdEmployers '{}'
+The funders' statistics, small groups suppressed (managers read them):
+  $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$SURVEYS_PORT \\
+      --token-file $STATE_DIR/tokens/mgr.jwt samplan.surveys.v1.SurveyService/GetOutcomeStatistics \\
+      '{"groupBy": "DIMENSION_GENDER"}'
 Any gRPC client that uses server reflection works too (grpcurl, Postman, Kreya).
 The coordinator's meetings of the next 90 days:
   $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$SCHEDULING_PORT \\

@@ -14,6 +14,7 @@ stop_pidfile() {
   rm -f "$file"
 }
 
+stop_pidfile surveys
 stop_pidfile events
 stop_pidfile scheduling
 stop_pidfile placement
