@@ -402,14 +402,14 @@ absl::StatusOr<std::vector<OutcomeFacts>> PgSurveysRepository::LoadOutcomeFacts(
       v1::ActivityKind_Parse(row[2].as<std::string>(), &f.activity_kind);
       f.organization = row[3].as<std::string>();
       v1::Occupation_Parse(row[4].as<std::string>(), &f.entry_occupation);
-      f.entry_extent = row[5].as<int>();
-      const std::string exit = row[6].as<std::string>();
+      const std::string exit = row[5].as<std::string>();
       f.has_exit = !exit.empty();
       if (f.has_exit) v1::Occupation_Parse(exit, &f.exit_occupation);
-      v1::StatusSource_Parse(row[7].as<std::string>(), &f.three_months);
-      v1::StatusSource_Parse(row[8].as<std::string>(), &f.six_months);
-      v1::Occupation_Parse(row[9].as<std::string>(), &f.six_months_occupation);
-      f.six_months_extent = row[10].as<int>();
+      v1::StatusSource_Parse(row[6].as<std::string>(), &f.three_months);
+      v1::StatusSource_Parse(row[7].as<std::string>(), &f.six_months);
+      v1::Occupation_Parse(row[8].as<std::string>(), &f.six_months_occupation);
+      f.extent_grew = row[9].as<bool>();
+      f.count = row[10].as<int64_t>();
       facts.push_back(std::move(f));
     }
     return absl::OkStatus();

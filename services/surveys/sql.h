@@ -95,17 +95,24 @@ inline constexpr PreparedStatement kUpdateOutcome{
     " WHERE id = $1 RETURNING version"};
 
 // $1 municipality, $2 from ('' open), $3 to ('' open), $4 organization or '',
-// $5 activity_kind or '': what statistics count, no person.
+// $5 activity_kind or '': what statistics count, no person, counted in groups of
+// records that agree in all of it (the age as the first age of its band:
+// statistics keep only the band), so that 100,000 records come back as at most
+// a few thousand rows.
 inline constexpr PreparedStatement kOutcomeFacts{
     "surveys_outcome_facts",
-    "SELECT gender, age_at_entry, activity_kind, owner_organization, entry_occupation,"
-    "  entry_extent, coalesce(exit_occupation, ''), coalesce(three_months_source, ''),"
+    "SELECT gender,"
+    "  CASE WHEN age_at_entry < 18 THEN 0 WHEN age_at_entry < 30 THEN 18"
+    "       WHEN age_at_entry < 55 THEN 30 ELSE 55 END,"
+    "  activity_kind, owner_organization, entry_occupation,"
+    "  coalesce(exit_occupation, ''), coalesce(three_months_source, ''),"
     "  coalesce(six_months_source, ''), coalesce(six_months_occupation, ''),"
-    "  coalesce(six_months_extent, 0)"
+    "  coalesce(six_months_extent > entry_extent, false), count(*)"
     " FROM surveys.outcomes"
     " WHERE municipality = $1 AND ($2 = '' OR entry_date >= NULLIF($2, '')::date)"
     "   AND ($3 = '' OR entry_date <= NULLIF($3, '')::date)"
-    "   AND ($4 = '' OR owner_organization = $4) AND ($5 = '' OR activity_kind = $5)"};
+    "   AND ($4 = '' OR owner_organization = $4) AND ($5 = '' OR activity_kind = $5)"
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"};
 
 inline constexpr PreparedStatement kAll[] = {
     kInsertQuestionnaire, kSelectQuestionnaire, kLockLatestQuestionnaire,

@@ -275,7 +275,7 @@ bool Improved(const OutcomeFacts& r) {
   if (IsWorkOrStudies(r.six_months_occupation) && !IsWorkOrStudies(r.entry_occupation)) {
     return true;
   }
-  return IsWorkOrStudies(r.six_months_occupation) && r.six_months_extent > r.entry_extent;
+  return IsWorkOrStudies(r.six_months_occupation) && r.extent_grew;
 }
 
 CountTable Empty(const char* id, const char* title, const std::vector<std::string>& rows,
@@ -333,7 +333,9 @@ std::string CsvField(absl::string_view text) {
 absl::Status BuildStatistics(const std::vector<OutcomeFacts>& records, v1::Dimension group_by,
                              int threshold, const std::vector<std::string>& filter_fields,
                              v1::OutcomeStatistics& out) {
-  if (!records.empty() && static_cast<int64_t>(records.size()) < threshold) {
+  int64_t total = 0;
+  for (const OutcomeFacts& record : records) total += record.count;
+  if (total > 0 && total < threshold) {
     FieldViolations v;
     for (const std::string& field : filter_fields) {
       v.Add(field, absl::StrCat("selects fewer than ", threshold,
@@ -366,14 +368,15 @@ absl::Status BuildStatistics(const std::vector<OutcomeFacts>& records, v1::Dimen
                                   {"ANSWERED", "CASEWORKER", "NO_STATUS"});
   for (const OutcomeFacts& record : records) {
     const int r = row_of.at(GroupOf(record, group_by));
-    ++entry.cells[r][OccupationColumn(record.entry_occupation)];
+    const int64_t n = record.count;
+    entry.cells[r][OccupationColumn(record.entry_occupation)] += n;
     if (!record.has_exit) continue;
-    ++exit.cells[r][OccupationColumn(record.exit_occupation)];
+    exit.cells[r][OccupationColumn(record.exit_occupation)] += n;
     const bool six_known = record.six_months != v1::STATUS_SOURCE_UNSPECIFIED;
-    ++six.cells[r][six_known ? OccupationColumn(record.six_months_occupation) : 4];
-    ++improved.cells[r][!six_known ? 2 : Improved(record) ? 0 : 1];
-    ++three_response.cells[r][ResponseColumn(record.three_months)];
-    ++six_response.cells[r][ResponseColumn(record.six_months)];
+    six.cells[r][six_known ? OccupationColumn(record.six_months_occupation) : 4] += n;
+    improved.cells[r][!six_known ? 2 : Improved(record) ? 0 : 1] += n;
+    three_response.cells[r][ResponseColumn(record.three_months)] += n;
+    six_response.cells[r][ResponseColumn(record.six_months)] += n;
   }
   out.set_suppression_threshold(threshold);
   for (const SuppressedTable& t : SuppressLinked({entry}, threshold)) Publish(t, out);

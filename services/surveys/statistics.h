@@ -69,20 +69,22 @@ std::vector<SuppressedTable> SuppressLinked(const std::vector<CountTable>& table
 // Used by the tests and kept beside Suppress so the two read as one argument.
 std::vector<std::pair<int, int>> RecoverableCells(const SuppressedTable& table);
 
-// What statistics need of one outcome record.
+// What statistics need of `count` outcome records that agree in all of it (the
+// repository reads them grouped so, not record by record).
 struct OutcomeFacts {
+  int64_t count = 1;
   v1::Gender gender = v1::GENDER_UNKNOWN;
   int age_at_entry = 0;
   v1::ActivityKind activity_kind = v1::ACTIVITY_KIND_UNSPECIFIED;
   std::string organization;
   v1::Occupation entry_occupation = v1::OCCUPATION_UNSPECIFIED;
-  int entry_extent = 0;
   bool has_exit = false;
   v1::Occupation exit_occupation = v1::OCCUPATION_UNSPECIFIED;
   v1::StatusSource three_months = v1::STATUS_SOURCE_UNSPECIFIED;
   v1::StatusSource six_months = v1::STATUS_SOURCE_UNSPECIFIED;
   v1::Occupation six_months_occupation = v1::OCCUPATION_UNSPECIFIED;
-  int six_months_extent = 0;
+  // Whether the extent six months on is larger than at entry.
+  bool extent_grew = false;
 };
 
 // "<18", "18-29", "30-54" or "55+".

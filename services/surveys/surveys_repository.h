@@ -74,7 +74,8 @@ class SurveysRepository {
                                                    const v1::OutcomeStatus& status) = 0;
   virtual absl::StatusOr<v1::Outcome> GetOutcome(const Caller& caller, const std::string& id) = 0;
 
-  // What statistics count, no person named: the facts of each record.
+  // What statistics count, no person named: the facts of the records, grouped
+  // (OutcomeFacts::count records each).
   virtual absl::StatusOr<std::vector<OutcomeFacts>> LoadOutcomeFacts(const StatisticsQuery& query,
                                                                      absl::Time deadline) = 0;
 };
