@@ -53,7 +53,7 @@ trap 'exit 130' INT TERM
 # one on its default ports: PostgreSQL, Redis, then the services from +2
 # (caseplan, identity, events, placement, scheduling +6, surveys +7, gateway +8),
 # their metrics from +9 (deploy/local/start.sh numbers the metrics ports from
-# there) and scheduling's calendar feeds at +16.
+# there), scheduling's calendar feeds at +16 and the SMTP sink at +17.
 # SAMPLAN_EXAMPLES_PORT_BASE pins the range's start, for a machine where each
 # user has a range of their own.
 pick_ports() {
@@ -77,7 +77,8 @@ export SAMPLAN_PG_PORT=$PORT_BASE SAMPLAN_REDIS_PORT=$((PORT_BASE + 1))
 export SAMPLAN_CASEPLAN_PORT=$((PORT_BASE + 2)) SAMPLAN_IDENTITY_PORT=$((PORT_BASE + 3))
 export SAMPLAN_EVENTS_PORT=$((PORT_BASE + 4)) SAMPLAN_PLACEMENT_PORT=$((PORT_BASE + 5))
 export SAMPLAN_SCHEDULING_PORT=$((PORT_BASE + 6)) SAMPLAN_SCHEDULING_FEED_PORT=$((PORT_BASE + 16))
-export SAMPLAN_METRICS_PORT=$((PORT_BASE + 9))
+export SAMPLAN_SURVEYS_PORT=$((PORT_BASE + 7))
+export SAMPLAN_METRICS_PORT=$((PORT_BASE + 9)) SAMPLAN_SMTP_PORT=$((PORT_BASE + 17))
 CASEPLAN="127.0.0.1:$SAMPLAN_CASEPLAN_PORT"
 EVENTS="127.0.0.1:$SAMPLAN_EVENTS_PORT"
 TOKENS="$SAMPLAN_STATE_DIR/tokens"
