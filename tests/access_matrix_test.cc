@@ -1,5 +1,5 @@
-// The access matrix: every caseplan and identity call that touches personal data,
-// made by every kind of caller, against real PostgreSQL and Redis, the identity
+// The access matrix: every caseplan, identity and surveys call that touches
+// personal data (and every surveys call besides), made by every kind of caller, against real PostgreSQL and Redis, the identity
 // service as its own process and caseplan in two replicas. For each call it asserts
 // the exact outcome and the audit record the call left (or that it left none).
 //
@@ -26,6 +26,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/ids.h"
 #include "common/redis.h"
@@ -33,7 +34,13 @@
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
 #include "samplan/identity/v1/identity.grpc.pb.h"
 #include "services/identity/identity_crypto.h"
+#include "common/migrations.h"
+#include "samplan/surveys/v1/surveys.grpc.pb.h"
+#include "services/surveys/pg_surveys_repository.h"
+#include "services/surveys/questionnaire_rules.h"
+#include "services/surveys/surveys_service.h"
 #include "tests/support/caseplan_stack.h"
+#include "tests/support/served_service.h"
 #include "tests/support/suite.h"
 #include "tests/support/events_stack.h"
 #include "tests/support/fixtures.h"
@@ -257,13 +264,14 @@ class AccessMatrixTest : public testing::ServersSuite {
 
   // Records P's consent for `org` (as soc, the owner), valid for `lifetime`.
   static std::string Consent(const std::string& org, std::vector<std::string> categories,
-                             absl::Duration lifetime = absl::Hours(24 * 365)) {
+                             absl::Duration lifetime = absl::Hours(24 * 365),
+                             const std::string& purpose = "coordination") {
     id::CreateConsentRequest request;
-    request.set_request_id(absl::StrCat("matrix-consent-", org));
+    request.set_request_id(absl::StrCat("matrix-consent-", org, "-", purpose));
     id::Consent* consent = request.mutable_consent();
     consent->set_person(*person_);
     consent->add_grantee_organizations(absl::StrCat("organizations/", org));
-    consent->set_purpose("coordination");
+    consent->set_purpose(purpose);
     for (const std::string& category : categories) consent->add_data_categories(category);
     *consent->mutable_valid_until() =
         TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + lifetime));
@@ -400,6 +408,156 @@ TEST_F(AccessMatrixTest, CasePlanReadsAndWrites) {
   ASSERT_EQ(plan.notes_size(), 2);
   EXPECT_EQ(plan.notes(0).text(), "A note by owner");
   EXPECT_EQ(plan.notes(1).text(), "A note by consented");
+}
+
+// The surveys service's outcome records (category outcome, purpose follow_up):
+// P's consents for follow-up stand to each organization as its coordination
+// consents do, so every caller's row is the same as for the plan.
+TEST_F(AccessMatrixTest, SurveysOutcomeRecordsAndEveryOtherSurveysCall) {
+  namespace sv = ::samplan::surveys;
+  ASSERT_TRUE(ApplyMigrations(*dsn_, sv::kSchema, sv::SurveysMigrationSets()).ok());
+  Consent("af", {"outcome"}, absl::Hours(24 * 365), "follow_up");
+  const std::string region = Consent("region", {"outcome"}, absl::Hours(24 * 365), "follow_up");
+  Consent("vux", {"outcome"}, absl::Seconds(1), "follow_up");
+  Consent("prakt", {"health"}, absl::Hours(24 * 365), "follow_up");
+  Consent("sthlm", {"outcome"}, absl::Hours(24 * 365), "follow_up");
+  id::WithdrawConsentRequest withdraw;
+  withdraw.set_name(region);
+  withdraw.set_reason("The person no longer wants the region to follow up.");
+  ASSERT_EQ(Call(identity_, &id::IdentityService::Stub::WithdrawConsent, keys_->Token("soc"),
+                 withdraw)
+                .code,
+            grpc::StatusCode::OK);
+  absl::SleepFor(absl::Seconds(1));  // vux's consent runs out
+
+  Outbox outbox(sv::kSchema);
+  auto pool = PgPool::Create({*dsn_, 2, absl::Seconds(10), "matrix-surveys",
+                              sv::SurveysRepositoryStatements(outbox)});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  sv::PgSurveysRepository repository(**pool, outbox);
+  ASSERT_TRUE(repository.InstallShipped(sv::ShippedQuestionnaires(), absl::Now() + absl::Seconds(10)).ok());
+  auto served = testing::ServedService::Create(keys_->VerifierOptions());
+  ASSERT_TRUE(served.ok());
+  ASSERT_TRUE((*served)->Serve(std::make_unique<sv::SurveyService>(repository, (*served)->calls(), 5)).ok());
+  auto stub = sv::v1::SurveyService::NewStub((*served)->NewChannel());
+
+  auto outcome_for_p = [&] {
+    sv::v1::RecordOutcomeRequest request;
+    request.set_request_id(NewUuid());
+    sv::v1::Outcome* o = request.mutable_outcome();
+    o->set_person(*person_);
+    o->set_activity(*plan_ + "/activities/praktik");
+    o->set_activity_kind(sv::v1::ACTIVITY_KIND_PLAN_ACTIVITY);
+    o->set_gender(sv::v1::GENDER_FEMALE);
+    o->set_age_at_entry(41);
+    o->mutable_entry_date()->set_year(2026);
+    o->mutable_entry_date()->set_month(1);
+    o->mutable_entry_date()->set_day(12);
+    o->mutable_entry()->set_occupation(sv::v1::OCCUPATION_LOOKING_FOR_WORK);
+    return request;
+  };
+  sv::v1::Outcome record;
+  ASSERT_EQ(Call(stub.get(), &sv::v1::SurveyService::Stub::RecordOutcome, keys_->Token("soc"),
+                 outcome_for_p(), &record)
+                .code,
+            grpc::StatusCode::OK);
+
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    // Reading and writing the record, and registering one about P: the rule.
+    sv::v1::GetOutcomeRequest get;
+    get.set_name(record.name());
+    sv::v1::Outcome got;
+    ExpectRow(caller,
+              Call(stub.get(), &sv::v1::SurveyService::Stub::GetOutcome, caller.token(), get, &got),
+              "surveys.GetOutcome", *person_, "outcome");
+    EXPECT_EQ(got.name().empty(), !caller.permitted) << caller.kind;
+    sv::v1::RecordOutcomeStatusRequest status;
+    status.set_name(record.name());
+    status.set_stage(sv::v1::STAGE_EXIT);
+    status.mutable_status()->set_occupation(sv::v1::OCCUPATION_WORK);
+    status.mutable_status()->set_exit_reason(sv::v1::EXIT_REASON_GOT_JOB);
+    const Outcome written = Call(stub.get(), &sv::v1::SurveyService::Stub::RecordOutcomeStatus,
+                                 caller.token(), status);
+    const Outcome created = Call(stub.get(), &sv::v1::SurveyService::Stub::RecordOutcome,
+                                 caller.token(), outcome_for_p());
+    const std::string kind = caller.kind;
+    if (kind == "manager of the owner") {
+      // Writes are refused for the role before anything about P is read.
+      for (const Outcome& refused : {written, created}) {
+        EXPECT_EQ(refused.code, grpc::StatusCode::PERMISSION_DENIED);
+        EXPECT_TRUE(refused.audit.empty());
+      }
+    } else if (kind == "other municipality") {
+      ExpectRow(caller, written, "surveys.RecordOutcomeStatus", *person_, "outcome");
+      // P is not registered in 0180: the person named is the wrong field there,
+      // and nothing is written, not even an audit record.
+      EXPECT_EQ(created.code, grpc::StatusCode::INVALID_ARGUMENT);
+      EXPECT_TRUE(created.audit.empty());
+    } else {
+      ExpectRow(caller, written, "surveys.RecordOutcomeStatus", *person_, "outcome");
+      // Registering a record about P is writing about P, whom soc owns.
+      ExpectRow(caller, created, "surveys.RecordOutcome", *person_, "outcome");
+    }
+
+    // The calls that touch no personal data: open to every caller with a token,
+    // the same to all, and no audit record.
+    const grpc::StatusCode authenticated =
+        caller.refused_with == grpc::StatusCode::UNAUTHENTICATED ? grpc::StatusCode::UNAUTHENTICATED
+                                                                 : grpc::StatusCode::OK;
+    sv::v1::GetQuestionnaireRequest questionnaire;
+    questionnaire.set_name("questionnaires/vad-hande-sen");
+    const Outcome read = Call(stub.get(), &sv::v1::SurveyService::Stub::GetQuestionnaire,
+                              caller.token(), questionnaire);
+    EXPECT_EQ(read.code, authenticated) << caller.kind;
+    EXPECT_TRUE(read.audit.empty());
+    EXPECT_EQ(Call(stub.get(), &sv::v1::SurveyService::Stub::ListQuestionnaires, caller.token(),
+                   sv::v1::ListQuestionnairesRequest())
+                  .code,
+              authenticated)
+        << caller.kind;
+    const Outcome statistics =
+        Call(stub.get(), &sv::v1::SurveyService::Stub::GetOutcomeStatistics, caller.token(),
+             sv::v1::GetOutcomeStatisticsRequest());
+    // 1885 holds fewer than five records, which would single people out; 0180 none.
+    EXPECT_EQ(statistics.code, authenticated != grpc::StatusCode::OK ? authenticated
+                               : kind == "other municipality"       ? grpc::StatusCode::OK
+                                    : grpc::StatusCode::INVALID_ARGUMENT)
+        << caller.kind;
+    EXPECT_TRUE(statistics.audit.empty());
+    sv::v1::ExportOutcomeStatisticsRequest file;
+    file.set_format("csv");
+    EXPECT_EQ(Call(stub.get(), &sv::v1::SurveyService::Stub::ExportOutcomeStatistics,
+                   caller.token(), file)
+                  .code,
+              statistics.code)
+        << caller.kind;
+    // Writing questionnaires: caseworkers, coordinators and administrators.
+    sv::v1::CreateQuestionnaireRequest create_questionnaire;
+    create_questionnaire.set_questionnaire_id(
+        absl::StrCat("matrix-", absl::StrReplaceAll(caller.kind, {{" ", "-"}})));
+    *create_questionnaire.mutable_questionnaire() = sv::ShippedQuestionnaires()[1];
+    // Neither the manager, af's partner system nor vux's teacher.
+    const bool author =
+        kind != "manager of the owner" && kind != "consented" && kind != "expired";
+    EXPECT_EQ(Call(stub.get(), &sv::v1::SurveyService::Stub::CreateQuestionnaire,
+                   caller.token(), create_questionnaire)
+                  .code,
+              authenticated != grpc::StatusCode::OK ? authenticated
+              : author                               ? grpc::StatusCode::OK
+                                                     : grpc::StatusCode::PERMISSION_DENIED)
+        << caller.kind;
+    sv::v1::PublishQuestionnaireVersionRequest publish;
+    *publish.mutable_questionnaire() = sv::ShippedQuestionnaires()[1];
+    publish.mutable_questionnaire()->set_name(absl::StrCat(
+        "questionnaires/", create_questionnaire.questionnaire_id()));
+    EXPECT_EQ(Call(stub.get(), &sv::v1::SurveyService::Stub::PublishQuestionnaireVersion,
+                   caller.token(), publish)
+                  .code,
+              authenticated != grpc::StatusCode::OK ? authenticated
+              : author                               ? grpc::StatusCode::OK
+                                                     : grpc::StatusCode::PERMISSION_DENIED)
+        << caller.kind;
+  }
 }
 
 TEST_F(AccessMatrixTest, CasePlanDenialDoesNotTellWhetherThePlanExists) {
