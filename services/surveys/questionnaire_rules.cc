@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
 #include "common/text.h"
 
 namespace samplan::surveys {
@@ -191,6 +192,146 @@ void ValidateQuestionnaire(const v1::Questionnaire& questionnaire, absl::string_
     }
     CheckOutcomeCode(item, f + ".outcome_code", v);
     if (IsItemId(item.id())) earlier.emplace(item.id(), &item);
+  }
+}
+
+namespace {
+
+// The answer codes an answer gives, for conditions on its item.
+std::set<std::string> GivenCodes(const v1::Answer& a) {
+  switch (a.value_case()) {
+    case v1::Answer::kChoice:
+      return {a.choice()};
+    case v1::Answer::kChoices:
+      return {a.choices().codes().begin(), a.choices().codes().end()};
+    case v1::Answer::kYes:
+      return {a.yes() ? "yes" : "no"};
+    default:
+      return {};
+  }
+}
+
+bool ValueFits(ItemKind kind, v1::Answer::ValueCase value) {
+  switch (kind) {
+    case v1::ITEM_KIND_SINGLE_CHOICE:
+      return value == v1::Answer::kChoice;
+    case v1::ITEM_KIND_MULTIPLE_CHOICE:
+      return value == v1::Answer::kChoices;
+    case v1::ITEM_KIND_SCALE:
+      return value == v1::Answer::kScale;
+    case v1::ITEM_KIND_YES_NO:
+      return value == v1::Answer::kYes;
+    case v1::ITEM_KIND_NUMBER:
+      return value == v1::Answer::kNumber;
+    case v1::ITEM_KIND_DATE:
+      return value == v1::Answer::kDate;
+    case v1::ITEM_KIND_FREE_TEXT:
+      return value == v1::Answer::kText;
+    default:
+      return false;
+  }
+}
+
+void CheckValue(const Item& item, const v1::Answer& a, const std::string& f, FieldViolations& v) {
+  std::set<std::string> codes;
+  for (const v1::Choice& c : item.choices()) codes.insert(c.code());
+  switch (a.value_case()) {
+    case v1::Answer::kChoice:
+      if (codes.count(a.choice()) == 0) v.Add(f + ".choice", "is not a choice of the item");
+      return;
+    case v1::Answer::kChoices: {
+      std::set<std::string> seen;
+      for (int i = 0; i < a.choices().codes_size(); ++i) {
+        const std::string& code = a.choices().codes(i);
+        if (codes.count(code) == 0 || !seen.insert(code).second) {
+          v.Add(absl::StrCat(f, ".choices.codes[", i, "]"),
+                "is not a choice of the item, or is chosen twice");
+        }
+      }
+      return;
+    }
+    case v1::Answer::kScale:
+      if (a.scale() < item.scale_min() || a.scale() > item.scale_max()) {
+        v.Add(f + ".scale", absl::StrCat("must be ", item.scale_min(), " to ", item.scale_max()));
+      }
+      return;
+    case v1::Answer::kNumber:
+      if (!(a.number() >= item.number_min() && a.number() <= item.number_max())) {
+        v.Add(f + ".number",
+              absl::StrCat("must be ", item.number_min(), " to ", item.number_max()));
+      }
+      return;
+    case v1::Answer::kDate: {
+      const google::type::Date& d = a.date();
+      const absl::CivilDay day(d.year(), d.month(), d.day());
+      if (d.year() < 1900 || d.year() > 2200 || day.month() != d.month() || day.day() != d.day()) {
+        v.Add(f + ".date", "is not a date");
+      }
+      return;
+    }
+    case v1::Answer::kText: {
+      const int cap = item.max_length() == 0 ? kDefaultFreeTextLength : item.max_length();
+      CheckTextLength(v, f + ".text", a.text(), 0, static_cast<size_t>(cap));
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+}  // namespace
+
+void ValidateAnswers(const v1::Questionnaire& questionnaire,
+                     const google::protobuf::RepeatedPtrField<v1::Answer>& answers, bool final,
+                     FieldViolations& v) {
+  std::map<std::string, int> index;  // item id -> position in the questionnaire
+  for (int i = 0; i < questionnaire.items_size(); ++i) index[questionnaire.items(i).id()] = i;
+  std::map<std::string, const v1::Answer*> given;
+  for (int i = 0; i < answers.size(); ++i) {
+    const v1::Answer& a = answers[i];
+    const std::string f = absl::StrCat("answers[", i, "]");
+    auto it = index.find(a.item_id());
+    if (it == index.end()) {
+      v.Add(f + ".item_id", "names no item of this questionnaire version");
+      continue;
+    }
+    if (!given.emplace(a.item_id(), &a).second) {
+      v.Add(f + ".item_id", "answers an item answered before");
+      continue;
+    }
+    const Item& item = questionnaire.items(it->second);
+    if (!ValueFits(item.kind(), a.value_case())) {
+      v.Add(f, "holds no value, or a value of another kind than the item's");
+      continue;
+    }
+    CheckValue(item, a, f, v);
+  }
+  // Conditions name only earlier items, so one pass in order decides what is shown.
+  std::set<std::string> shown;
+  for (const Item& item : questionnaire.items()) {
+    bool visible = true;
+    if (item.has_shown_when()) {
+      visible = false;
+      auto on = given.find(item.shown_when().item_id());
+      if (on != given.end() && shown.count(on->first) > 0) {
+        const std::set<std::string> codes = GivenCodes(*on->second);
+        for (const std::string& code : item.shown_when().any_of()) visible |= codes.count(code) > 0;
+      }
+    }
+    if (visible) shown.insert(item.id());
+    const bool answered = given.count(item.id()) > 0;
+    if (answered && !visible) {
+      for (int i = 0; i < answers.size(); ++i) {
+        if (answers[i].item_id() == item.id()) {
+          v.Add(absl::StrCat("answers[", i, "].item_id"),
+                "answers an item the earlier answers do not show");
+          break;
+        }
+      }
+    }
+    if (final && visible && item.required() && !answered) {
+      v.Add("answers." + item.id(), "is required");
+    }
   }
 }
 

@@ -36,6 +36,17 @@ bool IsQuestionnaireId(absl::string_view id);
 void ValidateQuestionnaire(const v1::Questionnaire& questionnaire, absl::string_view prefix,
                            FieldViolations& v);
 
+// Validates `answers` to `questionnaire` (the version they answer): each names
+// an item of it once, holds a value of the item's kind within its bounds (a
+// choice among its codes, a scale or number within its range, a real date, free
+// text within its cap), and answers only an item that the earlier answers show.
+// With `final` (a submission rather than a saved draft), every required item
+// that is shown must be answered. Violations name "answers[i]…", or
+// "answers.<item id>" for a required item missing.
+void ValidateAnswers(const v1::Questionnaire& questionnaire,
+                     const google::protobuf::RepeatedPtrField<v1::Answer>& answers, bool final,
+                     FieldViolations& v);
+
 // The questionnaires that ship with Samplan, at their version 1:
 // "vad-hande-sen" (the participant, 3 and 6 months after a placement or plan)
 // and "prao-enkat" (the staff and employers of the prao survey). Both valid by
