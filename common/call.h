@@ -7,6 +7,7 @@
 // and timed per method in samplan_grpc_call_duration_seconds (common/metrics.h).
 
 #include <string>
+#include <vector>
 #include "absl/strings/string_view.h"
 
 #include <grpcpp/server_context.h>
@@ -39,9 +40,15 @@ struct CallContext {
 
 class CallHandler {
  public:
-  // `verifier` and `clock` must outlive the handler.
+  // `verifier` and `clock` must outlive the handler. `methods_without_token`
+  // names the methods (as passed to Handle) that the service declares open to
+  // callers without an account — a respondent holding an invitation token, say:
+  // their body runs with an empty principal whatever `authorization` holds, and
+  // must identify the caller by what the request carries. Every other method
+  // needs a valid bearer token.
   CallHandler(const TokenVerifier& verifier, absl::Duration default_timeout,
-              const Clock& clock = RealClock());
+              const Clock& clock = RealClock(),
+              std::vector<std::string> methods_without_token = {});
 
   // Runs `body` for an authenticated caller and returns its outcome as a gRPC
   // status. A `request` whose strings hold a NUL character gets INVALID_ARGUMENT
@@ -60,6 +67,7 @@ class CallHandler {
   const TokenVerifier& verifier_;
   const absl::Duration default_timeout_;
   const Clock& clock_;
+  const std::vector<std::string> methods_without_token_;
 };
 
 // Returns the interceptor every server installs (common/server.cc) for calls that

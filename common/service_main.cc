@@ -87,7 +87,8 @@ int ServiceMain(int argc, char** argv, const ServiceDefinition& definition) {
       PgPool::Create({pg_config.dsn, pg_config.pool_size, server_config.call_timeout,
                       "samplan-" + definition.name, definition.statements(outbox)});
   if (!pool.ok()) return Fail(pool.status());
-  const CallHandler calls(**verifier, server_config.call_timeout);
+  const CallHandler calls(**verifier, server_config.call_timeout, RealClock(),
+                          definition.methods_without_token);
   absl::StatusOr<std::unique_ptr<ServingParts>> parts = definition.build(**pool, outbox, calls);
   if (!parts.ok()) return Fail(parts.status());
   absl::StatusOr<std::unique_ptr<GrpcServer>> server =

@@ -51,6 +51,9 @@ struct ServiceDefinition {
   bool publishes_events = true;
   // The statements its pool prepares.
   std::function<std::vector<PreparedStatement>(const Outbox& outbox)> statements;
+  // The methods callers without an account may call, without a bearer token
+  // (CallHandler): none unless the service says so.
+  std::vector<std::string> methods_without_token;
   // Builds what it serves over the pool; called after read_config succeeded.
   std::function<absl::StatusOr<std::unique_ptr<ServingParts>>(
       PgPool& pool, const Outbox& outbox, const CallHandler& calls)>

@@ -133,6 +133,31 @@ TEST_F(SurveyServiceTest, EveryCallNeedsABearerToken) {
   EXPECT_EQ(list.questionnaires_size(), 2);
 }
 
+// A method a service declares open (common/call.h) runs without a bearer token,
+// and with an empty principal even when one is sent; every other method still
+// needs one. (Surveys declares none yet: its invitation calls will be the first.)
+TEST(CallHandlerAllowListTest, OnlyTheDeclaredMethodsRunWithoutABearerToken) {
+  auto keys = testing::TestKeys::Create();
+  ASSERT_TRUE(keys.ok());
+  auto served = testing::ServedService::Create(keys->VerifierOptions(), absl::Seconds(10),
+                                               RealClock(), {"ListQuestionnaires"});
+  ASSERT_TRUE(served.ok());
+  InMemorySurveys repository;
+  ASSERT_TRUE(repository.InstallShipped(ShippedQuestionnaires(), absl::Now()).ok());
+  ASSERT_TRUE((*served)->Serve(std::make_unique<SurveyService>(repository, (*served)->calls(), 5)).ok());
+  auto stub = v1::SurveyService::NewStub((*served)->NewChannel());
+  v1::ListQuestionnairesResponse list;
+  EXPECT_TRUE(stub->ListQuestionnaires(testing::CallWithToken("").get(), {}, &list).ok());
+  // Answered for no municipality: the caller is nobody, not the token's holder.
+  EXPECT_TRUE(stub->ListQuestionnaires(testing::CallWithToken(keys->Token("soc")).get(), {}, &list).ok());
+  for (const v1::Questionnaire& q : list.questionnaires()) EXPECT_TRUE(q.shipped());
+  v1::GetQuestionnaireRequest get;
+  get.set_name("questionnaires/vad-hande-sen");
+  v1::Questionnaire out;
+  EXPECT_EQ(stub->GetQuestionnaire(testing::CallWithToken("").get(), get, &out).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_F(SurveyServiceTest, AQuestionnaireIsValidatedInFullAndOnlyAuthorsWriteOne) {
   v1::CreateQuestionnaireRequest request;
   request.set_questionnaire_id("X");

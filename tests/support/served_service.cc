@@ -5,12 +5,14 @@
 namespace samplan::testing {
 
 absl::StatusOr<std::unique_ptr<ServedService>> ServedService::Create(
-    const TokenVerifierOptions& tokens, absl::Duration call_timeout, const Clock& clock) {
+    const TokenVerifierOptions& tokens, absl::Duration call_timeout, const Clock& clock,
+    std::vector<std::string> methods_without_token) {
   std::unique_ptr<ServedService> served(new ServedService());
   absl::StatusOr<std::unique_ptr<TokenVerifier>> verifier = MakeTokenVerifier(tokens);
   if (!verifier.ok()) return verifier.status();
   served->verifier_ = *std::move(verifier);
-  served->calls_ = std::make_unique<CallHandler>(*served->verifier_, call_timeout, clock);
+  served->calls_ = std::make_unique<CallHandler>(*served->verifier_, call_timeout, clock,
+                                                 std::move(methods_without_token));
   return served;
 }
 

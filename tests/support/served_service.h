@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/impl/service_type.h>
@@ -24,9 +25,10 @@ namespace samplan::testing {
 class ServedService {
  public:
   // `clock` must outlive it.
+  // `methods_without_token` as for CallHandler.
   static absl::StatusOr<std::unique_ptr<ServedService>> Create(
       const TokenVerifierOptions& tokens, absl::Duration call_timeout = absl::Seconds(10),
-      const Clock& clock = RealClock());
+      const Clock& clock = RealClock(), std::vector<std::string> methods_without_token = {});
 
   // The call wrapper to build the service with.
   CallHandler& calls() { return *calls_; }
