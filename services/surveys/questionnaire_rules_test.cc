@@ -154,6 +154,79 @@ TEST(QuestionnaireRulesTest, OutcomeCodesNeedItemsThatCanCarryThem) {
                                               "questionnaire.items[1].outcome_code"}));
 }
 
+// "Vad hände sen?": sysselsattning (required choice), omfattning (required
+// number, shown for work or studies), forsorjning (required choice), hjalpte
+// (yes/no), ovrigt (free text, at most 2000 characters).
+google::protobuf::RepeatedPtrField<v1::Answer> Answers(
+    std::initializer_list<std::pair<const char*, v1::Answer>> given) {
+  google::protobuf::RepeatedPtrField<v1::Answer> out;
+  for (auto [id, answer] : given) {
+    answer.set_item_id(id);
+    *out.Add() = answer;
+  }
+  return out;
+}
+
+v1::Answer Choice(const char* code) {
+  v1::Answer a;
+  a.set_choice(code);
+  return a;
+}
+
+v1::Answer Number(double n) {
+  v1::Answer a;
+  a.set_number(n);
+  return a;
+}
+
+v1::Answer Text(std::string text) {
+  v1::Answer a;
+  a.set_text(std::move(text));
+  return a;
+}
+
+std::set<std::string> AnswerFields(
+    const google::protobuf::RepeatedPtrField<v1::Answer>& answers, bool final) {
+  FieldViolations v;
+  ValidateAnswers(ShippedQuestionnaires()[0], answers, final, v);
+  return Fields(v);
+}
+
+TEST(AnswerRulesTest, ACompleteSubmissionPassesAndADraftMayBePartial) {
+  EXPECT_TRUE(AnswerFields(Answers({{"sysselsattning", Choice("OCCUPATION_WORK")},
+                                    {"omfattning", Number(75)},
+                                    {"forsorjning", Choice("MAIN_INCOME_SALARY")},
+                                    {"ovrigt", Text("Jag fick jobb på lagret.")}}),
+                           true)
+                  .empty());
+  // Looking for work: the extent is not asked.
+  EXPECT_TRUE(AnswerFields(Answers({{"sysselsattning", Choice("OCCUPATION_LOOKING_FOR_WORK")},
+                                    {"forsorjning", Choice("MAIN_INCOME_ACTIVITY_SUPPORT")}}),
+                           true)
+                  .empty());
+  EXPECT_TRUE(AnswerFields(Answers({{"sysselsattning", Choice("OCCUPATION_WORK")}}), false).empty());
+}
+
+TEST(AnswerRulesTest, ARequiredShownItemIsMissingOnlyOnFinalSubmit) {
+  const auto partial = Answers({{"sysselsattning", Choice("OCCUPATION_STUDIES")}});
+  EXPECT_EQ(AnswerFields(partial, true),
+            (std::set<std::string>{"answers.omfattning", "answers.forsorjning"}));
+}
+
+TEST(AnswerRulesTest, WrongKindsRangesHiddenItemsAndAMegabyteOfTextAreNamed) {
+  const auto bad = Answers({{"sysselsattning", Choice("OCCUPATION_ASTRONAUT")},
+                            {"omfattning", Number(140)},
+                            {"forsorjning", Number(3)},
+                            {"ovrigt", Text(std::string(1 << 20, 'x'))},
+                            {"nowhere", Choice("a")},
+                            {"ovrigt", Text("again")}});
+  EXPECT_EQ(AnswerFields(bad, false),
+            (std::set<std::string>{"answers[0].choice", "answers[1].number", "answers[2]",
+                                   "answers[3].text", "answers[4].item_id", "answers[5].item_id",
+                                   // the extent is not shown for an unknown occupation
+                                   "answers[1].item_id"}));
+}
+
 v1::Outcome ValidOutcome() {
   v1::Outcome o;
   o.set_person("persons/6f1f0d38-9f43-4a8e-9a55-3c1c2f0b9d11");
