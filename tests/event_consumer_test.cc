@@ -192,8 +192,15 @@ class EventConsumerTest : public testing::ServersSuite {
 
 TEST_F(EventConsumerTest, TwoConsumersInOneGroupApplyEveryEventOnce) {
   std::vector<std::string> ids = PublishMany(150);
-  auto first = Consumer("first");
-  auto second = Consumer("second");
+  // Both stay alive, so neither reclaims the other's entries: on a loaded
+  // machine a batch may take longer than the short min_idle of the other tests,
+  // and a reclaimed entry is (rightly) dropped as a duplicate, which is not
+  // what this test is about.
+  EventConsumerOptions first_options = Options("first");
+  EventConsumerOptions second_options = Options("second");
+  first_options.min_idle = second_options.min_idle = absl::Hours(1);
+  auto first = Consumer(RecordingHandler("first"), std::move(first_options));
+  auto second = Consumer(RecordingHandler("second"), std::move(second_options));
   first->Start();
   second->Start();
   std::vector<std::string> more = PublishMany(150);  // while both are reading
