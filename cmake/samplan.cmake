@@ -21,6 +21,8 @@ function(samplan_proto_library name)
     IMPORT_DIRS ${PROJECT_SOURCE_DIR}/proto
     PROTOC_OUT_DIR ${PROJECT_BINARY_DIR}/proto)
   if(ARG_GRPC)
+    # The gateway links every library of services, to serve them by descriptors.
+    set_property(GLOBAL APPEND PROPERTY SAMPLAN_SERVICE_PROTO_LIBRARIES ${name})
     target_link_libraries(${name} PUBLIC gRPC::grpc++)
     protobuf_generate(TARGET ${name} LANGUAGE grpc
       GENERATE_EXTENSIONS .grpc.pb.h .grpc.pb.cc

@@ -7,8 +7,11 @@
 #   SAMPLAN_PG_PORT (55432)  SAMPLAN_REDIS_PORT (56379)  SAMPLAN_CASEPLAN_PORT (50051)
 #   SAMPLAN_IDENTITY_PORT (50052)  SAMPLAN_EVENTS_PORT (50053)  SAMPLAN_PLACEMENT_PORT (50054)
 #   SAMPLAN_SCHEDULING_PORT (50055)  SAMPLAN_SURVEYS_PORT (50056)
+#   SAMPLAN_GATEWAY_PORT (8080: the HTTP/JSON API and the portal's pages)
 #   SAMPLAN_METRICS_PORT (59090 for caseplan; identity +1, events +2, placement +3,
-#   scheduling +4, surveys +5)
+#   scheduling +4, surveys +5, gateway +6)
+# SAMPLAN_SKIP_BUILD=1 starts what is built without building (for tests that
+# run after the build).
 # Stop everything with deploy/local/stop.sh; remove .local/ to start from scratch.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -27,9 +30,13 @@ SCHEDULING_PORT="${SAMPLAN_SCHEDULING_PORT:-50055}"
 SCHEDULING_METRICS_PORT=$((METRICS_PORT + 4))
 SURVEYS_PORT="${SAMPLAN_SURVEYS_PORT:-50056}"
 SURVEYS_METRICS_PORT=$((METRICS_PORT + 5))
+GATEWAY_PORT="${SAMPLAN_GATEWAY_PORT:-8080}"
+GATEWAY_METRICS_PORT=$((METRICS_PORT + 6))
 
-install_packages
-build
+if [ -z "${SAMPLAN_SKIP_BUILD:-}" ]; then
+  install_packages
+  build
+fi
 
 mkdir -p "$STATE_DIR"/{logs,run,keys,tokens,redis}
 chmod 755 "$STATE_DIR" "$STATE_DIR/run"
@@ -128,6 +135,13 @@ echo "SAMPLAN_SCHEDULING_MUNICIPALITIES='1885'" > "$STATE_DIR/scheduling-extra.e
 start_service scheduling "$SCHEDULING_PORT" "$SCHEDULING_METRICS_PORT" "$STATE_DIR/scheduling-extra.env"
 start_service surveys "$SURVEYS_PORT" "$SURVEYS_METRICS_PORT"
 
+# The gateway: HTTP/JSON for every service and the event stream as Server-Sent
+# Events.
+cat > "$STATE_DIR/gateway.extra.env" <<ENV
+SAMPLAN_GATEWAY_BACKENDS='samplan.caseplan.v1.CasePlanService=127.0.0.1:$CASEPLAN_PORT,samplan.identity.v1.IdentityService=127.0.0.1:$IDENTITY_PORT,samplan.events.v1.EventService=127.0.0.1:$EVENTS_PORT,samplan.placement.v1.PlacementService=127.0.0.1:$PLACEMENT_PORT'
+ENV
+start_service gateway "$GATEWAY_PORT" "$GATEWAY_METRICS_PORT" "$STATE_DIR/gateway.extra.env"
+
 log "loading the demo municipality (Lindesberg, 1885)"
 "$BUILD_DIR/tools/samplan-demo" --address "127.0.0.1:$CASEPLAN_PORT" \
   --identity-address "127.0.0.1:$IDENTITY_PORT" \
@@ -144,9 +158,11 @@ Samplan is running.
   placement  127.0.0.1:$PLACEMENT_PORT   (placement bank, matching, agreements)
   scheduling 127.0.0.1:$SCHEDULING_PORT   (meetings: follow-ups, coordination meetings)
   surveys    127.0.0.1:$SURVEYS_PORT   (questionnaires, outcomes as SUS records them, statistics)
+  HTTP/JSON  http://127.0.0.1:$GATEWAY_PORT/v1/…   (every call; OpenAPI at /openapi.json)
   metrics    http://127.0.0.1:$METRICS_PORT/metrics (caseplan), :$IDENTITY_METRICS_PORT (identity),
              :$EVENTS_METRICS_PORT (events), :$PLACEMENT_METRICS_PORT (placement),
-             :$SCHEDULING_METRICS_PORT (scheduling), :$SURVEYS_METRICS_PORT (surveys)
+             :$SCHEDULING_METRICS_PORT (scheduling), :$SURVEYS_METRICS_PORT (surveys),
+             :$GATEWAY_METRICS_PORT (gateway)
   PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT   logs in $STATE_DIR/logs
 
 Call it as an agency of the demo (tokens in $STATE_DIR/tokens/, valid 12 hours):
@@ -163,6 +179,8 @@ Any gRPC client that uses server reflection works too (grpcurl, Postman, Kreya).
 The coordinator's meetings of the next 90 days:
   $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$SCHEDULING_PORT \\
       --token-file $STATE_DIR/tokens/prakt.jwt samplan.scheduling.v1.SchedulingService/ListMeetings '{}'
+Or over HTTP/JSON through the gateway:
+  curl -H "Authorization: Bearer \$(cat $STATE_DIR/tokens/soc.jwt)" http://127.0.0.1:$GATEWAY_PORT/v1/plans
 The changes af may see, as pages (Subscribe streams them live):
   $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$EVENTS_PORT \\
       --token-file $STATE_DIR/tokens/af.jwt samplan.events.v1.EventService/ListEvents '{}'
