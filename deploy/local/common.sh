@@ -14,6 +14,7 @@ PACKAGES=(
   prometheus-cpp-dev libical-dev tzdata libcpp-httplib-dev
   postgresql-15 redis-server openssl nodejs npm
   python3-grpcio python3-protobuf python3-grpc-tools
+  chromium
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -135,10 +135,13 @@ echo "SAMPLAN_SCHEDULING_MUNICIPALITIES='1885'" > "$STATE_DIR/scheduling-extra.e
 start_service scheduling "$SCHEDULING_PORT" "$SCHEDULING_METRICS_PORT" "$STATE_DIR/scheduling-extra.env"
 start_service surveys "$SURVEYS_PORT" "$SURVEYS_METRICS_PORT"
 
-# The gateway: HTTP/JSON for every service and the event stream as Server-Sent
-# Events.
+# The gateway: HTTP/JSON for every service, the event stream as Server-Sent
+# Events, and the portal's pages, with the development sign-in (demo tokens).
 cat > "$STATE_DIR/gateway.extra.env" <<ENV
 SAMPLAN_GATEWAY_BACKENDS='samplan.caseplan.v1.CasePlanService=127.0.0.1:$CASEPLAN_PORT,samplan.identity.v1.IdentityService=127.0.0.1:$IDENTITY_PORT,samplan.events.v1.EventService=127.0.0.1:$EVENTS_PORT,samplan.placement.v1.PlacementService=127.0.0.1:$PLACEMENT_PORT'
+SAMPLAN_GATEWAY_WEB_DIR='$ROOT/services/gateway/web'
+SAMPLAN_GATEWAY_DEV_SIGN_IN=true
+SAMPLAN_GATEWAY_DEV_TOKENS_DIR='$STATE_DIR/tokens'
 ENV
 start_service gateway "$GATEWAY_PORT" "$GATEWAY_METRICS_PORT" "$STATE_DIR/gateway.extra.env"
 
@@ -158,6 +161,7 @@ Samplan is running.
   placement  127.0.0.1:$PLACEMENT_PORT   (placement bank, matching, agreements)
   scheduling 127.0.0.1:$SCHEDULING_PORT   (meetings: follow-ups, coordination meetings)
   surveys    127.0.0.1:$SURVEYS_PORT   (questionnaires, outcomes as SUS records them, statistics)
+  portal     http://127.0.0.1:$GATEWAY_PORT/   (pages; sign in as a demo agency at /signin)
   HTTP/JSON  http://127.0.0.1:$GATEWAY_PORT/v1/…   (every call; OpenAPI at /openapi.json)
   metrics    http://127.0.0.1:$METRICS_PORT/metrics (caseplan), :$IDENTITY_METRICS_PORT (identity),
              :$EVENTS_METRICS_PORT (events), :$PLACEMENT_METRICS_PORT (placement),
