@@ -165,6 +165,9 @@ absl::Status Gateway::Impl::Init() {
     return new httplib::ThreadPool(static_cast<size_t>(threads));
   };
   server_.set_payload_max_length(config_.max_body_bytes);
+  // Headers and body go out in separate writes: without this, Nagle's algorithm
+  // and the client's delayed ACK hold every response back by tens of ms.
+  server_.set_tcp_nodelay(true);
   server_.set_keep_alive_max_count(10000);
   server_.set_read_timeout(30, 0);
   server_.set_write_timeout(30, 0);
