@@ -65,7 +65,10 @@ def parse_args():
 def load_stubs(proto_dir, out_dir):
     """Generates the Python code of the event protos into out_dir and imports it."""
     well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
-    files = ["samplan/events/v1/event.proto", "samplan/events/v1/event_service.proto"]
+    # The HTTP annotations too: event_service.proto imports them (the gateway's
+    # mapping), so its generated code imports theirs.
+    files = ["google/api/http.proto", "google/api/annotations.proto",
+             "samplan/events/v1/event.proto", "samplan/events/v1/event_service.proto"]
     code = protoc.main(["protoc", "-I" + proto_dir, "-I" + well_known,
                         "--python_out=" + out_dir, "--grpc_python_out=" + out_dir]
                        + [os.path.join(proto_dir, f) for f in files])
