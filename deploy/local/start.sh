@@ -138,7 +138,7 @@ start_service surveys "$SURVEYS_PORT" "$SURVEYS_METRICS_PORT"
 # The gateway: HTTP/JSON for every service, the event stream as Server-Sent
 # Events, and the portal's pages, with the development sign-in (demo tokens).
 cat > "$STATE_DIR/gateway.extra.env" <<ENV
-SAMPLAN_GATEWAY_BACKENDS='samplan.caseplan.v1.CasePlanService=127.0.0.1:$CASEPLAN_PORT,samplan.identity.v1.IdentityService=127.0.0.1:$IDENTITY_PORT,samplan.events.v1.EventService=127.0.0.1:$EVENTS_PORT,samplan.placement.v1.PlacementService=127.0.0.1:$PLACEMENT_PORT'
+SAMPLAN_GATEWAY_BACKENDS='samplan.caseplan.v1.CasePlanService=127.0.0.1:$CASEPLAN_PORT,samplan.identity.v1.IdentityService=127.0.0.1:$IDENTITY_PORT,samplan.events.v1.EventService=127.0.0.1:$EVENTS_PORT,samplan.placement.v1.PlacementService=127.0.0.1:$PLACEMENT_PORT,samplan.scheduling.v1.SchedulingService=127.0.0.1:$SCHEDULING_PORT,samplan.surveys.v1.SurveyService=127.0.0.1:$SURVEYS_PORT'
 SAMPLAN_GATEWAY_WEB_DIR='$ROOT/services/gateway/web'
 SAMPLAN_GATEWAY_DEV_SIGN_IN=true
 SAMPLAN_GATEWAY_DEV_TOKENS_DIR='$STATE_DIR/tokens'
