@@ -8,6 +8,8 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
 
 #include <openssl/rand.h>
 
@@ -140,6 +142,16 @@ bool HoldsPersonalIdentityNumber(absl::string_view text) {
 bool IsMunicipalityCode(absl::string_view code) {
   return code.size() == 4 &&
          std::all_of(code.begin(), code.end(), [](char c) { return absl::ascii_isdigit(c); });
+}
+
+absl::StatusOr<std::string> IdFromName(absl::string_view name, absl::string_view collection,
+                                       absl::string_view field) {
+  const absl::string_view id = ResourceId(name, collection);
+  if (id.empty() || !IsUuid(id)) {
+    return InvalidField(std::string(field),
+                        absl::StrCat("must be a name of the form ", collection, "/{id}"));
+  }
+  return std::string(id);
 }
 
 }  // namespace samplan

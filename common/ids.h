@@ -2,6 +2,7 @@
 #define SAMPLAN_COMMON_IDS_H_
 
 #include <string>
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 #include <google/protobuf/message.h>
@@ -24,6 +25,11 @@ absl::string_view ResourceId(absl::string_view name, absl::string_view collectio
 
 // Returns whether `name` is "<collection>/<id>" with a valid id.
 bool IsResourceName(absl::string_view name, absl::string_view collection);
+
+// Returns the id of `name` "<collection>/{id}" when the id is a UUID (the ids
+// the services make up), or INVALID_ARGUMENT naming `field`.
+absl::StatusOr<std::string> IdFromName(absl::string_view name, absl::string_view collection,
+                                       absl::string_view field);
 
 // Returns whether `code` is a kommunkod: four digits, such as "1885".
 bool IsMunicipalityCode(absl::string_view code);

@@ -69,16 +69,6 @@ google::protobuf::Timestamp TimestampOf(absl::Time time) {
 
 }  // namespace
 
-absl::StatusOr<std::string> IdFromName(absl::string_view name, absl::string_view collection,
-                                       absl::string_view field) {
-  absl::string_view id = ResourceId(name, collection);
-  if (id.empty() || !IsUuid(id)) {
-    return InvalidField(std::string(field),
-                        absl::StrCat("must be a name of the form ", collection, "/{id}"));
-  }
-  return std::string(id);
-}
-
 absl::CivilDay Today(absl::Time time) { return absl::ToCivilDay(time, absl::UTCTimeZone()); }
 
 void CheckRequestId(absl::string_view request_id, FieldViolations& v) {

@@ -34,10 +34,7 @@ inline constexpr char kPlacementPurpose[] = "placement";
 // The least count of people GetSupplyAndDemand shows.
 inline constexpr int kSuppressionThreshold = 5;
 
-// Returns the id of `name` "<collection>/{id}" (a UUID), or INVALID_ARGUMENT
-// naming `field`.
-absl::StatusOr<std::string> IdFromName(absl::string_view name, absl::string_view collection,
-                                       absl::string_view field);
+// IdFromName (the id of "<collection>/{uuid}") is common/ids.h's.
 
 // Returns the day of `time` in UTC.
 absl::CivilDay Today(absl::Time time);

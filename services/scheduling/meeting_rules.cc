@@ -98,15 +98,6 @@ MeetingStep Next(v1::Meeting meeting, std::string event_type) {
 
 }  // namespace
 
-absl::StatusOr<std::string> IdFromName(absl::string_view name, absl::string_view collection,
-                                       absl::string_view field) {
-  const absl::string_view id = ResourceId(name, collection);
-  if (id.empty() || !IsUuid(id)) {
-    return InvalidField(std::string(field), absl::StrCat("must be ", collection, "/{id}"));
-  }
-  return std::string(id);
-}
-
 absl::Time TimeOf(const google::protobuf::Timestamp& timestamp) {
   return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
 }

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "common/access.h"
 #include "common/auth.h"
+#include "common/ids.h"
 #include "common/status.h"
 #include "samplan/scheduling/v1/scheduling.pb.h"
 
@@ -28,10 +29,7 @@ inline constexpr absl::Duration kMaxMeetingLength = absl::Hours(12);
 inline constexpr absl::Duration kHowFarBack = absl::Hours(24 * 366);
 inline constexpr absl::Duration kHowFarAhead = absl::Hours(24 * 366 * 2);
 
-// Returns the id of `name` "<collection>/{id}" (a UUID), or INVALID_ARGUMENT
-// naming `field`.
-absl::StatusOr<std::string> IdFromName(absl::string_view name, absl::string_view collection,
-                                       absl::string_view field);
+// IdFromName (the id of "<collection>/{uuid}") is common/ids.h's.
 
 absl::Time TimeOf(const google::protobuf::Timestamp& timestamp);
 google::protobuf::Timestamp TimestampOf(absl::Time time);

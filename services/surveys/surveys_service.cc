@@ -145,7 +145,7 @@ grpc::Status SurveyService::RecordOutcomeStatus(Context* context,
   return calls_.Handle(context, "RecordOutcomeStatus", *request, [&](const CallContext& call) -> absl::Status {
     if (!MayHandlePersonalData(call.principal)) return RoleDeniedStatus();
     FieldViolations v;
-    absl::StatusOr<std::string> id = placement::IdFromName(request->name(), "outcomes", "name");
+    absl::StatusOr<std::string> id = IdFromName(request->name(), "outcomes", "name");
     if (!id.ok()) v.Add("name", "must be outcomes/{id}");
     if (request->stage() == v1::STAGE_UNSPECIFIED || !v1::Stage_IsValid(request->stage())) {
       v.Add("stage", "must be STAGE_EXIT, STAGE_THREE_MONTHS or STAGE_SIX_MONTHS");
@@ -165,7 +165,7 @@ grpc::Status SurveyService::RecordOutcomeStatus(Context* context,
 grpc::Status SurveyService::GetOutcome(Context* context, const v1::GetOutcomeRequest* request,
                                        v1::Outcome* response) {
   return calls_.Handle(context, "GetOutcome", *request, [&](const CallContext& call) -> absl::Status {
-    absl::StatusOr<std::string> id = placement::IdFromName(request->name(), "outcomes", "name");
+    absl::StatusOr<std::string> id = IdFromName(request->name(), "outcomes", "name");
     if (!id.ok()) return id.status();
     absl::StatusOr<v1::Outcome> outcome = repository_.GetOutcome(CallerOf(call, "GetOutcome"), *id);
     if (!outcome.ok()) return outcome.status();
