@@ -22,8 +22,6 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include <pqxx/pqxx>
@@ -31,6 +29,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/load.h"
 #include "common/access.h"
 #include "common/outbox.h"
 #include "common/pg.h"
@@ -53,117 +52,10 @@ struct Options {
   int warmup = 2;
 };
 
-// CPU time in microseconds: the whole machine (busy, from /proc/stat), this
-// process, and one other process.
-struct CpuSample {
-  int64_t context_switches = 0;
-  int64_t machine_busy_us = 0;
-  int64_t self_us = 0;
-  int64_t service_us = 0;
-};
+using bench::Result;
 
-int64_t TicksToMicros(int64_t ticks) { return ticks * 1000000 / sysconf(_SC_CLK_TCK); }
-
-CpuSample SampleCpu(pid_t service) {
-  CpuSample sample;
-  std::ifstream stat("/proc/stat");
-  std::string cpu;
-  int64_t user, nice, system, idle, iowait, irq, softirq, steal;
-  stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
-  sample.machine_busy_us = TicksToMicros(user + nice + system + irq + softirq + steal);
-  for (std::string line; std::getline(stat, line);) {
-    if (line.rfind("ctxt ", 0) == 0) sample.context_switches = std::stoll(line.substr(5));
-  }
-  auto process_us = [](const std::string& path) {
-    std::ifstream file(path);
-    std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-    // Fields after the command name (which may hold spaces) start after ')'.
-    std::istringstream rest(text.substr(text.rfind(')') + 2));
-    std::string field;
-    int64_t utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-      if (i == 14) utime = std::stoll(field);
-      if (i == 15) stime = std::stoll(field);
-    }
-    return TicksToMicros(utime + stime);
-  };
-  sample.self_us = process_us("/proc/self/stat");
-  sample.service_us = process_us(absl::StrCat("/proc/", service, "/stat"));
-  return sample;
-}
-
-struct Result {
-  int64_t operations = 0;
-  CpuSample cpu_before, cpu_after;
-  int64_t errors = 0;
-  double seconds = 0;
-  std::vector<double> latencies_ms;
-
-  double Throughput() const { return operations / seconds; }
-  double Percentile(double p) const {
-    if (latencies_ms.empty()) return 0;
-    size_t index = std::min(latencies_ms.size() - 1,
-                            static_cast<size_t>(p * (latencies_ms.size() - 1) + 0.5));
-    return latencies_ms[index];
-  }
-};
-
-// Lets the load run unmeasured for `warmup` seconds, then measures `seconds` of it:
-// `phase` goes 0 (warm-up) → 1 (measured) → 2 (stop). Returns the result with
-// its window and CPU samples; the caller adds the latencies.
-Result MeasureWindow(pid_t service, int warmup, int seconds, std::atomic<int>& phase) {
-  absl::SleepFor(absl::Seconds(warmup));
-  phase.store(1);
-  Result result;
-  result.cpu_before = SampleCpu(service);
-  const absl::Time start = absl::Now();
-  absl::SleepFor(absl::Seconds(seconds));
-  result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  result.cpu_after = SampleCpu(service);
-  phase.store(2);
-  return result;
-}
-
-// Adds one load source's latencies and errors to `result`; call Finish after all.
-void Add(Result& result, const std::vector<double>& latencies, int64_t errors) {
-  result.latencies_ms.insert(result.latencies_ms.end(), latencies.begin(), latencies.end());
-  result.errors += errors;
-}
-
-void Finish(Result& result) {
-  std::sort(result.latencies_ms.begin(), result.latencies_ms.end());
-  result.operations = static_cast<int64_t>(result.latencies_ms.size());
-}
-
-// Runs `operation(thread, iteration)` on `threads` threads: first for `warmup`
-// seconds unmeasured, then for `seconds` measured.
-template <typename Operation>
-Result Run(pid_t service, int threads, int warmup, int seconds, Operation operation) {
-  std::atomic<int> phase{0};  // 0 warmup, 1 measure, 2 stop
-  std::vector<std::vector<double>> latencies(threads);
-  std::vector<int64_t> errors(threads, 0);
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      for (int64_t i = 0; phase.load() < 2; ++i) {
-        const absl::Time start = absl::Now();
-        const bool ok = operation(t, i);
-        const int current = phase.load();
-        if (current != 1) continue;
-        if (ok) {
-          latencies[t].push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
-        } else {
-          ++errors[t];
-        }
-      }
-    });
-  }
-  Result result = MeasureWindow(service, warmup, seconds, phase);
-  for (auto& worker : workers) worker.join();
-  for (int t = 0; t < threads; ++t) Add(result, latencies[t], errors[t]);
-  Finish(result);
-  return result;
-}
+// The service's process, the only group whose CPU this benchmark reports.
+std::vector<bench::ProcessGroup> ServiceGroup(pid_t service) { return {{"service", {service}}}; }
 
 // Keeps `in_flight` UpdatePlan calls going with gRPC's callback API: when one
 // completes, its callback starts the next. The load generator then costs less CPU
@@ -214,10 +106,11 @@ Result RunCallbacks(pid_t service, int in_flight, int warmup, int seconds,
     });
   };
   for (int s = 0; s < in_flight; ++s) start_call(s);
-  Result result = MeasureWindow(service, warmup, seconds, phase);
+  Result result = bench::MeasureWindow(ServiceGroup(service), absl::Seconds(warmup),
+                                      absl::Seconds(seconds), phase);
   while (running.load() > 0) absl::SleepFor(absl::Milliseconds(5));
-  for (const Slot& slot : slots) Add(result, slot.latencies, slot.errors);
-  Finish(result);
+  for (const Slot& slot : slots) bench::Add(result, slot.latencies, slot.errors);
+  bench::Finish(result);
   return result;
 }
 
@@ -227,13 +120,12 @@ void Print(const char* label, const Options& options, const Result& result) {
               result.Percentile(0.50), result.Percentile(0.99),
               static_cast<long long>(result.errors));
   const double ops = std::max<int64_t>(1, result.operations);
-  const double machine = result.cpu_after.machine_busy_us - result.cpu_before.machine_busy_us;
-  const double client = result.cpu_after.self_us - result.cpu_before.self_us;
-  const double service = result.cpu_after.service_us - result.cpu_before.service_us;
+  const double client = result.SelfPerOp();
+  const double service = result.GroupPerOp(0);
   std::printf("%-34s CPU per update: client %5.0f us, service %5.0f us, database and rest "
               "%5.0f us; machine busy %3.0f%%; %4.1f context switches\n",
-              "", client / ops, service / ops, (machine - client - service) / ops,
-              100.0 * machine / (result.seconds * 1e6 * std::thread::hardware_concurrency()),
+              "", client, service, result.MachinePerOp() - client - service,
+              100.0 * result.MachineBusyFraction(),
               (result.cpu_after.context_switches - result.cpu_before.context_switches) / ops);
 }
 
@@ -340,7 +232,9 @@ int main(int argc, char** argv) {
   // 0. The floor: a call the service answers without the database (a malformed
   //    name is refused after authentication), to show what gRPC, authentication
   //    and logging cost by themselves.
-  Result floor_result = Run(service_pid, options.concurrency, 1, 3, [&](int t, int64_t) {
+  Result floor_result = bench::RunThreads(ServiceGroup(service_pid), options.concurrency,
+                                          absl::Seconds(1), absl::Seconds(3),
+                                          [&](int t, int64_t) {
     v1::GetPlanRequest get;
     get.set_name("plans/not-a-uuid");
     grpc::ClientContext context;
@@ -360,8 +254,9 @@ int main(int argc, char** argv) {
     for (const PreparedStatement& s : statements) connections.back()->prepare(s.name, s.sql);
   }
   std::vector<v1::Plan> direct_plans(plans.begin() + options.concurrency, plans.end());
-  Result direct_result = Run(service_pid, options.concurrency, options.warmup, options.seconds,
-                             [&](int t, int64_t i) {
+  Result direct_result = bench::RunThreads(
+      ServiceGroup(service_pid), options.concurrency, absl::Seconds(options.warmup),
+      absl::Seconds(options.seconds), [&](int t, int64_t i) {
     try {
       pqxx::connection& connection = *connections[t];
       const v1::Plan& plan = direct_plans[t];
