@@ -139,27 +139,37 @@ std::vector<PreparedStatement> RepositoryStatements(absl::Span<const PreparedSta
 std::vector<PreparedStatement> AccessStatements() {
   return {
       {kAccessFacts,
-       "SELECT consent, break_glass, consent_gap, person_municipality, person_owner, "
-       "access_version "
-       "FROM identity.access_facts($1, $2, $3, $4, $5)"},
+       "SELECT " SAMPLAN_ACCESS_FACTS_COLUMNS " FROM identity.access_facts($1, $2, $3, $4, $5)"},
       {kAppendAudit,
        "SELECT identity.append_audit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"},
+      {kAppendAuditBatch,
+       "SELECT identity.append_audit_batch($1::timestamptz[], $2::text[], $3::text[], "
+       "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], "
+       "$11::text[], $12::text[], $13::text[])"},
   };
 }
 
 AccessFacts ReadAccessFacts(pqxx::transaction_base& tx, absl::string_view organization,
                             absl::string_view person, absl::string_view data_category,
                             absl::string_view purpose, absl::Time at) {
-  const pqxx::row row =
+  return AccessFactsFromRow(
       tx.exec_prepared1(kAccessFacts, std::string(organization), std::string(person),
-                        std::string(data_category), std::string(purpose), PgTimestamp(at));
+                        std::string(data_category), std::string(purpose), PgTimestamp(at)),
+      0);
+}
+
+AccessFacts AccessFactsFromRow(const pqxx::row& row, int first) {
+  const auto text = [&](int column) {
+    const pqxx::field field = row[first + column];
+    return field.is_null() ? std::string() : field.as<std::string>();
+  };
   AccessFacts facts;
-  facts.consent = row[0].is_null() ? "" : row[0].as<std::string>();
-  facts.break_glass = row[1].is_null() ? "" : row[1].as<std::string>();
-  facts.consent_gap = row[2].as<std::string>();
-  facts.person_municipality = row[3].is_null() ? "" : row[3].as<std::string>();
-  facts.person_owner = row[4].is_null() ? "" : row[4].as<std::string>();
-  facts.access_version = row[5].as<int64_t>();
+  facts.consent = text(0);
+  facts.break_glass = text(1);
+  facts.consent_gap = text(2);
+  facts.person_municipality = text(3);
+  facts.person_owner = text(4);
+  facts.access_version = row[first + 5].is_null() ? 0 : row[first + 5].as<int64_t>();
   return facts;
 }
 

@@ -202,8 +202,22 @@ AccessFacts ReadAccessFacts(pqxx::transaction_base& tx, absl::string_view organi
                             absl::string_view person, absl::string_view data_category,
                             absl::string_view purpose, absl::Time at);
 
+// Reads facts from a row whose columns from `first` on are those of
+// identity.access_facts (consent, break_glass, consent_gap, person_municipality,
+// person_owner, access_version), as a query that joins them to its record returns
+// them; NULLs (facts the query did not need) read as empty.
+AccessFacts AccessFactsFromRow(const pqxx::row& row, int first);
+
+// The columns AccessFactsFromRow reads, for a query to select from the function
+// (a macro, so that statements can be string literals).
+#define SAMPLAN_ACCESS_FACTS_COLUMNS \
+  "consent, break_glass, consent_gap, person_municipality, person_owner, access_version"
+
 // Appends `entry` to the audit log within `tx`: it commits with `tx` or not at all.
 void AppendAudit(pqxx::transaction_base& tx, const AuditEntry& entry);
+
+// The statement AuditLog (common/audit_log.h) appends a batch with.
+inline constexpr char kAppendAuditBatch[] = "samplan_append_audit_batch";
 
 }  // namespace samplan
 

@@ -180,13 +180,35 @@ absl::StatusOr<CreateResult> PgPlanRepository::CreatePlan(const Caller& caller,
   return result;
 }
 
+// One statement reads the plan and, when the rule needs them, the caller's access
+// facts; the audit record then joins the next batch of the audit log, and the
+// plan is answered only once that batch is durable.
 absl::StatusOr<Plan> PgPlanRepository::GetPlan(const Caller& caller,
                                                const std::string& id) {
   absl::StatusOr<Plan> plan = absl::NotFoundError("plan not found");
-  absl::Status status = pool_.Transaction(caller.deadline, [&](pqxx::transaction_base& tx) {
-    return ReadGuarded(tx, caller, id, plan);
+  GuardedAccess access;
+  absl::Status status = pool_.Read(caller.deadline, [&](pqxx::transaction_base& tx) {
+    const Principal& principal = caller.principal;
+    pqxx::result rows = tx.exec_prepared(
+        sql::kSelectPlanWithFacts.name, id, principal.organization, principal.municipality,
+        MayHandlePersonalData(principal), kPlanDataCategory, kPlanPurpose,
+        PgTimestamp(caller.now));
+    if (rows.empty()) {
+      access = MissingPlanAccess(caller, id, AccessAction::kRead);
+      return absl::OkStatus();
+    }
+    plan = PlanFromRow(rows[0]);
+    if (!plan.ok()) return plan.status();
+    access = DecidePlanAccess(caller, *plan, AccessAction::kRead, AccessFactsFromRow(rows[0], 5));
+    return absl::OkStatus();
   });
   if (!status.ok()) return status;
+  if (absl::Status audited = audit_log_.Append(access.audit, caller.deadline); !audited.ok()) {
+    return audited;
+  }
+  if (absl::Status denied = StatusOf(access.decision, access.audit.resource); !denied.ok()) {
+    return denied;
+  }
   return plan;
 }
 

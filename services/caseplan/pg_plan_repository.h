@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "common/audit_log.h"
 #include "common/migrations.h"
 #include "common/outbox.h"
 #include "common/pg.h"
@@ -26,7 +27,8 @@ std::vector<PreparedStatement> PlanRepositoryStatements(const Outbox& outbox);
 // schema must be migrated (its access_facts and append_audit are called here).
 class PgPlanRepository final : public PlanRepository {
  public:
-  PgPlanRepository(PgPool& pool, const Outbox& outbox) : pool_(pool), outbox_(outbox) {}
+  PgPlanRepository(PgPool& pool, const Outbox& outbox)
+      : pool_(pool), outbox_(outbox), audit_log_(pool) {}
 
   absl::StatusOr<CreateResult> CreatePlan(const Caller& caller,
                                           const PlanWrite& write) override;
@@ -44,6 +46,8 @@ class PgPlanRepository final : public PlanRepository {
  private:
   PgPool& pool_;
   const Outbox& outbox_;
+  // Where reads append their audit records (writes append in their transaction).
+  AuditLog audit_log_;
 };
 
 // Returns what is stored in `plans.content` for `plan`: the serialized plan

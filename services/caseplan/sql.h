@@ -4,6 +4,7 @@
 // Every statement the caseplan service runs, prepared under its name on each
 // pooled connection. User input reaches them only as $n parameters.
 
+#include "common/access.h"
 #include "common/pg.h"
 
 namespace samplan::caseplan::sql {
@@ -44,6 +45,21 @@ inline constexpr PreparedStatement kSelectPlan{
     "caseplan_select_plan",
     "SELECT id::text, version, content, " SAMPLAN_SQL_MICROS("create_time") ", " SAMPLAN_SQL_MICROS("update_time")
     " FROM caseplan.plans WHERE id = $1"};
+
+// $1 id, $2 caller's organization, $3 caller's municipality, $4 whether the
+// caller's roles handle personal data, $5 data category, $6 purpose, $7 time.
+// The plan, and in the same statement (one snapshot, one round trip) the access
+// facts of the caller for its person — only when the rule needs them, as
+// NeedsAccessFacts says: a caller that may handle personal data, in the plan's
+// municipality, that does not lead it. NULL facts otherwise.
+inline constexpr PreparedStatement kSelectPlanWithFacts{
+    "caseplan_select_plan_with_facts",
+    "SELECT p.id::text, p.version, p.content, " SAMPLAN_SQL_MICROS("p.create_time") ", "
+    SAMPLAN_SQL_MICROS("p.update_time") ", f.* FROM caseplan.plans p"
+    " LEFT JOIN LATERAL (SELECT " SAMPLAN_ACCESS_FACTS_COLUMNS
+    "   FROM identity.access_facts($2, p.person, $5, $6, $7)"
+    "   WHERE $4::boolean AND p.municipality = $3 AND p.lead_organization <> $2) f ON true"
+    " WHERE p.id = $1"};
 
 // $1 id. Locks the plan's row until the transaction ends: concurrent updates of
 // one plan take turns instead of failing each other.
@@ -114,7 +130,8 @@ inline constexpr PreparedStatement kSelectRevisionByRequest{
     " ORDER BY version LIMIT 1"};
 
 inline constexpr PreparedStatement kAll[] = {
-    kInsertPlan, kSelectPlanByRequest, kSelectPlan, kSelectPlanForUpdate, kUpdatePlan,
+    kInsertPlan, kSelectPlanByRequest, kSelectPlan, kSelectPlanWithFacts, kSelectPlanForUpdate,
+    kUpdatePlan,
     kListPlans, kListRevisions, kSelectRevisionByRequest};
 
 #undef SAMPLAN_SQL_MICROS
