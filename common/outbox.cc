@@ -49,7 +49,18 @@ std::vector<PreparedStatement> Outbox::statements() const {
   return {{kAppendStatement, append_sql_.c_str()}};
 }
 
+namespace {
+thread_local bool appended_on_this_thread = false;
+}  // namespace
+
+bool Outbox::TakeAppendedOnThisThread() {
+  const bool appended = appended_on_this_thread;
+  appended_on_this_thread = false;
+  return appended;
+}
+
 void Outbox::Append(pqxx::transaction_base& tx, const events::v1::Event& event) const {
+  appended_on_this_thread = true;
   const std::string envelope = event.SerializeAsString();
   tx.exec_prepared(kAppendStatement, event.event_id(), event.type(), event.municipality(),
                    event.aggregate(), event.aggregate_version(),

@@ -52,6 +52,12 @@ class Outbox {
   // sees it (identity.person_access_version), which the relay publishes with it.
   void Append(pqxx::transaction_base& tx, const events::v1::Event& event) const;
 
+  // Returns whether this thread appended an event since it last asked, and
+  // forgets it. Asked after a commit (PgPoolOptions::after_commit), it tells
+  // whether the relay has something new to publish; after a rollback it may say
+  // yes for nothing, which costs the relay one empty round.
+  static bool TakeAppendedOnThisThread();
+
  private:
   std::string append_sql_;
 };

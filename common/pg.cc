@@ -176,7 +176,10 @@ absl::Status PgPool::Run(absl::Time deadline,
   try {
     Tx tx(*(*slot)->connection);
     status = work(tx);
-    if (status.ok()) tx.commit();
+    if (status.ok()) {
+      tx.commit();
+      if (options_.after_commit) options_.after_commit();
+    }
   } catch (const std::exception& e) {
     status = StatusFromException(e);
     broken = !(*slot)->connection->is_open() ||

@@ -4,6 +4,7 @@
 // A pool of PostgreSQL connections with named prepared statements, and the one
 // place where libpqxx exceptions become statuses.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ struct PgPoolOptions {
   // seconds, at least 2) unless the DSN sets its own: a database that accepts
   // and never answers must not hold a call, or the pool, forever.
   absl::Duration connect_timeout = absl::Seconds(5);
+  // Called on the committing thread right after each Transaction has committed
+  // (the service wakes its outbox relay with it); may be empty.
+  std::function<void()> after_commit = nullptr;
 };
 
 // A fixed number of connections shared by the threads of a server. Connections are

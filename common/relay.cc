@@ -327,17 +327,28 @@ void OutboxRelay::Loop() {
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stopped_.HasBeenNotified()) {
     absl::StatusOr<int> published = PublishOnce();
-    absl::Duration pause = options_.poll_interval;
     if (!published.ok()) {
-      pause = backoff;
+      const absl::Duration pause = backoff;
       backoff = std::min(backoff * 2, absl::Seconds(5));
-    } else {
-      backoff = absl::Milliseconds(100);
-      if (*published >= options_.batch_size) continue;  // more is waiting
-      if (!leader_) pause = absl::Seconds(1);
+      if (stopped_.WaitForNotificationWithTimeout(pause)) break;
+      continue;
     }
-    if (stopped_.WaitForNotificationWithTimeout(pause)) break;
+    backoff = absl::Milliseconds(100);
+    if (*published >= options_.batch_size) continue;  // more is waiting
+    if (!leader_) {
+      if (stopped_.WaitForNotificationWithTimeout(absl::Seconds(1))) break;
+      continue;
+    }
+    // Until the next poll, or until a commit in this process wakes it.
+    absl::MutexLock lock(&wake_mu_);
+    wake_mu_.AwaitWithTimeout(absl::Condition(&woken_), options_.poll_interval);
+    woken_ = false;
   }
+}
+
+void OutboxRelay::Wake() {
+  absl::MutexLock lock(&wake_mu_);
+  woken_ = true;
 }
 
 void OutboxRelay::Start() {
@@ -347,6 +358,7 @@ void OutboxRelay::Start() {
 
 void OutboxRelay::Stop() {
   if (!stopped_.HasBeenNotified()) stopped_.Notify();
+  Wake();
   if (thread_.joinable()) thread_.join();
 }
 

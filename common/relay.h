@@ -30,6 +30,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -62,6 +63,12 @@ class OutboxRelay {
   void Start();
   void Stop();
 
+  // Tells the running relay that an outbox row has just committed, so that it
+  // publishes now instead of at its next poll. Cheap; wakes that come while it
+  // publishes are folded into one more round. Ignored while another relay leads
+  // or after a failed batch (the relay then keeps its pause or backoff).
+  void Wake();
+
  private:
   struct StreamPosition {
     int64_t ms = 0;
@@ -83,6 +90,8 @@ class OutboxRelay {
   absl::flat_hash_map<std::string, StreamPosition> positions_;
 
   absl::Notification stopped_;
+  absl::Mutex wake_mu_;
+  bool woken_ ABSL_GUARDED_BY(wake_mu_) = false;
   std::thread thread_;
 };
 

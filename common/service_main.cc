@@ -83,9 +83,14 @@ int ServiceMain(int argc, char** argv, const ServiceDefinition& definition) {
   if (!verifier.ok()) return Fail(verifier.status());
   // The outbox outlives the pool, which keeps pointers to its statements.
   const Outbox outbox(definition.schema);
-  absl::StatusOr<std::unique_ptr<PgPool>> pool =
-      PgPool::Create({pg_config.dsn, pg_config.pool_size, server_config.call_timeout,
-                      "samplan-" + definition.name, definition.statements(outbox)});
+  PgPoolOptions pool_options{pg_config.dsn, pg_config.pool_size, server_config.call_timeout,
+                             "samplan-" + definition.name, definition.statements(outbox)};
+  // A change that wrote an event wakes the relay, which then publishes at once
+  // instead of at its next poll.
+  pool_options.after_commit = [&relay] {
+    if (Outbox::TakeAppendedOnThisThread()) relay.Wake();
+  };
+  absl::StatusOr<std::unique_ptr<PgPool>> pool = PgPool::Create(std::move(pool_options));
   if (!pool.ok()) return Fail(pool.status());
   const CallHandler calls(**verifier, server_config.call_timeout, RealClock(),
                           definition.methods_without_token);
