@@ -11,7 +11,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libhiredis-dev libpqxx-dev libssl-dev libgtest-dev libgmock-dev
-  prometheus-cpp-dev libical-dev tzdata libcpp-httplib-dev
+  prometheus-cpp-dev libical-dev tzdata libcpp-httplib-dev python3-icalendar
   postgresql-15 redis-server openssl nodejs npm
   python3-grpcio python3-protobuf python3-grpc-tools
   chromium

@@ -7,6 +7,7 @@
 #   SAMPLAN_PG_PORT (55432)  SAMPLAN_REDIS_PORT (56379)  SAMPLAN_CASEPLAN_PORT (50051)
 #   SAMPLAN_IDENTITY_PORT (50052)  SAMPLAN_EVENTS_PORT (50053)  SAMPLAN_PLACEMENT_PORT (50054)
 #   SAMPLAN_SCHEDULING_PORT (50055)  SAMPLAN_SURVEYS_PORT (50056)
+#   SAMPLAN_SCHEDULING_FEED_PORT (58055: the scheduling service's calendar feeds, HTTP)
 #   SAMPLAN_GATEWAY_PORT (8080: the HTTP/JSON API and the portal's pages)
 #   SAMPLAN_METRICS_PORT (59090 for caseplan; identity +1, events +2, placement +3,
 #   scheduling +4, surveys +5, gateway +6)
@@ -28,6 +29,7 @@ PLACEMENT_PORT="${SAMPLAN_PLACEMENT_PORT:-50054}"
 PLACEMENT_METRICS_PORT=$((METRICS_PORT + 3))
 SCHEDULING_PORT="${SAMPLAN_SCHEDULING_PORT:-50055}"
 SCHEDULING_METRICS_PORT=$((METRICS_PORT + 4))
+FEED_PORT="${SAMPLAN_SCHEDULING_FEED_PORT:-58055}"
 SURVEYS_PORT="${SAMPLAN_SURVEYS_PORT:-50056}"
 SURVEYS_METRICS_PORT=$((METRICS_PORT + 5))
 GATEWAY_PORT="${SAMPLAN_GATEWAY_PORT:-8080}"
@@ -131,7 +133,16 @@ start_service caseplan "$CASEPLAN_PORT" "$METRICS_PORT"
 start_service events "$EVENTS_PORT" "$EVENTS_METRICS_PORT"
 start_service placement "$PLACEMENT_PORT" "$PLACEMENT_METRICS_PORT"
 # Scheduling follows the demo municipality's placement agreements (follow-ups).
-echo "SAMPLAN_SCHEDULING_MUNICIPALITIES='1885'" > "$STATE_DIR/scheduling-extra.env"
+# It serves the calendar feeds on a port of its own.
+cat > "$STATE_DIR/scheduling-extra.env" <<ENV
+SAMPLAN_SCHEDULING_MUNICIPALITIES='1885'
+SAMPLAN_SCHEDULING_FEED_HOST='127.0.0.1'
+SAMPLAN_SCHEDULING_FEED_PORT='$FEED_PORT'
+SAMPLAN_SCHEDULING_FEED_URL='http://127.0.0.1:$FEED_PORT'
+ENV
+if ! { [ -f "$STATE_DIR/run/scheduling.pid" ] && kill -0 "$(cat "$STATE_DIR/run/scheduling.pid")" 2>/dev/null; }; then
+  port_in_use "$FEED_PORT" && die "port $FEED_PORT is taken; set SAMPLAN_SCHEDULING_FEED_PORT to a free one"
+fi
 start_service scheduling "$SCHEDULING_PORT" "$SCHEDULING_METRICS_PORT" "$STATE_DIR/scheduling-extra.env"
 start_service surveys "$SURVEYS_PORT" "$SURVEYS_METRICS_PORT"
 
@@ -152,6 +163,13 @@ log "loading the demo municipality (Lindesberg, 1885)"
   --surveys-address "127.0.0.1:$SURVEYS_PORT" \
   --key "$STATE_DIR/keys/dev.pem" --tokens-dir "$STATE_DIR/tokens"
 
+# The coordinator's calendar as a feed to subscribe to: a fresh secret address
+# on every start (the one before stops answering).
+FEED_URL="$("$BUILD_DIR/tools/samplan-call" --address "127.0.0.1:$SCHEDULING_PORT" \
+  --token-file "$STATE_DIR/tokens/prakt.jwt" \
+  samplan.scheduling.v1.SchedulingService/RotateCalendarFeed \
+  '{"name": "users/demo-prakt/calendarFeed"}' | sed -n 's/.*"url": *"\([^"]*\)".*/\1/p')"
+
 cat <<TXT
 
 Samplan is running.
@@ -160,6 +178,7 @@ Samplan is running.
   events     127.0.0.1:$EVENTS_PORT   (Subscribe / ListEvents: the changes each agency may see)
   placement  127.0.0.1:$PLACEMENT_PORT   (placement bank, matching, agreements)
   scheduling 127.0.0.1:$SCHEDULING_PORT   (meetings: follow-ups, coordination meetings)
+  feeds      http://127.0.0.1:$FEED_PORT/feeds/{secret}.ics   (calendar feeds, iCalendar)
   surveys    127.0.0.1:$SURVEYS_PORT   (questionnaires, outcomes as SUS records them, statistics)
   portal     http://127.0.0.1:$GATEWAY_PORT/   (pages; sign in as a demo agency at /signin)
   HTTP/JSON  http://127.0.0.1:$GATEWAY_PORT/v1/…   (every call; OpenAPI at /openapi.json)
@@ -183,6 +202,9 @@ Any gRPC client that uses server reflection works too (grpcurl, Postman, Kreya).
 The coordinator's meetings of the next 90 days:
   $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$SCHEDULING_PORT \\
       --token-file $STATE_DIR/tokens/prakt.jwt samplan.scheduling.v1.SchedulingService/ListMeetings '{}'
+The coordinator's calendar feed (subscribe to it in a calendar program; a new
+address is made at every start):
+  curl ${FEED_URL:-"(not made: see $STATE_DIR/logs/scheduling.log)"}
 Or over HTTP/JSON through the gateway:
   curl -H "Authorization: Bearer \$(cat $STATE_DIR/tokens/soc.jwt)" http://127.0.0.1:$GATEWAY_PORT/v1/plans
 The changes af may see, as pages (Subscribe streams them live):

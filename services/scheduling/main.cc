@@ -7,12 +7,19 @@
 // identity schema must be migrated first: access decisions and audit records on
 // meetings go through its SQL functions.
 
+#include <unistd.h>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/event_consumer.h"
 #include "common/ids.h"
+#include "common/log.h"
 #include "common/service_main.h"
 #include "services/scheduling/availability.h"
+#include "services/scheduling/feed_server.h"
+#include "services/scheduling/overdue.h"
+#include "services/scheduling/pg_calendar_feed_repository.h"
 #include "services/scheduling/pg_availability_repository.h"
 #include "services/scheduling/pg_meeting_repository.h"
 #include "services/scheduling/scheduling_service.h"
@@ -29,11 +36,35 @@ struct ConsumerConfig {
   std::string consumer;  // this replica's name in the group
 };
 
+// The calendar feeds' HTTP server and the sweep of overdue follow-ups.
+struct FollowUpConfig {
+  std::string feed_host;      // SAMPLAN_SCHEDULING_FEED_HOST
+  int feed_port = 58055;      // SAMPLAN_SCHEDULING_FEED_PORT
+  std::string feed_base_url;  // SAMPLAN_SCHEDULING_FEED_URL
+  absl::Duration overdue_sweep = absl::Minutes(5);  // SAMPLAN_SCHEDULING_OVERDUE_SWEEP; 0: off
+  // SAMPLAN_SCHEDULING_FAULT_EXIT_ON_EVENT_TYPE, for the crash tests only: the
+  // process ends at once (_exit) when its consumer is handed an event of this
+  // type, after the events before it in the batch committed and before they
+  // are acknowledged. Unset in every deployment.
+  std::string fault_exit_on_event_type;
+};
+
 class SchedulingParts final : public ServingParts {
  public:
   SchedulingParts(PgPool& pool, const Outbox& outbox, const CallHandler& calls,
-                  const ProcessedEvents& processed, const ConsumerConfig& config)
-      : meetings_(pool, outbox), availability_(pool), service_(meetings_, availability_, calls) {
+                  const ProcessedEvents& processed, const ConsumerConfig& config,
+                  const FollowUpConfig& follow_ups)
+      : meetings_(pool, outbox),
+        availability_(pool),
+        feeds_(pool, outbox),
+        overdue_(pool),
+        service_(meetings_, availability_, calls,
+                 {feeds_, overdue_, follow_ups.feed_base_url}) {
+    if (follow_ups.overdue_sweep > absl::ZeroDuration()) {
+      sweeper_ = std::make_unique<scheduling::OverdueSweeper>(pool, outbox, RealClock(),
+                                                              follow_ups.overdue_sweep);
+      sweeper_->Start();
+    }
     if (config.municipalities.empty()) return;
     EventConsumerOptions options;
     options.group = "scheduling";
@@ -44,22 +75,41 @@ class SchedulingParts final : public ServingParts {
     options.start = GroupStart::kWholeStream;
     consumer_ = std::make_unique<EventConsumer>(
         options, config.redis, pool, processed,
-        [&outbox](pqxx::transaction_base& tx, const events::v1::Event& event) {
+        [&outbox, fault = follow_ups.fault_exit_on_event_type](
+            pqxx::transaction_base& tx, const events::v1::Event& event) {
+          if (!fault.empty() && event.type() == fault) _exit(86);
           return scheduling::ApplyAgreementEvent(tx, outbox, event, absl::Now());
         });
     consumer_->Start();
   }
   ~SchedulingParts() override { Stopping(); }
+
+  // Starts serving the calendar feeds over HTTP.
+  absl::Status ServeFeeds(const FollowUpConfig& follow_ups) {
+    absl::StatusOr<std::unique_ptr<scheduling::CalendarFeedServer>> server =
+        scheduling::CalendarFeedServer::Start(feeds_, RealClock(), follow_ups.feed_host,
+                                              follow_ups.feed_port);
+    if (!server.ok()) return server.status();
+    feed_server_ = *std::move(server);
+    Log(LogLevel::kInfo, "serving calendar feeds", {{"port", feed_server_->port()}});
+    return absl::OkStatus();
+  }
   std::vector<grpc::Service*> services() override { return {&service_}; }
   void Stopping() override {
     if (consumer_ != nullptr) consumer_->Stop();
+    if (sweeper_ != nullptr) sweeper_->Stop();
+    if (feed_server_ != nullptr) feed_server_->Stop();
   }
 
  private:
   scheduling::PgMeetingRepository meetings_;
   scheduling::PgAvailabilityRepository availability_;
+  scheduling::PgCalendarFeedRepository feeds_;
+  scheduling::PgOverdueRepository overdue_;
   scheduling::SchedulingService service_;
   std::unique_ptr<EventConsumer> consumer_;
+  std::unique_ptr<scheduling::CalendarFeedServer> feed_server_;
+  std::unique_ptr<scheduling::OverdueSweeper> sweeper_;
 };
 
 }  // namespace
@@ -70,6 +120,7 @@ int main(int argc, char** argv) {
   scheduling::StockholmZone();
   static const ProcessedEvents processed(scheduling::kSchema);
   ConsumerConfig consumer;
+  FollowUpConfig follow_ups;
   ServiceDefinition scheduling;
   scheduling.name = "scheduling";
   scheduling.schema = scheduling::kSchema;
@@ -92,10 +143,25 @@ int main(int argc, char** argv) {
     consumer.redis.host = redis.host;
     consumer.redis.port = redis.port;
     consumer.consumer = env.String("HOSTNAME", "scheduling");
+    follow_ups.feed_host = env.String("SAMPLAN_SCHEDULING_FEED_HOST", "0.0.0.0");
+    follow_ups.feed_port = env.Int("SAMPLAN_SCHEDULING_FEED_PORT", 58055, 0, 65535);
+    follow_ups.feed_base_url = env.String(
+        "SAMPLAN_SCHEDULING_FEED_URL", absl::StrCat("http://localhost:", follow_ups.feed_port));
+    if (!absl::StartsWith(follow_ups.feed_base_url, "https://") &&
+        !absl::StartsWith(follow_ups.feed_base_url, "http://")) {
+      env.AddProblem("SAMPLAN_SCHEDULING_FEED_URL: must start with https:// or http://");
+    }
+    follow_ups.overdue_sweep =
+        env.Duration("SAMPLAN_SCHEDULING_OVERDUE_SWEEP", absl::Minutes(5));
+    follow_ups.fault_exit_on_event_type =
+        env.String("SAMPLAN_SCHEDULING_FAULT_EXIT_ON_EVENT_TYPE", "");
   };
   scheduling.build = [&](PgPool& pool, const Outbox& outbox,
                          const CallHandler& calls) -> absl::StatusOr<std::unique_ptr<ServingParts>> {
-    return std::make_unique<SchedulingParts>(pool, outbox, calls, processed, consumer);
+    auto parts =
+        std::make_unique<SchedulingParts>(pool, outbox, calls, processed, consumer, follow_ups);
+    if (absl::Status feeds = parts->ServeFeeds(follow_ups); !feeds.ok()) return feeds;
+    return parts;
   };
   return ServiceMain(argc, argv, scheduling);
 }

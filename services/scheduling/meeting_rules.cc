@@ -135,6 +135,10 @@ absl::StatusOr<v1::Meeting> MeetingForCreate(const v1::CreateMeetingRequest& req
     v.Add("meeting.kind", "is required: one of the MeetingKind values");
   }
   CheckTextLength(v, "meeting.title", m.title(), 0, 200);
+  CheckTextLength(v, "meeting.person_display_name", m.person_display_name(), 0, 100);
+  if (!m.person_display_name().empty() && m.person().empty()) {
+    v.Add("meeting.person_display_name", "names the meeting's person: set meeting.person");
+  }
   if (!m.person().empty() && ResourceId(m.person(), "persons").empty()) {
     v.Add("meeting.person", "must be persons/{id}");
   }

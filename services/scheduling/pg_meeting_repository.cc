@@ -164,7 +164,9 @@ std::vector<MigrationSet> SchedulingMigrationSets() {
 }
 
 std::vector<PreparedStatement> SchedulingRepositoryStatements(const Outbox& outbox) {
-  return RepositoryStatements(sql::kAll, outbox);
+  std::vector<PreparedStatement> statements = RepositoryStatements(sql::kAll, outbox);
+  for (const PreparedStatement& s : sql::kFeedAndOverdue) statements.push_back(s);
+  return statements;
 }
 
 absl::StatusOr<v1::Meeting> PgMeetingRepository::CreateMeeting(const Caller& caller,
@@ -423,6 +425,17 @@ absl::Status ApplyAgreementEvent(pqxx::transaction_base& tx, const Outbox& outbo
     outbox.Append(tx, MeetingEvent(m, "scheduling.meeting.cancelled", caller));
   }
   return absl::OkStatus();
+}
+
+}  // namespace samplan::scheduling
+
+namespace samplan::scheduling {
+
+absl::StatusOr<v1::Meeting> MeetingOfRow(const pqxx::row& row) { return MeetingFromRow(row); }
+
+absl::Status GuardMeeting(pqxx::transaction_base& tx, const Caller& caller,
+                          const v1::Meeting& meeting, AccessAction action) {
+  return Guard(tx, caller, &meeting, meeting.name(), action);
 }
 
 }  // namespace samplan::scheduling

@@ -55,6 +55,19 @@ class PgMeetingRepository final : public MeetingRepository {
 absl::Status ApplyAgreementEvent(pqxx::transaction_base& tx, const Outbox& outbox,
                                  const events::v1::Event& event, absl::Time now);
 
+// ---- Shared with the calendar feeds and the overdue follow-ups
+
+// Returns the meeting of a row (id, version, content, create_micros,
+// update_micros), as the statements of sql.h select it.
+absl::StatusOr<v1::Meeting> MeetingOfRow(const pqxx::row& row);
+
+// Decides `caller`'s `action` on `meeting` by DecideMeetingAccess and appends
+// the audit record within `tx`. Returns OK or the denial to answer with once
+// `tx` has committed the record.
+absl::Status GuardMeeting(pqxx::transaction_base& tx, const Caller& caller,
+                          const v1::Meeting& meeting, AccessAction action);
+
+
 }  // namespace samplan::scheduling
 
 #endif  // SAMPLAN_SERVICES_SCHEDULING_PG_MEETING_REPOSITORY_H_

@@ -8,6 +8,9 @@
 #include "samplan/scheduling/v1/scheduling.grpc.pb.h"
 #include "services/scheduling/availability_repository.h"
 #include "services/scheduling/meeting_repository.h"
+// Calendar feeds and overdue follow-ups.
+#include "services/scheduling/calendar_feed_repository.h"
+#include "services/scheduling/overdue.h"
 
 namespace samplan::scheduling {
 
@@ -58,6 +61,34 @@ class SchedulingService final : public v1::SchedulingService::Service {
   MeetingRepository& meetings_;
   AvailabilityRepository& availability_;
   const CallHandler& calls_;
+
+  // ---- Calendar feeds and overdue follow-ups (calendar_feed_handlers.cc,
+  // overdue_handlers.cc)
+
+ public:
+  // What those calls need besides the meetings. Everything must outlive the
+  // service.
+  struct FollowUpParts {
+    CalendarFeedRepository& feeds;
+    OverdueRepository& overdue;
+    // Where the feeds are served, e.g. "https://kalender.example.se"; a feed's
+    // address is this and FeedPath(secret).
+    std::string feed_base_url;
+  };
+  SchedulingService(MeetingRepository& meetings, AvailabilityRepository& availability,
+                    const CallHandler& calls, FollowUpParts parts);
+
+  grpc::Status RotateCalendarFeed(Context*, const v1::RotateCalendarFeedRequest*,
+                                  v1::CalendarFeed*) override;
+  grpc::Status RevokeCalendarFeed(Context*, const v1::RevokeCalendarFeedRequest*,
+                                  v1::CalendarFeed*) override;
+  grpc::Status ListOverdueFollowUps(Context*, const v1::ListOverdueFollowUpsRequest*,
+                                    v1::ListOverdueFollowUpsResponse*) override;
+
+ private:
+  CalendarFeedRepository* feeds_ = nullptr;
+  OverdueRepository* overdue_ = nullptr;
+  std::string feed_base_url_;
 };
 
 }  // namespace samplan::scheduling

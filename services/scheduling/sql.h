@@ -172,6 +172,70 @@ inline constexpr PreparedStatement kAll[] = {
 #undef SAMPLAN_MEETING_COLUMNS
 #undef SAMPLAN_SQL_MICROS
 
+// ---- Calendar feeds and overdue follow-ups
+
+#define SAMPLAN_SQL_MICROS(column) "(extract(epoch FROM " column ") * 1000000)::bigint"
+#define SAMPLAN_MEETING_COLUMNS                                               \
+  "m.id::text, m.version, m.content, " SAMPLAN_SQL_MICROS("m.create_time") ", " \
+      SAMPLAN_SQL_MICROS("m.update_time")
+
+// $1 user. Locks the user's feed row: (version, active).
+inline constexpr PreparedStatement kSelectFeedForUpdate{
+    "scheduling_select_feed_for_update",
+    "SELECT version, secret_sha256 IS NOT NULL FROM scheduling.calendar_feeds"
+    " WHERE user_name = $1 FOR UPDATE"};
+
+// $1 user, $2 municipality, $3 organization, $4 roles (text[]), $5 secret hash
+// or '' (revoked), $6 time. Returns the new version.
+inline constexpr PreparedStatement kUpsertFeed{
+    "scheduling_upsert_feed",
+    "INSERT INTO scheduling.calendar_feeds AS f (user_name, municipality, organization, roles,"
+    "  secret_sha256, version, update_time) VALUES ($1, $2, $3, $4::text[], NULLIF($5, ''), 1, $6)"
+    " ON CONFLICT (user_name) DO UPDATE SET municipality = $2, organization = $3,"
+    "  roles = $4::text[], secret_sha256 = NULLIF($5, ''), version = f.version + 1, update_time = $6"
+    " RETURNING version"};
+
+// $1 secret hash. (user, municipality, organization, roles) of the feed.
+inline constexpr PreparedStatement kSelectFeedBySecret{
+    "scheduling_select_feed_by_secret",
+    "SELECT user_name, municipality, organization, roles FROM scheduling.calendar_feeds"
+    " WHERE secret_sha256 = $1"};
+
+// $1 municipality, $2 coordinator, $3 now, $4 and $5 the (start, id) the
+// previous page ended with, or '' and '', $6 limit. The coordinator's
+// follow-ups that ended before now without being held.
+inline constexpr PreparedStatement kListOverdueOfCoordinator{
+    "scheduling_list_overdue_of_coordinator",
+    "SELECT " SAMPLAN_MEETING_COLUMNS ", " SAMPLAN_SQL_MICROS("m.start_time")
+    " FROM scheduling.meeting_attendees a JOIN scheduling.meetings m ON m.id = a.meeting_id"
+    " WHERE m.municipality = $1 AND a.attendee = $2 AND m.kind = 'MEETING_KIND_FOLLOW_UP'"
+    "   AND m.status IN ('MEETING_STATUS_PROPOSED', 'MEETING_STATUS_BOOKED')"
+    "   AND m.end_time < $3"
+    "   AND ($5 = '' OR (m.start_time, m.id) > (NULLIF($4, '')::timestamptz, NULLIF($5, '')::uuid))"
+    " ORDER BY m.start_time, m.id LIMIT $6"};
+
+// $1 now, $2 limit. Locks follow-ups that ended before now without being held
+// and were not yet announced; replicas sweeping at once skip each other's.
+inline constexpr PreparedStatement kSelectUnannouncedOverdue{
+    "scheduling_select_unannounced_overdue",
+    "SELECT " SAMPLAN_MEETING_COLUMNS " FROM scheduling.meetings m"
+    " WHERE m.kind = 'MEETING_KIND_FOLLOW_UP'"
+    "   AND m.status IN ('MEETING_STATUS_PROPOSED', 'MEETING_STATUS_BOOKED')"
+    "   AND m.end_time < $1 AND m.overdue_announce_time IS NULL"
+    " ORDER BY m.end_time, m.id LIMIT $2 FOR UPDATE SKIP LOCKED"};
+
+// $1 meeting id, $2 time.
+inline constexpr PreparedStatement kMarkOverdueAnnounced{
+    "scheduling_mark_overdue_announced",
+    "UPDATE scheduling.meetings SET overdue_announce_time = $2 WHERE id = $1"};
+
+inline constexpr PreparedStatement kFeedAndOverdue[] = {
+    kSelectFeedForUpdate, kUpsertFeed, kSelectFeedBySecret, kListOverdueOfCoordinator,
+    kSelectUnannouncedOverdue, kMarkOverdueAnnounced};
+
+#undef SAMPLAN_MEETING_COLUMNS
+#undef SAMPLAN_SQL_MICROS
+
 }  // namespace samplan::scheduling::sql
 
 #endif  // SAMPLAN_SERVICES_SCHEDULING_SQL_H_

@@ -26,13 +26,21 @@ absl::StatusOr<std::unique_ptr<InProcessScheduling>> InProcessScheduling::Start(
   if (!verifier.ok()) return verifier.status();
   s->verifier_ = *std::move(verifier);
   s->calls_ = std::make_unique<CallHandler>(*s->verifier_, absl::Seconds(10), clock);
-  s->service_ = std::make_unique<scheduling::SchedulingService>(*s->meetings_, *s->availability_,
-                                                               *s->calls_);
+  s->feeds_ = std::make_unique<scheduling::PgCalendarFeedRepository>(*s->pool_, s->outbox_);
+  s->overdue_ = std::make_unique<scheduling::PgOverdueRepository>(*s->pool_);
+  s->service_ = std::make_unique<scheduling::SchedulingService>(
+      *s->meetings_, *s->availability_, *s->calls_,
+      scheduling::SchedulingService::FollowUpParts{*s->feeds_, *s->overdue_,
+                                                   "http://127.0.0.1"});
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
       {"127.0.0.1:0", absl::Seconds(10), absl::ZeroDuration(), absl::Seconds(2), ""},
       {s->service_.get()});
   if (!server.ok()) return server.status();
   s->server_ = *std::move(server);
+  absl::StatusOr<std::unique_ptr<scheduling::CalendarFeedServer>> feeds =
+      scheduling::CalendarFeedServer::Start(*s->feeds_, clock, "127.0.0.1", 0);
+  if (!feeds.ok()) return feeds.status();
+  s->feed_server_ = *std::move(feeds);
   return s;
 }
 

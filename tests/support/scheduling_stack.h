@@ -19,6 +19,9 @@
 #include "services/scheduling/pg_availability_repository.h"
 #include "services/scheduling/pg_meeting_repository.h"
 #include "services/scheduling/scheduling_service.h"
+#include "services/scheduling/feed_server.h"
+#include "services/scheduling/overdue.h"
+#include "services/scheduling/pg_calendar_feed_repository.h"
 
 namespace samplan::testing {
 
@@ -35,6 +38,12 @@ class InProcessScheduling {
 
   std::unique_ptr<scheduling::v1::SchedulingService::Stub> NewStub() const;
   int port() const { return server_->port(); }
+  // Where the calendar feeds are served over HTTP (127.0.0.1).
+  int feed_port() const { return feed_server_->port(); }
+  // The pool and outbox, for tests that run the service's background work
+  // (the overdue sweep) by hand.
+  PgPool& pool() { return *pool_; }
+  const Outbox& outbox() const { return outbox_; }
 
  private:
   InProcessScheduling() = default;
@@ -45,8 +54,11 @@ class InProcessScheduling {
   std::unique_ptr<scheduling::PgAvailabilityRepository> availability_;
   std::unique_ptr<TokenVerifier> verifier_;
   std::unique_ptr<CallHandler> calls_;
+  std::unique_ptr<scheduling::PgCalendarFeedRepository> feeds_;
+  std::unique_ptr<scheduling::PgOverdueRepository> overdue_;
   std::unique_ptr<scheduling::SchedulingService> service_;
   std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<scheduling::CalendarFeedServer> feed_server_;
 };
 
 }  // namespace samplan::testing
