@@ -7,6 +7,7 @@
 // identity schema must be migrated first: access decisions and audit records on
 // meetings go through its SQL functions.
 
+#include <signal.h>
 #include <unistd.h>
 
 #include "absl/strings/match.h"
@@ -43,9 +44,9 @@ struct FollowUpConfig {
   std::string feed_base_url;  // SAMPLAN_SCHEDULING_FEED_URL
   absl::Duration overdue_sweep = absl::Minutes(5);  // SAMPLAN_SCHEDULING_OVERDUE_SWEEP; 0: off
   // SAMPLAN_SCHEDULING_FAULT_EXIT_ON_EVENT_TYPE, for the crash tests only: the
-  // process ends at once (_exit) when its consumer is handed an event of this
-  // type, after the events before it in the batch committed and before they
-  // are acknowledged. Unset in every deployment.
+  // process kills itself with SIGKILL when its consumer is handed an event of
+  // this type, after the events before it in the batch committed and before
+  // they are acknowledged. Unset in every deployment.
   std::string fault_exit_on_event_type;
 };
 
@@ -77,7 +78,7 @@ class SchedulingParts final : public ServingParts {
         options, config.redis, pool, processed,
         [&outbox, fault = follow_ups.fault_exit_on_event_type](
             pqxx::transaction_base& tx, const events::v1::Event& event) {
-          if (!fault.empty() && event.type() == fault) _exit(86);
+          if (!fault.empty() && event.type() == fault) kill(getpid(), SIGKILL);
           return scheduling::ApplyAgreementEvent(tx, outbox, event, absl::Now());
         });
     consumer_->Start();
