@@ -1,5 +1,5 @@
 // The access matrix: every caseplan, identity and surveys call that touches
-// personal data (and every surveys call besides), made by every kind of caller, against real PostgreSQL and Redis, the identity
+// personal data (and every surveys and scheduling call besides), made by every kind of caller, against real PostgreSQL and Redis, the identity
 // service as its own process and caseplan in two replicas. For each call it asserts
 // the exact outcome and the audit record the call left (or that it left none).
 //
@@ -26,6 +26,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "common/ids.h"
@@ -39,6 +40,7 @@
 #include "services/surveys/pg_surveys_repository.h"
 #include "services/surveys/questionnaire_rules.h"
 #include "services/surveys/surveys_service.h"
+#include "tests/support/scheduling_stack.h"
 #include "tests/support/caseplan_stack.h"
 #include "tests/support/served_service.h"
 #include "tests/support/suite.h"
@@ -267,7 +269,8 @@ class AccessMatrixTest : public testing::ServersSuite {
                              absl::Duration lifetime = absl::Hours(24 * 365),
                              const std::string& purpose = "coordination") {
     id::CreateConsentRequest request;
-    request.set_request_id(absl::StrCat("matrix-consent-", org, "-", purpose));
+    request.set_request_id(absl::StrCat("matrix-consent-", org, "-", purpose, "-",
+                                        absl::StrJoin(categories, "-")));
     id::Consent* consent = request.mutable_consent();
     consent->set_person(*person_);
     consent->add_grantee_organizations(absl::StrCat("organizations/", org));
@@ -862,6 +865,264 @@ TEST_F(AccessMatrixTest, BreakGlassGivesFlaggedTimeLimitedAccess) {
             grpc::StatusCode::INVALID_ARGUMENT);
 
   EXPECT_TRUE(Announced("identity.break_glass.granted"));
+}
+
+// The scheduling service: meetings about P are personal data of the category
+// attendance (purpose coordination), and P's attendance consents stand to each
+// organization as its plan consents do, so the rows of the calls that read or
+// change one meeting are the plan's. Then every other scheduling call by every
+// kind of caller: lists (each row decided and audited), creating a meeting
+// about P, the owner-only steps, overdue follow-ups, calendar feeds and
+// availability.
+TEST_F(AccessMatrixTest, SchedulingMeetingsAndEveryOtherSchedulingCall) {
+  namespace sc = ::samplan::scheduling;
+  ASSERT_TRUE(ApplyMigrations(*dsn_, sc::kSchema, sc::SchedulingMigrationSets()).ok());
+  Consent("af", {"attendance"});
+  const std::string region = Consent("region", {"attendance"});
+  Consent("vux", {"attendance"}, absl::Seconds(1));
+  Consent("sthlm", {"attendance"});
+  id::WithdrawConsentRequest withdraw;
+  withdraw.set_name(region);
+  withdraw.set_reason("The person no longer wants the region at the meetings.");
+  ASSERT_EQ(Call(identity_, &id::IdentityService::Stub::WithdrawConsent, keys_->Token("soc"),
+                 withdraw)
+                .code,
+            grpc::StatusCode::OK);
+  absl::SleepFor(absl::Seconds(1));  // vux's consent runs out
+  auto served = testing::InProcessScheduling::Start(*dsn_, keys_->VerifierOptions());
+  ASSERT_TRUE(served.ok()) << served.status();
+  auto stub = (*served)->NewStub();
+  using Stub = sc::v1::SchedulingService::Stub;
+  const std::string soc = keys_->Token("soc");
+
+  const absl::Time now = absl::Now();
+  auto ts = [](absl::Time t) { return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t)); };
+  // A meeting about P from `start`, an hour long, with af's caseworker invited.
+  auto meeting_about_p = [&](absl::Time start, sc::v1::MeetingKind kind,
+                             sc::v1::MeetingStatus status) {
+    sc::v1::CreateMeetingRequest request;
+    request.set_request_id(NewUuid());
+    request.set_allow_overlap(true);
+    sc::v1::Meeting* m = request.mutable_meeting();
+    m->set_kind(kind);
+    m->set_status(status);
+    m->set_person(*person_);
+    *m->mutable_start_time() = ts(start);
+    *m->mutable_end_time() = ts(start + absl::Hours(1));
+    sc::v1::Participant* af = m->add_participants();
+    af->set_user("users/u-af");
+    af->set_organization("organizations/af");
+    m->add_participants()->set_is_person(true);
+    return request;
+  };
+  auto create = [&](const sc::v1::CreateMeetingRequest& request) {
+    sc::v1::Meeting created;
+    EXPECT_EQ(Call(stub.get(), &Stub::CreateMeeting, soc, request, &created).code,
+              grpc::StatusCode::OK);
+    return created;
+  };
+  // soc's coordinator let one follow-up pass without holding it.
+  const sc::v1::Meeting overdue = create(meeting_about_p(
+      now - absl::Hours(5), sc::v1::MEETING_KIND_FOLLOW_UP, sc::v1::MEETING_STATUS_PROPOSED));
+
+  int index = 0;
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    const std::string kind = caller.kind;
+    const bool unauthenticated = caller.refused_with == grpc::StatusCode::UNAUTHENTICATED;
+    const bool manager = kind == "manager of the owner";
+    const absl::Time day = now + absl::Hours(24 * (30 + index));
+    const absl::Time past = now - absl::Hours(24 + 2 * index);
+    ++index;
+    // Proposed, to come: read, answered, booked, moved, cancelled.
+    const sc::v1::Meeting ahead = create(meeting_about_p(
+        day, sc::v1::MEETING_KIND_PLANNING, sc::v1::MEETING_STATUS_PROPOSED));
+    // Booked, begun: held, and one missed.
+    const sc::v1::Meeting begun = create(meeting_about_p(
+        past, sc::v1::MEETING_KIND_PLANNING, sc::v1::MEETING_STATUS_BOOKED));
+    const sc::v1::Meeting missed = create(meeting_about_p(
+        past + absl::Minutes(10), sc::v1::MEETING_KIND_PLANNING, sc::v1::MEETING_STATUS_BOOKED));
+
+    // Reading one meeting, and answering it (each answers for itself): the rule.
+    sc::v1::GetMeetingRequest get;
+    get.set_name(ahead.name());
+    sc::v1::Meeting got;
+    ExpectRow(caller, Call(stub.get(), &Stub::GetMeeting, caller.token(), get, &got),
+              "scheduling.GetMeeting", *person_, "attendance");
+    EXPECT_EQ(got.name().empty(), !caller.permitted) << kind;
+    sc::v1::AnswerMeetingRequest answer;
+    answer.set_name(ahead.name());
+    answer.set_answer(sc::v1::PARTICIPANT_ANSWER_ACCEPTED);
+    ExpectRow(caller, Call(stub.get(), &Stub::AnswerMeeting, caller.token(), answer),
+              "scheduling.AnswerMeeting", *person_, "attendance");
+
+    // The owner's steps: the rule first, then only the owner. A consented
+    // organization passes the rule and is refused the step, which rolls back
+    // whole (its audit record with it: nothing was read or changed).
+    sc::v1::BookMeetingRequest book;
+    book.set_name(ahead.name());
+    book.set_allow_overlap(true);
+    sc::v1::RescheduleMeetingRequest move;
+    move.set_name(ahead.name());
+    *move.mutable_start_time() = ts(day + absl::Hours(2));
+    *move.mutable_end_time() = ts(day + absl::Hours(3));
+    move.set_allow_overlap(true);
+    sc::v1::FulfilMeetingRequest fulfil;
+    fulfil.set_name(begun.name());
+    sc::v1::MarkMeetingNoShowRequest no_show;
+    no_show.set_name(missed.name());
+    sc::v1::CancelMeetingRequest cancel;
+    cancel.set_name(ahead.name());
+    cancel.set_reason("Deltagaren är sjuk");
+    const std::vector<std::pair<std::string, Outcome>> steps = {
+        {"scheduling.BookMeeting", Call(stub.get(), &Stub::BookMeeting, caller.token(), book)},
+        {"scheduling.RescheduleMeeting",
+         Call(stub.get(), &Stub::RescheduleMeeting, caller.token(), move)},
+        {"scheduling.FulfilMeeting", Call(stub.get(), &Stub::FulfilMeeting, caller.token(), fulfil)},
+        {"scheduling.MarkMeetingNoShow",
+         Call(stub.get(), &Stub::MarkMeetingNoShow, caller.token(), no_show)},
+        {"scheduling.CancelMeeting", Call(stub.get(), &Stub::CancelMeeting, caller.token(), cancel)},
+    };
+    for (const auto& [action, outcome] : steps) {
+      if (kind == "consented") {
+        SCOPED_TRACE(absl::StrCat(action, " by ", kind));
+        EXPECT_EQ(outcome.code, grpc::StatusCode::PERMISSION_DENIED);
+        EXPECT_TRUE(outcome.audit.empty());
+      } else {
+        ExpectRow(caller, outcome, action, *person_, "attendance");
+      }
+    }
+
+    // Lists: each meeting decided and audited on its own; one hidden from the
+    // caller is left out, not refused. Roles without personal data are
+    // refused before anything is read; another municipality finds nothing.
+    sc::v1::ListMeetingsRequest list;
+    list.set_person(*person_);
+    *list.mutable_start_time() = ts(day);
+    *list.mutable_end_time() = ts(day + absl::Hours(5));
+    sc::v1::ListMeetingsResponse listed;
+    const Outcome of_person =
+        Call(stub.get(), &Stub::ListMeetings, caller.token(), list, &listed);
+    sc::v1::ListOverdueFollowUpsRequest overdue_request;
+    overdue_request.set_coordinator("users/u-soc");
+    sc::v1::ListOverdueFollowUpsResponse overdue_listed;
+    const Outcome overdue_list = Call(stub.get(), &Stub::ListOverdueFollowUps, caller.token(),
+                                      overdue_request, &overdue_listed);
+    for (const auto& [action, outcome, shown] :
+         {std::tuple{"scheduling.ListMeetings", of_person, listed.meetings_size()},
+          std::tuple{"scheduling.ListOverdueFollowUps", overdue_list,
+                     overdue_listed.meetings_size()}}) {
+      SCOPED_TRACE(absl::StrCat(action, " by ", kind));
+      if (unauthenticated) {
+        EXPECT_EQ(outcome.code, grpc::StatusCode::UNAUTHENTICATED);
+        EXPECT_TRUE(outcome.audit.empty());
+      } else if (manager) {
+        EXPECT_EQ(outcome.code, grpc::StatusCode::PERMISSION_DENIED);
+        EXPECT_TRUE(outcome.audit.empty());
+      } else if (kind == "other municipality") {
+        EXPECT_EQ(outcome.code, grpc::StatusCode::OK);
+        EXPECT_EQ(shown, 0);
+        EXPECT_TRUE(outcome.audit.empty());
+      } else {
+        // The call succeeds; the row is decided by the rule, as a read.
+        EXPECT_EQ(outcome.code, grpc::StatusCode::OK);
+        ASSERT_EQ(outcome.audit.size(), 1u);
+        EXPECT_EQ(outcome.audit[0].at("action"), action);
+        EXPECT_EQ(outcome.audit[0].at("actor"), caller.organization);
+        EXPECT_EQ(outcome.audit[0].at("person"), *person_);
+        EXPECT_EQ(outcome.audit[0].at("decision"), caller.permitted ? "permit" : "deny");
+        EXPECT_EQ(outcome.audit[0].at("reason"), caller.reason);
+        EXPECT_EQ(shown, caller.permitted ? 1 : 0);
+      }
+    }
+    EXPECT_EQ(overdue_listed.meetings_size() == 1 &&
+                  overdue_listed.meetings(0).name() == overdue.name(),
+              caller.permitted)
+        << kind;
+
+    // Creating a meeting about P is writing about P, whom soc owns.
+    sc::v1::CreateMeetingRequest mine = meeting_about_p(
+        day + absl::Hours(6), sc::v1::MEETING_KIND_COORDINATION, sc::v1::MEETING_STATUS_PROPOSED);
+    mine.mutable_meeting()->clear_participants();
+    mine.mutable_meeting()->add_participants()->set_is_person(true);
+    const Outcome created = Call(stub.get(), &Stub::CreateMeeting, caller.token(), mine);
+    if (manager) {
+      EXPECT_EQ(created.code, grpc::StatusCode::PERMISSION_DENIED);
+      EXPECT_TRUE(created.audit.empty());
+    } else if (kind == "other municipality") {
+      // P is not registered in 0180: the person named is the wrong field there.
+      EXPECT_EQ(created.code, grpc::StatusCode::INVALID_ARGUMENT);
+      EXPECT_TRUE(created.audit.empty());
+    } else {
+      ExpectRow(caller, created, "scheduling.CreateMeeting", *person_, "attendance");
+    }
+
+    // The calls about the caller's own things, no one's personal data: every
+    // caller whose role handles personal data, for themself only, audited
+    // where they make an address that shows meetings.
+    const grpc::StatusCode own = unauthenticated ? grpc::StatusCode::UNAUTHENTICATED
+                                 : manager       ? grpc::StatusCode::PERMISSION_DENIED
+                                                 : grpc::StatusCode::OK;
+    const std::string me = unauthenticated ? "users/u-soc"
+                                           : absl::StrCat("users/u-", std::string(caller.organization).substr(14));
+    sc::v1::RotateCalendarFeedRequest rotate;
+    rotate.set_name(absl::StrCat(me, "/calendarFeed"));
+    const Outcome rotated = Call(stub.get(), &Stub::RotateCalendarFeed, caller.token(), rotate);
+    EXPECT_EQ(rotated.code, own) << kind;
+    EXPECT_EQ(rotated.audit.size(), own == grpc::StatusCode::OK ? 1u : 0u) << kind;
+    sc::v1::RevokeCalendarFeedRequest revoke;
+    revoke.set_name(absl::StrCat(me, "/calendarFeed"));
+    const Outcome revoked = Call(stub.get(), &Stub::RevokeCalendarFeed, caller.token(), revoke);
+    EXPECT_EQ(revoked.code, own) << kind;
+    EXPECT_EQ(revoked.audit.size(), own == grpc::StatusCode::OK ? 1u : 0u) << kind;
+    if (!unauthenticated) {
+      // Nobody makes or stops another user's feed.
+      sc::v1::RotateCalendarFeedRequest theirs;
+      theirs.set_name("users/u-someone-else/calendarFeed");
+      EXPECT_EQ(Call(stub.get(), &Stub::RotateCalendarFeed, caller.token(), theirs).code,
+                grpc::StatusCode::PERMISSION_DENIED)
+          << kind;
+    }
+
+    sc::v1::SetWorkingHoursRequest hours;
+    sc::v1::WeeklyRule* rule = hours.mutable_working_hours()->add_weekly_rules();
+    rule->set_day_of_week(1);
+    rule->mutable_hours()->set_start_time("08:00");
+    rule->mutable_hours()->set_end_time("16:00");
+    const Outcome set = Call(stub.get(), &Stub::SetWorkingHours, caller.token(), hours);
+    EXPECT_EQ(set.code, own) << kind;
+    EXPECT_TRUE(set.audit.empty());
+    sc::v1::ImportBusyIntervalsRequest busy;
+    busy.set_source("outlook");
+    *busy.mutable_window_start() = ts(day);
+    *busy.mutable_window_end() = ts(day + absl::Hours(24));
+    *busy.add_intervals()->mutable_start_time() = ts(day + absl::Hours(1));
+    *busy.mutable_intervals(0)->mutable_end_time() = ts(day + absl::Hours(2));
+    EXPECT_EQ(Call(stub.get(), &Stub::ImportBusyIntervals, caller.token(), busy).code, own)
+        << kind;
+    sc::v1::ImportCalendarRequest calendar;
+    calendar.set_source("ical");
+    *calendar.mutable_window_start() = ts(day);
+    *calendar.mutable_window_end() = ts(day + absl::Hours(24));
+    calendar.set_calendar("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//matrix//EN\r\n"
+                          "END:VCALENDAR\r\n");
+    EXPECT_EQ(Call(stub.get(), &Stub::ImportCalendar, caller.token(), calendar).code, own)
+        << kind;
+    if (kind != "other municipality") {
+      sc::v1::GetWorkingHoursRequest get_hours;
+      get_hours.set_name("users/u-soc/workingHours");
+      EXPECT_EQ(Call(stub.get(), &Stub::GetWorkingHours, caller.token(), get_hours).code, own)
+          << kind;
+      sc::v1::FindCommonSlotsRequest find;
+      find.add_required_users("users/u-soc");
+      find.add_required_users("users/u-af");
+      find.set_duration_minutes(60);
+      *find.mutable_window_start() = ts(day);
+      *find.mutable_window_end() = ts(day + absl::Hours(24 * 7));
+      const Outcome slots = Call(stub.get(), &Stub::FindCommonSlots, caller.token(), find);
+      EXPECT_EQ(slots.code, own) << kind;
+      EXPECT_TRUE(slots.audit.empty());
+    }
+  }
 }
 
 }  // namespace
