@@ -88,6 +88,26 @@ timeout 1800 bash "$ROOT/deploy/local/start.sh" >"$WORK/start.out" 2>&1 ||
 timeout 300 npm --prefix "$ROOT/examples/node" ci --no-audit --no-fund --loglevel=error \
   >"$WORK/npm.out" 2>&1 || { cat "$WORK/npm.out" >&2; fail "npm ci in examples/node failed"; }
 
+# The start banner's calendar feed answers from the scheduling process: an
+# iCalendar file Debian's python3-icalendar reads, with the coordinator's
+# coordination meeting, and 304 to its own ETag.
+FEED="$(sed -n 's|^ *curl \(http://[^ ]*/feeds/[^ ]*\.ics\)$|\1|p' "$WORK/start.out" | head -1)"
+[ -n "$FEED" ] || fail "the start banner printed no calendar feed"
+"$PYTHON" - "$FEED" >"$WORK/feed.out" 2>&1 <<'PY' || { cat "$WORK/feed.out" >&2; fail "the calendar feed $FEED"; }
+import sys, urllib.error, urllib.request
+import icalendar
+with urllib.request.urlopen(sys.argv[1], timeout=10) as answer:
+    assert answer.headers.get_content_type() == "text/calendar", answer.headers
+    etag, body = answer.headers["ETag"], answer.read()
+summaries = [str(e.get("SUMMARY")) for e in icalendar.Calendar.from_ical(body).walk("VEVENT")]
+assert any(s.startswith("Samordningsmöte") for s in summaries), summaries
+try:
+    urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={"If-None-Match": etag}))
+    sys.exit("no 304 to the feed's own ETag")
+except urllib.error.HTTPError as e:
+    assert e.code == 304, e.code
+PY
+
 call() {  # call TOKEN METHOD JSON: prints the response JSON
   timeout 30 "$BUILD_DIR/tools/samplan-call" --address "$CASEPLAN" --token-file "$TOKENS/$1.jwt" \
     "samplan.caseplan.v1.CasePlanService/$2" "$3" 2>>"$WORK/call.err"

@@ -163,6 +163,52 @@ log "loading the demo municipality (Lindesberg, 1885)"
   --surveys-address "127.0.0.1:$SURVEYS_PORT" \
   --key "$STATE_DIR/keys/dev.pem" --tokens-dir "$STATE_DIR/tokens"
 
+# Scheduling's part of the demo: the staff's working hours, and a coordination
+# meeting of the agencies at their first common free time next week (once: a
+# restart finds it among soc's meetings). The coordinator's follow-ups come from
+# the demo's signed agreements, through the agreement consumer.
+scheduling_call() {  # scheduling_call AGENCY METHOD JSON: prints the response JSON
+  "$BUILD_DIR/tools/samplan-call" --address "127.0.0.1:$SCHEDULING_PORT" \
+    --token-file "$STATE_DIR/tokens/$1.jwt" "samplan.scheduling.v1.SchedulingService/$2" "$3"
+}
+log "loading the scheduling demo: working hours and a coordination meeting"
+for agency in soc af vux prakt; do
+  scheduling_call "$agency" SetWorkingHours '{"workingHours": {"weeklyRules": [
+    {"dayOfWeek": 1, "hours": {"startTime": "08:00", "endTime": "16:30"}},
+    {"dayOfWeek": 2, "hours": {"startTime": "08:00", "endTime": "16:30"}},
+    {"dayOfWeek": 3, "hours": {"startTime": "08:00", "endTime": "16:30"}},
+    {"dayOfWeek": 4, "hours": {"startTime": "08:00", "endTime": "16:30"}},
+    {"dayOfWeek": 5, "hours": {"startTime": "08:00", "endTime": "15:00"}}]}}' >/dev/null ||
+    die "the scheduling demo could not set $agency's working hours"
+done
+if ! scheduling_call soc ListMeetings '{}' | grep -q MEETING_KIND_COORDINATION; then
+  WEEK="$(date -u -d 'next monday' +%Y-%m-%dT00:00:00Z)"
+  WEEK_END="$(date -u -d 'next monday + 5 days' +%Y-%m-%dT00:00:00Z)"
+  SLOT="$(scheduling_call soc FindCommonSlots "{\"requiredUsers\": [\"users/demo-soc\",
+    \"users/demo-af\", \"users/demo-prakt\"], \"optionalUsers\": [\"users/demo-vux\"],
+    \"durationMinutes\": 60, \"windowStart\": \"$WEEK\", \"windowEnd\": \"$WEEK_END\",
+    \"earliestTimeOfDay\": \"09:00\", \"latestTimeOfDay\": \"16:00\", \"bufferMinutes\": 15,
+    \"maxCandidates\": 1}" | /usr/bin/python3 -c '
+import json, sys
+c = json.load(sys.stdin).get("candidates", [])
+print(c[0]["startTime"], c[0]["endTime"]) if c else None')" ||
+    die "the scheduling demo found no common free time"
+  if [ -n "$SLOT" ]; then
+    read -r SLOT_START SLOT_END <<<"$SLOT"
+    scheduling_call soc CreateMeeting "{\"requestId\": \"demo-coordination-$SLOT_START\",
+      \"meeting\": {\"kind\": \"MEETING_KIND_COORDINATION\",
+      \"title\": \"Samordningsmöte: vägar till arbete\",
+      \"location\": {\"address\": \"Kommunhuset, Lindesberg\"},
+      \"startTime\": \"$SLOT_START\", \"endTime\": \"$SLOT_END\",
+      \"participants\": [
+        {\"user\": \"users/demo-af\", \"organization\": \"organizations/af-lindesberg\"},
+        {\"user\": \"users/demo-prakt\", \"organization\": \"organizations/lindesberg-prakt\"},
+        {\"user\": \"users/demo-vux\", \"organization\": \"organizations/lindesberg-vux\",
+         \"optional\": true}]}}" >/dev/null ||
+      die "the scheduling demo could not book the coordination meeting"
+  fi
+fi
+
 # The coordinator's calendar as a feed to subscribe to: a fresh secret address
 # on every start (the one before stops answering).
 FEED_URL="$("$BUILD_DIR/tools/samplan-call" --address "127.0.0.1:$SCHEDULING_PORT" \
