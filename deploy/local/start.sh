@@ -209,6 +209,61 @@ print(c[0]["startTime"], c[0]["endTime"]) if c else None')" ||
   fi
 fi
 
+# The coordinator's month: about 30 running agreements, each with its
+# follow-ups proposed by the agreement consumer. Invented persons (valid check
+# digits, registered by soc, consenting to prakt for the placement), each at a
+# work-practice place of the bank; request ids make a restart find them.
+/usr/bin/python3 - "$BUILD_DIR/tools/samplan-call" "$STATE_DIR/tokens" \
+    "127.0.0.1:$IDENTITY_PORT" "127.0.0.1:$PLACEMENT_PORT" <<'PY' || die "the coordinator's agreements could not be loaded"
+import datetime, json, subprocess, sys
+call_tool, tokens, identity, placement = sys.argv[1:5]
+def call(address, agency, method, request):
+    out = subprocess.run([call_tool, "--address", address, "--token-file", f"{tokens}/{agency}.jwt",
+                          method, json.dumps(request)], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"{method}: {out.stderr.strip()[-300:]}")
+    return json.loads(out.stdout or "{}")
+def number(i):  # an invented personnummer with a valid check digit
+    born = datetime.date(1975 + i % 30, 1 + i % 12, 1 + i % 28)
+    digits = born.strftime("%y%m%d") + f"{900 + i:03d}"
+    total = sum(sum(divmod(int(d) * (2 - k % 2), 10)) for k, d in enumerate(digits))
+    return born.strftime("%Y%m%d") + f"-{900 + i:03d}{(10 - total % 10) % 10}"
+PS = "samplan.placement.v1.PlacementService/"
+places = [p["name"] for p in call(placement, "prakt", PS + "ListPlacements",
+          {"kind": "PLACEMENT_KIND_WORK_PRACTICE", "status": "PLACEMENT_STATUS_OPEN",
+           "pageSize": 200}).get("placements", [])][20:]
+today = datetime.date.today()
+date = lambda d: {"year": d.year, "month": d.month, "day": d.day}
+for i in range(min(30, len(places))):
+    person = call(identity, "soc", "samplan.identity.v1.IdentityService/CreatePerson",
+                  {"requestId": f"demo-coordinator-person-{i}", "person": {
+                      "identityNumber": number(i), "givenName": "Deltagare",
+                      "familyName": f"Demo {i + 1}"}})["name"]
+    call(identity, "soc", "samplan.identity.v1.IdentityService/CreateConsent",
+         {"requestId": f"demo-coordinator-consent-{i}", "consent": {
+             "person": person, "granteeOrganizations": ["organizations/lindesberg-prakt"],
+             "purpose": "placement", "dataCategories": ["placement"],
+             "validUntil": (datetime.datetime.utcnow() + datetime.timedelta(days=365))
+                 .strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "givenBy": "CONSENT_GIVER_PERSON", "method": "CONSENT_METHOD_WRITTEN"}})
+    begins = today - datetime.timedelta(days=7 * (i % 8))
+    agreement = call(placement, "prakt", PS + "CreateAgreement", {
+        "requestId": f"demo-coordinator-agreement-{i}", "agreement": {
+            "person": person, "placement": places[i],
+            "supervisor": {"displayName": "Handledare Demo"},
+            "period": {"startDate": date(begins), "endDate": date(begins + datetime.timedelta(days=120))},
+            "hoursPerWeek": 20, "schedule": "mån–tor 8–13",
+            "goal": "Arbetserfarenhet och en referens inför anställning",
+            "followUpIntervalDays": 30}})
+    if agreement.get("status") != "AGREEMENT_STATUS_PROPOSED":
+        continue  # an earlier start signed it
+    name = agreement["name"]
+    call(placement, "prakt", PS + "RecordWorkplaceVisit", {"name": name, "visitDate": date(today)})
+    for party in ("PARTY_PARTICIPANT", "PARTY_EMPLOYER", "PARTY_COORDINATOR"):
+        call(placement, "prakt", PS + "SignAgreement", {"name": name, "party": party})
+    call(placement, "prakt", PS + "StartAgreement", {"name": name})
+PY
+
 # The coordinator's calendar as a feed to subscribe to: a fresh secret address
 # on every start (the one before stops answering).
 FEED_URL="$("$BUILD_DIR/tools/samplan-call" --address "127.0.0.1:$SCHEDULING_PORT" \
