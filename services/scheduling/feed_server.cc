@@ -76,7 +76,15 @@ class CalendarFeedServer::Impl {
     const std::string calendar = WriteCalendarFeed(*entries);
     const std::string etag = FeedEtag(calendar);
     res.set_header("ETag", etag);
-    if (req.has_header("If-None-Match") && EtagMatches(req.get_header_value("If-None-Match"), etag)) {
+    const bool unchanged =
+        req.has_header("If-None-Match") && EtagMatches(req.get_header_value("If-None-Match"), etag);
+    // One line per read, like a call's: counts and timing, never the secret
+    // or what the meetings are.
+    Log(LogLevel::kInfo, "calendar feed read",
+        {{"status", unchanged ? 304 : 200},
+         {"meetings", static_cast<int>(entries->size())},
+         {"duration_ms", absl::ToDoubleMilliseconds(clock_.Now() - now)}});
+    if (unchanged) {
       res.status = 304;
       return;
     }
