@@ -85,5 +85,39 @@ TEST(CalendarFeedTest, IfNoneMatchComparesWeaklyAndAcceptsLists) {
   EXPECT_FALSE(EtagMatches("\"b\"", "\"a\""));
 }
 
+// The person's name a feed shows is the organizer's to give, bounded, and only
+// for a meeting about a person.
+TEST(CalendarFeedTest, APersonsDisplayNameIsBoundedAndBelongsToAPerson) {
+  const absl::Time now = absl::FromUnixSeconds(1798761600);  // 2027-01-01
+  Principal organizer;
+  organizer.organization = "organizations/prakt";
+  organizer.municipality = "1885";
+  organizer.user = "users/anna";
+  organizer.roles = {"placement_coordinator"};
+  v1::CreateMeetingRequest r;
+  r.set_request_id("r1");
+  v1::Meeting* m = r.mutable_meeting();
+  m->set_kind(v1::MEETING_KIND_FOLLOW_UP);
+  m->set_person("persons/11111111-1111-4111-8111-111111111111");
+  m->set_person_display_name(std::string(101, 'x'));
+  *m->mutable_start_time() = TimestampOf(now + absl::Hours(24));
+  *m->mutable_end_time() = TimestampOf(now + absl::Hours(25));
+  m->add_participants()->set_is_person(true);
+  auto fields = [&] {
+    std::vector<std::string> out;
+    for (auto& [field, description] :
+         FieldViolationsOf(MeetingForCreate(r, organizer, now).status())) {
+      out.push_back(field);
+    }
+    return out;
+  };
+  EXPECT_EQ(fields(), std::vector<std::string>{"meeting.person_display_name"});
+  m->set_person_display_name("Anna Andersson");
+  EXPECT_TRUE(fields().empty());
+  m->clear_person();
+  m->clear_participants();
+  EXPECT_EQ(fields(), std::vector<std::string>{"meeting.person_display_name"});
+}
+
 }  // namespace
 }  // namespace samplan::scheduling
