@@ -1,5 +1,7 @@
 #include "services/scheduling/pg_calendar_feed_repository.h"
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/status.h"
@@ -86,6 +88,7 @@ absl::StatusOr<std::vector<FeedEntry>> PgCalendarFeedRepository::ReadFeed(
     reader.request_id = NewUuid();
     reader.now = now;
     reader.deadline = deadline;
+    std::map<std::string, AccessFacts> facts_of;
     for (const pqxx::row& row : tx.exec_prepared(
              sql::kListMeetingsOfAttendee.name, reader.principal.municipality,
              reader.principal.user, PgTimestamp(now - kFeedPast), PgTimestamp(now + kFeedAhead),
@@ -93,9 +96,29 @@ absl::StatusOr<std::vector<FeedEntry>> PgCalendarFeedRepository::ReadFeed(
       absl::StatusOr<v1::Meeting> meeting = MeetingOfRow(row);
       if (!meeting.ok()) return meeting.status();
       // The owner takes part, so the time is theirs to see; what the meeting
-      // is about is decided, and audited, like any other read of it.
-      const bool visible = GuardMeeting(tx, reader, *meeting, AccessAction::kRead).ok();
-      entries.push_back({*std::move(meeting), visible});
+      // is about is decided, and audited, like any other read of it. A feed
+      // holds many meetings about the same few persons: each person's facts
+      // are read once per feed read, in this transaction, so every meeting
+      // about them is decided on the same facts.
+      AccessRequest request;
+      request.municipality = meeting->municipality();
+      request.owner_organization = meeting->owner_organization();
+      AccessFacts facts;
+      if (!meeting->person().empty() && NeedsAccessFacts(reader.principal, request)) {
+        auto known = facts_of.find(meeting->person());
+        if (known == facts_of.end()) {
+          known = facts_of
+                      .emplace(meeting->person(),
+                               ReadAccessFacts(tx, reader.principal.organization,
+                                               meeting->person(), kAttendanceCategory,
+                                               kCoordinationPurpose, now))
+                      .first;
+        }
+        facts = known->second;
+      }
+      const GuardedAccess access = DecideMeetingAccess(reader, *meeting, AccessAction::kRead, facts);
+      AppendAudit(tx, access.audit);
+      entries.push_back({*std::move(meeting), access.decision.permitted});
     }
     return absl::OkStatus();
   });
