@@ -5,30 +5,34 @@
 --
 -- The hash of one record, shared by append_audit and append_audit_batch so that
 -- the two cannot drift apart (services/identity/audit_chain.cc computes the same).
+-- Plain SQL with qualified names and no SET clause, so PostgreSQL inlines it into
+-- the caller's expression instead of calling it; STABLE, not IMMUTABLE, because
+-- extract() from a timestamptz is (an IMMUTABLE declaration would stop the
+-- inlining).
 CREATE FUNCTION audit_record_hash(
     p_sequence bigint, p_time timestamptz, p_municipality text, p_actor_user text,
     p_actor_organization text, p_action text, p_resource text, p_subject_person text,
     p_data_category text, p_purpose text, p_consent text, p_decision text, p_reason text,
     p_request_id text, p_previous_hash text)
 RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = identity, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
   SELECT encode(sha256(
-      audit_bytes('samplan.audit.v1')
+      identity.audit_bytes('samplan.audit.v1')
       || int8send(p_sequence)
       || int8send((extract(epoch FROM p_time) * 1000000)::bigint)
-      || audit_bytes(p_municipality)
-      || audit_bytes(p_actor_user)
-      || audit_bytes(p_actor_organization)
-      || audit_bytes(p_action)
-      || audit_bytes(p_resource)
-      || audit_bytes(p_subject_person)
-      || audit_bytes(p_data_category)
-      || audit_bytes(p_purpose)
-      || audit_bytes(p_consent)
-      || audit_bytes(p_decision)
-      || audit_bytes(p_reason)
-      || audit_bytes(p_request_id)
-      || audit_bytes(p_previous_hash)), 'hex')
+      || identity.audit_bytes(p_municipality)
+      || identity.audit_bytes(p_actor_user)
+      || identity.audit_bytes(p_actor_organization)
+      || identity.audit_bytes(p_action)
+      || identity.audit_bytes(p_resource)
+      || identity.audit_bytes(p_subject_person)
+      || identity.audit_bytes(p_data_category)
+      || identity.audit_bytes(p_purpose)
+      || identity.audit_bytes(p_consent)
+      || identity.audit_bytes(p_decision)
+      || identity.audit_bytes(p_reason)
+      || identity.audit_bytes(p_request_id)
+      || identity.audit_bytes(p_previous_hash)), 'hex')
 $$;
 
 -- Appends the records given as parallel arrays (element i of each array is record
