@@ -37,6 +37,7 @@
 #include "services/identity/identity_crypto.h"
 #include "common/migrations.h"
 #include "samplan/surveys/v1/surveys.grpc.pb.h"
+#include "services/surveys/pg_invitation_repository.h"
 #include "services/surveys/pg_surveys_repository.h"
 #include "services/surveys/questionnaire_rules.h"
 #include "services/surveys/surveys_service.h"
@@ -438,10 +439,11 @@ TEST_F(AccessMatrixTest, SurveysOutcomeRecordsAndEveryOtherSurveysCall) {
                               sv::SurveysRepositoryStatements(outbox)});
   ASSERT_TRUE(pool.ok()) << pool.status();
   sv::PgSurveysRepository repository(**pool, outbox);
+  sv::PgInvitationRepository invitations(**pool, outbox, sv::DeliveryOptions{});
   ASSERT_TRUE(repository.InstallShipped(sv::ShippedQuestionnaires(), absl::Now() + absl::Seconds(10)).ok());
   auto served = testing::ServedService::Create(keys_->VerifierOptions());
   ASSERT_TRUE(served.ok());
-  ASSERT_TRUE((*served)->Serve(std::make_unique<sv::SurveyService>(repository, (*served)->calls(), 5)).ok());
+  ASSERT_TRUE((*served)->Serve(std::make_unique<sv::SurveyService>(repository, invitations, (*served)->calls(), 5)).ok());
   auto stub = sv::v1::SurveyService::NewStub((*served)->NewChannel());
 
   auto outcome_for_p = [&] {

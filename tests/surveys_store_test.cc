@@ -20,6 +20,7 @@
 #include "common/relay.h"
 #include "common/server.h"
 #include "samplan/surveys/v1/surveys.grpc.pb.h"
+#include "services/surveys/pg_invitation_repository.h"
 #include "services/surveys/pg_surveys_repository.h"
 #include "services/surveys/questionnaire_rules.h"
 #include "services/surveys/surveys_service.h"
@@ -42,7 +43,8 @@ class InProcessSurveys {
     EXPECT_TRUE(repository_->InstallShipped(ShippedQuestionnaires(), absl::Now() + absl::Seconds(10)).ok());
     verifier_ = *MakeTokenVerifier(tokens);
     calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(10));
-    service_ = std::make_unique<SurveyService>(*repository_, *calls_, 5);
+    invitations_ = std::make_unique<PgInvitationRepository>(*pool_, outbox_, DeliveryOptions{});
+    service_ = std::make_unique<SurveyService>(*repository_, *invitations_, *calls_, 5);
     server_ = *GrpcServer::Start(
         {"127.0.0.1:0", absl::Seconds(10), absl::ZeroDuration(), absl::Seconds(2), ""},
         {service_.get()});
@@ -55,6 +57,7 @@ class InProcessSurveys {
   Outbox outbox_{kSchema};
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<PgSurveysRepository> repository_;
+  std::unique_ptr<PgInvitationRepository> invitations_;
   std::unique_ptr<TokenVerifier> verifier_;
   std::unique_ptr<CallHandler> calls_;
   std::unique_ptr<SurveyService> service_;

@@ -12,8 +12,9 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libhiredis-dev libpqxx-dev libssl-dev libgtest-dev libgmock-dev
   prometheus-cpp-dev libical-dev tzdata libcpp-httplib-dev python3-icalendar
+  libcurl4-openssl-dev
   postgresql-15 redis-server openssl nodejs npm
-  python3-grpcio python3-protobuf python3-grpc-tools
+  python3-grpcio python3-protobuf python3-grpc-tools python3-aiosmtpd
   chromium
 )
 

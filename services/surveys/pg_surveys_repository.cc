@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/event_consumer.h"
 #include "common/ids.h"
 #include "common/status.h"
 #include "samplan/surveys/v1/events.pb.h"
@@ -152,7 +153,10 @@ std::string OccupationText(const v1::OutcomeStatus& s) { return v1::Occupation_N
 }  // namespace
 
 std::vector<MigrationSet> SurveysMigrationSets() {
-  return PublishingServiceMigrationSets("surveys", surveys_migrations());
+  std::vector<MigrationSet> sets = PublishingServiceMigrationSets("surveys", surveys_migrations());
+  // The invitations' consumer records each event it handled.
+  sets.push_back({"processed_events", &processed_events_migrations()});
+  return sets;
 }
 
 std::vector<PreparedStatement> SurveysRepositoryStatements(const Outbox& outbox) {
@@ -379,6 +383,46 @@ absl::StatusOr<v1::Outcome> PgSurveysRepository::GetOutcome(const Caller& caller
   });
   if (!status.ok()) return status;
   return result;
+}
+
+absl::StatusOr<bool> RecordStatusFromAnswers(pqxx::transaction_base& tx, const Outbox& outbox,
+                                             const Caller& caller, const std::string& person,
+                                             const std::string& activity, v1::Stage stage,
+                                             const v1::OutcomeStatus& status) {
+  pqxx::result rows = tx.exec_prepared(sql::kLockOutcomeOfActivity.name, person, activity);
+  if (rows.empty()) return false;
+  absl::StatusOr<v1::Outcome> current = OutcomeFromRow(rows[0]);
+  if (!current.ok()) return current.status();
+  v1::Outcome changed = *current;
+  // No exit recorded yet: the answers stay with the response only.
+  if (!ApplyStatus(changed, stage, status, v1::STATUS_SOURCE_ANSWERS).ok()) return false;
+  const std::string id(ResourceId(changed.name(), "outcomes"));
+  auto source = [](bool has, const v1::OutcomeStatus& s) {
+    return has ? v1::StatusSource_Name(s.source()) : std::string();
+  };
+  pqxx::result updated = tx.exec_prepared(
+      sql::kUpdateOutcome.name, id, PgBytes(Content(changed)), PgTimestamp(caller.now),
+      changed.has_exit() ? OccupationText(changed.exit()) : std::string(),
+      source(changed.has_three_months(), changed.three_months()),
+      source(changed.has_six_months(), changed.six_months()),
+      changed.has_six_months() ? OccupationText(changed.six_months()) : std::string(),
+      changed.has_six_months() ? changed.six_months().extent_percent() : 0);
+  const int64_t version = updated[0][0].as<int64_t>();
+  AuditEntry audit;
+  audit.time = caller.now;
+  audit.municipality = changed.municipality();
+  audit.actor_organization = caller.principal.organization;
+  audit.action = caller.method;
+  audit.resource = changed.name();
+  audit.subject_person = person;
+  audit.data_category = kOutcomeDataCategory;
+  audit.purpose = kOutcomePurpose;
+  audit.decision = "permit";
+  audit.reason = "invitation_token";
+  audit.request_id = caller.request_id;
+  AppendAudit(tx, audit);
+  outbox.Append(tx, OutcomeEvent(changed, version, stage, caller));
+  return true;
 }
 
 absl::StatusOr<std::vector<OutcomeFacts>> PgSurveysRepository::LoadOutcomeFacts(

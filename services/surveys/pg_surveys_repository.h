@@ -21,6 +21,16 @@ std::vector<MigrationSet> SurveysMigrationSets();
 // outbox's and the access rule's).
 std::vector<PreparedStatement> SurveysRepositoryStatements(const Outbox& outbox);
 
+// Records `status` at `stage` (three or six months), from the person's answers,
+// on `person`'s latest outcome record of `activity`, within `tx`: versioned,
+// audited as the respondent's (reason "invitation_token") and published as
+// surveys.outcome.recorded. Returns false, changing nothing, when there is no
+// such record or its exit is not recorded yet.
+absl::StatusOr<bool> RecordStatusFromAnswers(pqxx::transaction_base& tx, const Outbox& outbox,
+                                             const Caller& caller, const std::string& person,
+                                             const std::string& activity, v1::Stage stage,
+                                             const v1::OutcomeStatus& status);
+
 // SurveysRepository over PostgreSQL. The pool must have been created with
 // SurveysRepositoryStatements, and the identity schema must be migrated (its
 // access_facts and append_audit are called here).

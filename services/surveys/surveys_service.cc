@@ -1,12 +1,14 @@
 #include "services/surveys/surveys_service.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
 #include "common/status.h"
 #include "services/placement/matching.h"
 #include "services/placement/placement_rules.h"
+#include "services/surveys/invitation_rules.h"
 #include "services/surveys/questionnaire_rules.h"
 #include "services/surveys/statistics.h"
 #include "services/surveys/surveys_rules.h"
@@ -46,9 +48,12 @@ bool IsValidDate(const google::type::Date& d) {
 
 }  // namespace
 
-SurveyService::SurveyService(SurveysRepository& repository, const CallHandler& calls,
-                             int suppression_threshold)
-    : repository_(repository), calls_(calls), threshold_(suppression_threshold) {}
+SurveyService::SurveyService(SurveysRepository& repository, InvitationRepository& invitations,
+                             const CallHandler& calls, int suppression_threshold)
+    : repository_(repository),
+      invitations_(invitations),
+      calls_(calls),
+      threshold_(suppression_threshold) {}
 
 // ---- Questionnaires
 
@@ -248,6 +253,75 @@ grpc::Status SurveyService::ExportOutcomeStatistics(
     }
     response->set_content_type("application/json");
     response->set_content(std::move(json));
+    return absl::OkStatus();
+  });
+}
+
+// ---- Invitations, answered without an account
+
+absl::StatusOr<OpenInvitation> SurveyService::OpenByToken(const CallContext& call,
+                                                          const std::string& token,
+                                                          const std::string& questionnaire) {
+  FieldViolations v;
+  if (!IsInvitationTokenFormat(token)) {
+    v.Add("token", "must be the 43 characters after /svar/ in the invitation's link");
+  }
+  std::string questionnaire_id;
+  if (!questionnaire.empty()) {
+    absl::StatusOr<std::string> id = QuestionnaireIdOf(questionnaire, "questionnaire");
+    if (id.ok()) questionnaire_id = *id;
+    else v.Add("questionnaire", "must be questionnaires/{id}, or empty");
+  }
+  if (!v.empty()) return v.ToStatus();
+  return invitations_.Open(TokenHash(token), questionnaire_id, call.now, call.deadline);
+}
+
+grpc::Status SurveyService::GetInvitation(Context* context, const v1::GetInvitationRequest* request,
+                                          v1::InvitationForm* response) {
+  return calls_.Handle(context, "GetInvitation", *request, [&](const CallContext& call) -> absl::Status {
+    absl::StatusOr<OpenInvitation> open =
+        OpenByToken(call, request->token(), request->questionnaire());
+    if (!open.ok()) return open.status();
+    *response = std::move(open->form);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status SurveyService::SaveInvitationAnswers(Context* context,
+                                                  const v1::SaveInvitationAnswersRequest* request,
+                                                  v1::InvitationForm* response) {
+  return calls_.Handle(context, "SaveInvitationAnswers", *request, [&](const CallContext& call) -> absl::Status {
+    absl::StatusOr<OpenInvitation> open =
+        OpenByToken(call, request->token(), request->questionnaire());
+    if (!open.ok()) return open.status();
+    FieldViolations v;
+    ValidateAnswers(open->form.questionnaire(), request->answers(), /*final=*/false, v);
+    if (!v.empty()) return v.ToStatus();
+    absl::StatusOr<v1::InvitationForm> saved = invitations_.SaveAnswers(
+        open->id, request->answers(), call.request_id, call.now, call.deadline);
+    if (!saved.ok()) return saved.status();
+    *response = *std::move(saved);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status SurveyService::SubmitInvitationAnswers(
+    Context* context, const v1::SubmitInvitationAnswersRequest* request,
+    v1::SubmitInvitationAnswersResponse* response) {
+  return calls_.Handle(context, "SubmitInvitationAnswers", *request, [&](const CallContext& call) -> absl::Status {
+    absl::StatusOr<OpenInvitation> open =
+        OpenByToken(call, request->token(), request->questionnaire());
+    if (!open.ok()) return open.status();
+    FieldViolations v;
+    ValidateAnswers(open->form.questionnaire(), request->answers(), /*final=*/true, v);
+    if (!v.empty()) return v.ToStatus();
+    if (absl::Status submitted = invitations_.Submit(open->id, request->answers(),
+                                                     call.request_id, call.now, call.deadline);
+        !submitted.ok()) {
+      return submitted;
+    }
+    *response->mutable_submit_time() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+        absl::ToUnixMicros(call.now));
     return absl::OkStatus();
   });
 }

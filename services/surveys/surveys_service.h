@@ -3,9 +3,18 @@
 
 #include "common/call.h"
 #include "samplan/surveys/v1/surveys.grpc.pb.h"
+#include "services/surveys/invitation_repository.h"
 #include "services/surveys/surveys_repository.h"
 
 namespace samplan::surveys {
+
+// The calls a person invited makes without an account: the invitation token in
+// the request identifies them (ServiceDefinition::methods_without_token).
+inline const std::vector<std::string>& MethodsWithoutToken() {
+  static const std::vector<std::string> kMethods = {"GetInvitation", "SaveInvitationAnswers",
+                                                    "SubmitInvitationAnswers"};
+  return kMethods;
+}
 
 // The gRPC handlers of samplan.surveys.v1.SurveyService. Each one validates
 // with the pure rules (questionnaire_rules.h, surveys_rules.h, statistics.h),
@@ -15,8 +24,8 @@ class SurveyService final : public v1::SurveyService::Service {
  public:
   // Everything passed in must outlive the service. `suppression_threshold` is
   // the least count statistics show (at least kMinSuppressionThreshold).
-  SurveyService(SurveysRepository& repository, const CallHandler& calls,
-                int suppression_threshold);
+  SurveyService(SurveysRepository& repository, InvitationRepository& invitations,
+                const CallHandler& calls, int suppression_threshold);
 
   using Context = grpc::ServerContext;
   grpc::Status CreateQuestionnaire(Context*, const v1::CreateQuestionnaireRequest*,
@@ -36,12 +45,23 @@ class SurveyService final : public v1::SurveyService::Service {
                                     v1::OutcomeStatistics*) override;
   grpc::Status ExportOutcomeStatistics(Context*, const v1::ExportOutcomeStatisticsRequest*,
                                        v1::StatisticsExport*) override;
+  grpc::Status GetInvitation(Context*, const v1::GetInvitationRequest*,
+                             v1::InvitationForm*) override;
+  grpc::Status SaveInvitationAnswers(Context*, const v1::SaveInvitationAnswersRequest*,
+                                     v1::InvitationForm*) override;
+  grpc::Status SubmitInvitationAnswers(Context*, const v1::SubmitInvitationAnswersRequest*,
+                                       v1::SubmitInvitationAnswersResponse*) override;
 
  private:
   absl::Status Statistics(const CallContext& call, const v1::GetOutcomeStatisticsRequest& request,
                           v1::OutcomeStatistics& out);
 
+  // Finds the open invitation of `token` (validated) for `questionnaire`.
+  absl::StatusOr<OpenInvitation> OpenByToken(const CallContext& call, const std::string& token,
+                                             const std::string& questionnaire);
+
   SurveysRepository& repository_;
+  InvitationRepository& invitations_;
   const CallHandler& calls_;
   const int threshold_;
 };

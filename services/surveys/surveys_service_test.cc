@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "common/ids.h"
+#include "services/surveys/invitation_rules.h"
 #include "services/surveys/questionnaire_rules.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/middle_tier.h"
@@ -105,6 +106,56 @@ class InMemorySurveys final : public SurveysRepository {
   StatisticsQuery last_query_ ABSL_GUARDED_BY(mu_);
 };
 
+// Invitations held in memory: a token's hash names one, open or answered.
+class InMemoryInvitations final : public InvitationRepository {
+ public:
+  // Adds an open invitation to `questionnaire` reachable with `token`.
+  void Add(const std::string& token, const v1::Questionnaire& questionnaire) {
+    absl::MutexLock lock(&mu_);
+    Entry& e = entries_[TokenHash(token)];
+    e.id = absl::StrCat(entries_.size());
+    *e.form.mutable_questionnaire() = questionnaire;
+  }
+  absl::StatusOr<OpenInvitation> Open(const std::string& token_hash,
+                                      const std::string& questionnaire, absl::Time,
+                                      absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(token_hash);
+    if (it == entries_.end() ||
+        (!questionnaire.empty() &&
+         it->second.form.questionnaire().name() != "questionnaires/" + questionnaire)) {
+      return absl::NotFoundError("no invitation has this token");
+    }
+    if (it->second.answered) return PreconditionFailed("ANSWERED", "invitation", "answered");
+    return OpenInvitation{it->first, it->second.form};
+  }
+  absl::StatusOr<v1::InvitationForm> SaveAnswers(
+      const std::string& id, const google::protobuf::RepeatedPtrField<v1::Answer>& answers,
+      const std::string&, absl::Time, absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    Entry& e = entries_[id];
+    *e.form.mutable_answers() = answers;
+    return e.form;
+  }
+  absl::Status Submit(const std::string& id, const google::protobuf::RepeatedPtrField<v1::Answer>&,
+                      const std::string&, absl::Time, absl::Time) override {
+    absl::MutexLock lock(&mu_);
+    Entry& e = entries_[id];
+    if (e.answered) return PreconditionFailed("ANSWERED", "invitation", "answered");
+    e.answered = true;
+    return absl::OkStatus();
+  }
+
+ private:
+  struct Entry {
+    std::string id;
+    v1::InvitationForm form;
+    bool answered = false;
+  };
+  absl::Mutex mu_;
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+};
+
 class SurveyServiceTest : public testing::ServedServiceTest {
  protected:
   void SetUp() override {
@@ -112,7 +163,7 @@ class SurveyServiceTest : public testing::ServedServiceTest {
     if (HasFatalFailure()) return;
     ASSERT_TRUE(repository_.InstallShipped(ShippedQuestionnaires(), absl::Now()).ok());
     ASSERT_TRUE(
-        served_->Serve(std::make_unique<SurveyService>(repository_, served_->calls(), 5)).ok());
+        served_->Serve(std::make_unique<SurveyService>(repository_, invitations_, served_->calls(), 5)).ok());
     stub_ = v1::SurveyService::NewStub(served_->NewChannel());
   }
 
@@ -122,6 +173,7 @@ class SurveyServiceTest : public testing::ServedServiceTest {
   }
 
   InMemorySurveys repository_;
+  InMemoryInvitations invitations_;
   std::unique_ptr<v1::SurveyService::Stub> stub_;
 };
 
@@ -143,8 +195,9 @@ TEST(CallHandlerAllowListTest, OnlyTheDeclaredMethodsRunWithoutABearerToken) {
                                                RealClock(), {"ListQuestionnaires"});
   ASSERT_TRUE(served.ok());
   InMemorySurveys repository;
+  InMemoryInvitations invitations;
   ASSERT_TRUE(repository.InstallShipped(ShippedQuestionnaires(), absl::Now()).ok());
-  ASSERT_TRUE((*served)->Serve(std::make_unique<SurveyService>(repository, (*served)->calls(), 5)).ok());
+  ASSERT_TRUE((*served)->Serve(std::make_unique<SurveyService>(repository, invitations, (*served)->calls(), 5)).ok());
   auto stub = v1::SurveyService::NewStub((*served)->NewChannel());
   v1::ListQuestionnairesResponse list;
   EXPECT_TRUE(stub->ListQuestionnaires(testing::CallWithToken("").get(), {}, &list).ok());
