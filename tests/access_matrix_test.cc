@@ -36,7 +36,9 @@
 #include "samplan/identity/v1/identity.grpc.pb.h"
 #include "services/identity/identity_crypto.h"
 #include "common/migrations.h"
+#include "samplan/placement/v1/events.pb.h"
 #include "samplan/surveys/v1/surveys.grpc.pb.h"
+#include "services/surveys/invitation_rules.h"
 #include "services/surveys/pg_invitation_repository.h"
 #include "services/surveys/pg_surveys_repository.h"
 #include "services/surveys/questionnaire_rules.h"
@@ -563,6 +565,133 @@ TEST_F(AccessMatrixTest, SurveysOutcomeRecordsAndEveryOtherSurveysCall) {
                                                      : grpc::StatusCode::PERMISSION_DENIED)
         << caller.kind;
   }
+}
+
+// The invitation calls of the surveys service are for the person invited, who
+// has no account: the invitation token in the request is the only credential.
+// Whatever bearer token a caller sends (none, a stranger's, an expired one, a
+// manager's), the answer and the audit record are the same — and the audit
+// record names no organization, since none acted.
+TEST_F(AccessMatrixTest, SurveysInvitationCallsAnswerToTheInvitationTokenAlone) {
+  namespace sv = ::samplan::surveys;
+  ASSERT_TRUE(ApplyMigrations(*dsn_, sv::kSchema, sv::SurveysMigrationSets()).ok());
+  Consent("af", {"outcome"}, absl::Hours(24 * 365), "follow_up");
+  {
+    pqxx::connection c(*dsn_);
+    pqxx::work tx(c);
+    tx.exec_params("UPDATE identity.persons SET email = 'p@example.org' WHERE id = $1::uuid",
+                   person_->substr(8));
+    tx.commit();
+  }
+  Outbox outbox(sv::kSchema);
+  auto pool = PgPool::Create({*dsn_, 2, absl::Seconds(10), "matrix-invitations",
+                              sv::SurveysRepositoryStatements(outbox)});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  sv::PgSurveysRepository repository(**pool, outbox);
+  sv::PgInvitationRepository invitations(
+      **pool, outbox, sv::DeliveryOptions{"https://samplan.example", "vhs@lindesberg.example", 100});
+  ASSERT_TRUE(repository.InstallShipped(sv::ShippedQuestionnaires(), absl::Now() + absl::Seconds(10)).ok());
+  // P's placement with af ended four months ago: the three-month invitation is
+  // due, and sent (its notification written, with the link's token).
+  placement::v1::AgreementChanged ended;
+  ended.set_agreement("agreements/matrix");
+  ended.set_person(*person_);
+  ended.set_coordinator_organization("organizations/af");
+  const absl::CivilDay day = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()) - 4 * 31;
+  ended.mutable_ended_date()->set_year(static_cast<int>(day.year()));
+  ended.mutable_ended_date()->set_month(day.month());
+  ended.mutable_ended_date()->set_day(day.day());
+  const events::v1::Event event =
+      MakeEvent("placement.agreement.ended", "1885", ended.agreement(), 3, *person_, "placement",
+                ended, {"organizations/af", "", "matrix", absl::Now()});
+  ASSERT_TRUE((*pool)->Transaction(absl::Now() + absl::Seconds(10), [&](pqxx::transaction_base& tx) {
+    return sv::ApplyInvitationEvent(tx, outbox, event, absl::Now());
+  }).ok());
+  auto sent = invitations.ScheduleDue(absl::Now(), absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  ASSERT_EQ(*sent, 1);
+  std::string token;
+  {
+    pqxx::connection c(*dsn_);
+    pqxx::nontransaction tx(c);
+    const std::string body = tx.exec("SELECT body FROM surveys.notifications")[0][0].as<std::string>();
+    const size_t at = body.find("/svar/");
+    ASSERT_NE(at, std::string::npos);
+    token = body.substr(at + 6, sv::kTokenLength);
+  }
+  auto served = testing::ServedService::Create(keys_->VerifierOptions(), absl::Seconds(10),
+                                               RealClock(), sv::MethodsWithoutToken());
+  ASSERT_TRUE(served.ok());
+  ASSERT_TRUE((*served)->Serve(std::make_unique<sv::SurveyService>(repository, invitations,
+                                                                   (*served)->calls(), 5)).ok());
+  auto stub = sv::v1::SurveyService::NewStub((*served)->NewChannel());
+
+  auto expect_respondent_row = [&](const Caller& caller, const Outcome& outcome,
+                                   const char* action) {
+    EXPECT_EQ(outcome.code, grpc::StatusCode::OK) << caller.kind << " " << action;
+    ASSERT_EQ(outcome.audit.size(), 1u) << caller.kind << " " << action;
+    EXPECT_EQ(outcome.audit[0].at("action"), action);
+    EXPECT_EQ(outcome.audit[0].at("actor"), "") << caller.kind;
+    EXPECT_EQ(outcome.audit[0].at("person"), *person_);
+    EXPECT_EQ(outcome.audit[0].at("category"), "outcome");
+    EXPECT_EQ(outcome.audit[0].at("decision"), "permit");
+    EXPECT_EQ(outcome.audit[0].at("reason"), "invitation_token");
+  };
+  std::vector<Caller> callers = Callers(keys_, stranger_);
+  for (const Caller& caller : callers) {
+    sv::v1::GetInvitationRequest get;
+    get.set_token(token);
+    expect_respondent_row(
+        caller, Call(stub.get(), &sv::v1::SurveyService::Stub::GetInvitation, caller.token(), get),
+        "surveys.GetInvitation");
+    sv::v1::SaveInvitationAnswersRequest save;
+    save.set_token(token);
+    sv::v1::Answer* answer = save.add_answers();
+    answer->set_item_id("sysselsattning");
+    answer->set_choice("OCCUPATION_STUDIES");
+    expect_respondent_row(caller,
+                          Call(stub.get(), &sv::v1::SurveyService::Stub::SaveInvitationAnswers,
+                               caller.token(), save),
+                          "surveys.SaveInvitationAnswers");
+    // A malformed token names the field; an unknown one is not found; neither
+    // reads anything, so neither leaves an audit record.
+    get.set_token("a-token-from-somewhere-else");
+    const Outcome malformed =
+        Call(stub.get(), &sv::v1::SurveyService::Stub::GetInvitation, caller.token(), get);
+    EXPECT_EQ(malformed.code, grpc::StatusCode::INVALID_ARGUMENT) << caller.kind;
+    EXPECT_TRUE(malformed.audit.empty());
+    sv::v1::SubmitInvitationAnswersRequest unknown;
+    unknown.set_token(sv::NewInvitationToken());
+    const Outcome missing = Call(stub.get(), &sv::v1::SurveyService::Stub::SubmitInvitationAnswers,
+                                 caller.token(), unknown);
+    EXPECT_EQ(missing.code, grpc::StatusCode::NOT_FOUND) << caller.kind;
+    EXPECT_TRUE(missing.audit.empty());
+  }
+  // Submitted once, by whoever holds the token; a second submit is refused
+  // before anything is written.
+  sv::v1::SubmitInvitationAnswersRequest submit;
+  submit.set_token(token);
+  sv::v1::Answer* occupation = submit.add_answers();
+  occupation->set_item_id("sysselsattning");
+  occupation->set_choice("OCCUPATION_LOOKING_FOR_WORK");
+  sv::v1::Answer* income = submit.add_answers();
+  income->set_item_id("forsorjning");
+  income->set_choice("MAIN_INCOME_OTHER");
+  expect_respondent_row(callers.front(),
+                        Call(stub.get(), &sv::v1::SurveyService::Stub::SubmitInvitationAnswers,
+                             std::string(), submit),
+                        "surveys.SubmitInvitationAnswers");
+  for (const Caller& caller : callers) {
+    const Outcome again = Call(stub.get(), &sv::v1::SurveyService::Stub::SubmitInvitationAnswers,
+                               caller.token(), submit);
+    EXPECT_EQ(again.code, grpc::StatusCode::FAILED_PRECONDITION) << caller.kind;
+    EXPECT_TRUE(again.audit.empty());
+  }
+  // The other calls still need a bearer token.
+  EXPECT_EQ(Call(stub.get(), &sv::v1::SurveyService::Stub::ListQuestionnaires, std::string(),
+                 sv::v1::ListQuestionnairesRequest())
+                .code,
+            grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(AccessMatrixTest, CasePlanDenialDoesNotTellWhetherThePlanExists) {

@@ -29,9 +29,12 @@ class InvitationRepository {
   // another questionnaire than `questionnaire` (an id; empty: any);
   // FAILED_PRECONDITION (reason ANSWERED, EXPIRED or CANCELLED) when it can no
   // longer be answered at `now`.
+  // With `audited`, the read leaves an audit record under `request_id` (a read
+  // before a save or submit leaves none: those audit their write).
   virtual absl::StatusOr<OpenInvitation> Open(const std::string& token_hash,
-                                              const std::string& questionnaire,
-                                              absl::Time now, absl::Time deadline) = 0;
+                                              const std::string& questionnaire, bool audited,
+                                              const std::string& request_id, absl::Time now,
+                                              absl::Time deadline) = 0;
 
   // Saves `answers` (validated) as the invitation's partial answers, after
   // checking again, under the row's lock, that it is still open.

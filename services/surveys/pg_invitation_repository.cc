@@ -375,6 +375,8 @@ absl::StatusOr<bool> PgInvitationRepository::DeliverNext(Mailer& mailer, absl::T
 
 absl::StatusOr<OpenInvitation> PgInvitationRepository::Open(const std::string& token_hash,
                                                             const std::string& questionnaire,
+                                                            bool audited,
+                                                            const std::string& request_id,
                                                             absl::Time now, absl::Time deadline) {
   absl::StatusOr<OpenInvitation> result = absl::NotFoundError("no invitation has this token");
   absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base& tx) -> absl::Status {
@@ -394,8 +396,10 @@ absl::StatusOr<OpenInvitation> PgInvitationRepository::Open(const std::string& t
     *invitation.form.mutable_questionnaire() = *std::move(q);
     *invitation.form.mutable_expire_time() =
         TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(row.expire_time));
-    Audit(tx, row, "", "surveys.GetInvitation", kOutcomeDataCategory, "", "invitation_token",
-          "", now);
+    if (audited) {
+      Audit(tx, row, "", "surveys.GetInvitation", kOutcomeDataCategory, "", "invitation_token",
+            request_id, now);
+    }
     result = std::move(invitation);
     return absl::OkStatus();
   });

@@ -56,7 +56,8 @@ class PgInvitationRepository final : public InvitationRepository {
       : pool_(pool), outbox_(outbox), options_(std::move(options)) {}
 
   absl::StatusOr<OpenInvitation> Open(const std::string& token_hash,
-                                      const std::string& questionnaire, absl::Time now,
+                                      const std::string& questionnaire, bool audited,
+                                      const std::string& request_id, absl::Time now,
                                       absl::Time deadline) override;
   absl::StatusOr<v1::InvitationForm> SaveAnswers(
       const std::string& id, const google::protobuf::RepeatedPtrField<v1::Answer>& answers,

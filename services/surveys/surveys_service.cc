@@ -261,7 +261,8 @@ grpc::Status SurveyService::ExportOutcomeStatistics(
 
 absl::StatusOr<OpenInvitation> SurveyService::OpenByToken(const CallContext& call,
                                                           const std::string& token,
-                                                          const std::string& questionnaire) {
+                                                          const std::string& questionnaire,
+                                                          bool audited) {
   FieldViolations v;
   if (!IsInvitationTokenFormat(token)) {
     v.Add("token", "must be the 43 characters after /svar/ in the invitation's link");
@@ -273,14 +274,15 @@ absl::StatusOr<OpenInvitation> SurveyService::OpenByToken(const CallContext& cal
     else v.Add("questionnaire", "must be questionnaires/{id}, or empty");
   }
   if (!v.empty()) return v.ToStatus();
-  return invitations_.Open(TokenHash(token), questionnaire_id, call.now, call.deadline);
+  return invitations_.Open(TokenHash(token), questionnaire_id, audited, call.request_id,
+                           call.now, call.deadline);
 }
 
 grpc::Status SurveyService::GetInvitation(Context* context, const v1::GetInvitationRequest* request,
                                           v1::InvitationForm* response) {
   return calls_.Handle(context, "GetInvitation", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<OpenInvitation> open =
-        OpenByToken(call, request->token(), request->questionnaire());
+        OpenByToken(call, request->token(), request->questionnaire(), /*audited=*/true);
     if (!open.ok()) return open.status();
     *response = std::move(open->form);
     return absl::OkStatus();
@@ -292,7 +294,7 @@ grpc::Status SurveyService::SaveInvitationAnswers(Context* context,
                                                   v1::InvitationForm* response) {
   return calls_.Handle(context, "SaveInvitationAnswers", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<OpenInvitation> open =
-        OpenByToken(call, request->token(), request->questionnaire());
+        OpenByToken(call, request->token(), request->questionnaire(), /*audited=*/false);
     if (!open.ok()) return open.status();
     FieldViolations v;
     ValidateAnswers(open->form.questionnaire(), request->answers(), /*final=*/false, v);
@@ -310,7 +312,7 @@ grpc::Status SurveyService::SubmitInvitationAnswers(
     v1::SubmitInvitationAnswersResponse* response) {
   return calls_.Handle(context, "SubmitInvitationAnswers", *request, [&](const CallContext& call) -> absl::Status {
     absl::StatusOr<OpenInvitation> open =
-        OpenByToken(call, request->token(), request->questionnaire());
+        OpenByToken(call, request->token(), request->questionnaire(), /*audited=*/false);
     if (!open.ok()) return open.status();
     FieldViolations v;
     ValidateAnswers(open->form.questionnaire(), request->answers(), /*final=*/true, v);

@@ -58,7 +58,7 @@ class SurveyService final : public v1::SurveyService::Service {
 
   // Finds the open invitation of `token` (validated) for `questionnaire`.
   absl::StatusOr<OpenInvitation> OpenByToken(const CallContext& call, const std::string& token,
-                                             const std::string& questionnaire);
+                                             const std::string& questionnaire, bool audited);
 
   SurveysRepository& repository_;
   InvitationRepository& invitations_;

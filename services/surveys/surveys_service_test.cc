@@ -117,8 +117,8 @@ class InMemoryInvitations final : public InvitationRepository {
     *e.form.mutable_questionnaire() = questionnaire;
   }
   absl::StatusOr<OpenInvitation> Open(const std::string& token_hash,
-                                      const std::string& questionnaire, absl::Time,
-                                      absl::Time) override {
+                                      const std::string& questionnaire, bool,
+                                      const std::string&, absl::Time, absl::Time) override {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(token_hash);
     if (it == entries_.end() ||
