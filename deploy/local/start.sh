@@ -9,6 +9,7 @@
 #   SAMPLAN_SCHEDULING_PORT (50055)  SAMPLAN_SURVEYS_PORT (50056)
 #   SAMPLAN_SCHEDULING_FEED_PORT (58055: the scheduling service's calendar feeds, HTTP)
 #   SAMPLAN_GATEWAY_PORT (8080: the HTTP/JSON API and the portal's pages)
+#   SAMPLAN_SMTP_PORT (2525: the mail sink that receives the survey invitations)
 #   SAMPLAN_METRICS_PORT (59090 for caseplan; identity +1, events +2, placement +3,
 #   scheduling +4, surveys +5, gateway +6)
 # SAMPLAN_SKIP_BUILD=1 starts what is built without building (for tests that
@@ -19,6 +20,8 @@ source "$(dirname "$0")/common.sh"
 
 PG_PORT="${SAMPLAN_PG_PORT:-55432}"
 REDIS_PORT="${SAMPLAN_REDIS_PORT:-56379}"
+SMTP_PORT="${SAMPLAN_SMTP_PORT:-2525}"
+MAIL_DIR="$STATE_DIR/mail"
 CASEPLAN_PORT="${SAMPLAN_CASEPLAN_PORT:-50051}"
 IDENTITY_PORT="${SAMPLAN_IDENTITY_PORT:-50052}"
 METRICS_PORT="${SAMPLAN_METRICS_PORT:-59090}"
@@ -77,6 +80,22 @@ else
     --appendonly yes --appendfsync always --save "" --daemonize yes \
     --pidfile "$STATE_DIR/run/redis.pid" --logfile "$STATE_DIR/logs/redis.log"
   for _ in $(seq 50); do port_in_use "$REDIS_PORT" && break; sleep 0.1; done
+fi
+
+# The mail sink: Debian's python3-aiosmtpd with its own Maildir handler
+# (aiosmtpd.handlers.Mailbox), so every mail the services send (the surveys'
+# invitations) lands as one file in $MAIL_DIR/new and nothing leaves the machine.
+if [ -f "$STATE_DIR/run/smtp.pid" ] && kill -0 "$(cat "$STATE_DIR/run/smtp.pid")" 2>/dev/null; then
+  log "SMTP sink already running"
+else
+  port_in_use "$SMTP_PORT" && die "port $SMTP_PORT is taken; set SAMPLAN_SMTP_PORT to a free one"
+  log "starting the SMTP sink on 127.0.0.1:$SMTP_PORT (mails in $MAIL_DIR/new)"
+  # Debian's interpreter, which has the package, whatever python3 is first on PATH.
+  nohup /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
+    -c aiosmtpd.handlers.Mailbox "$MAIL_DIR" >>"$STATE_DIR/logs/smtp.log" 2>&1 &
+  echo $! > "$STATE_DIR/run/smtp.pid"
+  for _ in $(seq 50); do port_in_use "$SMTP_PORT" && break; sleep 0.1; done
+  port_in_use "$SMTP_PORT" || { tail -5 "$STATE_DIR/logs/smtp.log"; die "the SMTP sink did not start"; }
 fi
 
 # A development signing key; tokens for each demo agency are minted with it.
@@ -144,7 +163,16 @@ if ! { [ -f "$STATE_DIR/run/scheduling.pid" ] && kill -0 "$(cat "$STATE_DIR/run/
   port_in_use "$FEED_PORT" && die "port $FEED_PORT is taken; set SAMPLAN_SCHEDULING_FEED_PORT to a free one"
 fi
 start_service scheduling "$SCHEDULING_PORT" "$SCHEDULING_METRICS_PORT" "$STATE_DIR/scheduling-extra.env"
-start_service surveys "$SURVEYS_PORT" "$SURVEYS_METRICS_PORT"
+# Surveys follows the demo municipality's agreements, plans and consents
+# ("Vad hände sen?" invitations) and mails through the sink.
+cat > "$STATE_DIR/surveys-extra.env" <<ENV
+SAMPLAN_SURVEYS_MUNICIPALITIES='1885'
+SAMPLAN_SMTP_HOST='127.0.0.1'
+SAMPLAN_SMTP_PORT='$SMTP_PORT'
+SAMPLAN_SURVEYS_PUBLIC_URL='http://127.0.0.1:$GATEWAY_PORT'
+SAMPLAN_SURVEYS_MAIL_FROM='vadhandesen@lindesberg.invalid'
+ENV
+start_service surveys "$SURVEYS_PORT" "$SURVEYS_METRICS_PORT" "$STATE_DIR/surveys-extra.env"
 
 # The gateway: HTTP/JSON for every service, the event stream as Server-Sent
 # Events, and the portal's pages, with the development sign-in (demo tokens).
@@ -288,6 +316,7 @@ Samplan is running.
              :$SCHEDULING_METRICS_PORT (scheduling), :$SURVEYS_METRICS_PORT (surveys),
              :$GATEWAY_METRICS_PORT (gateway)
   PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT   logs in $STATE_DIR/logs
+  mail       127.0.0.1:$SMTP_PORT   (SMTP sink: every mail sent lands as a file in $MAIL_DIR/new)
 
 Call it as an agency of the demo (tokens in $STATE_DIR/tokens/, valid 12 hours):
   $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$CASEPLAN_PORT \\

@@ -15,6 +15,7 @@ stop_pidfile() {
 }
 
 stop_pidfile surveys
+stop_pidfile smtp
 stop_pidfile gateway
 stop_pidfile events
 stop_pidfile scheduling

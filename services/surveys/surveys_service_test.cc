@@ -187,7 +187,7 @@ TEST_F(SurveyServiceTest, EveryCallNeedsABearerToken) {
 
 // A method a service declares open (common/call.h) runs without a bearer token,
 // and with an empty principal even when one is sent; every other method still
-// needs one. (Surveys declares none yet: its invitation calls will be the first.)
+// needs one. (Surveys declares its invitation calls: MethodsWithoutToken.)
 TEST(CallHandlerAllowListTest, OnlyTheDeclaredMethodsRunWithoutABearerToken) {
   auto keys = testing::TestKeys::Create();
   ASSERT_TRUE(keys.ok());
@@ -281,6 +281,85 @@ TEST_F(SurveyServiceTest, StatisticsAreForManagersAndRefuseASelectionThatSingles
   request.mutable_end_date()->set_day(1);
   EXPECT_EQ(ViolatedFields(stub_->GetOutcomeStatistics(As("soc", "manager").get(), request, &out)),
             std::vector<std::string>{"end_date"});
+}
+
+// The invitation calls, served as main.cc serves them: open without an
+// account, validated before the repository is asked.
+class InvitationCallsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto keys = testing::TestKeys::Create();
+    ASSERT_TRUE(keys.ok());
+    keys_ = std::make_unique<testing::TestKeys>(*std::move(keys));
+    auto served = testing::ServedService::Create(keys_->VerifierOptions(), absl::Seconds(10),
+                                                 RealClock(), MethodsWithoutToken());
+    ASSERT_TRUE(served.ok());
+    served_ = *std::move(served);
+    ASSERT_TRUE(repository_.InstallShipped(ShippedQuestionnaires(), absl::Now()).ok());
+    invitations_.Add(token_, ShippedQuestionnaires()[0]);
+    ASSERT_TRUE(served_->Serve(std::make_unique<SurveyService>(repository_, invitations_,
+                                                               served_->calls(), 5)).ok());
+    stub_ = v1::SurveyService::NewStub(served_->NewChannel());
+  }
+  std::unique_ptr<grpc::ClientContext> NoAccount() { return testing::CallWithToken(""); }
+
+  std::unique_ptr<testing::TestKeys> keys_;
+  std::unique_ptr<testing::ServedService> served_;
+  InMemorySurveys repository_;
+  InMemoryInvitations invitations_;
+  const std::string token_ = NewInvitationToken();
+  std::unique_ptr<v1::SurveyService::Stub> stub_;
+};
+
+TEST_F(InvitationCallsTest, NeedNoBearerTokenOnlyTheInvitationToken) {
+  v1::GetInvitationRequest get;
+  get.set_token(token_);
+  v1::InvitationForm form;
+  ASSERT_TRUE(stub_->GetInvitation(NoAccount().get(), get, &form).ok());
+  EXPECT_EQ(form.questionnaire().name(), "questionnaires/vad-hande-sen");
+  get.set_token(NewInvitationToken());
+  EXPECT_EQ(stub_->GetInvitation(NoAccount().get(), get, &form).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(InvitationCallsTest, AMalformedTokenOrQuestionnaireNamesTheField) {
+  v1::GetInvitationRequest get;
+  get.set_token(token_ + "x");
+  get.set_questionnaire("vad-hande-sen");
+  v1::InvitationForm form;
+  const grpc::Status s = stub_->GetInvitation(NoAccount().get(), get, &form);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(testing::ViolatedFields(s), (std::vector<std::string>{"token", "questionnaire"}));
+}
+
+TEST_F(InvitationCallsTest, AnswersAreValidatedAndRequiredItemsOnlyOnSubmit) {
+  v1::SaveInvitationAnswersRequest save;
+  save.set_token(token_);
+  v1::Answer* a = save.add_answers();
+  a->set_item_id("sysselsattning");
+  a->set_choice("OCCUPATION_WORK");
+  v1::InvitationForm form;
+  EXPECT_TRUE(stub_->SaveInvitationAnswers(NoAccount().get(), save, &form).ok());
+  a->set_choice("NOT_A_CHOICE");
+  grpc::Status s = stub_->SaveInvitationAnswers(NoAccount().get(), save, &form);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(testing::ViolatedFields(s).empty());
+
+  v1::SubmitInvitationAnswersRequest submit;
+  submit.set_token(token_);
+  v1::Answer* b = submit.add_answers();
+  b->set_item_id("sysselsattning");
+  b->set_choice("OCCUPATION_LOOKING_FOR_WORK");
+  v1::SubmitInvitationAnswersResponse done;
+  s = stub_->SubmitInvitationAnswers(NoAccount().get(), submit, &done);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(testing::ViolatedFields(s), std::vector<std::string>{"answers.forsorjning"});
+  v1::Answer* c = submit.add_answers();
+  c->set_item_id("forsorjning");
+  c->set_choice("MAIN_INCOME_OTHER");
+  EXPECT_TRUE(stub_->SubmitInvitationAnswers(NoAccount().get(), submit, &done).ok());
+  EXPECT_EQ(stub_->SubmitInvitationAnswers(NoAccount().get(), submit, &done).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 }  // namespace
