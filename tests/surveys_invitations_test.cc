@@ -13,6 +13,7 @@
 #include <pqxx/pqxx>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include <google/protobuf/util/time_util.h>
 
@@ -27,6 +28,7 @@
 #include "samplan/caseplan/v1/events.pb.h"
 #include "samplan/identity/v1/events.pb.h"
 #include "samplan/placement/v1/events.pb.h"
+#include "samplan/surveys/v1/events.pb.h"
 #include "samplan/surveys/v1/surveys.grpc.pb.h"
 #include "services/surveys/invitation_dispatcher.h"
 #include "services/surveys/invitation_rules.h"
@@ -337,6 +339,51 @@ TEST_F(SurveysInvitationsTest, NoReminderOnceAnswered) {
   EXPECT_EQ(Count("SELECT count(*) FROM surveys.invitations WHERE status = 'answered'"), 1);
 }
 
+// Two replicas send at once: each due invitation is taken by one of them, and
+// each is mailed once — not once by each, and not once as an invitation and
+// again as a "reminder" by the one that found it just sent.
+TEST_F(SurveysInvitationsTest, TwoSendersAtOnceMailEachInvitationOnce) {
+  // 600 persons with an address and a follow_up consent, each with an
+  // invitation due now, written as the consumer would.
+  constexpr int kPersons = 600;
+  {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    tx.exec("INSERT INTO identity.municipalities (code, display_name, create_time)"
+            " VALUES ('1885', '1885', now()) ON CONFLICT DO NOTHING");
+    tx.exec_params(
+        "INSERT INTO identity.persons (id, municipality, owner_organization, identity_number_kind,"
+        "  identity_number_sealed, identity_number_hash, given_name, family_name, birth_date,"
+        "  email, create_time, update_time, create_request_id)"
+        " SELECT md5(i::text)::uuid, '1885', 'organizations/soc', 'personnummer', '\\x00',"
+        "  'many-' || i, 'Test', 'Person', '1990-01-01', 'p' || i || '@example.org',"
+        "  now(), now(), 'many-' || i FROM generate_series(1, $1) AS i",
+        kPersons);
+    tx.exec("INSERT INTO identity.consents (id, person_id, municipality, grantee_organizations,"
+            "  purpose, data_categories, valid_from, valid_until, given_by, method,"
+            "  recorded_by_user, recorded_by_organization, create_time, create_request_id)"
+            " SELECT gen_random_uuid(), id, '1885', ARRAY['organizations/prakt'], 'follow_up',"
+            "  ARRAY['outcome'], '2025-01-01', '2028-01-01', 'person', 'written', 'users/test',"
+            "  'organizations/soc', now(), id::text FROM identity.persons");
+    tx.exec_params(
+        "INSERT INTO surveys.invitations (id, rule, municipality, person, owner_organization,"
+        "  activity, wave, questionnaire, status, due_time, source_event, create_time, update_time)"
+        " SELECT gen_random_uuid(), 'agreement-completed-3m', '1885', 'persons/' || id,"
+        "  'organizations/prakt', 'agreements/' || id, 'three_months', 'vad-hande-sen',"
+        "  'scheduled', $1, 'test', $1, $1 FROM identity.persons",
+        PgTimestamp(Start()));
+    tx.commit();
+  }
+  CurlMailer other_mailer(SmtpOptions{sink_->Url(), absl::Seconds(10)});
+  InvitationDispatcher other(*invitations_, other_mailer, absl::Seconds(1), clock_);
+  std::thread second([&] { EXPECT_TRUE(other.RunOnce().ok()); });
+  EXPECT_TRUE(dispatcher_->RunOnce().ok());
+  second.join();
+  EXPECT_EQ(Count("SELECT count(*) FROM surveys.invitations WHERE reminders_sent > 0"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM surveys.notifications"), kPersons);
+  EXPECT_EQ(sink_->WaitForMessages(kPersons + 1, absl::Seconds(2)), static_cast<size_t>(kPersons));
+}
+
 TEST_F(SurveysInvitationsTest, AWithdrawnConsentCancelsThePendingInvitationsAndNothingIsSent) {
   std::string consent;
   const std::string anna = Person("anna", &consent);
@@ -496,6 +543,54 @@ TEST_F(SurveysInvitationsTest, AnsweringByTokenReadSavePartialSubmitOnce) {
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(outcome.three_months().occupation(), v1::OCCUPATION_WORK);
   EXPECT_EQ(outcome.three_months().source(), v1::STATUS_SOURCE_ANSWERS);
+}
+
+// A rule may invite to an anonymous questionnaire: its answers are stored with
+// no link to the invitation or the person, and its event names neither.
+TEST_F(SurveysInvitationsTest, AnswersToAnAnonymousQuestionnaireKeepNoLinkToWhoAnswered) {
+  {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    tx.exec("INSERT INTO surveys.invitation_rules (id, event_type, amount, unit, questionnaire, wave)"
+            " VALUES ('prao-after-placement', 'placement.agreement.completed', 2, 'days',"
+            "         'prao-enkat', 'three_months')");
+    tx.commit();
+  }
+  const std::string anna = Person("anna");
+  CompletedAgreement(anna);
+  EXPECT_EQ(Count("SELECT count(*) FROM surveys.invitations"), 3);
+  AdvanceTo(absl::CivilSecond(2026, 1, 11, 9, 0, 0));  // two days after it ended
+  ASSERT_EQ(SendRound(), 1u);
+  v1::SubmitInvitationAnswersRequest submit;
+  submit.set_token(TokenOf(sink_->Messages()[0]));
+  submit.set_questionnaire("questionnaires/prao-enkat");
+  v1::Answer* role = submit.add_answers();
+  role->set_item_id("roll");
+  role->set_choice("handledare");
+  v1::Answer* takes = submit.add_answers();
+  takes->set_item_id("tar_emot");
+  takes->set_yes(false);
+  v1::SubmitInvitationAnswersResponse submitted;
+  grpc::Status s = stub_->SubmitInvitationAnswers(Anonymous().get(), submit, &submitted);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(Count("SELECT count(*) FROM surveys.responses WHERE questionnaire = 'prao-enkat'"
+                  " AND invitation_id IS NULL AND person = ''"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM surveys.responses WHERE invitation_id IS NOT NULL"
+                  " OR person <> ''"), 0);
+  pqxx::connection c(dsn_);
+  pqxx::nontransaction tx(c);
+  pqxx::result envelope = tx.exec(
+      "SELECT envelope FROM surveys.outbox WHERE event_type = 'surveys.response.submitted'");
+  ASSERT_EQ(envelope.size(), 1u);
+  events::v1::Event event;
+  const pqxx::binarystring bytes(envelope[0][0]);
+  ASSERT_TRUE(event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
+  v1::ResponseSubmitted payload;
+  ASSERT_TRUE(event.payload().UnpackTo(&payload));
+  EXPECT_EQ(event.person(), "");
+  EXPECT_EQ(payload.invitation(), "");
+  EXPECT_EQ(payload.person(), "");
+  EXPECT_EQ(payload.questionnaire(), "questionnaires/prao-enkat");
 }
 
 TEST_F(SurveysInvitationsTest, MalformedUnknownAndExpiredTokensGetDistinctCodes) {

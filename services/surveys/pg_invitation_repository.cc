@@ -4,7 +4,9 @@
 
 #include "services/surveys/pg_invitation_repository.h"
 
+#include <map>
 #include <optional>
+#include <tuple>
 
 #include <google/protobuf/util/time_util.h>
 
@@ -275,14 +277,24 @@ absl::StatusOr<int> PgInvitationRepository::ScheduleDue(absl::Time now, absl::Ti
   int written = 0;
   absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base& tx) -> absl::Status {
     written = 0;
+    // A batch is mostly one questionnaire: read and parse each version once.
+    std::map<std::tuple<std::string, std::string, int>, v1::Questionnaire> questionnaires;
     for (const pqxx::row& r :
          tx.exec_prepared(sql::kLockExpiredInvitations.name, PgTimestamp(now), options_.batch)) {
       const InvitationRow row = RowOf(r);
       Close(tx, outbox_, row, "expired", "", OriginOf(row, "", now), now);
+      Audit(tx, row, row.owner, "surveys.ExpireInvitation", kOutcomeDataCategory, "", "expired",
+            row.id, now);
     }
     for (const pqxx::row& r :
          tx.exec_prepared(sql::kLockDueInvitations.name, PgTimestamp(now), options_.batch)) {
       const InvitationRow row = RowOf(r);
+      const bool first = row.status == "scheduled";
+      if (!first) {
+        // A reminder only when its day has come, whatever the query found.
+        const std::optional<absl::Time> due = NextReminderTime(row.sent_time, row.reminders_sent);
+        if (!due || *due > now) continue;
+      }
       const EventOrigin origin = OriginOf(row, "", now);
       const Recipient recipient = RecipientOf(tx, row, now);
       if (recipient.consent.empty() || recipient.email.empty()) {
@@ -292,10 +304,15 @@ absl::StatusOr<int> PgInvitationRepository::ScheduleDue(absl::Time now, absl::Ti
               recipient.consent, reason, row.id, now);
         continue;
       }
-      const bool first = row.status == "scheduled";
-      absl::StatusOr<v1::Questionnaire> questionnaire =
-          LoadQuestionnaire(tx, row, first ? 0 : row.questionnaire_version);
-      if (!questionnaire.ok()) return questionnaire.status();
+      const auto key = std::make_tuple(row.municipality, row.questionnaire,
+                                       first ? 0 : row.questionnaire_version);
+      auto cached = questionnaires.find(key);
+      if (cached == questionnaires.end()) {
+        absl::StatusOr<v1::Questionnaire> loaded = LoadQuestionnaire(tx, row, std::get<2>(key));
+        if (!loaded.ok()) return loaded.status();
+        cached = questionnaires.emplace(key, *std::move(loaded)).first;
+      }
+      const v1::Questionnaire* questionnaire = &cached->second;
       const int reminder = first ? 0 : row.reminders_sent + 1;
       const absl::Time sent = first ? now : row.sent_time;
       const absl::Time expire = first ? now + kAnswerPeriod : row.expire_time;

@@ -144,14 +144,16 @@ inline constexpr PreparedStatement kInsertInvitation{
   " coalesce(" SAMPLAN_SURVEYS_MICROS("expire_time") ", 0), answers"
 
 // $1 now, $2 limit: invitations due to be sent or reminded, locked; rows
-// another replica holds are skipped.
+// another replica holds are skipped. The conditions are on the locked rows
+// themselves, not in a subquery: a row another replica sent and committed
+// after this statement's snapshot is checked again in its new version (and
+// dropped) when locked, where a subquery's answer would stand and the just
+// sent invitation would go out again as a "reminder".
 inline constexpr PreparedStatement kLockDueInvitations{
     "surveys_lock_due_invitations",
     "SELECT " SAMPLAN_INVITATION_COLUMNS " FROM surveys.invitations"
-    " WHERE id IN (SELECT id FROM surveys.invitations WHERE status = 'scheduled' AND due_time <= $1"
-    "              UNION ALL"
-    "              SELECT id FROM surveys.invitations WHERE status = 'sent'"
-    "                AND next_reminder_time <= $1)"
+    " WHERE (status = 'scheduled' AND due_time <= $1)"
+    "    OR (status = 'sent' AND next_reminder_time <= $1)"
     " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED"};
 
 // $1 now, $2 limit: sent invitations past their expiry, locked.
