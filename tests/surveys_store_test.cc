@@ -361,6 +361,21 @@ TEST_F(SurveysStoreTest, StatisticsHideSmallGroupsAndExportAsSemicolonCsv) {
   EXPECT_EQ(ViolatedFields(
                 stub().ExportOutcomeStatistics(As("soc", "manager").get(), export_request, &file)),
             std::vector<std::string>{"format"});
+
+  // The counts statistics read (kept by a trigger as records are registered
+  // and their statuses recorded) are exactly what grouping the records gives.
+  pqxx::connection c(dsn_);
+  pqxx::nontransaction tx(c);
+  constexpr char kKept[] =
+      "SELECT municipality, entry_date, gender, age_band, activity_kind, owner_organization,"
+      "  entry_occupation, exit_occupation, three_months_source, six_months_source,"
+      "  six_months_occupation, extent_grew, count FROM surveys.outcome_counts WHERE count > 0";
+  constexpr char kRecomputed[] =
+      "SELECT (surveys.outcome_group_of(o)).*, count(*) FROM surveys.outcomes o"
+      " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12";
+  EXPECT_GT(tx.exec(kKept).size(), 0u);
+  EXPECT_EQ(tx.exec(absl::StrCat("(", kKept, ") EXCEPT (", kRecomputed, ")")).size(), 0u);
+  EXPECT_EQ(tx.exec(absl::StrCat("(", kRecomputed, ") EXCEPT (", kKept, ")")).size(), 0u);
 }
 
 TEST_F(SurveysStoreTest, APublishedVersionNeverChanges) {
