@@ -43,7 +43,7 @@ absl::Status CurlMailer::Send(const std::string& from, const std::string& to,
   absl::MutexLock lock(&mu_);
   if (curl_ == nullptr) curl_ = curl_easy_init();
   CURL* curl = static_cast<CURL*>(curl_);
-  if (curl == nullptr) return absl::UnavailableError("libcurl could not start a session");
+  if (curl == nullptr) return absl::UnavailableError("libcurl could not be initialised");
   curl_easy_reset(curl);
   Upload upload{&message};
   curl_slist* recipients = curl_slist_append(nullptr, to.c_str());
