@@ -5,9 +5,9 @@
 //   2. PlanRoute for 20 visits (the heuristic; the exact solver is for 12 and
 //      fewer): p50 / p99 per call, and its distance against the optimum, which
 //      this program computes itself with a plain Held-Karp over 2^20 x 20
-//      states (no time windows).
+//      states (no time windows) for the first --exact instances (30).
 //
-//   build/bench/scheduling_bench [--rounds N]
+//   build/bench/scheduling_bench [--rounds N] [--exact N]
 
 #include <algorithm>
 #include <chrono>
@@ -146,11 +146,12 @@ void Route(int rounds, int exact_instances) {
 }  // namespace samplan::scheduling
 
 int main(int argc, char** argv) {
-  int rounds = 200;
+  int rounds = 200, exact = 30;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--exact") == 0) exact = std::atoi(argv[i + 1]);
   }
   samplan::scheduling::CommonSlots(rounds);
-  samplan::scheduling::Route(rounds, 10);
+  samplan::scheduling::Route(rounds, exact);
   return 0;
 }

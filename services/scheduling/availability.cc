@@ -84,22 +84,6 @@ void CheckNoOverlap(std::vector<std::pair<std::pair<int, int>, std::string>> ran
   }
 }
 
-// Whether [s, e) lies within one of the sorted, merged `intervals`.
-bool Covered(const std::vector<Interval>& intervals, absl::Time s, absl::Time e) {
-  auto it = std::upper_bound(intervals.begin(), intervals.end(), s,
-                             [](absl::Time t, const Interval& i) { return t < i.start; });
-  if (it == intervals.begin()) return false;
-  --it;
-  return it->start <= s && e <= it->end;
-}
-
-// Whether [s, e) touches one of the sorted, merged `intervals`.
-bool Touches(const std::vector<Interval>& intervals, absl::Time s, absl::Time e) {
-  auto it = std::lower_bound(intervals.begin(), intervals.end(), s,
-                             [](const Interval& i, absl::Time t) { return i.end <= t; });
-  return it != intervals.end() && it->start < e;
-}
-
 }  // namespace
 
 const absl::TimeZone& StockholmZone() {
@@ -237,87 +221,118 @@ std::vector<Interval> Merged(std::vector<Interval> intervals) {
 }
 
 v1::FindCommonSlotsResponse FindCommonSlots(const SlotQuery& query) {
-  struct Prepared {
+  // Each person's calendar is swept once, in time order: the starts looked at
+  // only move forward, so a cursor into the working and the busy intervals
+  // replaces a search per start. What each required person was at each start
+  // is kept as one byte, and the obstacles are counted from those bytes once
+  // the best candidate is known.
+  enum State : uint8_t { kFree, kBusy, kOutside };
+  struct Person {
     const Calendar* calendar;
-    std::vector<Interval> busy;  // widened by the buffer, merged
+    std::vector<Interval> working;  // merged
+    std::vector<Interval> busy;     // widened by the buffer, merged
+    size_t next_working = 0, next_busy = 0;
+    absl::Time last_start = absl::InfinitePast();
+
+    State At(absl::Time s, absl::Time e) {
+      if (s < last_start) next_working = next_busy = 0;  // never, starts only rise
+      last_start = s;
+      while (next_working < working.size() && working[next_working].end <= s) ++next_working;
+      if (next_working == working.size() || working[next_working].start > s ||
+          e > working[next_working].end) {
+        return kOutside;
+      }
+      while (next_busy < busy.size() && busy[next_busy].end <= s) ++next_busy;
+      return next_busy < busy.size() && busy[next_busy].start < e ? kBusy : kFree;
+    }
   };
-  std::vector<Prepared> people;
+  std::vector<Person> required, optional;
   for (const Calendar& c : query.calendars) {
     std::vector<Interval> busy;
+    busy.reserve(c.busy.size());
     for (const Interval& b : c.busy) busy.push_back({b.start - query.buffer, b.end + query.buffer});
-    people.push_back({&c, Merged(std::move(busy))});
+    (c.required ? required : optional)
+        .push_back({&c, Merged(c.working), Merged(std::move(busy))});
   }
+  std::vector<absl::Time> starts;      // every start looked at, in order
+  std::vector<uint8_t> required_state;  // starts × required
+  std::vector<uint8_t> optional_state;  // starts × optional
   struct Candidate {
     absl::Time start;
-    int optional_free = 0;
-    std::vector<std::string> free_optional, missing_optional;
+    int optional_free;
+    size_t index;
   };
   std::vector<Candidate> candidates;
-  // Per required user: (busy, outside) counts at each start looked at, in
-  // order, so that those before the best candidate can be summed afterwards.
-  struct Miss {
-    absl::Time start;
-    const std::string* user;
-    bool busy;
-  };
-  std::vector<Miss> misses;
   const int slot_minutes = static_cast<int>(absl::ToInt64Minutes(query.duration));
   const int step_minutes = std::max<int>(1, static_cast<int>(absl::ToInt64Minutes(query.step)));
-  const absl::CivilDay first = absl::ToCivilDay(query.window_start, StockholmZone());
-  const absl::CivilDay last = absl::ToCivilDay(query.window_end, StockholmZone());
+  const absl::TimeZone& zone = StockholmZone();
+  const absl::CivilDay first = absl::ToCivilDay(query.window_start, zone);
+  const absl::CivilDay last = absl::ToCivilDay(query.window_end, zone);
   for (absl::CivilDay day = first; day <= last; ++day) {
+    // On a day without a change of the clocks, a local minute is midnight
+    // plus that many minutes; only the two change days ask the zone each time.
+    const absl::Time midnight = zone.At(absl::CivilMinute(day)).pre;
+    absl::TimeZone::CivilTransition change;
+    const bool steady = !zone.NextTransition(midnight, &change) ||
+                        absl::CivilDay(change.from) > day;
     for (int minute = query.earliest_minute; minute + slot_minutes <= query.latest_minute;
          minute += step_minutes) {
-      const absl::TimeZone::TimeInfo info = StockholmZone().At(absl::CivilMinute(day) + minute);
-      // A start the clocks skip is no start; a repeated one is taken once,
-      // at its first occurrence.
-      if (info.kind == absl::TimeZone::TimeInfo::SKIPPED) continue;
-      const absl::Time start = info.pre;
+      absl::Time start;
+      if (steady) {
+        start = midnight + absl::Minutes(minute);
+      } else {
+        const absl::TimeZone::TimeInfo info = zone.At(absl::CivilMinute(day) + minute);
+        // A start the clocks skip is no start; a repeated one is taken once,
+        // at its first occurrence.
+        if (info.kind == absl::TimeZone::TimeInfo::SKIPPED) continue;
+        start = info.pre;
+      }
       const absl::Time end = start + query.duration;
       if (start < query.window_start || end > query.window_end) continue;
-      Candidate candidate{start, 0, {}, {}};
+      const size_t index = starts.size();
+      starts.push_back(start);
       bool all_required = true;
-      for (const Prepared& p : people) {
-        const bool working = Covered(p.calendar->working, start, end);
-        const bool busy = working && Touches(p.busy, start, end);
-        const bool free = working && !busy;
-        if (p.calendar->required) {
-          if (!free) {
-            all_required = false;
-            misses.push_back({start, &p.calendar->user, busy});
-          }
-        } else if (free) {
-          ++candidate.optional_free;
-          candidate.free_optional.push_back(p.calendar->user);
-        } else {
-          candidate.missing_optional.push_back(p.calendar->user);
-        }
+      for (Person& p : required) {
+        const State state = p.At(start, end);
+        required_state.push_back(state);
+        all_required &= state == kFree;
       }
-      if (all_required) candidates.push_back(std::move(candidate));
+      int optional_free = 0;
+      for (Person& p : optional) {
+        const State state = p.At(start, end);
+        optional_state.push_back(state);
+        optional_free += state == kFree ? 1 : 0;
+      }
+      if (all_required) candidates.push_back({start, optional_free, index});
     }
   }
+  // Starts are distinct and in order, so a stable sort on the number of
+  // optional people free keeps the earlier of equals first.
   std::stable_sort(candidates.begin(), candidates.end(),
                    [](const Candidate& a, const Candidate& b) {
-                     if (a.optional_free != b.optional_free) {
-                       return a.optional_free > b.optional_free;
-                     }
-                     return a.start < b.start;
+                     return a.optional_free > b.optional_free;
                    });
   v1::FindCommonSlotsResponse response;
-  int optional_count = 0;
-  for (const Calendar& c : query.calendars) optional_count += c.required ? 0 : 1;
+  const int optional_count = static_cast<int>(optional.size());
   for (size_t i = 0; i < candidates.size() && static_cast<int>(i) < query.max_candidates; ++i) {
     const Candidate& c = candidates[i];
     v1::SlotCandidate* out = response.add_candidates();
     *out->mutable_start_time() = TimestampOf(c.start);
     *out->mutable_end_time() = TimestampOf(c.start + query.duration);
-    for (const std::string& u : c.free_optional) out->add_free_optional_users(u);
-    for (const std::string& u : c.missing_optional) out->add_missing_optional_users(u);
+    bool someone_missing = false;
+    for (size_t k = 0; k < optional.size(); ++k) {
+      if (optional_state[c.index * optional.size() + k] == kFree) {
+        out->add_free_optional_users(optional[k].calendar->user);
+      } else {
+        out->add_missing_optional_users(optional[k].calendar->user);
+        someone_missing = true;
+      }
+    }
     std::string reason = "all required free";
     if (optional_count > 0) {
       absl::StrAppend(&reason, "; ", c.optional_free, " of ", optional_count, " optional free");
     }
-    if (i == 0 && !c.missing_optional.empty()) {
+    if (i == 0 && someone_missing) {
       absl::StrAppend(&reason, "; no time in the window has every optional one free");
     } else if (i > 0 && c.optional_free < candidates[0].optional_free) {
       absl::StrAppend(&reason, "; fewer optional free than the first");
@@ -327,9 +342,18 @@ v1::FindCommonSlotsResponse FindCommonSlots(const SlotQuery& query) {
   // The obstacles: why no earlier time was offered first.
   const absl::Time until =
       candidates.empty() ? absl::InfiniteFuture() : candidates.front().start;
+  std::vector<int> busy_times(required.size()), outside_times(required.size());
+  for (size_t s = 0; s < starts.size() && starts[s] < until; ++s) {
+    for (size_t k = 0; k < required.size(); ++k) {
+      const uint8_t state = required_state[s * required.size() + k];
+      busy_times[k] += state == kBusy ? 1 : 0;
+      outside_times[k] += state == kOutside ? 1 : 0;
+    }
+  }
   std::map<std::pair<std::string, bool>, int> counts;
-  for (const Miss& m : misses) {
-    if (m.start < until) ++counts[{*m.user, m.busy}];
+  for (size_t k = 0; k < required.size(); ++k) {
+    if (busy_times[k] > 0) counts[{required[k].calendar->user, true}] += busy_times[k];
+    if (outside_times[k] > 0) counts[{required[k].calendar->user, false}] += outside_times[k];
   }
   for (const auto& [key, times] : counts) {
     v1::SlotObstacle* o = response.add_obstacles();

@@ -146,38 +146,75 @@ std::optional<RoutePlan> Exact(const RouteQuery& q, const Matrix& m) {
 
 // Improves `order` by 2-opt (reversing a stretch) and Or-opt (moving a run of
 // one to three visits), keeping only feasible improvements, until neither
-// finds one.
+// finds one. A move's change in distance is worked out from the few legs it
+// changes (prefix sums along the route in both directions, so a reversed
+// stretch costs the same to price on an asymmetric road matrix); only a move
+// that shortens the route is walked, to check its time windows, and only when
+// there are windows at all. The passes are capped, so that a day's plan takes
+// a bounded time whatever the distances.
 void Improve(const RouteQuery& q, const Matrix& m, std::vector<int>& order, double& meters) {
   const int n = static_cast<int>(order.size());
+  const bool timed = std::any_of(q.visits.begin(), q.visits.end(), [](const Visit& v) {
+    return v.earliest_start.has_value() || v.latest_start.has_value();
+  });
+  // The place at position k of the route: the start before it, the end after.
+  auto place = [&](int k) { return k < 0 ? m.n : k >= n ? m.n + 1 : order[k]; };
+  std::vector<double> forward(n), backward(n);  // legs along order[0..k]
+  auto sums = [&] {
+    for (int k = 1; k < n; ++k) {
+      forward[k] = forward[k - 1] + m.Meters(order[k - 1], order[k]);
+      backward[k] = backward[k - 1] + m.Meters(order[k], order[k - 1]);
+    }
+  };
+  // Takes `candidate` when it keeps every window; returns whether it did.
+  auto take = [&](std::vector<int>& candidate, double delta) {
+    if (timed) {
+      std::optional<RoutePlan> plan = Walk(q, m, candidate);
+      if (!plan || plan->meters >= meters - 1e-6) return false;
+      meters = plan->meters;
+    } else {
+      meters += delta;
+    }
+    order = std::move(candidate);
+    sums();
+    return true;
+  };
+  sums();
+  const int max_passes = 50 * n;
   bool improved = true;
-  while (improved) {
+  for (int pass = 0; improved && pass < max_passes; ++pass) {
     improved = false;
     for (int i = 0; i < n - 1 && !improved; ++i) {
       for (int j = i + 1; j < n && !improved; ++j) {
+        const int before = place(i - 1), after = place(j + 1);
+        const double delta = m.Meters(before, order[j]) + (backward[j] - backward[i]) +
+                             m.Meters(order[i], after) - m.Meters(before, order[i]) -
+                             (forward[j] - forward[i]) - m.Meters(order[j], after);
+        if (delta >= -1e-6) continue;
         std::vector<int> candidate = order;
         std::reverse(candidate.begin() + i, candidate.begin() + j + 1);
-        std::optional<RoutePlan> plan = Walk(q, m, candidate);
-        if (plan && plan->meters < meters - 1e-6) {
-          order = std::move(candidate);
-          meters = plan->meters;
-          improved = true;
-        }
+        improved = take(candidate, delta);
       }
     }
     for (int len = 1; len <= 3 && !improved; ++len) {
       for (int i = 0; i + len <= n && !improved; ++i) {
+        const int first = order[i], last = order[i + len - 1];
+        const int before = place(i - 1), after = place(i + len);
+        const double removed =
+            m.Meters(before, first) + m.Meters(last, after) - m.Meters(before, after);
+        // The route without the run: position k of it.
+        auto rest = [&](int k) { return place(k < i ? k : k + len); };
         for (int j = 0; j <= n - len && !improved; ++j) {
           if (j == i) continue;
+          const int u = rest(j - 1), w = rest(j);
+          const double delta =
+              m.Meters(u, first) + m.Meters(last, w) - m.Meters(u, w) - removed;
+          if (delta >= -1e-6) continue;
           std::vector<int> candidate = order;
           std::vector<int> run(candidate.begin() + i, candidate.begin() + i + len);
           candidate.erase(candidate.begin() + i, candidate.begin() + i + len);
           candidate.insert(candidate.begin() + j, run.begin(), run.end());
-          std::optional<RoutePlan> plan = Walk(q, m, candidate);
-          if (plan && plan->meters < meters - 1e-6) {
-            order = std::move(candidate);
-            meters = plan->meters;
-            improved = true;
-          }
+          improved = take(candidate, delta);
         }
       }
     }
