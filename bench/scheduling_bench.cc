@@ -7,6 +7,11 @@
 //      this program computes itself with a plain Held-Karp over 2^20 x 20
 //      states (no time windows) for the first --exact instances (30).
 //
+//   3. PlanMonth for 60 follow-up visits around Lindesberg in March 2027, each
+//      movable a week either side of its due date within the month: the time
+//      of one plan, its total travel, and the travel of visiting each
+//      workplace on its due date in due-date order.
+//
 //   build/bench/scheduling_bench [--rounds N] [--exact N]
 
 #include <algorithm>
@@ -19,6 +24,7 @@
 #include <vector>
 
 #include "services/scheduling/availability.h"
+#include "services/scheduling/month_plan.h"
 #include "services/scheduling/route.h"
 
 namespace samplan::scheduling {
@@ -142,6 +148,42 @@ void Route(int rounds, int exact_instances) {
               gaps.size(), 100 * mean, 100 * worst);
 }
 
+void Month(int rounds) {
+  std::mt19937 random(3);
+  std::uniform_real_distribution<double> lat(59.40, 59.80), lon(14.90, 15.55);
+  MonthQuery q;
+  q.home = {59.594, 15.230};
+  for (absl::CivilDay d(2027, 3, 1); d < absl::CivilDay(2027, 4, 1); ++d) {
+    const absl::Weekday w = absl::GetWeekday(d);
+    if (w == absl::Weekday::saturday || w == absl::Weekday::sunday) continue;
+    q.days.push_back({d, StockholmZone().At(absl::CivilMinute(d) + 8 * 60).pre,
+                      StockholmZone().At(absl::CivilMinute(d) + 17 * 60).pre});
+  }
+  std::uniform_int_distribution<int> due(0, static_cast<int>(q.days.size()) - 1);
+  for (int v = 0; v < 60; ++v) {
+    MonthVisit visit;
+    visit.id = "meetings/" + std::to_string(v);
+    visit.where = {lat(random), lon(random)};
+    visit.duration = absl::Minutes(45);
+    visit.due = q.days[due(random)].day;
+    visit.earliest = std::max(absl::CivilDay(2027, 3, 1), visit.due - 7);
+    visit.latest = std::min(absl::CivilDay(2027, 3, 31), visit.due + 7);
+    q.visits.push_back(visit);
+  }
+  const GreatCircleDistances distances;
+  std::vector<double> ms;
+  MonthPlan plan;
+  for (int i = 0; i < std::max(1, rounds / 20); ++i) {
+    ms.push_back(Millis([&] { plan = PlanMonth(q, distances); }));
+  }
+  std::printf("month plan, 60 visits over %zu working days: p50 %.1f ms  max %.1f ms  (%zu runs)\n",
+              q.days.size(), Percentile(ms, 0.5), Percentile(ms, 1.0), ms.size());
+  std::printf("month plan travel %.0f km on %zu days (%zu unplaced)  vs  each on its due date in "
+              "due-date order %.0f km\n",
+              plan.meters / 1000, plan.days.size(), plan.unplaced.size(),
+              plan.due_date_meters / 1000);
+}
+
 }  // namespace
 }  // namespace samplan::scheduling
 
@@ -153,5 +195,6 @@ int main(int argc, char** argv) {
   }
   samplan::scheduling::CommonSlots(rounds);
   samplan::scheduling::Route(rounds, exact);
+  samplan::scheduling::Month(rounds);
   return 0;
 }

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "absl/strings/match.h"
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/event_consumer.h"
@@ -23,6 +25,7 @@
 #include "services/scheduling/pg_calendar_feed_repository.h"
 #include "services/scheduling/pg_availability_repository.h"
 #include "services/scheduling/pg_meeting_repository.h"
+#include "services/scheduling/route.h"
 #include "services/scheduling/scheduling_service.h"
 
 namespace {
@@ -50,17 +53,39 @@ struct FollowUpConfig {
   std::string fault_exit_on_event_type;
 };
 
+
+// How routes measure the way between two places: SAMPLAN_ROUTE_DETOUR_FACTOR
+// (roads against the straight line, 1 to 3; 1.3) and SAMPLAN_ROUTE_SPEED_KMH
+// (5 to 130; 50).
+struct RouteConfig {
+  double detour_factor = 1.3;
+  double kilometres_per_hour = 50;
+};
+
+double ReadNumber(EnvReader& env, absl::string_view name, double fallback, double min,
+                  double max) {
+  const std::string text = env.String(name, "");
+  if (text.empty()) return fallback;
+  double value = 0;
+  if (!absl::SimpleAtod(text, &value) || !(value >= min && value <= max)) {
+    env.AddProblem(absl::StrCat(name, ": must be a number from ", min, " to ", max));
+    return fallback;
+  }
+  return value;
+}
+
 class SchedulingParts final : public ServingParts {
  public:
   SchedulingParts(PgPool& pool, const Outbox& outbox, const CallHandler& calls,
                   const ProcessedEvents& processed, const ConsumerConfig& config,
-                  const FollowUpConfig& follow_ups)
+                  const FollowUpConfig& follow_ups, const RouteConfig& routes)
       : meetings_(pool, outbox),
         availability_(pool),
         feeds_(pool, outbox),
         overdue_(pool),
+        distances_(routes.detour_factor, routes.kilometres_per_hour),
         service_(meetings_, availability_, calls,
-                 {feeds_, overdue_, follow_ups.feed_base_url}) {
+                 {feeds_, overdue_, follow_ups.feed_base_url}, distances_) {
     if (follow_ups.overdue_sweep > absl::ZeroDuration()) {
       sweeper_ = std::make_unique<scheduling::OverdueSweeper>(pool, outbox, RealClock(),
                                                               follow_ups.overdue_sweep);
@@ -107,6 +132,8 @@ class SchedulingParts final : public ServingParts {
   scheduling::PgAvailabilityRepository availability_;
   scheduling::PgCalendarFeedRepository feeds_;
   scheduling::PgOverdueRepository overdue_;
+
+  scheduling::GreatCircleDistances distances_;
   scheduling::SchedulingService service_;
   std::unique_ptr<EventConsumer> consumer_;
   std::unique_ptr<scheduling::CalendarFeedServer> feed_server_;
@@ -122,6 +149,7 @@ int main(int argc, char** argv) {
   static const ProcessedEvents processed(scheduling::kSchema);
   ConsumerConfig consumer;
   FollowUpConfig follow_ups;
+  RouteConfig routes;
   ServiceDefinition scheduling;
   scheduling.name = "scheduling";
   scheduling.schema = scheduling::kSchema;
@@ -156,11 +184,13 @@ int main(int argc, char** argv) {
         env.Duration("SAMPLAN_SCHEDULING_OVERDUE_SWEEP", absl::Minutes(5));
     follow_ups.fault_exit_on_event_type =
         env.String("SAMPLAN_SCHEDULING_FAULT_EXIT_ON_EVENT_TYPE", "");
+    routes.detour_factor = ReadNumber(env, "SAMPLAN_ROUTE_DETOUR_FACTOR", 1.3, 1, 3);
+    routes.kilometres_per_hour = ReadNumber(env, "SAMPLAN_ROUTE_SPEED_KMH", 50, 5, 130);
   };
   scheduling.build = [&](PgPool& pool, const Outbox& outbox,
                          const CallHandler& calls) -> absl::StatusOr<std::unique_ptr<ServingParts>> {
-    auto parts =
-        std::make_unique<SchedulingParts>(pool, outbox, calls, processed, consumer, follow_ups);
+    auto parts = std::make_unique<SchedulingParts>(pool, outbox, calls, processed, consumer,
+                                                   follow_ups, routes);
     if (absl::Status feeds = parts->ServeFeeds(follow_ups); !feeds.ok()) return feeds;
     return parts;
   };

@@ -12,6 +12,8 @@
 #include "services/scheduling/calendar_feed_repository.h"
 #include "services/scheduling/overdue.h"
 
+#include "services/scheduling/route.h"
+
 namespace samplan::scheduling {
 
 // The gRPC handlers of samplan.scheduling.v1.SchedulingService. Each one
@@ -89,6 +91,33 @@ class SchedulingService final : public v1::SchedulingService::Service {
   CalendarFeedRepository* feeds_ = nullptr;
   OverdueRepository* overdue_ = nullptr;
   std::string feed_base_url_;
+
+  // ---- The coordinator's routes (route_handlers.cc)
+ public:
+  // The same, measuring routes with `distances` (which must outlive the
+  // service) instead of the great-circle estimate's defaults.
+  SchedulingService(MeetingRepository& meetings, AvailabilityRepository& availability,
+                    const CallHandler& calls, const DistanceModel& distances);
+  // With the calendar feeds and overdue follow-ups, and routes measured with
+  // `distances`: the service as the process runs it.
+  SchedulingService(MeetingRepository& meetings, AvailabilityRepository& availability,
+                    const CallHandler& calls, FollowUpParts parts,
+                    const DistanceModel& distances);
+
+  grpc::Status PlanVisitRoute(Context*, const v1::PlanVisitRouteRequest*,
+                              v1::VisitRoute*) override;
+  grpc::Status PlanFollowUpMonth(Context*, const v1::PlanFollowUpMonthRequest*,
+                                 v1::FollowUpMonthPlan*) override;
+
+ private:
+  // The meetings of `user` that overlap [from, to) and the caller may see,
+  // each read decided and audited (as ListMeetings reads them).
+  absl::StatusOr<std::vector<v1::Meeting>> MeetingsOf(const CallContext& call,
+                                                      absl::string_view method,
+                                                      const std::string& user, absl::Time from,
+                                                      absl::Time to);
+
+  const DistanceModel* distances_ = nullptr;
 };
 
 }  // namespace samplan::scheduling
