@@ -24,6 +24,7 @@
 #include "services/scheduling/overdue.h"
 #include "services/scheduling/pg_calendar_feed_repository.h"
 #include "services/scheduling/pg_availability_repository.h"
+#include "services/scheduling/pg_intake_repository.h"
 #include "services/scheduling/pg_meeting_repository.h"
 #include "services/scheduling/route.h"
 #include "services/scheduling/scheduling_service.h"
@@ -84,8 +85,9 @@ class SchedulingParts final : public ServingParts {
         feeds_(pool, outbox),
         overdue_(pool),
         distances_(routes.detour_factor, routes.kilometres_per_hour),
+        intakes_(pool, outbox),
         service_(meetings_, availability_, calls,
-                 {feeds_, overdue_, follow_ups.feed_base_url}, distances_) {
+                 {feeds_, overdue_, follow_ups.feed_base_url}, distances_, intakes_) {
     if (follow_ups.overdue_sweep > absl::ZeroDuration()) {
       sweeper_ = std::make_unique<scheduling::OverdueSweeper>(pool, outbox, RealClock(),
                                                               follow_ups.overdue_sweep);
@@ -134,6 +136,7 @@ class SchedulingParts final : public ServingParts {
   scheduling::PgOverdueRepository overdue_;
 
   scheduling::GreatCircleDistances distances_;
+  scheduling::PgIntakeRepository intakes_;
   scheduling::SchedulingService service_;
   std::unique_ptr<EventConsumer> consumer_;
   std::unique_ptr<scheduling::CalendarFeedServer> feed_server_;

@@ -164,9 +164,10 @@ std::vector<MigrationSet> SchedulingMigrationSets() {
 }
 
 std::vector<PreparedStatement> SchedulingRepositoryStatements(const Outbox& outbox) {
-  std::vector<PreparedStatement> statements = RepositoryStatements(sql::kAll, outbox);
-  for (const PreparedStatement& s : sql::kFeedAndOverdue) statements.push_back(s);
-  return statements;
+  std::vector<PreparedStatement> own(std::begin(sql::kAll), std::end(sql::kAll));
+  own.insert(own.end(), std::begin(sql::kIntakeAll), std::end(sql::kIntakeAll));
+  own.insert(own.end(), std::begin(sql::kFeedAndOverdue), std::end(sql::kFeedAndOverdue));
+  return RepositoryStatements(own, outbox);
 }
 
 absl::StatusOr<v1::Meeting> PgMeetingRepository::CreateMeeting(const Caller& caller,

@@ -26,17 +26,20 @@ const DistanceModel& DefaultDistances() {
 
 SchedulingService::SchedulingService(MeetingRepository& meetings,
                                      AvailabilityRepository& availability,
-                                     const CallHandler& calls, const DistanceModel& distances)
+                                     const CallHandler& calls, const DistanceModel& distances,
+                                     IntakeRepository& intakes)
     : SchedulingService(meetings, availability, calls) {
   distances_ = &distances;
+  intakes_ = &intakes;
 }
 
 SchedulingService::SchedulingService(MeetingRepository& meetings,
                                      AvailabilityRepository& availability,
                                      const CallHandler& calls, FollowUpParts parts,
-                                     const DistanceModel& distances)
+                                     const DistanceModel& distances, IntakeRepository& intakes)
     : SchedulingService(meetings, availability, calls, std::move(parts)) {
   distances_ = &distances;
+  intakes_ = &intakes;
 }
 
 absl::StatusOr<std::vector<v1::Meeting>> SchedulingService::MeetingsOf(

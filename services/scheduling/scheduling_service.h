@@ -7,6 +7,7 @@
 #include "common/call.h"
 #include "samplan/scheduling/v1/scheduling.grpc.pb.h"
 #include "services/scheduling/availability_repository.h"
+#include "services/scheduling/intake_repository.h"
 #include "services/scheduling/meeting_repository.h"
 // Calendar feeds and overdue follow-ups.
 #include "services/scheduling/calendar_feed_repository.h"
@@ -92,22 +93,37 @@ class SchedulingService final : public v1::SchedulingService::Service {
   OverdueRepository* overdue_ = nullptr;
   std::string feed_base_url_;
 
-  // ---- The coordinator's routes (route_handlers.cc)
+  // ---- The coordinator's routes (route_handlers.cc) and group intakes
+  // (intake_handlers.cc)
  public:
-  // The same, measuring routes with `distances` (which must outlive the
-  // service) instead of the great-circle estimate's defaults.
+  // The same, measuring routes with `distances` instead of the great-circle
+  // estimate's defaults, and serving group intakes from `intakes` (without
+  // them the intake calls answer UNIMPLEMENTED). Both must outlive the service.
   SchedulingService(MeetingRepository& meetings, AvailabilityRepository& availability,
-                    const CallHandler& calls, const DistanceModel& distances);
-  // With the calendar feeds and overdue follow-ups, and routes measured with
-  // `distances`: the service as the process runs it.
+                    const CallHandler& calls, const DistanceModel& distances,
+                    IntakeRepository& intakes);
+  // With the calendar feeds and overdue follow-ups too: the service as the
+  // process runs it.
   SchedulingService(MeetingRepository& meetings, AvailabilityRepository& availability,
                     const CallHandler& calls, FollowUpParts parts,
-                    const DistanceModel& distances);
+                    const DistanceModel& distances, IntakeRepository& intakes);
 
   grpc::Status PlanVisitRoute(Context*, const v1::PlanVisitRouteRequest*,
                               v1::VisitRoute*) override;
   grpc::Status PlanFollowUpMonth(Context*, const v1::PlanFollowUpMonthRequest*,
                                  v1::FollowUpMonthPlan*) override;
+  grpc::Status CreateIntakeSession(Context*, const v1::CreateIntakeSessionRequest*,
+                                   v1::IntakeSession*) override;
+  grpc::Status GetIntakeSession(Context*, const v1::GetIntakeSessionRequest*,
+                                v1::IntakeSession*) override;
+  grpc::Status EnrolInIntake(Context*, const v1::EnrolInIntakeRequest*,
+                             v1::IntakeEnrolment*) override;
+  grpc::Status WithdrawFromIntake(Context*, const v1::WithdrawFromIntakeRequest*,
+                                  v1::IntakeEnrolment*) override;
+  grpc::Status ListIntakeEnrolments(Context*, const v1::ListIntakeEnrolmentsRequest*,
+                                    v1::ListIntakeEnrolmentsResponse*) override;
+  grpc::Status SplitIntakeGroups(Context*, const v1::SplitIntakeGroupsRequest*,
+                                 v1::IntakeGroups*) override;
 
  private:
   // The meetings of `user` that overlap [from, to) and the caller may see,
@@ -118,6 +134,7 @@ class SchedulingService final : public v1::SchedulingService::Service {
                                                       absl::Time to);
 
   const DistanceModel* distances_ = nullptr;
+  IntakeRepository* intakes_ = nullptr;
 };
 
 }  // namespace samplan::scheduling

@@ -169,6 +169,101 @@ inline constexpr PreparedStatement kAll[] = {
     kSelectWorkingHours, kUpsertWorkingHours,    kDeleteBusy,      kInsertBusy,
     kSelectWorkingHoursOf, kSelectBusyOf,   kSelectFutureFollowUps};
 
+// ---- Group intakes
+
+// Session rows: (id, version, content, create_micros, update_micros).
+#define SAMPLAN_INTAKE_COLUMNS                                                \
+  "s.id::text, s.version, s.content, " SAMPLAN_SQL_MICROS("s.create_time") ", " \
+      SAMPLAN_SQL_MICROS("s.update_time")
+
+// Enrolment rows: (id, version, content, create_micros, update_micros,
+// arrival).
+#define SAMPLAN_ENROLMENT_COLUMNS                                             \
+  "e.id::text, e.version, e.content, " SAMPLAN_SQL_MICROS("e.create_time") ", " \
+      SAMPLAN_SQL_MICROS("e.update_time") ", e.arrival"
+
+// $1 id, $2 municipality, $3 owner, $4 capacity, $5 start, $6 content, $7 time,
+// $8 request_id, $9 fingerprint. Nothing when the owner sent this request id.
+inline constexpr PreparedStatement kInsertIntakeSession{
+    "scheduling_insert_intake_session",
+    "INSERT INTO scheduling.intake_sessions (id, municipality, owner_organization, capacity,"
+    "  start_time, version, content, create_time, update_time, create_request_id,"
+    "  create_fingerprint)"
+    " VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7, $8, $9)"
+    " ON CONFLICT (owner_organization, create_request_id) DO NOTHING RETURNING id"};
+
+// $1 owner, $2 request_id. The session and its fingerprint.
+inline constexpr PreparedStatement kSelectIntakeSessionByRequest{
+    "scheduling_select_intake_session_by_request",
+    "SELECT " SAMPLAN_INTAKE_COLUMNS ", s.create_fingerprint FROM scheduling.intake_sessions s"
+    " WHERE s.owner_organization = $1 AND s.create_request_id = $2"};
+
+// $1 id.
+inline constexpr PreparedStatement kSelectIntakeSession{
+    "scheduling_select_intake_session",
+    "SELECT " SAMPLAN_INTAKE_COLUMNS " FROM scheduling.intake_sessions s WHERE s.id = $1"};
+
+// $1 id. Locks the session: changes to its lists take turns.
+inline constexpr PreparedStatement kLockIntakeSession{
+    "scheduling_lock_intake_session",
+    "SELECT " SAMPLAN_INTAKE_COLUMNS " FROM scheduling.intake_sessions s WHERE s.id = $1"
+    " FOR UPDATE"};
+
+// $1 session. (enrolled, waitlisted).
+inline constexpr PreparedStatement kCountEnrolments{
+    "scheduling_count_enrolments",
+    "SELECT count(*) FILTER (WHERE status = 'ENROLMENT_STATUS_ENROLLED'),"
+    "  count(*) FILTER (WHERE status = 'ENROLMENT_STATUS_WAITLISTED')"
+    " FROM scheduling.intake_enrolments WHERE session_id = $1"};
+
+// $1 id, $2 content, $3 time. Returns the new version.
+inline constexpr PreparedStatement kUpdateIntakeSession{
+    "scheduling_update_intake_session",
+    "UPDATE scheduling.intake_sessions SET content = $2, update_time = $3,"
+    "  version = version + 1 WHERE id = $1 RETURNING version"};
+
+// $1 id, $2 session, $3 person, $4 status, $5 priority, $6 content, $7 time.
+// Returns the arrival.
+inline constexpr PreparedStatement kInsertEnrolment{
+    "scheduling_insert_enrolment",
+    "INSERT INTO scheduling.intake_enrolments (id, session_id, person, status, priority,"
+    "  version, content, create_time, update_time)"
+    " VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7) RETURNING arrival"};
+
+// $1 session. Every enrolment, by arrival.
+inline constexpr PreparedStatement kSelectEnrolments{
+    "scheduling_select_enrolments",
+    "SELECT " SAMPLAN_ENROLMENT_COLUMNS " FROM scheduling.intake_enrolments e"
+    " WHERE e.session_id = $1 ORDER BY e.arrival"};
+
+// $1 session, $2 id. Locks the enrolment.
+inline constexpr PreparedStatement kLockEnrolment{
+    "scheduling_lock_enrolment",
+    "SELECT " SAMPLAN_ENROLMENT_COLUMNS " FROM scheduling.intake_enrolments e"
+    " WHERE e.session_id = $1 AND e.id = $2 FOR UPDATE"};
+
+// $1 id, $2 status, $3 content, $4 time. Returns the new version.
+inline constexpr PreparedStatement kUpdateEnrolment{
+    "scheduling_update_enrolment",
+    "UPDATE scheduling.intake_enrolments SET status = $2, content = $3, update_time = $4,"
+    "  version = version + 1 WHERE id = $1 RETURNING version"};
+
+// $1 resource, $2 version, $3 content, $4 event_type, $5 actor_user,
+// $6 actor_organization, $7 request_id, $8 time.
+inline constexpr PreparedStatement kInsertIntakeRevision{
+    "scheduling_insert_intake_revision",
+    "INSERT INTO scheduling.intake_revisions (resource, version, content, event_type,"
+    "  actor_user, actor_organization, request_id, create_time)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"};
+
+inline constexpr PreparedStatement kIntakeAll[] = {
+    kInsertIntakeSession, kSelectIntakeSessionByRequest, kSelectIntakeSession,
+    kLockIntakeSession,   kCountEnrolments,              kUpdateIntakeSession,
+    kInsertEnrolment,     kSelectEnrolments,             kLockEnrolment,
+    kUpdateEnrolment,     kInsertIntakeRevision};
+
+#undef SAMPLAN_INTAKE_COLUMNS
+#undef SAMPLAN_ENROLMENT_COLUMNS
 #undef SAMPLAN_MEETING_COLUMNS
 #undef SAMPLAN_SQL_MICROS
 

@@ -28,10 +28,12 @@ absl::StatusOr<std::unique_ptr<InProcessScheduling>> InProcessScheduling::Start(
   s->calls_ = std::make_unique<CallHandler>(*s->verifier_, absl::Seconds(10), clock);
   s->feeds_ = std::make_unique<scheduling::PgCalendarFeedRepository>(*s->pool_, s->outbox_);
   s->overdue_ = std::make_unique<scheduling::PgOverdueRepository>(*s->pool_);
+  s->intakes_ = std::make_unique<scheduling::PgIntakeRepository>(*s->pool_, s->outbox_);
   s->service_ = std::make_unique<scheduling::SchedulingService>(
       *s->meetings_, *s->availability_, *s->calls_,
       scheduling::SchedulingService::FollowUpParts{*s->feeds_, *s->overdue_,
-                                                   "http://127.0.0.1"});
+                                                   "http://127.0.0.1"},
+      s->distances_, *s->intakes_);
   absl::StatusOr<std::unique_ptr<GrpcServer>> server = GrpcServer::Start(
       {"127.0.0.1:0", absl::Seconds(10), absl::ZeroDuration(), absl::Seconds(2), ""},
       {s->service_.get()});

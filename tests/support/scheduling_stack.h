@@ -17,6 +17,7 @@
 #include "common/server.h"
 #include "samplan/scheduling/v1/scheduling.grpc.pb.h"
 #include "services/scheduling/pg_availability_repository.h"
+#include "services/scheduling/pg_intake_repository.h"
 #include "services/scheduling/pg_meeting_repository.h"
 #include "services/scheduling/scheduling_service.h"
 #include "services/scheduling/feed_server.h"
@@ -52,6 +53,8 @@ class InProcessScheduling {
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<scheduling::PgMeetingRepository> meetings_;
   std::unique_ptr<scheduling::PgAvailabilityRepository> availability_;
+  std::unique_ptr<scheduling::PgIntakeRepository> intakes_;
+  scheduling::GreatCircleDistances distances_;
   std::unique_ptr<TokenVerifier> verifier_;
   std::unique_ptr<CallHandler> calls_;
   std::unique_ptr<scheduling::PgCalendarFeedRepository> feeds_;
