@@ -50,6 +50,14 @@
 #include "tests/support/events_stack.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/servers.h"
+// The scheduling service's routes and intakes.
+#include "samplan/scheduling/v1/scheduling.grpc.pb.h"
+#include "services/scheduling/intakes.h"
+#include "services/scheduling/meeting_rules.h"
+#include "services/scheduling/pg_availability_repository.h"
+#include "services/scheduling/pg_intake_repository.h"
+#include "services/scheduling/pg_meeting_repository.h"
+#include "services/scheduling/scheduling_service.h"
 
 namespace samplan {
 namespace {
@@ -1253,6 +1261,237 @@ TEST_F(AccessMatrixTest, SchedulingMeetingsAndEveryOtherSchedulingCall) {
       EXPECT_EQ(slots.code, own) << kind;
       EXPECT_TRUE(slots.audit.empty());
     }
+
+
+// The scheduling service's coordinator plans and group intakes (category
+// attendance, purpose coordination). P's consents for attendance stand to each
+// organization as its plan consents do. The plans read soc's coordinator's
+// meetings: a caller the rule refuses still gets a route, without the meeting
+// about P, and the refusal is audited; an enrolment is P's attendance data,
+// decided and audited on every call.
+TEST_F(AccessMatrixTest, SchedulingPlansAndIntakes) {
+  namespace sc = ::samplan::scheduling;
+  ASSERT_TRUE(ApplyMigrations(*dsn_, sc::kSchema, sc::SchedulingMigrationSets()).ok());
+  auto attendance_consent = [&](const std::string& org, absl::Duration lifetime) {
+    id::CreateConsentRequest request;
+    request.set_request_id(absl::StrCat("matrix-consent-", org, "-attendance"));
+    id::Consent* consent = request.mutable_consent();
+    consent->set_person(*person_);
+    consent->add_grantee_organizations(absl::StrCat("organizations/", org));
+    consent->set_purpose("coordination");
+    consent->add_data_categories("attendance");
+    *consent->mutable_valid_until() =
+        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + lifetime));
+    consent->set_given_by(id::CONSENT_GIVER_PERSON);
+    consent->set_method(id::CONSENT_METHOD_WRITTEN);
+    id::Consent recorded;
+    EXPECT_EQ(Call(identity_, &id::IdentityService::Stub::CreateConsent, keys_->Token("soc"),
+                   request, &recorded)
+                  .code,
+              grpc::StatusCode::OK)
+        << org;
+    return recorded.name();
+  };
+  attendance_consent("af", absl::Hours(24 * 365));
+  const std::string region = attendance_consent("region", absl::Hours(24 * 365));
+  attendance_consent("vux", absl::Seconds(1));
+  attendance_consent("sthlm", absl::Hours(24 * 365));
+  id::WithdrawConsentRequest withdraw_consent;
+  withdraw_consent.set_name(region);
+  withdraw_consent.set_reason("The person no longer wants the region to see the meetings.");
+  ASSERT_EQ(Call(identity_, &id::IdentityService::Stub::WithdrawConsent, keys_->Token("soc"),
+                 withdraw_consent)
+                .code,
+            grpc::StatusCode::OK);
+  absl::SleepFor(absl::Seconds(1));  // vux's consent runs out
+
+  Outbox outbox(sc::kSchema);
+  auto pool = PgPool::Create({*dsn_, 2, absl::Seconds(10), "matrix-scheduling",
+                              sc::SchedulingRepositoryStatements(outbox)});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  sc::PgMeetingRepository meetings(**pool, outbox);
+  sc::PgAvailabilityRepository availability(**pool);
+  sc::PgIntakeRepository intakes(**pool, outbox);
+  const sc::GreatCircleDistances distances;
+  auto served = testing::ServedService::Create(keys_->VerifierOptions());
+  ASSERT_TRUE(served.ok());
+  ASSERT_TRUE((*served)
+                  ->Serve(std::make_unique<sc::SchedulingService>(
+                      meetings, availability, (*served)->calls(), distances, intakes))
+                  .ok());
+  auto stub = sc::v1::SchedulingService::NewStub((*served)->NewChannel());
+
+  // soc's coordinator's follow-up visit about P, a month from now.
+  const absl::CivilDay day = absl::ToCivilDay(absl::Now(), sc::StockholmZone()) + 30;
+  sc::v1::CreateMeetingRequest create;
+  create.set_request_id("matrix-follow-up");
+  sc::v1::Meeting* m = create.mutable_meeting();
+  m->set_kind(sc::v1::MEETING_KIND_FOLLOW_UP);
+  m->set_status(sc::v1::MEETING_STATUS_PROPOSED);
+  m->set_person(*person_);
+  m->mutable_location()->mutable_coordinates()->set_latitude(59.519);
+  m->mutable_location()->mutable_coordinates()->set_longitude(15.039);
+  const absl::Time ten = sc::StockholmZone().At(absl::CivilMinute(day) + 10 * 60).pre;
+  *m->mutable_start_time() = sc::TimestampOf(ten);
+  *m->mutable_end_time() = sc::TimestampOf(ten + absl::Hours(1));
+  sc::v1::Meeting meeting;
+  ASSERT_EQ(Call(stub.get(), &sc::v1::SchedulingService::Stub::CreateMeeting, keys_->Token("soc"),
+                 create, &meeting)
+                .code,
+            grpc::StatusCode::OK);
+
+  // A fresh session of soc's with P enrolled by soc.
+  int sessions = 0;
+  auto session = [&](bool with_p) {
+    sc::v1::CreateIntakeSessionRequest r;
+    r.set_request_id(absl::StrCat("matrix-session-", ++sessions));
+    r.mutable_intake_session()->set_title("Gruppintag");
+    *r.mutable_intake_session()->mutable_start_time() = sc::TimestampOf(ten);
+    sc::v1::IntakeSession s;
+    EXPECT_EQ(Call(stub.get(), &sc::v1::SchedulingService::Stub::CreateIntakeSession,
+                   keys_->Token("soc"), r, &s)
+                  .code,
+              grpc::StatusCode::OK);
+    sc::v1::IntakeEnrolment e;
+    if (with_p) {
+      sc::v1::EnrolInIntakeRequest enrol;
+      enrol.set_parent(s.name());
+      enrol.mutable_enrolment()->set_person(*person_);
+      EXPECT_EQ(Call(stub.get(), &sc::v1::SchedulingService::Stub::EnrolInIntake,
+                     keys_->Token("soc"), enrol, &e)
+                    .code,
+                grpc::StatusCode::OK);
+    }
+    return std::pair{s, e};
+  };
+  const auto [started, p_enrolled] = session(true);
+
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    SCOPED_TRACE(caller.kind);
+    const std::string kind = caller.kind;
+    const bool unauthenticated = caller.refused_with == grpc::StatusCode::UNAUTHENTICATED;
+    const bool role = kind == "manager of the owner";
+    // A read that leaves out what the caller may not see: OK with the
+    // meeting or without it, its one audit record; none for a role refused
+    // first, an unauthenticated caller, or one of another municipality (the
+    // meeting is not among 1885's for it).
+    auto expect_filtered_read = [&](const Outcome& outcome, const std::string& action) {
+      if (unauthenticated || role) {
+        EXPECT_EQ(outcome.code, caller.refused_with);
+        EXPECT_TRUE(outcome.audit.empty());
+        return;
+      }
+      EXPECT_EQ(outcome.code, grpc::StatusCode::OK);
+      if (kind == "other municipality") {
+        EXPECT_TRUE(outcome.audit.empty());
+        return;
+      }
+      ASSERT_EQ(outcome.audit.size(), 1u);
+      EXPECT_EQ(outcome.audit[0].at("action"), action);
+      EXPECT_EQ(outcome.audit[0].at("actor"), caller.organization);
+      EXPECT_EQ(outcome.audit[0].at("person"), *person_);
+      EXPECT_EQ(outcome.audit[0].at("category"), "attendance");
+      EXPECT_EQ(outcome.audit[0].at("decision"), caller.permitted ? "permit" : "deny");
+      EXPECT_EQ(outcome.audit[0].at("reason"), caller.reason);
+    };
+
+    sc::v1::PlanVisitRouteRequest route;
+    route.set_coordinator("users/u-soc");
+    route.mutable_date()->set_year(static_cast<int>(day.year()));
+    route.mutable_date()->set_month(day.month());
+    route.mutable_date()->set_day(day.day());
+    route.mutable_start_place()->set_latitude(59.594);
+    route.mutable_start_place()->set_longitude(15.230);
+    sc::v1::RouteStop* stop = route.add_stops();
+    stop->set_id("depot");
+    stop->mutable_coordinates()->set_latitude(59.60);
+    stop->mutable_coordinates()->set_longitude(15.25);
+    sc::v1::VisitRoute planned;
+    expect_filtered_read(Call(stub.get(), &sc::v1::SchedulingService::Stub::PlanVisitRoute,
+                              caller.token(), route, &planned),
+                         "scheduling.PlanVisitRoute");
+    if (!unauthenticated && !role) {
+      EXPECT_EQ(planned.legs_size(), caller.permitted ? 2 : 1);
+    }
+
+    sc::v1::PlanFollowUpMonthRequest month;
+    month.set_coordinator("users/u-soc");
+    month.set_year(static_cast<int>(day.year()));
+    month.set_month(day.month());
+    *month.mutable_home_place() = route.start_place();
+    sc::v1::FollowUpMonthPlan month_plan;
+    expect_filtered_read(Call(stub.get(), &sc::v1::SchedulingService::Stub::PlanFollowUpMonth,
+                              caller.token(), month, &month_plan),
+                         "scheduling.PlanFollowUpMonth");
+    if (!unauthenticated && !role) {
+      EXPECT_EQ(month_plan.days_size(), caller.permitted ? 1 : 0);
+    }
+
+    // Enrolling P, into a session of soc's of its own: the rule, audited.
+    const auto [fresh, unused] = session(false);
+    sc::v1::EnrolInIntakeRequest enrol;
+    enrol.set_parent(fresh.name());
+    enrol.mutable_enrolment()->set_person(*person_);
+    const Outcome enrolled =
+        Call(stub.get(), &sc::v1::SchedulingService::Stub::EnrolInIntake, caller.token(), enrol);
+    if (role) {
+      EXPECT_EQ(enrolled.code, grpc::StatusCode::PERMISSION_DENIED);
+      EXPECT_TRUE(enrolled.audit.empty());
+    } else {
+      ExpectRow(caller, enrolled, "scheduling.EnrolInIntake", *person_, "attendance");
+    }
+
+    // The start list with P on it: each enrolment decided and audited.
+    sc::v1::ListIntakeEnrolmentsRequest list;
+    list.set_parent(started.name());
+    sc::v1::ListIntakeEnrolmentsResponse listed;
+    const Outcome read = Call(stub.get(), &sc::v1::SchedulingService::Stub::ListIntakeEnrolments,
+                              caller.token(), list, &listed);
+    if (unauthenticated || role) {
+      EXPECT_EQ(read.code, caller.refused_with);
+      EXPECT_TRUE(read.audit.empty());
+    } else {
+      EXPECT_EQ(read.code, grpc::StatusCode::OK);
+      EXPECT_EQ(listed.enrolments_size(), caller.permitted ? 1 : 0);
+      ASSERT_EQ(read.audit.size(), 1u);
+      EXPECT_EQ(read.audit[0].at("decision"), caller.permitted ? "permit" : "deny");
+      EXPECT_EQ(read.audit[0].at("reason"), caller.reason);
+      EXPECT_EQ(read.audit[0].at("action"), "scheduling.ListIntakeEnrolments");
+    }
+
+    // Withdrawing P from a session of soc's: the rule, audited.
+    const auto [other, p_there] = session(true);
+    sc::v1::WithdrawFromIntakeRequest withdraw;
+    withdraw.set_name(p_there.name());
+    withdraw.set_reason("Började arbeta.");
+    const Outcome withdrawn = Call(stub.get(), &sc::v1::SchedulingService::Stub::WithdrawFromIntake,
+                                   caller.token(), withdraw);
+    if (role) {
+      EXPECT_EQ(withdrawn.code, grpc::StatusCode::PERMISSION_DENIED);
+      EXPECT_TRUE(withdrawn.audit.empty());
+    } else {
+      ExpectRow(caller, withdrawn, "scheduling.WithdrawFromIntake", *person_, "attendance");
+    }
+
+    // Splitting the start list: the session's owner only.
+    sc::v1::SplitIntakeGroupsRequest split;
+    split.set_name(other.name());
+    const Outcome grouped = Call(stub.get(), &sc::v1::SchedulingService::Stub::SplitIntakeGroups,
+                                 caller.token(), split);
+    EXPECT_EQ(grouped.code, kind == "owner" ? grpc::StatusCode::OK
+                            : unauthenticated ? grpc::StatusCode::UNAUTHENTICATED
+                                              : grpc::StatusCode::PERMISSION_DENIED);
+
+    // A session holds no personal data: the municipality's staff read it, no
+    // audit record.
+    sc::v1::GetIntakeSessionRequest get;
+    get.set_name(started.name());
+    const Outcome got = Call(stub.get(), &sc::v1::SchedulingService::Stub::GetIntakeSession,
+                             caller.token(), get);
+    EXPECT_EQ(got.code, unauthenticated                  ? grpc::StatusCode::UNAUTHENTICATED
+                        : role || kind == "other municipality" ? grpc::StatusCode::PERMISSION_DENIED
+                                                               : grpc::StatusCode::OK);
+    EXPECT_TRUE(got.audit.empty());
   }
 }
 

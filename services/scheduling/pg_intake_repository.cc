@@ -202,17 +202,16 @@ AuditEntry MovedUpAudit(const Caller& caller, const v1::IntakeSession& s,
   return entry;
 }
 
-// The session, locked, or the denial of a missing one / one elsewhere.
+// The session, locked, or the denial of a missing one. A session of another
+// municipality is returned: the access decision on the enrolment refuses it
+// (other_municipality) and leaves its audit record.
 absl::StatusOr<v1::IntakeSession> LockSession(pqxx::transaction_base& tx, const Caller& caller,
                                               const std::string& id) {
   pqxx::result rows = tx.exec_prepared(sql::kLockIntakeSession.name, id);
   const std::string name = absl::StrCat("intakeSessions/", id);
-  if (rows.empty()) return DeniedStatus(name);
-  absl::StatusOr<v1::IntakeSession> s = SessionFromRow(rows[0]);
-  if (!s.ok()) return s.status();
   if (!MayHandlePersonalData(caller.principal)) return RoleDeniedStatus();
-  if (!MaySeeSession(caller, *s)) return DeniedStatus(name);
-  return s;
+  if (rows.empty()) return DeniedStatus(name);
+  return SessionFromRow(rows[0]);
 }
 
 // The waiting list in its order.
@@ -455,10 +454,8 @@ absl::StatusOr<std::vector<v1::IntakeEnrolment>> PgIntakeRepository::ListEnrolme
       denied = RoleDeniedStatus();
       return absl::OkStatus();
     }
-    if (!MaySeeSession(caller, *s)) {
-      denied = DeniedStatus(name);
-      return absl::OkStatus();
-    }
+    // A caller of another municipality is refused enrolment by enrolment
+    // below (other_municipality), each refusal audited.
     absl::StatusOr<std::vector<StoredEnrolment>> all = AllEnrolments(tx, *s);
     if (!all.ok()) return all.status();
     std::vector<const StoredEnrolment*> ordered;
@@ -500,7 +497,7 @@ absl::StatusOr<v1::IntakeGroups> PgIntakeRepository::SplitGroups(
       denied = s.status();
       return absl::OkStatus();
     }
-    if (caller.principal.organization != s->owner_organization()) {
+    if (caller.principal.organization != s->owner_organization() || !MaySeeSession(caller, *s)) {
       denied = DeniedStatus(s->name());
       return absl::OkStatus();
     }
