@@ -34,6 +34,19 @@ std::string Content(Message m) {
   return m.SerializeAsString();
 }
 
+// A session's counts are counted when read, never stored.
+template <>
+std::string Content(v1::IntakeSession s) {
+  s.clear_name();
+  s.clear_etag();
+  s.clear_revision();
+  s.clear_create_time();
+  s.clear_update_time();
+  s.clear_enrolled_count();
+  s.clear_waitlisted_count();
+  return s.SerializeAsString();
+}
+
 template <typename Message>
 absl::Status Parse(const pqxx::field& field, Message& m) {
   const pqxx::binarystring bytes(field);
