@@ -197,7 +197,7 @@ TEST_F(SchedulingRouteTest, ADaysRouteVisitsWhatTheCoordinatorMaySeeAndAuditsEac
   EXPECT_EQ(Count("SELECT count(*) FROM scheduling.outbox"), outbox);
   EXPECT_EQ(Count("SELECT max(version) FROM scheduling.meetings"), 1);
 
-  // Someone else's day: af's coordinator sees only what af may see.
+  // Someone else's day: fk, without the persons' consent, sees none of its visits.
   v1::PlanVisitRouteRequest theirs = DayRequest();
   theirs.set_coordinator("users/u-prakt");
   EXPECT_EQ(stub_->PlanVisitRoute(As("fk").get(), theirs, &route).error_code(),
