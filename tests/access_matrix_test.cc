@@ -1294,7 +1294,8 @@ TEST_F(AccessMatrixTest, SchedulingPlansAndIntakes) {
   };
   attendance_consent("af", absl::Hours(24 * 365));
   const std::string region = attendance_consent("region", absl::Hours(24 * 365));
-  attendance_consent("vux", absl::Seconds(1));
+  // Long enough to be recorded on a busy machine, short enough to wait out.
+  attendance_consent("vux", absl::Seconds(3));
   attendance_consent("sthlm", absl::Hours(24 * 365));
   id::WithdrawConsentRequest withdraw_consent;
   withdraw_consent.set_name(region);
@@ -1303,7 +1304,7 @@ TEST_F(AccessMatrixTest, SchedulingPlansAndIntakes) {
                  withdraw_consent)
                 .code,
             grpc::StatusCode::OK);
-  absl::SleepFor(absl::Seconds(1));  // vux's consent runs out
+  absl::SleepFor(absl::Seconds(3));  // vux's consent runs out
 
   Outbox outbox(sc::kSchema);
   auto pool = PgPool::Create({*dsn_, 2, absl::Seconds(10), "matrix-scheduling",

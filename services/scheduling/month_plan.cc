@@ -391,10 +391,15 @@ MonthInput MonthInputOf(const v1::PlanFollowUpMonthRequest& request,
   for (const v1::Workplace& w : request.workplaces()) workplaces[w.agreement()] = &w;
   const int window = request.has_window_days() ? request.window_days() : kDefaultWindowDays;
   for (const v1::Meeting& m : meetings) {
-    if (m.kind() != v1::MEETING_KIND_FOLLOW_UP ||
-        (m.status() != v1::MEETING_STATUS_PROPOSED && m.status() != v1::MEETING_STATUS_BOOKED)) {
-      continue;
-    }
+    // The follow-ups to place, and the other booked meetings with a place:
+    // they hold their time and place on their day, so the visits fit around
+    // them.
+    const bool follow_up = m.kind() == v1::MEETING_KIND_FOLLOW_UP &&
+                           (m.status() == v1::MEETING_STATUS_PROPOSED ||
+                            m.status() == v1::MEETING_STATUS_BOOKED);
+    const bool fixed_elsewhere =
+        m.status() == v1::MEETING_STATUS_BOOKED && m.location().has_coordinates();
+    if (!follow_up && !fixed_elsewhere) continue;
     const absl::Time start = TimeOf(m.start_time());
     const absl::CivilDay due = absl::ToCivilDay(start, StockholmZone());
     if (due < first || due >= next) continue;

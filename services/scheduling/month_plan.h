@@ -98,7 +98,8 @@ std::pair<absl::CivilDay, absl::CivilDay> MonthOf(const v1::PlanFollowUpMonthReq
 // each PROPOSED or BOOKED follow-up in `meetings`: due on its day, movable by
 // the request's window_days within the month when PROPOSED, fixed at its time
 // when BOOKED; at its own coordinates or its agreement's workplace, within
-// the workplace's opening hours.
+// the workplace's opening hours. Every other BOOKED meeting with coordinates
+// is a fixed visit too, so that the follow-ups fit around it.
 MonthInput MonthInputOf(const v1::PlanFollowUpMonthRequest& request,
                         const std::vector<Interval>& working,
                         const std::vector<v1::Meeting>& meetings);

@@ -206,6 +206,17 @@ TEST(MonthInputOfTest, ProposedFollowUpsMoveWithinTheMonthBookedOnesStay) {
                                    "agreements/office");
   own_place.mutable_location()->mutable_coordinates()->set_latitude(59.6);
   own_place.mutable_location()->mutable_coordinates()->set_longitude(15.2);
+  // A booked coordination meeting at a place holds its time; a proposed
+  // planning meeting is no visit of the month.
+  v1::Meeting coordination = own_place;
+  coordination.set_name("meetings/coordination");
+  coordination.set_kind(v1::MEETING_KIND_COORDINATION);
+  *coordination.mutable_start_time() = TimestampOf(Local(absl::CivilDay(2027, 3, 29), 13 * 60));
+  *coordination.mutable_end_time() = TimestampOf(Local(absl::CivilDay(2027, 3, 29), 15 * 60));
+  v1::Meeting planning = own_place;
+  planning.set_name("meetings/planning");
+  planning.set_kind(v1::MEETING_KIND_PLANNING);
+  planning.set_status(v1::MEETING_STATUS_PROPOSED);
   const std::vector<v1::Meeting> meetings = {
       FollowUp("shop", absl::CivilDay(2027, 3, 29), v1::MEETING_STATUS_PROPOSED,
                "agreements/shop"),
@@ -214,6 +225,8 @@ TEST(MonthInputOfTest, ProposedFollowUpsMoveWithinTheMonthBookedOnesStay) {
                "agreements/unknown"),
       FollowUp("april", absl::CivilDay(2027, 4, 1), v1::MEETING_STATUS_PROPOSED,
                "agreements/shop"),
+      coordination,
+      planning,
   };
   const absl::Time from = Local(absl::CivilDay(2027, 3, 1), 0);
   const absl::Time to = Local(absl::CivilDay(2027, 4, 1), 0);
@@ -223,8 +236,14 @@ TEST(MonthInputOfTest, ProposedFollowUpsMoveWithinTheMonthBookedOnesStay) {
   EXPECT_EQ(input.query.days.back().day, absl::CivilDay(2027, 3, 31));
   // 08:00 in summer time after the change.
   EXPECT_EQ(input.query.days.back().begin, Local(absl::CivilDay(2027, 3, 31), 8 * 60));
-  ASSERT_EQ(input.query.visits.size(), 2u);
-  EXPECT_EQ(input.meeting_of, (std::vector<std::string>{"meetings/shop", "meetings/own"}));
+  ASSERT_EQ(input.query.visits.size(), 3u);
+  EXPECT_EQ(input.meeting_of, (std::vector<std::string>{"meetings/shop", "meetings/own",
+                                                        "meetings/coordination"}));
+  const MonthVisit& held = input.query.visits[2];
+  EXPECT_EQ(held.earliest, absl::CivilDay(2027, 3, 29));
+  EXPECT_EQ(held.latest, absl::CivilDay(2027, 3, 29));
+  EXPECT_EQ(held.open_minute, 13 * 60);
+  EXPECT_EQ(held.close_minute, 15 * 60);
   const MonthVisit& shop_visit = input.query.visits[0];
   EXPECT_EQ(shop_visit.earliest, absl::CivilDay(2027, 3, 24));
   EXPECT_EQ(shop_visit.latest, absl::CivilDay(2027, 3, 31));  // not into April
@@ -242,11 +261,24 @@ TEST(MonthInputOfTest, ProposedFollowUpsMoveWithinTheMonthBookedOnesStay) {
   const v1::FollowUpMonthPlan answer =
       FollowUpMonthPlanOf(input, PlanMonth(input.query, GreatCircleDistances()),
                           GreatCircleDistances());
-  ASSERT_EQ(answer.days_size(), 2);
+  ASSERT_GE(answer.days_size(), 2);
   EXPECT_EQ(answer.days(0).date().day(), 2);
   EXPECT_EQ(TimeOf(answer.days(0).route().legs(0).start_time()),
             Local(absl::CivilDay(2027, 3, 2), 10 * 60));
-  EXPECT_EQ(answer.days(1).route().legs(0).meeting(), "meetings/shop");
+  // The shop's visit and the coordination meeting: each where and when it
+  // must be, none overlapping.
+  std::map<std::string, std::pair<absl::Time, absl::Time>> held_at;
+  for (const v1::PlannedDay& day : answer.days()) {
+    absl::Time free_from = absl::InfinitePast();
+    for (const v1::RouteLeg& leg : day.route().legs()) {
+      EXPECT_GE(TimeOf(leg.start_time()), free_from);
+      free_from = TimeOf(leg.end_time());
+      held_at[leg.meeting()] = {TimeOf(leg.start_time()), TimeOf(leg.end_time())};
+    }
+  }
+  ASSERT_EQ(held_at.count("meetings/coordination"), 1u);
+  EXPECT_EQ(held_at["meetings/coordination"].first, Local(absl::CivilDay(2027, 3, 29), 13 * 60));
+  ASSERT_EQ(held_at.count("meetings/shop"), 1u);
   EXPECT_GT(answer.total_meters(), 0);
 }
 
