@@ -1261,7 +1261,8 @@ TEST_F(AccessMatrixTest, SchedulingMeetingsAndEveryOtherSchedulingCall) {
       EXPECT_EQ(slots.code, own) << kind;
       EXPECT_TRUE(slots.audit.empty());
     }
-
+  }
+}
 
 // The scheduling service's coordinator plans and group intakes (category
 // attendance, purpose coordination). P's consents for attendance stand to each

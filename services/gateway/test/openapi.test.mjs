@@ -18,7 +18,7 @@ test('the OpenAPI document is valid OpenAPI 3 and covers every service', async (
     'PlacementService_MatchPlacements', 'EventService_Subscribe', 'EventService_ListEvents']) {
     assert.ok(ids.has(id), `${id} is missing`);
   }
-  assert.equal(operations.length, 79);
+  assert.equal(operations.length, 90);
   // Descriptions come from the proto comments.
   const getPlan = api.paths['/v1/plans/{plans_id}'].get;
   assert.match(getPlan.summary, /Returns one plan/);
