@@ -86,13 +86,17 @@ double Result::MachineBusyFraction() const {
 Result MeasureWindow(const std::vector<ProcessGroup>& groups, absl::Duration warmup,
                      absl::Duration seconds, std::atomic<int>& phase) {
   absl::SleepFor(warmup);
+  std::vector<ProcessGroup> current = groups;
+  for (ProcessGroup& group : current) {
+    if (group.refresh) group.pids = group.refresh();
+  }
   phase.store(1);
   Result result;
-  result.cpu_before = SampleCpu(groups);
+  result.cpu_before = SampleCpu(current);
   const absl::Time start = absl::Now();
   absl::SleepFor(seconds);
   result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  result.cpu_after = SampleCpu(groups);
+  result.cpu_after = SampleCpu(current);
   phase.store(2);
   return result;
 }

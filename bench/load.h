@@ -34,6 +34,9 @@ struct CpuSample {
 struct ProcessGroup {
   std::string name;
   std::vector<pid_t> pids;
+  // When set, asked for the pids at the start of each measured window (a pool
+  // opens its connections, so its database backends, as the load needs them).
+  std::function<std::vector<pid_t>()> refresh = nullptr;
 };
 
 CpuSample SampleCpu(const std::vector<ProcessGroup>& groups);

@@ -143,16 +143,24 @@ struct Call {
   std::unique_ptr<grpc::ClientContext> context;
 };
 
+// Every backend and background process of the cluster now.
+std::vector<pid_t> PostgresPids(const std::string& pg_dsn) {
+  std::vector<pid_t> pids;
+  pqxx::connection connection(pg_dsn);
+  pqxx::work tx(connection);
+  for (const pqxx::row& row :
+       tx.exec("SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()")) {
+    pids.push_back(row[0].as<int>());
+  }
+  return pids;
+}
+
 std::vector<ProcessGroup> Groups(pid_t service, const std::string& pg_dsn,
                                  const std::string& redis_host, int redis_port) {
   std::vector<ProcessGroup> groups = {{"service", {service}}, {"postgres", {}}, {"redis", {}}};
-  // Every backend and background process of the cluster, sampled once the
-  // service's pool is open (its connections live as long as it does).
-  pqxx::connection connection(pg_dsn);
-  pqxx::work tx(connection);
-  for (const pqxx::row& row : tx.exec("SELECT pid FROM pg_stat_activity")) {
-    groups[1].pids.push_back(row[0].as<int>());
-  }
+  // Sampled again at the start of each measured window, once the pools have
+  // opened the connections the load needs.
+  groups[1].refresh = [pg_dsn] { return PostgresPids(pg_dsn); };
   RedisClient redis({redis_host, redis_port});
   absl::StatusOr<RedisReply> info = redis.Command({"INFO", "server"});
   if (info.ok()) {
@@ -299,12 +307,13 @@ class Direct {
   // A create by the lead: the consent facts (the person's registration), the
   // audit record, the plan and its first revision, the event.
   bool Create(int t, const std::string& person, int64_t i) {
+    const int clients = static_cast<int>(connections_.size());
     v1::Plan plan = PlanFor(person);
     const std::string id = NewUuid();
     plan.set_name("plans/" + id);
     plan.set_municipality("1885");
     plan.set_lead_organization("organizations/soc");
-    const std::string request_id = absl::StrCat("direct-create-", t, "-", i);
+    const std::string request_id = absl::StrCat("direct-create-", clients, "-", t, "-", i);
     pqxx::work tx(*connections_[t]);
     (void)ReadAccessFacts(tx, "organizations/soc", person, "plan", "coordination", absl::Now());
     AppendAudit(tx, {absl::Now(), "1885", "users/u-soc", "organizations/soc",
@@ -341,7 +350,8 @@ class Direct {
                        "", "permit", "owner", "bench-read"});
       tx.commit();
     }
-    const std::string request_id = absl::StrCat("direct-update-", t, "-", i);
+    const std::string request_id =
+        absl::StrCat("direct-update-", connections_.size(), "-", t, "-", i);
     v1::UpdatePlanRequest request = UpdateOf(plan, i);
     pqxx::work tx(*connections_[t]);
     const int64_t version =
@@ -512,14 +522,11 @@ int main(int argc, char** argv) {
     std::printf("\nthe same SQL straight to PostgreSQL (libpqxx, one connection per thread)\n");
     for (int clients : options.clients) {
       Direct direct(*dsn, clients);
-      // Again, so that the direct connections' backends are counted.
-      const std::vector<ProcessGroup> direct_groups =
-          Groups((*service)->pid(), *dsn, (*redis)->host(), (*redis)->port());
       std::vector<v1::Plan> own = *many_plans;
       std::vector<std::mutex> locks(own.size());
       const int64_t per_slot = std::max<int64_t>(1, static_cast<int64_t>(own.size()) / clients);
       const auto run = [&](auto operation) {
-        return bench::RunThreads(direct_groups, clients, absl::Seconds(options.warmup),
+        return bench::RunThreads(groups, clients, absl::Seconds(options.warmup),
                                  absl::Seconds(options.seconds), [&](int t, int64_t i) {
                                    try {
                                      return operation(t, i);
