@@ -524,6 +524,73 @@ TEST_F(SchedulingStoreTest, CommonFreeTimeJoinsWorkingHoursImportedBusyTimeAndBo
             std::vector<std::string>{"duration_minutes"});
 }
 
+// A caseworker of another municipality who names this one's staff learns
+// nothing of their time: their working hours read as the defaults, and neither
+// their imported busy time nor their bookings show, as for a user unknown here.
+TEST_F(SchedulingStoreTest, AnotherMunicipalitySeesNothingOfAUsersTime) {
+  v1::SetWorkingHoursRequest hours;
+  for (int day = 1; day <= 5; ++day) {
+    v1::WeeklyRule* rule = hours.mutable_working_hours()->add_weekly_rules();
+    rule->set_day_of_week(day);
+    rule->mutable_hours()->set_start_time("10:00");
+    rule->mutable_hours()->set_end_time("16:00");
+  }
+  v1::WorkingHours stored;
+  ASSERT_TRUE(stub_->SetWorkingHours(As("prakt").get(), hours, &stored).ok());
+  v1::ImportCalendarRequest import;
+  import.set_source("outlook");
+  *import.mutable_window_start() = TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(Morning() - absl::Hours(24)));
+  *import.mutable_window_end() = TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(Morning() + absl::Hours(24 * 7)));
+  import.set_calendar(
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+      "BEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20270101T000000Z\r\n"
+      "DTSTART:20270202T080000Z\r\nDTEND:20270202T110000Z\r\nEND:VEVENT\r\n"
+      "END:VCALENDAR\r\n");
+  v1::ImportBusyIntervalsResponse imported;
+  ASSERT_TRUE(stub_->ImportCalendar(As("af").get(), import, &imported).ok());
+  v1::CreateMeetingRequest staff;
+  staff.set_request_id(NewUuid());
+  staff.mutable_meeting()->set_kind(v1::MEETING_KIND_OTHER);
+  *staff.mutable_meeting()->mutable_start_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(Morning() + absl::Hours(4)));
+  *staff.mutable_meeting()->mutable_end_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(Morning() + absl::Hours(5)));
+  v1::Meeting booked;
+  ASSERT_TRUE(stub_->CreateMeeting(As("prakt").get(), staff, &booked).ok());
+
+  const std::string orebro = keys_->Token("orebro", "caseworker", "1880");
+  v1::GetWorkingHoursRequest get;
+  get.set_name("users/u-prakt/workingHours");
+  v1::WorkingHours read;
+  ASSERT_TRUE(stub_->GetWorkingHours(As("soc").get(), get, &read).ok());
+  EXPECT_EQ(read.weekly_rules(0).hours().start_time(), "10:00");
+  ASSERT_TRUE(stub_->GetWorkingHours(testing::CallWithToken(orebro).get(), get, &read).ok());
+  EXPECT_TRUE(read.is_default());
+  EXPECT_EQ(read.weekly_rules(0).hours().start_time(), "08:00");
+
+  v1::FindCommonSlotsRequest find;
+  find.add_required_users("users/u-prakt");
+  find.add_required_users("users/u-af");
+  find.set_duration_minutes(60);
+  *find.mutable_window_start() = TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(Morning() - absl::Hours(8)));
+  *find.mutable_window_end() = TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(Morning() + absl::Hours(15)));
+  find.set_max_candidates(3);
+  v1::FindCommonSlotsResponse here, there;
+  ASSERT_TRUE(stub_->FindCommonSlots(As("soc").get(), find, &here).ok());
+  ASSERT_TRUE(stub_->FindCommonSlots(testing::CallWithToken(orebro).get(), find, &there).ok());
+  bool busy_here = false;
+  for (const auto& o : here.obstacles()) busy_here |= o.reason() == "busy";
+  EXPECT_TRUE(busy_here);
+  for (const auto& o : there.obstacles()) EXPECT_NE(o.reason(), "busy") << o.user();
+  // The day as a stranger's: from 08:00 Stockholm, whatever the staff booked.
+  ASSERT_GE(there.candidates_size(), 1);
+  EXPECT_EQ(TimeUtil::ToString(there.candidates(0).start_time()), "2027-02-02T07:00:00Z");
+}
+
 TEST_F(SchedulingStoreTest, ASignedAgreementGetsItsFollowUpsOnceAndAnEndedOneLosesTheRest) {
   const std::string person = ConsentingPerson("ida");
   ProcessedEvents processed(kSchema);

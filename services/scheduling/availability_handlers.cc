@@ -87,7 +87,8 @@ grpc::Status SchedulingService::GetWorkingHours(Context* context,
       return InvalidField("name", "must be users/{id}/workingHours");
     }
     absl::StatusOr<std::optional<v1::WorkingHours>> hours =
-        availability_.GetWorkingHours(std::string(user), call.deadline);
+        availability_.GetWorkingHours(std::string(user), call.principal.municipality,
+                                      call.deadline);
     if (!hours.ok()) return hours.status();
     *response = hours->has_value() ? **hours : DefaultWorkingHours();
     response->set_name(request->name());
@@ -120,7 +121,8 @@ grpc::Status SchedulingService::ImportBusyIntervals(Context* context,
     }
     if (!v.empty()) return v.ToStatus();
     absl::StatusOr<int> stored =
-        availability_.ReplaceBusy(call.principal.user, request->source(), window.start,
+        availability_.ReplaceBusy(call.principal.user, call.principal.municipality,
+                                  request->source(), window.start,
                                   window.end, Merged(std::move(busy)), call.deadline);
     if (!stored.ok()) return stored.status();
     response->set_stored(*stored);
@@ -145,8 +147,10 @@ grpc::Status SchedulingService::ImportCalendar(Context* context,
       return InvalidField("calendar", absl::StrCat("holds more than ", kMaxImportedIntervals,
                                                    " busy intervals in the window"));
     }
-    absl::StatusOr<int> stored = availability_.ReplaceBusy(
-        call.principal.user, request->source(), window.start, window.end, *busy, call.deadline);
+    absl::StatusOr<int> stored =
+        availability_.ReplaceBusy(call.principal.user, call.principal.municipality,
+                                  request->source(), window.start, window.end, *busy,
+                                  call.deadline);
     if (!stored.ok()) return stored.status();
     response->set_stored(*stored);
     return absl::OkStatus();
@@ -164,7 +168,8 @@ grpc::Status SchedulingService::FindCommonSlots(Context* context,
     for (const Calendar& c : query->calendars) users.push_back(c.user);
     // Busy time a buffer away from the window still keeps its edges busy.
     absl::StatusOr<std::map<std::string, StoredAvailability>> stored =
-        availability_.LoadAvailability(users, query->window_start - query->buffer,
+        availability_.LoadAvailability(users, call.principal.municipality,
+                                       query->window_start - query->buffer,
                                        query->window_end + query->buffer, call.deadline);
     if (!stored.ok()) return stored.status();
     for (Calendar& c : query->calendars) {

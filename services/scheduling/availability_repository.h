@@ -37,16 +37,18 @@ class AvailabilityRepository {
                                                            absl::Time deadline) = 0;
   // The user's working hours, or nothing when none were set.
   virtual absl::StatusOr<std::optional<v1::WorkingHours>> GetWorkingHours(
-      const std::string& user, absl::Time deadline) = 0;
+      const std::string& user, const std::string& municipality, absl::Time deadline) = 0;
   // Replaces `user`'s busy time from `source` within [from, to) by `busy`, in
   // one transaction; returns how many intervals it stored.
-  virtual absl::StatusOr<int> ReplaceBusy(const std::string& user, const std::string& source,
+  virtual absl::StatusOr<int> ReplaceBusy(const std::string& user, const std::string& municipality,
+                                          const std::string& source,
                                           absl::Time from, absl::Time to,
                                           const std::vector<Interval>& busy,
                                           absl::Time deadline) = 0;
   // The availability of each of `users` within [from, to).
   virtual absl::StatusOr<std::map<std::string, StoredAvailability>> LoadAvailability(
-      const std::vector<std::string>& users, absl::Time from, absl::Time to,
+      const std::vector<std::string>& users, const std::string& municipality, absl::Time from,
+      absl::Time to,
       absl::Time deadline) = 0;
 };
 

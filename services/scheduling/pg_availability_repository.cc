@@ -64,10 +64,10 @@ absl::StatusOr<v1::WorkingHours> PgAvailabilityRepository::SetWorkingHours(
 }
 
 absl::StatusOr<std::optional<v1::WorkingHours>> PgAvailabilityRepository::GetWorkingHours(
-    const std::string& user, absl::Time deadline) {
+    const std::string& user, const std::string& municipality, absl::Time deadline) {
   std::optional<v1::WorkingHours> hours;
   absl::Status status = pool_.Read(deadline, [&](pqxx::transaction_base& tx) {
-    pqxx::result rows = tx.exec_prepared(sql::kSelectWorkingHours.name, user);
+    pqxx::result rows = tx.exec_prepared(sql::kSelectWorkingHours.name, user, municipality);
     if (rows.empty()) return absl::OkStatus();
     absl::StatusOr<v1::WorkingHours> read = HoursFromRow(user, rows[0][0], rows[0][1]);
     if (!read.ok()) return read.status();
@@ -79,6 +79,7 @@ absl::StatusOr<std::optional<v1::WorkingHours>> PgAvailabilityRepository::GetWor
 }
 
 absl::StatusOr<int> PgAvailabilityRepository::ReplaceBusy(const std::string& user,
+                                                          const std::string& municipality,
                                                           const std::string& source,
                                                           absl::Time from, absl::Time to,
                                                           const std::vector<Interval>& busy,
@@ -87,7 +88,7 @@ absl::StatusOr<int> PgAvailabilityRepository::ReplaceBusy(const std::string& use
     tx.exec_prepared(sql::kDeleteBusy.name, user, source, PgTimestamp(from), PgTimestamp(to));
     if (!busy.empty()) {
       tx.exec_prepared(sql::kInsertBusy.name, user, source, TimestampArray(busy, true),
-                       TimestampArray(busy, false));
+                       TimestampArray(busy, false), municipality);
     }
     return absl::OkStatus();
   });
@@ -97,20 +98,22 @@ absl::StatusOr<int> PgAvailabilityRepository::ReplaceBusy(const std::string& use
 
 absl::StatusOr<std::map<std::string, StoredAvailability>>
 PgAvailabilityRepository::LoadAvailability(const std::vector<std::string>& users,
-                                           absl::Time from, absl::Time to,
+                                           const std::string& municipality, absl::Time from,
+                                           absl::Time to,
                                            absl::Time deadline) {
   std::map<std::string, StoredAvailability> out;
   for (const std::string& user : users) out[user];
   absl::Status status = pool_.Transaction(deadline, [&](pqxx::transaction_base& tx) {
     for (const pqxx::row& row : tx.exec_prepared(sql::kSelectWorkingHoursOf.name,
-                                                 PgTextArray(users))) {
+                                                 PgTextArray(users), municipality)) {
       const std::string user = row[0].as<std::string>();
       absl::StatusOr<v1::WorkingHours> hours = HoursFromRow(user, row[1], row[2]);
       if (!hours.ok()) return hours.status();
       out[user].working_hours = *std::move(hours);
     }
     for (const pqxx::row& row : tx.exec_prepared(sql::kSelectBusyOf.name, PgTextArray(users),
-                                                 PgTimestamp(from), PgTimestamp(to))) {
+                                                 PgTimestamp(from), PgTimestamp(to),
+                                                 municipality)) {
       out[row[0].as<std::string>()].busy.push_back(
           {absl::FromUnixMicros(row[1].as<int64_t>()), absl::FromUnixMicros(row[2].as<int64_t>())});
     }

@@ -18,13 +18,16 @@ class PgAvailabilityRepository final : public AvailabilityRepository {
                                                    const std::string& etag, absl::Time now,
                                                    absl::Time deadline) override;
   absl::StatusOr<std::optional<v1::WorkingHours>> GetWorkingHours(const std::string& user,
+                                                                  const std::string& municipality,
                                                                   absl::Time deadline) override;
-  absl::StatusOr<int> ReplaceBusy(const std::string& user, const std::string& source,
+  absl::StatusOr<int> ReplaceBusy(const std::string& user, const std::string& municipality,
+                                          const std::string& source,
                                   absl::Time from, absl::Time to,
                                   const std::vector<Interval>& busy,
                                   absl::Time deadline) override;
   absl::StatusOr<std::map<std::string, StoredAvailability>> LoadAvailability(
-      const std::vector<std::string>& users, absl::Time from, absl::Time to,
+      const std::vector<std::string>& users, const std::string& municipality, absl::Time from,
+      absl::Time to,
       absl::Time deadline) override;
 
  private:

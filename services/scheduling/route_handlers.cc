@@ -102,7 +102,7 @@ grpc::Status SchedulingService::PlanFollowUpMonth(Context* context,
     const auto [first, next] = MonthOf(*request);
     const absl::Time from = LocalDay(first).start, to = LocalDay(next).start;
     absl::StatusOr<std::optional<v1::WorkingHours>> hours =
-        availability_.GetWorkingHours(coordinator, call.deadline);
+        availability_.GetWorkingHours(coordinator, call.principal.municipality, call.deadline);
     if (!hours.ok()) return hours.status();
     const std::vector<Interval> working =
         WorkingIntervals(hours->has_value() ? **hours : DefaultWorkingHours(), from, to);

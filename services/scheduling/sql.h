@@ -117,10 +117,12 @@ inline constexpr PreparedStatement kSelectFutureFollowUps{
 
 // ---- Availability
 
-// $1 user. (version, content).
+// $1 user, $2 the caller's municipality. (version, content); nothing for a
+// user of another municipality.
 inline constexpr PreparedStatement kSelectWorkingHours{
     "scheduling_select_working_hours",
-    "SELECT version, content FROM scheduling.working_hours WHERE user_name = $1"};
+    "SELECT version, content FROM scheduling.working_hours"
+    " WHERE user_name = $1 AND municipality = $2"};
 
 // $1 user, $2 municipality, $3 content, $4 time, $5 the version read or 0 for
 // none. Returns the new version; nothing when the stored version differs.
@@ -138,29 +140,35 @@ inline constexpr PreparedStatement kDeleteBusy{
     "DELETE FROM scheduling.busy_intervals WHERE user_name = $1 AND source = $2"
     "  AND start_time < $4 AND end_time > $3"};
 
-// $1 user, $2 source, $3 starts (timestamptz[]), $4 ends (timestamptz[]).
+// $1 user, $2 source, $3 starts (timestamptz[]), $4 ends (timestamptz[]),
+// $5 the user's municipality.
 inline constexpr PreparedStatement kInsertBusy{
     "scheduling_insert_busy",
-    "INSERT INTO scheduling.busy_intervals (user_name, source, start_time, end_time)"
-    " SELECT $1, $2, s, e FROM unnest($3::timestamptz[], $4::timestamptz[]) AS t(s, e)"};
+    "INSERT INTO scheduling.busy_intervals (user_name, source, start_time, end_time,"
+    "  municipality)"
+    " SELECT $1, $2, s, e, $5 FROM unnest($3::timestamptz[], $4::timestamptz[]) AS t(s, e)"};
 
-// $1 users (text[]). (user, version, content) of those who set working hours.
+// $1 users (text[]), $2 the caller's municipality. (user, version, content) of
+// those of the municipality who set working hours.
 inline constexpr PreparedStatement kSelectWorkingHoursOf{
     "scheduling_select_working_hours_of",
     "SELECT user_name, version, content FROM scheduling.working_hours"
-    " WHERE user_name = ANY($1::text[])"};
+    " WHERE user_name = ANY($1::text[]) AND municipality = $2"};
 
-// $1 users (text[]), $2 from, $3 to. (user, start_micros, end_micros) of the
-// imported busy time and the booked meetings that hold their time.
+// $1 users (text[]), $2 from, $3 to, $4 the caller's municipality. (user,
+// start_micros, end_micros) of the imported busy time and the booked meetings
+// that hold their time, of that municipality only.
 inline constexpr PreparedStatement kSelectBusyOf{
     "scheduling_select_busy_of",
     "SELECT user_name, " SAMPLAN_SQL_MICROS("start_time") ", " SAMPLAN_SQL_MICROS("end_time")
     " FROM scheduling.busy_intervals"
     " WHERE user_name = ANY($1::text[]) AND start_time < $3 AND end_time > $2"
+    "   AND municipality = $4"
     " UNION ALL"
-    " SELECT attendee, " SAMPLAN_SQL_MICROS("start_time") ", " SAMPLAN_SQL_MICROS("end_time")
-    " FROM scheduling.meeting_attendees"
-    " WHERE attendee = ANY($1::text[]) AND holds_time AND start_time < $3 AND end_time > $2"};
+    " SELECT a.attendee, " SAMPLAN_SQL_MICROS("a.start_time") ", " SAMPLAN_SQL_MICROS("a.end_time")
+    " FROM scheduling.meeting_attendees a JOIN scheduling.meetings m ON m.id = a.meeting_id"
+    " WHERE a.attendee = ANY($1::text[]) AND a.holds_time AND a.start_time < $3"
+    "   AND a.end_time > $2 AND m.municipality = $4"};
 
 inline constexpr PreparedStatement kAll[] = {
     kInsertMeeting,     kSelectMeetingByRequest, kSelectMeeting,   kSelectMeetingForUpdate,
