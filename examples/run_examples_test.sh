@@ -210,3 +210,10 @@ check_client() {
 
 check_client python
 check_client node
+
+# The README's start command again on the same state, as after a reboot: the
+# demo finds what it made before and starts all the same.
+bash "$ROOT/deploy/local/stop.sh" >"$WORK/stop-again.log" 2>&1 ||
+  { cat "$WORK/stop-again.log" >&2; fail "deploy/local/stop.sh failed before the second start"; }
+timeout 1800 bash "$ROOT/deploy/local/start.sh" >"$WORK/start-again.out" 2>&1 ||
+  { tail -30 "$WORK/start-again.out" >&2; fail "a second deploy/local/start.sh on the same state failed"; }

@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include <random>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "samplan/surveys/v1/surveys.grpc.pb.h"
@@ -53,18 +54,25 @@ bool LoadSurveysDemo(std::shared_ptr<grpc::Channel> channel, const PrepareCall& 
     grpc::ClientContext context;
     prepare(context, "prakt");
     if (!Ok(stub->RecordOutcome(&context, request, &recorded), "record an outcome")) return false;
-    if (recorded.etag() != "1" || i % 6 == 5) continue;  // made before, or still active
-    std::string etag = recorded.etag();
+    if (i % 6 == 5) continue;  // still active
+    // Drawn whether or not they are sent, so that a second start, which finds
+    // the records made before, asks for the same contents as the first.
     const bool work = random() % 3 != 0;
+    std::vector<std::pair<sv1::Stage, int>> stages;
     for (sv1::Stage stage : {sv1::STAGE_EXIT, sv1::STAGE_SIX_MONTHS}) {
       if (stage == sv1::STAGE_SIX_MONTHS && i % 4 == 3) break;  // no answer yet
+      stages.emplace_back(stage, work ? 50 + static_cast<int>(random() % 51) : 0);
+    }
+    if (recorded.etag() != "1") continue;  // made before, with its statuses
+    std::string etag = recorded.etag();
+    for (const auto& [stage, extent] : stages) {
       sv1::RecordOutcomeStatusRequest status;
       status.set_name(recorded.name());
       status.set_stage(stage);
       status.set_etag(etag);
       status.mutable_status()->set_occupation(work ? sv1::OCCUPATION_WORK
                                                    : sv1::OCCUPATION_LOOKING_FOR_WORK);
-      status.mutable_status()->set_extent_percent(work ? 50 + static_cast<int>(random() % 51) : 0);
+      status.mutable_status()->set_extent_percent(extent);
       status.mutable_status()->set_main_income(work ? sv1::MAIN_INCOME_SALARY
                                                     : sv1::MAIN_INCOME_ACTIVITY_SUPPORT);
       if (stage == sv1::STAGE_EXIT) {
