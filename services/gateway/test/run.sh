@@ -8,7 +8,7 @@
 #
 #   run.sh [test file...]     default: every *.test.mjs here
 #
-# SAMPLAN_TEST_PORT_BASE picks the sixteen ports (default: a free range).
+# SAMPLAN_TEST_PORT_BASE picks the eighteen ports (default: a free range).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../../../deploy/local/common.sh"
@@ -41,23 +41,27 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The layout of examples/run_examples_test.sh: PostgreSQL +0, Redis +1, services
-# +2..+8 (gateway +8), metrics from +9.
+# +2..+8 (gateway +8), metrics from +9, calendar feeds +16, the SMTP sink +17 —
+# every port of the stack, so a second stack on the machine (the examples, a
+# developer's own) cannot collide with this one.
 pick_ports() {
   local base i
   if [ -n "${SAMPLAN_TEST_PORT_BASE:-}" ]; then PORT_BASE=$SAMPLAN_TEST_PORT_BASE; return 0; fi
   for _ in $(seq 50); do
     base=$((20000 + RANDOM % 20000))
-    for i in $(seq 0 15); do port_in_use $((base + i)) && continue 2; done
+    for i in $(seq 0 17); do port_in_use $((base + i)) && continue 2; done
     PORT_BASE=$base
     return 0
   done
   return 1
 }
-pick_ports || fail "found no sixteen free consecutive ports"
+pick_ports || fail "found no eighteen free consecutive ports"
 export SAMPLAN_PG_PORT=$PORT_BASE SAMPLAN_REDIS_PORT=$((PORT_BASE + 1))
 export SAMPLAN_CASEPLAN_PORT=$((PORT_BASE + 2)) SAMPLAN_IDENTITY_PORT=$((PORT_BASE + 3))
 export SAMPLAN_EVENTS_PORT=$((PORT_BASE + 4)) SAMPLAN_PLACEMENT_PORT=$((PORT_BASE + 5))
-export SAMPLAN_GATEWAY_PORT=$((PORT_BASE + 8)) SAMPLAN_METRICS_PORT=$((PORT_BASE + 9))
+export SAMPLAN_SCHEDULING_PORT=$((PORT_BASE + 6)) SAMPLAN_SCHEDULING_FEED_PORT=$((PORT_BASE + 16))
+export SAMPLAN_SURVEYS_PORT=$((PORT_BASE + 7)) SAMPLAN_GATEWAY_PORT=$((PORT_BASE + 8))
+export SAMPLAN_METRICS_PORT=$((PORT_BASE + 9)) SAMPLAN_SMTP_PORT=$((PORT_BASE + 17))
 
 SAMPLAN_SKIP_BUILD=1 timeout 600 bash "$ROOT/deploy/local/start.sh" >"$WORK/start.out" 2>&1 ||
   { tail -30 "$WORK/start.out" >&2; fail "deploy/local/start.sh failed"; }
