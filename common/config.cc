@@ -106,6 +106,46 @@ ServerConfig ReadServerConfig(EnvReader& env) {
   return config;
 }
 
+std::optional<TlsFiles> ReadTlsConfig(EnvReader& env, bool serves) {
+  TlsFiles tls;
+  tls.cert_file = env.String("SAMPLAN_TLS_CERT_FILE", "");
+  tls.key_file = env.String("SAMPLAN_TLS_KEY_FILE", "");
+  tls.ca_file = env.String("SAMPLAN_TLS_CA_FILE", "");
+  tls.require_client_cert = env.Bool("SAMPLAN_TLS_REQUIRE_CLIENT_CERT", false);
+  tls.reload_interval =
+      env.Duration("SAMPLAN_TLS_RELOAD_INTERVAL", tls.reload_interval, absl::Seconds(1));
+  // Plaintext is never a fallback for a missing file: it must be asked for.
+  if (env.Bool("SAMPLAN_PLAINTEXT", false)) {
+    if (!tls.cert_file.empty() || !tls.key_file.empty() || !tls.ca_file.empty()) {
+      env.AddProblem("SAMPLAN_PLAINTEXT=true contradicts the SAMPLAN_TLS_* files that are set");
+    }
+    return std::nullopt;
+  }
+  const bool identity = !tls.cert_file.empty() || !tls.key_file.empty();
+  if (serves || identity) {
+    if (tls.cert_file.empty()) {
+      env.AddProblem("SAMPLAN_TLS_CERT_FILE is required (or SAMPLAN_PLAINTEXT=true)");
+    }
+    if (tls.key_file.empty()) {
+      env.AddProblem("SAMPLAN_TLS_KEY_FILE is required (or SAMPLAN_PLAINTEXT=true)");
+    }
+  }
+  if (tls.ca_file.empty() && (!serves || tls.require_client_cert)) {
+    env.AddProblem(serves ? "SAMPLAN_TLS_CA_FILE is required with SAMPLAN_TLS_REQUIRE_CLIENT_CERT"
+                          : "SAMPLAN_TLS_CA_FILE is required (or SAMPLAN_PLAINTEXT=true)");
+  }
+  // The files are watched later, and a missing one would only show as failed
+  // handshakes: name it at start instead.
+  for (const auto& [name, path] : {std::pair{"SAMPLAN_TLS_CERT_FILE", tls.cert_file},
+                                   std::pair{"SAMPLAN_TLS_KEY_FILE", tls.key_file},
+                                   std::pair{"SAMPLAN_TLS_CA_FILE", tls.ca_file}}) {
+    if (!path.empty() && !std::ifstream(path).good()) {
+      env.AddProblem(absl::StrCat(name, ": cannot read ", path));
+    }
+  }
+  return tls;
+}
+
 PgConfig ReadPgConfig(EnvReader& env) {
   PgConfig config;
   config.dsn = env.RequiredString("SAMPLAN_PG_DSN");

@@ -51,6 +51,19 @@ class EnvReader {
   std::vector<std::string> problems_;
 };
 
+// The files of a TLS identity and of the CA that peers' certificates must chain
+// to, all PEM. They are watched and re-read every `reload_interval`, so a
+// renewed certificate is used by new connections without a restart.
+struct TlsFiles {
+  std::string cert_file;  // SAMPLAN_TLS_CERT_FILE: this process's certificate chain
+  std::string key_file;   // SAMPLAN_TLS_KEY_FILE: its private key
+  std::string ca_file;    // SAMPLAN_TLS_CA_FILE: the CA bundle peers must chain to
+  // SAMPLAN_TLS_REQUIRE_CLIENT_CERT (servers): refuse callers without a client
+  // certificate from a CA in `ca_file` (mutual TLS).
+  bool require_client_cert = false;
+  absl::Duration reload_interval = absl::Seconds(60);  // SAMPLAN_TLS_RELOAD_INTERVAL
+};
+
 // How a gRPC server listens and stops.
 struct ServerConfig {
   std::string listen_address;       // SAMPLAN_LISTEN_ADDRESS
@@ -58,8 +71,19 @@ struct ServerConfig {
   absl::Duration drain_period;      // SAMPLAN_DRAIN_PERIOD: NOT_SERVING before shutdown
   absl::Duration shutdown_grace;    // SAMPLAN_SHUTDOWN_GRACE: time for in-flight calls
   std::string metrics_address;      // SAMPLAN_METRICS_ADDRESS: GET /metrics; empty: off
+  // TLS on the listening port (ReadTlsConfig); none means plaintext, which a
+  // process reading its environment serves only when SAMPLAN_PLAINTEXT=true says
+  // so (tests build this struct by hand and may leave it out).
+  std::optional<TlsFiles> tls = std::nullopt;
 };
 ServerConfig ReadServerConfig(EnvReader& env);
+
+// Reads the TLS settings of a process that serves gRPC (`serves` true: a
+// certificate and key are required, and a CA when client certificates are) or
+// only calls it (the CA is required; a certificate and key, both or neither, are
+// presented to servers that ask for one). Returns nullopt, plaintext, only when
+// SAMPLAN_PLAINTEXT=true; anything else missing is a problem of `env`.
+std::optional<TlsFiles> ReadTlsConfig(EnvReader& env, bool serves);
 
 // Where PostgreSQL is and how many connections a process keeps.
 struct PgConfig {

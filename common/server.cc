@@ -7,6 +7,8 @@
 #include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/impl/server_initializer.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -52,6 +54,26 @@ class ServiceNamesOption final : public grpc::ServerBuilderOption {
   std::shared_ptr<std::vector<std::string>> names_;
 };
 
+// Returns the credentials of the listening port: TLS from files that gRPC's file
+// watcher re-reads every `reload_interval` (new connections get the new
+// certificate; established ones keep theirs), with verified client certificates
+// required when the settings say so; plaintext without `tls`.
+std::shared_ptr<grpc::ServerCredentials> ListeningCredentials(
+    const std::optional<TlsFiles>& tls) {
+  if (!tls.has_value()) return grpc::InsecureServerCredentials();
+  const auto interval = static_cast<unsigned int>(
+      std::max<int64_t>(1, absl::ToInt64Seconds(tls->reload_interval)));
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      tls->key_file, tls->cert_file, tls->ca_file, interval);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (!tls->ca_file.empty()) options.watch_root_certs();
+  options.set_cert_request_type(tls->require_client_cert
+                                    ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                    : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
 }  // namespace
 
 GrpcServer::GrpcServer(ServerConfig config, std::unique_ptr<grpc::Server> server, int port)
@@ -66,7 +88,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   RouteProtobufLogging();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(config.listen_address, ListeningCredentials(config.tls), &port);
   for (grpc::Service* service : services) builder.RegisterService(service);
   auto service_names = std::make_shared<std::vector<std::string>>();
   builder.SetOption(std::make_unique<ServiceNamesOption>(service_names));
@@ -104,7 +126,12 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     server->GetHealthCheckService()->SetServingStatus(name, true);
   }
   server->GetHealthCheckService()->SetServingStatus(true);
-  Log(LogLevel::kInfo, "serving", {{"address", config.listen_address}, {"port", port}});
+  Log(LogLevel::kInfo, "serving",
+      {{"address", config.listen_address},
+       {"port", port},
+       {"tls", !config.tls.has_value()       ? "off"
+               : config.tls->require_client_cert ? "mutual"
+                                                 : "on"}});
   return std::unique_ptr<GrpcServer>(new GrpcServer(config, std::move(server), port));
 }
 

@@ -39,7 +39,8 @@ int ServiceMain(int argc, char** argv, const ServiceDefinition& definition) {
     env.AddProblem("SAMPLAN_LOG_LEVEL must be debug, info, warning or error");
   }
   ConfigureLogging(definition.name, log_level);
-  const ServerConfig server_config = ReadServerConfig(env);
+  ServerConfig server_config = ReadServerConfig(env);
+  if (!migrate_only && !relay_only) server_config.tls = ReadTlsConfig(env, /*serves=*/true);
   const PgConfig pg_config = ReadPgConfig(env);
   const RedisConfig redis_config = ReadRedisConfig(env);
   const RelayConfig relay_config = ReadRelayConfig(env);
