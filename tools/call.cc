@@ -3,6 +3,7 @@
 // the ones compiled into it, so it needs no server reflection.
 //
 //   samplan-call [--address HOST:PORT] [--token TOKEN | --token-file PATH]
+//                [--ca-file PATH [--cert-file PATH --key-file PATH] | --plaintext]
 //                [--request-id ID] [--timeout SECONDS] [--verbose] METHOD [JSON]
 //   samplan-call --list
 
@@ -42,6 +43,9 @@
 #include "samplan/scheduling/v1/scheduling.pb.h"
 #include "samplan/surveys/v1/events.pb.h"
 #include "samplan/surveys/v1/surveys.pb.h"
+#include "absl/strings/str_replace.h"
+#include "common/channel.h"
+#include "common/config.h"
 #include "tools/rpc_text.h"
 
 namespace samplan::tools {
@@ -56,6 +60,7 @@ constexpr char kDefaultAddress[] = "127.0.0.1:50051";
 constexpr char kUsage[] =
     R"(Usage:
   samplan-call [--address HOST:PORT] [--token TOKEN | --token-file PATH]
+               [--ca-file PATH [--cert-file PATH --key-file PATH] | --plaintext]
                [--request-id ID] [--timeout SECONDS] [--verbose] METHOD [JSON]
       Calls METHOD with the request JSON (proto JSON; read from standard input
       when JSON is omitted or "-") and prints the response as JSON.
@@ -64,6 +69,14 @@ constexpr char kUsage[] =
       --address     the service; default $SAMPLAN_ADDRESS, else 127.0.0.1:50051
       --token       bearer token, sent as "authorization: Bearer TOKEN"
       --token-file  file holding the token (for example from samplan-token)
+      --ca-file     the CA the service's certificate must chain to (TLS);
+                    default $SAMPLAN_TLS_CA_FILE
+      --cert-file, --key-file
+                    a client certificate and its key, for services that require
+                    one (mutual TLS); default $SAMPLAN_TLS_CERT_FILE and
+                    $SAMPLAN_TLS_KEY_FILE
+      --plaintext   no TLS, for a service started with SAMPLAN_PLAINTEXT=true;
+                    default $SAMPLAN_PLAINTEXT. Without it a CA is required.
       --request-id  sent as x-request-id, to find the call in the server's logs
       --timeout     deadline in seconds, default 10
       --verbose     also print the response metadata to standard error
@@ -179,6 +192,10 @@ struct Options {
   std::string token;
   std::string token_file;
   std::string request_id;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool plaintext = false;
   double timeout_seconds = 10;
   bool verbose = false;
   std::vector<std::string> positional;
@@ -255,7 +272,29 @@ int Call(const Options& options) {
     const char* env = std::getenv("SAMPLAN_ADDRESS");
     address = env != nullptr && *env != '\0' ? env : kDefaultAddress;
   }
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  // The flags, else the environment, read by the rules every Samplan client
+  // follows (common/config.h): plaintext only when asked for.
+  // --plaintext on the command line outweighs files set in the environment.
+  const std::map<std::string, std::string> flags = {
+      {"SAMPLAN_TLS_CA_FILE", options.ca_file},
+      {"SAMPLAN_TLS_CERT_FILE", options.cert_file},
+      {"SAMPLAN_TLS_KEY_FILE", options.key_file},
+      {"SAMPLAN_PLAINTEXT", options.plaintext ? "true" : ""}};
+  EnvReader env([&](absl::string_view name) -> std::optional<std::string> {
+    auto flag = flags.find(std::string(name));
+    if (flag != flags.end() && !flag->second.empty()) return flag->second;
+    if (options.plaintext) return std::nullopt;
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  });
+  const std::optional<TlsFiles> tls = ReadTlsConfig(env, /*serves=*/false);
+  if (absl::Status read = env.Finish(); !read.ok()) {
+    return UsageError(absl::StrReplaceAll(
+        read.message(), {{"SAMPLAN_TLS_CA_FILE is", "--ca-file (or $SAMPLAN_TLS_CA_FILE) is"},
+                         {"SAMPLAN_PLAINTEXT=true", "--plaintext"}}));
+  }
+  auto channel = MakeChannel(address, tls);
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
@@ -327,6 +366,9 @@ int Main(const std::vector<std::string_view>& args) {
                         {"--token", &options.token},
                         {"--token-file", &options.token_file},
                         {"--request-id", &options.request_id},
+                        {"--ca-file", &options.ca_file},
+                        {"--cert-file", &options.cert_file},
+                        {"--key-file", &options.key_file},
                         {"--timeout", &timeout_text}};
   bool list = false;
   bool seen_token = false;
@@ -342,6 +384,10 @@ int Main(const std::vector<std::string_view>& args) {
     }
     if (arg == "--verbose" || arg == "-v") {
       options.verbose = true;
+      continue;
+    }
+    if (arg == "--plaintext") {
+      options.plaintext = true;
       continue;
     }
     if (!arg.starts_with("--")) {

@@ -49,6 +49,8 @@
 #include "absl/time/time.h"
 #include "tools/files.h"
 #include "common/auth.h"
+#include "common/channel.h"
+#include "common/config.h"
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
 #include "samplan/identity/v1/identity.grpc.pb.h"
 #include "tools/demo_placement.h"
@@ -106,6 +108,10 @@ constexpr char kUsage[] =
                     as for samplan-token; defaults dev, samplan-dev, samplan
       --wait        how long to wait for the service to accept connections,
                     default 60 seconds
+      TLS comes from the environment, as for the services' other callers:
+      SAMPLAN_TLS_CA_FILE (the services' CA), SAMPLAN_TLS_CERT_FILE and
+      SAMPLAN_TLS_KEY_FILE (a client certificate, for services that require
+      one), or SAMPLAN_PLAINTEXT=true for services that serve plaintext.
   samplan-demo --help
 )";
 
@@ -1044,8 +1050,16 @@ int Main(const std::vector<std::string_view>& args) {
     tokens[std::string(agency.short_name)] = *std::move(token);
   }
 
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  // TLS as the services' callers use it: SAMPLAN_TLS_CA_FILE, and a client
+  // certificate (SAMPLAN_TLS_CERT_FILE, SAMPLAN_TLS_KEY_FILE) for services that
+  // require one; plaintext only with SAMPLAN_PLAINTEXT=true.
+  EnvReader env = EnvReader::FromProcessEnvironment();
+  const std::optional<TlsFiles> tls = ReadTlsConfig(env, /*serves=*/false);
+  if (absl::Status read = env.Finish(); !read.ok()) {
+    std::cerr << "samplan-demo: " << read.message() << "\n";
+    return 2;
+  }
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(address, tls);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() +
                                  std::chrono::seconds(wait_seconds))) {
     std::cerr << "samplan-demo: no service accepted a connection at " << address << " within "
@@ -1054,7 +1068,7 @@ int Main(const std::vector<std::string_view>& args) {
   }
 
   std::shared_ptr<grpc::Channel> identity_channel =
-      grpc::CreateChannel(identity_address, grpc::InsecureChannelCredentials());
+      MakeChannel(identity_address, tls);
   if (!identity_channel->WaitForConnected(std::chrono::system_clock::now() +
                                           std::chrono::seconds(wait_seconds))) {
     std::cerr << "samplan-demo: no identity service accepted a connection at "
@@ -1089,7 +1103,7 @@ int Main(const std::vector<std::string_view>& args) {
   loader.Summarize(address, identity_address, tokens_dir);
   if (!placement_address.empty()) {
     std::shared_ptr<grpc::Channel> placement_channel =
-        grpc::CreateChannel(placement_address, grpc::InsecureChannelCredentials());
+        MakeChannel(placement_address, tls);
     if (!placement_channel->WaitForConnected(std::chrono::system_clock::now() +
                                              std::chrono::seconds(wait_seconds))) {
       std::cerr << "samplan-demo: no placement service accepted a connection at "
@@ -1107,7 +1121,7 @@ int Main(const std::vector<std::string_view>& args) {
   }
   if (!surveys_address.empty()) {
     std::shared_ptr<grpc::Channel> surveys_channel =
-        grpc::CreateChannel(surveys_address, grpc::InsecureChannelCredentials());
+        MakeChannel(surveys_address, tls);
     if (!surveys_channel->WaitForConnected(std::chrono::system_clock::now() +
                                            std::chrono::seconds(wait_seconds))) {
       std::cerr << "samplan-demo: no surveys service accepted a connection at "

@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/config.h"
+#include "common/channel.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -152,7 +153,7 @@ absl::Status Gateway::Impl::Init() {
     backend.service = name;
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
-    backend.channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    backend.channel = MakeChannel(address, config_.backend_tls, args);
     backend.stub = std::make_unique<grpc::GenericStub>(backend.channel);
     backends_.emplace(name, std::move(backend));
   }

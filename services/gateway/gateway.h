@@ -7,11 +7,13 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/config.h"
 
 namespace samplan::gateway {
 
@@ -21,6 +23,9 @@ struct GatewayConfig {
   // The address of each gRPC service, by full name
   // ("samplan.caseplan.v1.CasePlanService" → "127.0.0.1:50051").
   std::map<std::string, std::string> backends;
+  // TLS towards the backends (common/channel.h): their CA, and the gateway's own
+  // certificate for backends that require one. None: plaintext.
+  std::optional<TlsFiles> backend_tls;
   // Request bodies above this are refused with 413.
   size_t max_body_bytes = 4 << 20;
   // The deadline of calls that send no grpc-timeout header (and the most one may ask).

@@ -46,6 +46,9 @@ int main() {
   } else {
     env.AddProblem(std::string(backends.status().message()));
   }
+  // The gateway only calls gRPC: the CA of its backends, and its own
+  // certificate for backends that require one.
+  config.backend_tls = ReadTlsConfig(env, /*serves=*/false);
   config.max_body_bytes = static_cast<size_t>(
       env.Int("SAMPLAN_GATEWAY_MAX_BODY_BYTES", 4 << 20, 1024, 256 << 20));
   config.web_dir = env.String("SAMPLAN_GATEWAY_WEB_DIR", "");

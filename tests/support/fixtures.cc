@@ -146,7 +146,10 @@ TokenVerifierOptions TestKeys::VerifierOptions() const {
 std::map<std::string, std::string> TestKeys::Environment() const {
   return {{"SAMPLAN_JWT_ISSUER", kTestIssuer},
           {"SAMPLAN_JWT_AUDIENCE", kTestAudience},
-          {"SAMPLAN_JWT_PUBLIC_KEYS", absl::StrCat(kTestKid, "=", public_key_path_)}};
+          {"SAMPLAN_JWT_PUBLIC_KEYS", absl::StrCat(kTestKid, "=", public_key_path_)},
+          // Tests reach service processes over loopback in plaintext, which a
+          // process serves only when told so (tests/tls_test.cc covers TLS).
+          {"SAMPLAN_PLAINTEXT", "true"}};
 }
 
 absl::StatusOr<std::vector<StreamedEvent>> ReadStream(const std::string& redis_address,

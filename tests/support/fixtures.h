@@ -37,7 +37,7 @@ class TestKeys {
                             const std::string& municipality = "1885") const;
   // Options for an in-process verifier that trusts these keys.
   TokenVerifierOptions VerifierOptions() const;
-  // SAMPLAN_JWT_* variables for a service process.
+  // SAMPLAN_JWT_* variables for a service process, and SAMPLAN_PLAINTEXT=true.
   std::map<std::string, std::string> Environment() const;
 
  private:
