@@ -103,6 +103,7 @@ ServerConfig ReadServerConfig(EnvReader& env) {
   config.drain_period = env.Duration("SAMPLAN_DRAIN_PERIOD", absl::Seconds(5));
   config.shutdown_grace = env.Duration("SAMPLAN_SHUTDOWN_GRACE", absl::Seconds(20));
   config.metrics_address = env.String("SAMPLAN_METRICS_ADDRESS", "");
+  config.health_address = env.String("SAMPLAN_HEALTH_ADDRESS", "");
   return config;
 }
 

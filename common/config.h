@@ -75,6 +75,10 @@ struct ServerConfig {
   // process reading its environment serves only when SAMPLAN_PLAINTEXT=true says
   // so (tests build this struct by hand and may leave it out).
   std::optional<TlsFiles> tls = std::nullopt;
+  // SAMPLAN_HEALTH_ADDRESS: a second, plaintext port that serves only the
+  // standard health service, for probes that cannot speak TLS (the kubelet's
+  // gRPC probe); empty: none.
+  std::string health_address = "";
 };
 ServerConfig ReadServerConfig(EnvReader& env);
 

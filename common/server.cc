@@ -76,8 +76,12 @@ std::shared_ptr<grpc::ServerCredentials> ListeningCredentials(
 
 }  // namespace
 
-GrpcServer::GrpcServer(ServerConfig config, std::unique_ptr<grpc::Server> server, int port)
-    : config_(std::move(config)), server_(std::move(server)), port_(port) {}
+GrpcServer::GrpcServer(ServerConfig config, std::unique_ptr<grpc::Server> server, int port,
+                       std::unique_ptr<grpc::Server> health_server)
+    : config_(std::move(config)),
+      server_(std::move(server)),
+      health_server_(std::move(health_server)),
+      port_(port) {}
 
 GrpcServer::~GrpcServer() { Shutdown(); }
 
@@ -126,13 +130,32 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     server->GetHealthCheckService()->SetServingStatus(name, true);
   }
   server->GetHealthCheckService()->SetServingStatus(true);
+  // The health-only port answers what the server as a whole answers; it has no
+  // other service (reflection lists just health), so plaintext there reveals
+  // nothing but "serving".
+  std::unique_ptr<grpc::Server> health_server;
+  int health_port = 0;
+  if (!config.health_address.empty()) {
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(config.health_address, grpc::InsecureServerCredentials(),
+                                    &health_port);
+    health_server = health_builder.BuildAndStart();
+    if (health_server == nullptr || health_port == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", config.health_address,
+                                                 " (SAMPLAN_HEALTH_ADDRESS)"));
+    }
+    health_server->GetHealthCheckService()->SetServingStatus(true);
+  }
   Log(LogLevel::kInfo, "serving",
       {{"address", config.listen_address},
        {"port", port},
        {"tls", !config.tls.has_value()       ? "off"
                : config.tls->require_client_cert ? "mutual"
                                                  : "on"}});
-  return std::unique_ptr<GrpcServer>(new GrpcServer(config, std::move(server), port));
+  std::unique_ptr<GrpcServer> started(
+      new GrpcServer(config, std::move(server), port, std::move(health_server)));
+  started->health_port_ = health_port;
+  return started;
 }
 
 void GrpcServer::Shutdown() {
@@ -140,9 +163,11 @@ void GrpcServer::Shutdown() {
   shut_down_ = true;
   Log(LogLevel::kInfo, "draining", {{"drain_ms", absl::ToInt64Milliseconds(config_.drain_period)}});
   server_->GetHealthCheckService()->SetServingStatus(false);
+  if (health_server_ != nullptr) health_server_->GetHealthCheckService()->SetServingStatus(false);
   absl::SleepFor(config_.drain_period);
   server_->Shutdown(absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
   server_->Wait();
+  if (health_server_ != nullptr) health_server_->Shutdown();
   Log(LogLevel::kInfo, "stopped");
 }
 

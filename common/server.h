@@ -31,6 +31,8 @@ class GrpcServer {
 
   // Returns the bound port.
   int port() const { return port_; }
+  // Returns the bound port of the health-only listener, 0 without one.
+  int health_port() const { return health_port_; }
 
   // Drains and stops: health turns NOT_SERVING (so load balancers and Kubernetes
   // stop sending new calls), waits `drain_period`, stops accepting calls and waits
@@ -38,10 +40,14 @@ class GrpcServer {
   void Shutdown();
 
  private:
-  GrpcServer(ServerConfig config, std::unique_ptr<grpc::Server> server, int port);
+  GrpcServer(ServerConfig config, std::unique_ptr<grpc::Server> server, int port,
+             std::unique_ptr<grpc::Server> health_server);
   const ServerConfig config_;
   std::unique_ptr<grpc::Server> server_;
+  // Health only, plaintext (ServerConfig::health_address); null when not asked for.
+  std::unique_ptr<grpc::Server> health_server_;
   int port_;
+  int health_port_ = 0;
   bool shut_down_ = false;
 };
 

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -24,6 +25,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -269,12 +271,13 @@ class TlsTest : public testing::ServersSuite {
 
   // Starts identity over the suite's database with `tls` (none: plaintext) and
   // returns its port.
-  int Serve(std::optional<TlsFiles> tls) {
+  int Serve(std::optional<TlsFiles> tls, const std::string& health_address = "") {
     services_.push_back(
         std::make_unique<identity::IdentityService>(*repository_, *protector_, *calls_));
     ServerConfig config{"127.0.0.1:0", absl::Seconds(10), absl::ZeroDuration(),
                         absl::Seconds(1), ""};
     config.tls = std::move(tls);
+    config.health_address = health_address;
     auto server = GrpcServer::Start(config, {services_.back().get()});
     EXPECT_TRUE(server.ok()) << server.status();
     if (!server.ok()) return 0;
@@ -332,6 +335,24 @@ class TlsTest : public testing::ServersSuite {
 };
 
 fs::path* TlsTest::dir_ = nullptr;
+
+// Returns the serving status grpc.health.v1.Health/Check gives the server as a
+// whole (1 SERVING, 2 NOT_SERVING), or -1 when it does not answer.
+int HealthStatus(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::ByteBuffer request(nullptr, 0), response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                 &response, [&](grpc::Status status) { done.set_value(status); });
+  if (!done.get_future().get().ok()) return -1;
+  std::vector<grpc::Slice> slices;
+  if (!response.Dump(&slices).ok()) return -1;
+  std::string bytes;
+  for (auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  return bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : -1;
+}
 
 EnvReader ReaderOf(std::map<std::string, std::string> values) {
   return EnvReader([values](absl::string_view name) -> std::optional<std::string> {
@@ -397,6 +418,17 @@ TEST_F(TlsTest, MutualTlsRefusesMissingUntrustedAndExpiredClientCertificates) {
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(Call(Channel(port, ClientTls("ca", "expired"))).error_code(),
             grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(TlsTest, ProbesThatCannotSpeakTlsGetHealthAndNothingElse) {
+  const int port = Serve(ServerTls(/*require_client_cert=*/true), "127.0.0.1:0");
+  ASSERT_NE(port, 0);
+  const int health_port = servers_.back()->health_port();
+  ASSERT_NE(health_port, 0);
+  auto channel = MakeChannel(absl::StrCat("127.0.0.1:", health_port), std::nullopt);
+  EXPECT_EQ(HealthStatus(channel), 1);
+  // The service itself is not on that port.
+  EXPECT_EQ(Call(channel).error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
 TEST_F(TlsTest, ARenewedCertificateIsServedToNewConnectionsWithoutARestart) {
