@@ -85,6 +85,9 @@ TOKENS="$SAMPLAN_STATE_DIR/tokens"
 
 timeout 1800 bash "$ROOT/deploy/local/start.sh" >"$WORK/start.out" 2>&1 ||
   { tail -30 "$WORK/start.out" >&2; fail "deploy/local/start.sh failed"; }
+# The stack speaks mutual TLS: samplan-call and both examples present the local
+# start's client certificate (SAMPLAN_TLS_* variables).
+source "$SAMPLAN_STATE_DIR/tls/client.env"
 timeout 300 npm --prefix "$ROOT/examples/node" ci --no-audit --no-fund --loglevel=error \
   >"$WORK/npm.out" 2>&1 || { cat "$WORK/npm.out" >&2; fail "npm ci in examples/node failed"; }
 

@@ -320,7 +320,11 @@ int Call(const Options& options) {
     std::cerr << DescribeStatus(status, &context);
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
         StatusDetailLines(status, &context).empty()) {
-      std::cerr << "  (is a Samplan service listening on " << address << "?)\n";
+      std::cerr << "  (is a Samplan service listening on " << address
+                << ", and does it take this TLS setting: " << (tls.has_value() ? "TLS" : "plaintext")
+                << (tls.has_value() && tls->cert_file.empty() ? " without a client certificate"
+                                                              : "")
+                << "?)\n";
     }
     return kCallError;
   }

@@ -114,6 +114,78 @@ if [ ! -f "$STATE_DIR/keys/identity.env" ]; then
   umask 022
 fi
 
+# --- TLS ------------------------------------------------------------------
+# A development CA and a certificate per process, made with openssl under
+# $STATE_DIR/tls once and reused by later starts (a leaf that expires within a
+# day is made anew). Every service serves TLS and requires a client certificate
+# from this CA (mutual TLS): the gateway presents its own, and the local tools
+# (samplan-demo, samplan-call, the examples) present "client", whose settings
+# $STATE_DIR/tls/client.env exports. The certificates name 127.0.0.1 and
+# localhost, where the services listen.
+TLS_DIR="$STATE_DIR/tls"
+TLS_PROCESSES="identity caseplan events placement scheduling surveys gateway client"
+
+# make_dev_leaf NAME USAGE: $TLS_DIR/NAME.pem and NAME.key, signed by the CA.
+make_dev_leaf() {
+  local name=$1 usage=$2
+  if [ -f "$TLS_DIR/$name.pem" ] && [ -f "$TLS_DIR/$name.key" ] &&
+     openssl x509 -checkend 86400 -noout -in "$TLS_DIR/$name.pem" >/dev/null 2>&1; then
+    return 0
+  fi
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=%s\n' "$usage" \
+    > "$TLS_DIR/$name.ext"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj "/O=Samplan development/CN=samplan-$name" \
+    -keyout "$TLS_DIR/$name.key.new" -out "$TLS_DIR/$name.csr" 2>/dev/null
+  openssl x509 -req -in "$TLS_DIR/$name.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" \
+    -CAcreateserial -days 365 -extfile "$TLS_DIR/$name.ext" -out "$TLS_DIR/$name.pem.new" 2>/dev/null
+  # Key before certificate, each whole by rename: a running process re-reads
+  # them (SAMPLAN_TLS_RELOAD_INTERVAL) and ignores a pair that does not match.
+  mv "$TLS_DIR/$name.key.new" "$TLS_DIR/$name.key"
+  mv "$TLS_DIR/$name.pem.new" "$TLS_DIR/$name.pem"
+  rm -f "$TLS_DIR/$name.csr" "$TLS_DIR/$name.ext"
+}
+
+make_dev_certificates() {
+  mkdir -p "$TLS_DIR"
+  chmod 700 "$TLS_DIR"
+  umask 077
+  if [ ! -f "$TLS_DIR/ca.pem" ] || [ ! -f "$TLS_DIR/ca.key" ]; then
+    log "making a development CA in $TLS_DIR"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+      -subj "/O=Samplan development/CN=Samplan development CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" 2>/dev/null
+  fi
+  local name
+  for name in $TLS_PROCESSES; do
+    case "$name" in
+      gateway|client) make_dev_leaf "$name" clientAuth ;;
+      *) make_dev_leaf "$name" serverAuth,clientAuth ;;
+    esac
+  done
+  umask 022
+  cat > "$TLS_DIR/client.env" <<ENV
+export SAMPLAN_TLS_CA_FILE='$TLS_DIR/ca.pem'
+export SAMPLAN_TLS_CERT_FILE='$TLS_DIR/client.pem'
+export SAMPLAN_TLS_KEY_FILE='$TLS_DIR/client.key'
+ENV
+}
+
+# tls_env NAME: the TLS lines of process NAME's environment file.
+tls_env() {
+  echo "SAMPLAN_TLS_CA_FILE='$TLS_DIR/ca.pem'"
+  echo "SAMPLAN_TLS_CERT_FILE='$TLS_DIR/$1.pem'"
+  echo "SAMPLAN_TLS_KEY_FILE='$TLS_DIR/$1.key'"
+  # The gateway serves HTTP, not gRPC: its certificate is its client identity.
+  [ "$1" = gateway ] || echo "SAMPLAN_TLS_REQUIRE_CLIENT_CERT=true"
+}
+
+make_dev_certificates
+# samplan-demo and samplan-call below call the services as "client".
+source "$TLS_DIR/client.env"
+# --- end of TLS ---------------------------------------------------------------
+
 # start_service NAME PORT METRICS_PORT [ENV_FILE]: (re)starts build/services/NAME
 # with the shared settings, the service's own port, and the variables of ENV_FILE.
 start_service() {
@@ -128,6 +200,7 @@ SAMPLAN_JWT_PUBLIC_KEYS='dev=$STATE_DIR/keys/dev.pub.pem'
 SAMPLAN_DRAIN_PERIOD='0s'
 SAMPLAN_METRICS_ADDRESS='127.0.0.1:$metrics_port'
 ENV
+  tls_env "$name" >> "$STATE_DIR/$name.env"
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     log "restarting the $name service with the fresh build"
     kill -TERM "$(cat "$pidfile")"
@@ -318,6 +391,9 @@ Samplan is running.
   PostgreSQL 127.0.0.1:$PG_PORT   Redis 127.0.0.1:$REDIS_PORT   logs in $STATE_DIR/logs
   mail       127.0.0.1:$SMTP_PORT   (SMTP sink: every mail sent lands as a file in $MAIL_DIR/new)
 
+The services speak TLS and require a client certificate from the development
+CA in $TLS_DIR; samplan-call (and the examples) find the demo client's with
+  source $TLS_DIR/client.env
 Call it as an agency of the demo (tokens in $STATE_DIR/tokens/, valid 12 hours):
   $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$CASEPLAN_PORT \\
       --token-file $STATE_DIR/tokens/soc.jwt samplan.caseplan.v1.CasePlanService/ListPlans '{}'

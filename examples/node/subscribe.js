@@ -6,8 +6,11 @@
 //
 // Every option also reads an environment variable: SAMPLAN_EVENTS_ADDRESS,
 // SAMPLAN_TOKEN_FILE, SAMPLAN_CURSOR_FILE, SAMPLAN_EVENT_TYPES (comma-separated),
-// SAMPLAN_PURPOSE, SAMPLAN_PROTO_DIR. The .proto files are loaded at start; nothing is
-// generated.
+// SAMPLAN_PURPOSE, SAMPLAN_PROTO_DIR, SAMPLAN_TLS_CA_FILE, SAMPLAN_TLS_CERT_FILE,
+// SAMPLAN_TLS_KEY_FILE. With a CA file the connection is TLS, verified against that CA,
+// presenting the client certificate when one is given (servers that require mutual
+// TLS); the local start's are in .local/tls (source .local/tls/client.env). The .proto
+// files are loaded at start; nothing is generated.
 //
 // Exit codes: 0 on Ctrl-C, 1 on an error the client cannot fix by reconnecting, 3 when
 // the token is refused (get a fresh one and start again; the cursor is kept), 4 when the
@@ -36,6 +39,9 @@ function options() {
       'event-type': { type: 'string', multiple: true },
       purpose: { type: 'string', default: env.SAMPLAN_PURPOSE || 'coordination' },
       tls: { type: 'boolean', default: false },
+      'ca-file': { type: 'string', default: env.SAMPLAN_TLS_CA_FILE },
+      'cert-file': { type: 'string', default: env.SAMPLAN_TLS_CERT_FILE },
+      'key-file': { type: 'string', default: env.SAMPLAN_TLS_KEY_FILE },
       'proto-dir': {
         type: 'string',
         default: env.SAMPLAN_PROTO_DIR || path.join(__dirname, '..', '..', 'proto'),
@@ -43,6 +49,7 @@ function options() {
     },
   });
   if (!values['token-file']) fail(1, '--token-file (or SAMPLAN_TOKEN_FILE) is required');
+  if (!values['cert-file'] !== !values['key-file']) fail(1, 'give --cert-file and --key-file together');
   if (!values['event-type']) {
     values['event-type'] = (env.SAMPLAN_EVENT_TYPES || '').split(',').filter(Boolean);
   }
@@ -103,7 +110,12 @@ function main() {
     keepCase: true, // field names as in the .proto
   });
   const { EventService } = grpc.loadPackageDefinition(definition).samplan.events.v1;
-  const credentials = opts.tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure();
+  // TLS from the CA and client certificate files, or plaintext without them.
+  const read = (file) => (file ? fs.readFileSync(file) : null);
+  const credentials = opts['ca-file'] || opts.tls
+    ? grpc.credentials.createSsl(read(opts['ca-file']), read(opts['key-file']),
+      read(opts['cert-file']))
+    : grpc.credentials.createInsecure();
   let backoff = 1000;
 
   const connect = () => {

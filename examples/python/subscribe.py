@@ -10,7 +10,10 @@ at start, into a temporary folder that is removed at exit.
 
 Every option also reads an environment variable: SAMPLAN_EVENTS_ADDRESS,
 SAMPLAN_TOKEN_FILE, SAMPLAN_CURSOR_FILE, SAMPLAN_EVENT_TYPES (comma-separated),
-SAMPLAN_PURPOSE, SAMPLAN_PROTO_DIR.
+SAMPLAN_PURPOSE, SAMPLAN_PROTO_DIR, SAMPLAN_TLS_CA_FILE, SAMPLAN_TLS_CERT_FILE,
+SAMPLAN_TLS_KEY_FILE. With a CA file the connection is TLS, verified against that CA,
+presenting the client certificate when one is given (servers that require mutual TLS);
+the local start's are in .local/tls (source .local/tls/client.env).
 
 Exit codes: 0 on Ctrl-C, 1 on an error the client cannot fix by reconnecting, 3 when the
 token is rejected (get a fresh one and start again; the cursor is kept), 4 when the cursor
@@ -52,6 +55,12 @@ def parse_args():
     p.add_argument("--purpose", default=env("SAMPLAN_PURPOSE", "coordination"))
     p.add_argument("--tls", action="store_true",
                    help="connect with TLS (system roots) instead of plaintext")
+    p.add_argument("--ca-file", default=env("SAMPLAN_TLS_CA_FILE"),
+                   help="TLS, with the server's certificate verified against this CA (PEM)")
+    p.add_argument("--cert-file", default=env("SAMPLAN_TLS_CERT_FILE"),
+                   help="client certificate (PEM), for servers that require one")
+    p.add_argument("--key-file", default=env("SAMPLAN_TLS_KEY_FILE"),
+                   help="the client certificate's private key (PEM)")
     p.add_argument("--proto-dir", default=env("SAMPLAN_PROTO_DIR",
                                               os.path.join(HERE, "..", "..", "proto")))
     args = p.parse_args()
@@ -59,7 +68,22 @@ def parse_args():
         args.event_types = [t for t in env("SAMPLAN_EVENT_TYPES", "").split(",") if t]
     if not args.token_file:
         p.error("--token-file (or SAMPLAN_TOKEN_FILE) is required")
+    if bool(args.cert_file) != bool(args.key_file):
+        p.error("give --cert-file and --key-file together")
     return args
+
+
+def channel_credentials(args):
+    """TLS credentials from the CA and client certificate files, or None for plaintext."""
+    if not args.ca_file and not args.tls:
+        return None
+    def read(path):
+        with open(path, "rb") as f:
+            return f.read()
+    return grpc.ssl_channel_credentials(
+        root_certificates=read(args.ca_file) if args.ca_file else None,
+        private_key=read(args.key_file) if args.key_file else None,
+        certificate_chain=read(args.cert_file) if args.cert_file else None)
 
 
 def load_stubs(proto_dir, out_dir):
@@ -130,8 +154,9 @@ def follow(args, pb2, pb2_grpc):
         request = pb2.SubscribeRequest(event_types=args.event_types, cursor=cursor,
                                        purpose=args.purpose)
         request.heartbeat_interval.seconds = 15
-        if args.tls:
-            channel = grpc.secure_channel(args.address, grpc.ssl_channel_credentials())
+        credentials = channel_credentials(args)  # read at every connect: renewed files count
+        if credentials is not None:
+            channel = grpc.secure_channel(args.address, credentials)
         else:
             channel = grpc.insecure_channel(args.address)
         try:
