@@ -6,7 +6,7 @@
 //
 //   build/bench/plan_workload_bench [--clients 8,32] [--seconds 15] [--warmup 3]
 //                                   [--persons 200] [--direct 1]
-//                                   [--phases create,update,read]
+//                                   [--phases create,update,read] [--tls-dir DIR]
 //
 // It starts a throwaway PostgreSQL and Redis (as the tests do) and the real
 // samplan-caseplan binary with its outbox relay, so every call is authenticated,
@@ -15,6 +15,11 @@
 // participant (af) reading under the person's consent, so every read looks up
 // the consent facts. Per phase it prints operations/s, p50 and p99, and the CPU
 // per operation of the client, the service, PostgreSQL and Redis (from /proc).
+//
+// --tls-dir DIR runs the service and its clients with mutual TLS, as the local
+// start does, from DIR/ca.pem, DIR/caseplan.{pem,key} (the server's) and
+// DIR/client.{pem,key} (the clients'): the layout deploy/local/start.sh writes to
+// .local/tls. Missing files are made there first with the openssl CLI.
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
@@ -23,6 +28,8 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -35,6 +42,7 @@
 #include "absl/time/clock.h"
 #include "bench/load.h"
 #include "common/access.h"
+#include "common/channel.h"
 #include "common/ids.h"
 #include "common/outbox.h"
 #include "common/pg.h"
@@ -62,6 +70,8 @@ struct Options {
   bool direct = true;
   // Which of create, update and read to run.
   std::vector<std::string> phases = {"create", "update", "read"};
+  // Mutual TLS from the files in this folder; empty: plaintext.
+  std::string tls_dir;
   bool Runs(absl::string_view phase) const {
     return std::find(phases.begin(), phases.end(), phase) != phases.end();
   }
@@ -110,14 +120,15 @@ v1::UpdatePlanRequest UpdateOf(const v1::Plan& current, int64_t i) {
 
 class Client {
  public:
-  Client(const std::string& address, int channels, std::string writer, std::string reader)
+  Client(const std::string& address, int channels, std::string writer, std::string reader,
+         const std::optional<TlsFiles>& tls)
       : writer_(std::move(writer)), reader_(std::move(reader)) {
     for (int c = 0; c < channels; ++c) {
-      // One channel per client, as separate client processes would have.
+      // One channel per client, as separate client processes would have (each
+      // its own TLS handshake, too).
       grpc::ChannelArguments arguments;
       arguments.SetInt("bench.channel", c);
-      stubs_.push_back(v1::CasePlanService::NewStub(
-          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), arguments)));
+      stubs_.push_back(v1::CasePlanService::NewStub(MakeChannel(address, tls, arguments)));
     }
   }
 
@@ -403,6 +414,10 @@ bool ParseOptions(int argc, char** argv, Options& options, std::string& error) {
       }
       continue;
     }
+    if (flag == "--tls-dir") {
+      options.tls_dir = value;
+      continue;
+    }
     if (flag == "--clients") {
       options.clients.clear();
       for (absl::string_view part : absl::StrSplit(value, ',')) {
@@ -429,11 +444,33 @@ bool ParseOptions(int argc, char** argv, Options& options, std::string& error) {
     } else {
       error = absl::StrCat("unknown flag or bad value: ", flag,
                            "; flags: --clients 8,32 --phases create,update,read --seconds N "
-                           "--warmup N --persons N --direct 0|1");
+                           "--warmup N --persons N --direct 0|1 --tls-dir DIR");
       return false;
     }
   }
   return true;
+}
+
+// Makes the files --tls-dir names that are missing: a CA, the service's
+// certificate for 127.0.0.1 and a client certificate, as the local start does.
+bool EnsureTlsFiles(const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  const std::string script = dir + "/make-certificates.sh";
+  std::ofstream(script)
+      << "set -e; cd \"$(dirname \"$0\")\"; umask 077\n"
+         "[ -f ca.pem ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+         " -days 30 -subj /CN=bench-ca -addext basicConstraints=critical,CA:TRUE"
+         " -addext keyUsage=critical,keyCertSign -keyout ca.key -out ca.pem\n"
+         "for name in caseplan client; do\n"
+         "  [ -f $name.pem ] && continue\n"
+         "  echo subjectAltName=DNS:localhost,IP:127.0.0.1 > $name.ext\n"
+         "  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+         " -subj /CN=bench-$name -keyout $name.key -out $name.csr\n"
+         "  openssl x509 -req -in $name.csr -CA ca.pem -CAkey ca.key -CAcreateserial"
+         " -days 30 -extfile $name.ext -out $name.pem\n"
+         "done\n";
+  return std::system(("bash '" + script + "' >/dev/null 2>&1").c_str()) == 0;
 }
 
 }  // namespace
@@ -470,12 +507,23 @@ int main(int argc, char** argv) {
   env["SAMPLAN_REDIS_ADDRESS"] = (*redis)->Address();
   env["SAMPLAN_LISTEN_ADDRESS"] = absl::StrCat("127.0.0.1:", port);
   env["SAMPLAN_DRAIN_PERIOD"] = "0s";
+  std::optional<TlsFiles> client_tls;
+  if (!options.tls_dir.empty()) {
+    if (!EnsureTlsFiles(options.tls_dir)) return Fail("cannot make the files of --tls-dir");
+    const std::string& dir = options.tls_dir;
+    env.erase("SAMPLAN_PLAINTEXT");
+    env["SAMPLAN_TLS_CA_FILE"] = dir + "/ca.pem";
+    env["SAMPLAN_TLS_CERT_FILE"] = dir + "/caseplan.pem";
+    env["SAMPLAN_TLS_KEY_FILE"] = dir + "/caseplan.key";
+    env["SAMPLAN_TLS_REQUIRE_CLIENT_CERT"] = "true";
+    client_tls = TlsFiles{dir + "/client.pem", dir + "/client.key", dir + "/ca.pem"};
+  }
   auto service = testing::ChildProcess::Spawn(SAMPLAN_CASEPLAN_BINARY, {}, env,
                                               "/tmp/samplan-bench-plan-workload.log");
   if (!service.ok()) return Fail(service.status().ToString());
 
   Client client(absl::StrCat("127.0.0.1:", port), max_clients, keys->Token("soc"),
-                keys->Token("af"));
+                keys->Token("af"), client_tls);
   absl::StatusOr<std::vector<v1::Plan>> many_plans = CreatePlans(client, many, 200, "many");
   if (!many_plans.ok()) return Fail(many_plans.status().ToString());
   absl::StatusOr<std::vector<v1::Plan>> one_plans = CreatePlans(client, one, 200, "one");
@@ -483,9 +531,10 @@ int main(int argc, char** argv) {
   const std::vector<ProcessGroup> groups =
       Groups((*service)->pid(), *dsn, (*redis)->host(), (*redis)->port());
 
-  std::printf("plan workload, %d cores, %d s per phase after %d s warm-up; %d persons\n",
+  std::printf("plan workload, %d cores, %d s per phase after %d s warm-up; %d persons; %s\n",
               static_cast<int>(std::thread::hardware_concurrency()), options.seconds,
-              options.warmup, options.persons);
+              options.warmup, options.persons,
+              client_tls.has_value() ? "mutual TLS" : "plaintext");
   struct Figure {
     std::string label;
     int clients;
