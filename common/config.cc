@@ -164,7 +164,34 @@ RedisConfig ReadRedisConfig(EnvReader& env) {
   }
   config.host = parsed->first;
   config.port = parsed->second;
+  for (absl::string_view sentinel :
+       absl::StrSplit(env.String("SAMPLAN_REDIS_SENTINELS", ""), ',', absl::SkipWhitespace())) {
+    absl::StatusOr<std::pair<std::string, int>> address =
+        ParseHostPort(absl::StripAsciiWhitespace(sentinel));
+    if (!address.ok()) {
+      env.AddProblem(absl::StrCat("SAMPLAN_REDIS_SENTINELS: ", address.status().message()));
+      continue;
+    }
+    config.sentinels.push_back(*address);
+  }
+  config.sentinel_master = env.String("SAMPLAN_REDIS_SENTINEL_MASTER", "samplan");
+  config.username = env.String("SAMPLAN_REDIS_USERNAME", "");
+  config.password = env.String("SAMPLAN_REDIS_PASSWORD", "");
+  if (!config.username.empty() && config.password.empty()) {
+    env.AddProblem("SAMPLAN_REDIS_PASSWORD is required when SAMPLAN_REDIS_USERNAME is set");
+  }
   return config;
+}
+
+RedisOptions RedisConfig::Options() const {
+  RedisOptions options;
+  options.host = host;
+  options.port = port;
+  options.sentinels = sentinels;
+  options.sentinel_master = sentinel_master;
+  options.username = username;
+  options.password = password;
+  return options;
 }
 
 RelayConfig ReadRelayConfig(EnvReader& env) {
@@ -175,6 +202,9 @@ RelayConfig ReadRelayConfig(EnvReader& env) {
       env.Duration("SAMPLAN_RELAY_POLL_INTERVAL", absl::Milliseconds(10), absl::Milliseconds(1));
   config.stream_retention =
       env.Duration("SAMPLAN_STREAM_RETENTION", absl::Hours(24 * 7), absl::Minutes(1));
+  config.min_replicas = env.Int("SAMPLAN_RELAY_MIN_REPLICAS", 0, 0, 16);
+  config.replica_timeout = env.Duration("SAMPLAN_RELAY_REPLICA_TIMEOUT", absl::Seconds(1),
+                                        absl::Milliseconds(10));
   return config;
 }
 

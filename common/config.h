@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
+#include "common/redis.h"
 
 namespace samplan {
 
@@ -96,10 +97,19 @@ struct PgConfig {
 };
 PgConfig ReadPgConfig(EnvReader& env);
 
-// Where Redis is.
+// Where Redis is, and who this process is there.
 struct RedisConfig {
   std::string host;  // SAMPLAN_REDIS_ADDRESS, host part
   int port;          // SAMPLAN_REDIS_ADDRESS, port part
+  // SAMPLAN_REDIS_SENTINELS ("host:port,host:port"): when set, the primary is
+  // found through these Sentinels and SAMPLAN_REDIS_ADDRESS is not used.
+  std::vector<std::pair<std::string, int>> sentinels = {};
+  std::string sentinel_master = "samplan";  // SAMPLAN_REDIS_SENTINEL_MASTER
+  std::string username = "";  // SAMPLAN_REDIS_USERNAME: this service's ACL user
+  std::string password = "";  // SAMPLAN_REDIS_PASSWORD
+
+  // Returns the client options for this configuration.
+  RedisOptions Options() const;
 };
 RedisConfig ReadRedisConfig(EnvReader& env);
 
@@ -109,6 +119,10 @@ struct RelayConfig {
   int batch_size;                   // SAMPLAN_RELAY_BATCH_SIZE
   absl::Duration poll_interval;     // SAMPLAN_RELAY_POLL_INTERVAL
   absl::Duration stream_retention;  // SAMPLAN_STREAM_RETENTION: events kept on streams
+  // SAMPLAN_RELAY_MIN_REPLICAS: replicas that must hold a stream entry (WAIT)
+  // before its outbox row is deleted; 0 for a single Redis.
+  int min_replicas;
+  absl::Duration replica_timeout;   // SAMPLAN_RELAY_REPLICA_TIMEOUT: how long to WAIT
 };
 RelayConfig ReadRelayConfig(EnvReader& env);
 

@@ -22,6 +22,15 @@ struct RedisOptions {
   int port = 6379;
   absl::Duration connect_timeout = absl::Seconds(2);
   absl::Duration command_timeout = absl::Seconds(5);
+  // When not empty, the primary is not `host:port` but whatever these Sentinels
+  // name for `sentinel_master`, asked again after every failed connection, so a
+  // failover is followed without a restart.
+  std::vector<std::pair<std::string, int>> sentinels = {};
+  std::string sentinel_master = "";
+  // The ACL user to log in as (AUTH) after connecting; no AUTH when `password` is
+  // empty, the legacy single password when only `username` is empty.
+  std::string username = "";
+  std::string password = "";
 };
 
 // One reply. A command-level error ("-ERR …") is a reply of type kError, not a
@@ -66,8 +75,17 @@ class RedisClient {
   absl::StatusOr<std::vector<RedisReply>> Pipeline(
       const std::vector<std::vector<std::string>>& commands);
 
+  // Drops the connection, so that the next command connects again (through the
+  // Sentinels, when configured). For callers that learn from a reply nested in a
+  // script's answer that this server no longer takes writes; a top-level
+  // "-READONLY" or "-UNBLOCKED" reply does this by itself.
+  void Reconnect() { Disconnect(); }
+
  private:
   absl::Status EnsureConnected();
+  absl::StatusOr<std::pair<std::string, int>> AskSentinelsForPrimary();
+  absl::Status Authenticate();
+  absl::Status CheckIsPrimary();
   void Disconnect();
 
   RedisOptions options_;

@@ -46,6 +46,10 @@ end
 return {written, ''}
 )lua";
 
+// A channel nobody needs to listen to: publishing on it is a write that reaches
+// the replicas, see step 2b.
+constexpr char kRelaySyncChannelPrefix[] = "samplan:relay:";
+
 std::string ArrayLiteral(const std::vector<int64_t>& values) {
   return absl::StrCat("{", absl::StrJoin(values, ","), "}");
 }
@@ -250,6 +254,8 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
           // Redis would not take it now (out of memory, read-only replica, …): the
           // rest of this stream waits for the next round, with the same ids.
           refused = absl::UnavailableError(absl::StrCat("Redis refused an event: ", error));
+          // A replica (a demoted primary) is left, to find the primary again.
+          if (absl::StartsWith(error, "READONLY")) redis_.Reconnect();
           break;
         }
         // Either written by an earlier attempt that died before deleting its row, or
@@ -268,6 +274,29 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
         // stream get new ids above the stream's last in the next round, in order.
         reassign.push_back(municipality);
         break;
+      }
+    }
+
+    // 2b. What was written must be on enough replicas before its row goes: a
+    //     primary lost after answering would otherwise take it along. Entries
+    //     recognized rather than written were perhaps written by a connection
+    //     that is gone, and WAIT only covers this connection's writes: the
+    //     PUBLISH, which replicas receive too, moves this connection's write
+    //     position to the primary's current one.
+    if (options_.min_replicas > 0 && !published.empty()) {
+      absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(
+          {{"PUBLISH", absl::StrCat(kRelaySyncChannelPrefix, options_.schema), "wait"},
+           {"WAIT", absl::StrCat(options_.min_replicas),
+            absl::StrCat(absl::ToInt64Milliseconds(options_.replica_timeout))}});
+      if (!replies.ok()) return replies.status();
+      const RedisReply& acknowledged = (*replies)[1];
+      if (acknowledged.type != RedisReply::Type::kInteger ||
+          acknowledged.integer < options_.min_replicas) {
+        // Nothing is deleted or given new ids; the next round starts over from
+        // the rows, which still hold their ids.
+        return absl::UnavailableError(absl::StrCat(
+            "stream entries reached ", acknowledged.integer, " of ", options_.min_replicas,
+            " required Redis replicas ", acknowledged.text));
       }
     }
 

@@ -17,7 +17,11 @@
 // so a plan's later version never lands before an earlier one. Other services'
 // relays write the same municipality streams: when one has passed an id this relay
 // chose, the waiting events of that stream get new ids above the stream's last, in
-// order. The outbox holds only unpublished rows and is read whole, never by "id
+// order. With replicas required, the rows are deleted only once WAIT says enough
+// replicas hold everything this connection wrote; if that is not known, the rows
+// stay, and the next round (perhaps on a promoted replica, found through Sentinel)
+// writes what is missing under the same ids and recognizes what is there by its
+// event id. The outbox holds only unpublished rows and is read whole, never by "id
 // above the last one seen", because sequence values become visible out of commit
 // order.
 
@@ -43,6 +47,11 @@ struct RelayOptions {
   int batch_size = 500;
   absl::Duration poll_interval = absl::Milliseconds(10);
   absl::Duration stream_retention = absl::Hours(24 * 7);
+  // Replicas that must hold a round's entries (Redis WAIT) before their outbox
+  // rows are deleted, so that a primary lost right after answering loses nothing;
+  // 0 for a Redis without replicas.
+  int min_replicas = 0;
+  absl::Duration replica_timeout = absl::Seconds(1);
 };
 
 class OutboxRelay {

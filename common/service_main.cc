@@ -67,8 +67,9 @@ int ServiceMain(int argc, char** argv, const ServiceDefinition& definition) {
     metrics = *std::move(started);
   }
   OutboxRelay relay({definition.schema, relay_config.batch_size, relay_config.poll_interval,
-                     relay_config.stream_retention},
-                    pg_config.dsn, {redis_config.host, redis_config.port});
+                     relay_config.stream_retention, relay_config.min_replicas,
+                     relay_config.replica_timeout},
+                    pg_config.dsn, redis_config.Options());
   if (relay_only) {
     if (!definition.publishes_events) {
       std::fprintf(stderr, "%s publishes no events: it has no relay\n", argv[0]);

@@ -34,8 +34,7 @@ int main(int argc, char** argv) {
   definition.publishes_events = false;
   definition.read_config = [](EnvReader& env) {
     const RedisConfig redis = ReadRedisConfig(env);
-    config.redis.host = redis.host;
-    config.redis.port = redis.port;
+    config.redis = redis.Options();
     config.retention = ReadRelayConfig(env).stream_retention;
     config.default_heartbeat = env.Duration(
         "SAMPLAN_EVENTS_HEARTBEAT_INTERVAL", absl::Seconds(15), absl::Seconds(1));

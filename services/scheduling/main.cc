@@ -172,8 +172,7 @@ int main(int argc, char** argv) {
       consumer.municipalities.emplace_back(code);
     }
     const RedisConfig redis = ReadRedisConfig(env);
-    consumer.redis.host = redis.host;
-    consumer.redis.port = redis.port;
+    consumer.redis = redis.Options();
     consumer.consumer = env.String("HOSTNAME", "scheduling");
     follow_ups.feed_host = env.String("SAMPLAN_SCHEDULING_FEED_HOST", "0.0.0.0");
     follow_ups.feed_port = env.Int("SAMPLAN_SCHEDULING_FEED_PORT", 58055, 0, 65535);

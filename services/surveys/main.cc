@@ -109,8 +109,7 @@ int main(int argc, char** argv) {
       invitations.municipalities.emplace_back(code);
     }
     const RedisConfig redis = ReadRedisConfig(env);
-    invitations.redis.host = redis.host;
-    invitations.redis.port = redis.port;
+    invitations.redis = redis.Options();
     invitations.consumer = env.String("HOSTNAME", "surveys");
     invitations.smtp_url = env.String("SAMPLAN_SMTP_URL", "");
     const std::string smtp_host = env.String("SAMPLAN_SMTP_HOST", "");
