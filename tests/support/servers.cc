@@ -720,6 +720,8 @@ absl::Status PostgresServer::Restart() {
 struct RedisServer::State {
   std::string root;
   std::string log_path;
+  std::vector<std::string> extra_args;
+  std::string sentinel_config;  // not empty: a Sentinel with this configuration
   int port = 0;
   pid_t pid = -1;
 
@@ -731,15 +733,24 @@ struct RedisServer::State {
 absl::Status RedisServer::State::Launch() {
   SpawnOptions options;
   options.path = "redis-server";
-  options.args = {"--port", absl::StrCat(port),
-                  "--bind", "127.0.0.1",
-                  "--dir", root,
-                  "--appendonly", "yes",
-                  "--appendfsync", "always",
-                  "--save", "",
-                  "--daemonize", "no",
-                  "--protected-mode", "no",
-                  "--logfile", log_path};
+  if (!sentinel_config.empty()) {
+    // A Sentinel rewrites its configuration file: it is written afresh only once.
+    const std::string config_path = root + "/sentinel.conf";
+    if (access(config_path.c_str(), F_OK) != 0) {
+      std::ofstream(config_path) << sentinel_config;
+    }
+    options.args = {config_path, "--sentinel"};
+  } else {
+    options.args = {"--appendonly", "yes", "--appendfsync", "always", "--save", ""};
+  }
+  options.args.insert(options.args.end(),
+                      {"--port", absl::StrCat(port),
+                       "--bind", "127.0.0.1",
+                       "--dir", root,
+                       "--daemonize", "no",
+                       "--protected-mode", "no",
+                       "--logfile", log_path});
+  options.args.insert(options.args.end(), extra_args.begin(), extra_args.end());
   options.env = CurrentEnvironment();
   options.cwd = root;
   // Redis writes to its log file; anything before that (bad arguments) goes here.
@@ -806,13 +817,31 @@ absl::Status RedisServer::State::StopWith(int signal, absl::Duration timeout) {
   return result;
 }
 
-absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::StartSentinel(
+    const std::string& master_name, int primary_port, int quorum, absl::Duration down_after) {
+  return StartWith({}, absl::StrCat(
+      "sentinel monitor ", master_name, " 127.0.0.1 ", primary_port, " ", quorum, "\n",
+      "sentinel down-after-milliseconds ", master_name, " ",
+      absl::ToInt64Milliseconds(down_after), "\n",
+      "sentinel failover-timeout ", master_name, " 10000\n",
+      "sentinel parallel-syncs ", master_name, " 1\n"));
+}
+
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
+    std::vector<std::string> extra_args) {
+  return StartWith(std::move(extra_args), "");
+}
+
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::StartWith(
+    std::vector<std::string> extra_args, std::string sentinel_config) {
   absl::StatusOr<std::string> root = MakeTempDir();
   if (!root.ok()) return root.status();
   std::unique_ptr<RedisServer> server(new RedisServer());
   server->state_ = std::make_unique<State>();
   State& s = *server->state_;
   s.root = *root;
+  s.extra_args = std::move(extra_args);
+  s.sentinel_config = std::move(sentinel_config);
   s.log_path = s.root + "/redis.log";
   absl::Status launched;
   for (int attempt = 0; attempt < kPortAttempts; ++attempt) {

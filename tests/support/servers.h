@@ -57,7 +57,16 @@ class PostgresServer {
 // streams. Stopped and removed on destruction.
 class RedisServer {
  public:
-  static absl::StatusOr<std::unique_ptr<RedisServer>> Start();
+  // `extra_args` are added to redis-server's command line, e.g. {"--replicaof",
+  // "127.0.0.1", "<port>"} for a replica or {"--aclfile", path} for ACL users.
+  static absl::StatusOr<std::unique_ptr<RedisServer>> Start(
+      std::vector<std::string> extra_args = {});
+  // Starts a Sentinel (redis-server --sentinel) that watches the primary at
+  // 127.0.0.1:`primary_port` under `master_name`, declaring it down after
+  // `down_after` and agreeing a failover with `quorum` Sentinels.
+  static absl::StatusOr<std::unique_ptr<RedisServer>> StartSentinel(
+      const std::string& master_name, int primary_port, int quorum,
+      absl::Duration down_after);
   ~RedisServer();
 
   int port() const;
@@ -73,6 +82,8 @@ class RedisServer {
 
  private:
   RedisServer() = default;
+  static absl::StatusOr<std::unique_ptr<RedisServer>> StartWith(
+      std::vector<std::string> extra_args, std::string sentinel_config);
   struct State;
   std::unique_ptr<State> state_;
 };
