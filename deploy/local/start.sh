@@ -70,14 +70,44 @@ else
 fi
 echo "$PG_PORT" > "$STATE_DIR/run/pg.port"
 
+# Redis users: one per service with only the commands and keys it needs
+# (deploy/local/redis-users.acl), each with a password generated once into
+# keys/redis/; "default" is the operator's (REDISCLI_AUTH for redis-cli). The
+# server's ACL file holds only the passwords' SHA-256.
+REDIS_KEYS="$STATE_DIR/keys/redis"
+(
+  umask 077
+  mkdir -p "$REDIS_KEYS"
+  for user in default $(awk '!/^#/ && NF {print $1}' "$ROOT/deploy/local/redis-users.acl"); do
+    [ -s "$REDIS_KEYS/$user.password" ] ||
+      head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$REDIS_KEYS/$user.password"
+  done
+  redis_user() {  # redis_user NAME RULES…: one line of the ACL file
+    local name=$1; shift
+    echo "user $name on #$(tr -d '\n' < "$REDIS_KEYS/$name.password" | sha256sum | cut -d' ' -f1) $*"
+  }
+  {
+    redis_user default '~* &* +@all'
+    while read -r name rules; do
+      case "$name" in ''|'#'*) continue ;; esac
+      redis_user "$name" "$rules"
+    done < "$ROOT/deploy/local/redis-users.acl"
+  } > "$STATE_DIR/redis/users.acl"
+)
+export REDISCLI_AUTH
+REDISCLI_AUTH="$(cat "$REDIS_KEYS/default.password")"
+
 # Redis, append-only so the event streams survive a restart.
 if [ -f "$STATE_DIR/run/redis.pid" ] && kill -0 "$(cat "$STATE_DIR/run/redis.pid")" 2>/dev/null; then
-  log "Redis already running"
+  log "Redis already running; reloading its users"
+  redis-cli -p "$REDIS_PORT" ACL LOAD 2>&1 | grep -qx OK ||
+    die "Redis on $REDIS_PORT runs without the users; stop it (deploy/local/stop.sh) and start again"
 else
   port_in_use "$REDIS_PORT" && die "port $REDIS_PORT is taken; set SAMPLAN_REDIS_PORT to a free one"
   log "starting Redis on 127.0.0.1:$REDIS_PORT"
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$STATE_DIR/redis" \
     --appendonly yes --appendfsync always --save "" --daemonize yes \
+    --aclfile "$STATE_DIR/redis/users.acl" \
     --pidfile "$STATE_DIR/run/redis.pid" --logfile "$STATE_DIR/logs/redis.log"
   for _ in $(seq 50); do port_in_use "$REDIS_PORT" && break; sleep 0.1; done
 fi
@@ -201,6 +231,11 @@ SAMPLAN_DRAIN_PERIOD='0s'
 SAMPLAN_METRICS_ADDRESS='127.0.0.1:$metrics_port'
 ENV
   tls_env "$name" >> "$STATE_DIR/$name.env"
+  chmod 600 "$STATE_DIR/$name.env"
+  if [ -f "$REDIS_KEYS/$name.password" ] && [ "$name" != default ]; then
+    echo "SAMPLAN_REDIS_USERNAME='$name'" >> "$STATE_DIR/$name.env"
+    echo "SAMPLAN_REDIS_PASSWORD='$(cat "$REDIS_KEYS/$name.password")'" >> "$STATE_DIR/$name.env"
+  fi
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     log "restarting the $name service with the fresh build"
     kill -TERM "$(cat "$pidfile")"
@@ -416,6 +451,6 @@ Or over HTTP/JSON through the gateway:
 The changes af may see, as pages (Subscribe streams them live):
   $BUILD_DIR/tools/samplan-call --address 127.0.0.1:$EVENTS_PORT \\
       --token-file $STATE_DIR/tokens/af.jwt samplan.events.v1.EventService/ListEvents '{}'
-The raw stream:  redis-cli -p $REDIS_PORT XRANGE 'samplan:events:{1885}' - +
+The raw stream:  REDISCLI_AUTH="\$(cat $REDIS_KEYS/default.password)" redis-cli -p $REDIS_PORT XRANGE 'samplan:events:{1885}' - +
 Stop with: deploy/local/stop.sh
 TXT
