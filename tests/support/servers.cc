@@ -601,6 +601,16 @@ absl::Status MakeDataDir(const std::map<std::string, std::string>& env,
 }
 
 absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
+  return StartWith(nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::StartStandbyOf(
+    const PostgresServer& primary) {
+  return StartWith(&primary);
+}
+
+absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::StartWith(
+    const PostgresServer* primary) {
   auto state = std::make_unique<State>();
   if (geteuid() == 0) {
     absl::StatusOr<RunAs> user = LookUpUser("postgres");
@@ -639,8 +649,33 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
     s.env["LOGNAME"] = s.run_as->name;
   }
 
-  if (absl::Status made = MakeDataDir(s.env, s.run_as, locale, s.root, s.data_dir); !made.ok()) {
-    return made;
+  if (primary == nullptr) {
+    if (absl::Status made = MakeDataDir(s.env, s.run_as, locale, s.root, s.data_dir);
+        !made.ok()) {
+      return made;
+    }
+  } else {
+    // A copy of the primary that follows it (-R: standby.signal and
+    // primary_conninfo), named so that synchronous_standby_names can name it.
+    SpawnOptions copy;
+    copy.path = absl::StrCat(kPostgresBinDir, "/pg_basebackup");
+    copy.args = {"-d", absl::StrCat(primary->Dsn(), " application_name=", kStandbyName),
+                 "-D", s.data_dir, "-R", "-X", "stream", "--checkpoint=fast", "--no-sync"};
+    copy.env = s.env;
+    copy.log_path = s.root + "/basebackup.log";
+    copy.cwd = s.root;
+    copy.run_as = s.run_as;
+    absl::StatusOr<pid_t> pid = SpawnProcess(copy);
+    if (!pid.ok()) return pid.status();
+    std::optional<int> status = WaitForExit(*pid, absl::Seconds(60));
+    if (!status.has_value() || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+      if (!status.has_value()) {
+        kill(*pid, SIGKILL);
+        waitpid(*pid, nullptr, 0);
+      }
+      return absl::InternalError(
+          absl::StrCat("pg_basebackup failed; ", LogTail(copy.log_path)));
+    }
   }
 
   absl::Status launched;
@@ -695,6 +730,36 @@ absl::Status PostgresServer::Kill() {
     return absl::FailedPreconditionError("postgres is not running");
   }
   return state_->KillAll();
+}
+
+absl::Status PostgresServer::Stop() {
+  if (state_->postmaster <= 0) {
+    return absl::FailedPreconditionError("postgres is not running");
+  }
+  state_->Shutdown();
+  return absl::OkStatus();
+}
+
+absl::Status PostgresServer::Promote() {
+  SpawnOptions promote;
+  promote.path = absl::StrCat(kPostgresBinDir, "/pg_ctl");
+  promote.args = {"promote", "-w", "-t", "30", "-D", state_->data_dir};
+  promote.env = state_->env;
+  promote.log_path = state_->root + "/promote.log";
+  promote.cwd = state_->root;
+  promote.run_as = state_->run_as;
+  absl::StatusOr<pid_t> pid = SpawnProcess(promote);
+  if (!pid.ok()) return pid.status();
+  std::optional<int> status = WaitForExit(*pid, absl::Seconds(40));
+  if (!status.has_value() || !WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    if (!status.has_value()) {
+      kill(*pid, SIGKILL);
+      waitpid(*pid, nullptr, 0);
+    }
+    return absl::InternalError(absl::StrCat("pg_ctl promote failed; ",
+                                            LogTail(promote.log_path), LogTail(state_->log_path)));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status PostgresServer::Restart() {

@@ -33,6 +33,12 @@ bool ProcessGone(pid_t pid);
 class PostgresServer {
  public:
   static absl::StatusOr<std::unique_ptr<PostgresServer>> Start();
+  // Starts a hot standby of `primary` that streams its WAL, copied with
+  // pg_basebackup; it connects as application_name kStandbyName, so that the
+  // primary can make it synchronous (synchronous_standby_names).
+  static absl::StatusOr<std::unique_ptr<PostgresServer>> StartStandbyOf(
+      const PostgresServer& primary);
+  static constexpr char kStandbyName[] = "samplan_standby";
   ~PostgresServer();
 
   int port() const;
@@ -45,9 +51,15 @@ class PostgresServer {
   // Starts the server again on the same folder and port; waits until it accepts
   // connections (crash recovery included).
   absl::Status Restart();
+  // Stops it with a fast shutdown (SIGINT) and waits until it is gone.
+  absl::Status Stop();
+  // Makes a standby the primary (pg_ctl promote) and waits until it takes writes.
+  absl::Status Promote();
 
  private:
   PostgresServer() = default;
+  static absl::StatusOr<std::unique_ptr<PostgresServer>> StartWith(
+      const PostgresServer* primary);
   struct State;
   std::unique_ptr<State> state_;
 };
