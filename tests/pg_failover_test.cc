@@ -114,6 +114,7 @@ TEST(PgFailoverTest, PromotedStandbyHoldsEveryAcknowledgedUpdateAndTheServiceCar
   std::set<std::pair<std::string, int64_t>> confirmed;
   std::atomic<int64_t> last_ok_ms{0};
   std::vector<std::thread> threads;
+  const absl::Time load_start = absl::Now();
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       auto stub = (*stack)->NewStub();
@@ -157,6 +158,7 @@ TEST(PgFailoverTest, PromotedStandbyHoldsEveryAcknowledgedUpdateAndTheServiceCar
   absl::SleepFor(absl::Milliseconds(1000));
   stop.store(true);
   for (auto& thread : threads) thread.join();
+  const absl::Duration load = absl::Now() - load_start;
 
   const std::string new_primary_dsn = (*standby)->Dsn(db_name);
   absl::Status drained = testing::WaitForOutboxDrained(new_primary_dsn, absl::Seconds(30));
@@ -183,9 +185,11 @@ TEST(PgFailoverTest, PromotedStandbyHoldsEveryAcknowledgedUpdateAndTheServiceCar
       testing::VerifyStreamMatchesDatabase(new_primary_dsn, (*redis)->Address(), "1885");
   EXPECT_TRUE(exact.ok()) << exact;
   std::printf("pg failover: promoted %s after the kill; first acknowledged update %s after "
-              "the kill; %zu updates acknowledged (%zu before the kill), %d failed, %d lost\n",
+              "the kill; %zu updates acknowledged in %s (%.0f/s; %zu before the kill), %d failed, "
+              "%d lost\n",
               absl::FormatDuration(promoted).c_str(), absl::FormatDuration(recovered).c_str(),
-              confirmed.size(), before, failed.load(), lost);
+              confirmed.size(), absl::FormatDuration(load).c_str(),
+              confirmed.size() / absl::ToDoubleSeconds(load), before, failed.load(), lost);
 }
 
 }  // namespace

@@ -102,6 +102,20 @@ std::string ReplicationField(int port, const std::string& name) {
   return "";
 }
 
+// Returns the process id of the Redis server at `port`, or -1.
+pid_t ServerPid(int port) {
+  RedisClient redis({"127.0.0.1", port});
+  absl::StatusOr<RedisReply> info = redis.Command({"INFO", "server"});
+  if (!info.ok()) return -1;
+  for (absl::string_view line : absl::StrSplit(info->text, "\r\n")) {
+    int pid = 0;
+    if (absl::StartsWith(line, "process_id:") && absl::SimpleAtoi(line.substr(11), &pid)) {
+      return pid;
+    }
+  }
+  return -1;
+}
+
 // Returns the number of items in the array reply of `command` sent to `port`, or -1.
 int ArraySize(int port, const std::vector<std::string>& command) {
   RedisClient redis({"127.0.0.1", port});
@@ -246,6 +260,7 @@ TEST_F(RedisFailoverTest, PrimaryKilledDuringABurstLosesAndDuplicatesNoEvent) {
   OutboxRelay relay(relay_options, dsn_, ThroughSentinels());
   relay.Start();
   Writers writers(stack_->address(), *keys_, CreatePlans(12));
+  const absl::Time burst_start = absl::Now();
   writers.Start(4);
   absl::SleepFor(absl::Milliseconds(1500));
   const size_t confirmed_before_kill = writers.confirmed().size();
@@ -265,6 +280,7 @@ TEST_F(RedisFailoverTest, PrimaryKilledDuringABurstLosesAndDuplicatesNoEvent) {
   // The burst goes on after the failover, so that the relay must follow it.
   absl::SleepFor(absl::Milliseconds(1000));
   writers.Stop();
+  const absl::Duration burst = absl::Now() - burst_start;
   absl::Status drained = testing::WaitForOutboxDrained(dsn_, absl::Seconds(30));
   ASSERT_TRUE(drained.ok()) << drained;
   const absl::Duration recovered = absl::Now() - killed;
@@ -288,11 +304,13 @@ TEST_F(RedisFailoverTest, PrimaryKilledDuringABurstLosesAndDuplicatesNoEvent) {
   EXPECT_GT(writers.confirmed().size(), confirmed_before_kill) << "nothing written after the kill";
   EXPECT_GT(confirmed_before_kill, 20u) << "the test did too little to mean anything";
   std::printf("redis failover: primary :%d killed with %lld events waiting; promoted in %s; "
-              "outbox drained %s after the kill; %zu updates confirmed, %d failed, "
-              "%zu events on the stream\n",
+              "outbox drained %s after the kill; %zu updates confirmed in %s (%.0f/s), "
+              "%d failed, %zu events on the stream, %zu committed\n",
               old_primary, static_cast<long long>(backlog_at_kill),
               absl::FormatDuration(failover).c_str(), absl::FormatDuration(recovered).c_str(),
-              writers.confirmed().size(), writers.failed(), stream->size());
+              writers.confirmed().size(), absl::FormatDuration(burst).c_str(),
+              writers.confirmed().size() / absl::ToDoubleSeconds(burst), writers.failed(),
+              stream->size(), committed.size());
 }
 
 // The primary takes a round's entries after losing its only replica (a network
@@ -371,6 +389,38 @@ TEST_F(RedisFailoverTest, EntriesOnTheReplicaWhoseWaitAnswerWasLostAreNotDuplica
   absl::Status exact =
       testing::VerifyStreamMatchesDatabase(dsn_, replica_->Address(), "1885");
   EXPECT_TRUE(exact.ok()) << exact;
+}
+
+// Entries a relay finds already on the stream (written by a relay that died
+// before deleting its rows) are not proof that a replica has them, and WAIT on a
+// fresh connection, which has written nothing, answers at once with every
+// connected replica. Here the replica is frozen (connected, holding nothing new):
+// the successor must not delete the rows until it has caught up.
+TEST_F(RedisFailoverTest, RecognizedEntriesAreDeletedOnlyOnceAReplicaHoldsThem) {
+  CreatePlans(10);
+  const pid_t replica_pid = ServerPid(replica_->port());
+  ASSERT_GT(replica_pid, 0);
+  ASSERT_EQ(kill(replica_pid, SIGSTOP), 0);
+  RelayOptions relay_options{kSchema, 1000, absl::Milliseconds(1)};
+  relay_options.min_replicas = 1;
+  relay_options.replica_timeout = absl::Milliseconds(300);
+  {
+    OutboxRelay first(relay_options, dsn_, {primary_->host(), primary_->port()});
+    EXPECT_FALSE(first.PublishOnce().ok());  // written, not confirmed
+  }
+  EXPECT_EQ(OutboxBacklog(), 10);
+  OutboxRelay successor(relay_options, dsn_, {primary_->host(), primary_->port()});
+  absl::StatusOr<int> unconfirmed = successor.PublishOnce();
+  EXPECT_FALSE(unconfirmed.ok()) << "rows deleted though no replica holds their entries";
+  EXPECT_EQ(OutboxBacklog(), 10);
+  ASSERT_EQ(kill(replica_pid, SIGCONT), 0);
+  absl::StatusOr<int> confirmed = successor.PublishOnce();
+  ASSERT_TRUE(confirmed.ok()) << confirmed.status();
+  EXPECT_EQ(*confirmed, 10);
+  EXPECT_EQ(OutboxBacklog(), 0);
+  auto stream = testing::ReadStream(primary_->Address(), "1885");
+  ASSERT_TRUE(stream.ok());
+  EXPECT_EQ(stream->size(), 10u);
 }
 
 }  // namespace
