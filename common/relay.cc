@@ -280,9 +280,10 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
     // 2b. What was written must be on enough replicas before its row goes: a
     //     primary lost after answering would otherwise take it along. Entries
     //     recognized rather than written were perhaps written by a connection
-    //     that is gone, and WAIT only covers this connection's writes: the
-    //     PUBLISH, which replicas receive too, moves this connection's write
-    //     position to the primary's current one.
+    //     that is gone, and WAIT only covers writes up to this connection's
+    //     write position. Redis 7.0 moves it after every command; for servers
+    //     that move it only for commands that reach the replicas, the PUBLISH
+    //     (which does) moves it to the primary's current offset.
     if (options_.min_replicas > 0 && !published.empty()) {
       absl::StatusOr<std::vector<RedisReply>> replies = redis_.Pipeline(
           {{"PUBLISH", absl::StrCat(kRelaySyncChannelPrefix, options_.schema), "wait"},
