@@ -140,7 +140,13 @@ TEST(PgFailoverTest, PromotedStandbyHoldsEveryAcknowledgedUpdateAndTheServiceCar
       }
     });
   }
-  absl::SleepFor(absl::Milliseconds(1500));
+  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return confirmed.size() >= 30;
+      },
+      absl::Seconds(20)));
   size_t before;
   {
     std::lock_guard<std::mutex> lock(mu);

@@ -262,7 +262,9 @@ TEST_F(RedisFailoverTest, PrimaryKilledDuringABurstLosesAndDuplicatesNoEvent) {
   Writers writers(stack_->address(), *keys_, CreatePlans(12));
   const absl::Time burst_start = absl::Now();
   writers.Start(4);
-  absl::SleepFor(absl::Milliseconds(1500));
+  // The kill comes in the middle of the burst, with the relay busy.
+  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_TRUE(WaitUntil([&] { return writers.confirmed().size() >= 30; }, absl::Seconds(20)));
   const size_t confirmed_before_kill = writers.confirmed().size();
   const int64_t backlog_at_kill = OutboxBacklog();
   const int old_primary = primary_->port();
