@@ -74,6 +74,37 @@ TEST(ConfigTest, EveryProblemIsNamedAtOnce) {
   }
 }
 
+TEST(ConfigTest, RedisThroughSentinelsAsAUserWithReplicasRequired) {
+  EnvReader env = ReaderOf({{"SAMPLAN_REDIS_SENTINELS", "s0:26379, s1:26379,s2:26380"},
+                            {"SAMPLAN_REDIS_USERNAME", "caseplan"},
+                            {"SAMPLAN_REDIS_PASSWORD", "secret"},
+                            {"SAMPLAN_RELAY_MIN_REPLICAS", "1"}});
+  RedisOptions redis = ReadRedisConfig(env).Options();
+  RelayConfig relay = ReadRelayConfig(env);
+  ASSERT_TRUE(env.Finish().ok()) << env.Finish();
+  ASSERT_EQ(redis.sentinels.size(), 3u);
+  EXPECT_EQ(redis.sentinels[1], std::make_pair(std::string("s1"), 26379));
+  EXPECT_EQ(redis.sentinels[2].second, 26380);
+  EXPECT_EQ(redis.sentinel_master, "samplan");
+  EXPECT_EQ(redis.username, "caseplan");
+  EXPECT_EQ(redis.password, "secret");
+  EXPECT_EQ(relay.min_replicas, 1);
+  EXPECT_EQ(relay.replica_timeout, absl::Seconds(1));
+}
+
+TEST(ConfigTest, RedisSettingsProblemsAreNamed) {
+  EnvReader env = ReaderOf({{"SAMPLAN_REDIS_SENTINELS", "s0:26379,nowhere"},
+                            {"SAMPLAN_REDIS_USERNAME", "caseplan"},
+                            {"SAMPLAN_RELAY_MIN_REPLICAS", "-1"}});
+  ReadRedisConfig(env);
+  ReadRelayConfig(env);
+  absl::Status status = env.Finish();
+  for (const char* name : {"SAMPLAN_REDIS_SENTINELS", "SAMPLAN_REDIS_PASSWORD is required",
+                           "SAMPLAN_RELAY_MIN_REPLICAS"}) {
+    EXPECT_NE(status.message().find(name), absl::string_view::npos) << name << ": " << status;
+  }
+}
+
 TEST(ConfigTest, UnreadableKeyFileIsNamed) {
   EnvReader env = ReaderOf({{"SAMPLAN_JWT_ISSUER", "i"},
                             {"SAMPLAN_JWT_AUDIENCE", "a"},
