@@ -1,6 +1,10 @@
 #include "common/pg.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <map>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -78,11 +82,86 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> OpenConnection(
   }
 }
 
-PgPool::PgPool(PgPoolOptions options) : options_(std::move(options)) {
+// Cuts the connections whose call's deadline has passed. libpq waits for an
+// answer in poll() without a timeout; shutting the socket down (not closing it:
+// the descriptor stays the connection's) wakes it with end-of-file, so the call
+// fails with a broken connection and the slot is reopened for the next one.
+class PgPool::DeadlineWatch {
+ public:
+  DeadlineWatch() : thread_([this] { Run(); }) {}
+  ~DeadlineWatch() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+      changed_.Signal();
+    }
+    thread_.join();
+  }
+
+  // Shuts `socket` down once `cut_at` has passed, unless Forget(ticket) comes
+  // first; returns the ticket.
+  int64_t Watch(int socket, absl::Time cut_at) {
+    absl::MutexLock lock(&mu_);
+    const int64_t ticket = ++last_ticket_;
+    watched_[ticket] = {socket, cut_at, false};
+    changed_.Signal();
+    return ticket;
+  }
+
+  // Stops watching; returns whether the socket was cut. After it returns the
+  // socket is not touched again.
+  bool Forget(int64_t ticket) {
+    absl::MutexLock lock(&mu_);
+    auto it = watched_.find(ticket);
+    const bool cut = it != watched_.end() && it->second.cut;
+    if (it != watched_.end()) watched_.erase(it);
+    return cut;
+  }
+
+ private:
+  struct Watched {
+    int socket;
+    absl::Time cut_at;
+    bool cut;
+  };
+  void Run() {
+    absl::MutexLock lock(&mu_);
+    while (!stop_) {
+      const absl::Time now = absl::Now();
+      absl::Time next = absl::InfiniteFuture();
+      for (auto& [ticket, watched] : watched_) {
+        if (watched.cut) continue;
+        if (watched.cut_at <= now) {
+          shutdown(watched.socket, SHUT_RDWR);
+          watched.cut = true;
+          Log(LogLevel::kWarning, "cut a database connection that did not answer by the call's deadline");
+        } else {
+          next = std::min(next, watched.cut_at);
+        }
+      }
+      changed_.WaitWithDeadline(&mu_, next);
+    }
+  }
+
+  absl::Mutex mu_;
+  absl::CondVar changed_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t last_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<int64_t, Watched> watched_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+PgPool::PgPool(PgPoolOptions options)
+    : options_(std::move(options)), watch_(std::make_unique<DeadlineWatch>()) {
   slots_.resize(options_.size);
 }
 
-PgPool::~PgPool() = default;
+PgPool::~PgPool() {
+  // A connect still running in the background writes into its slot.
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* in_flight) { return *in_flight == 0; }, &connects_in_flight_));
+}
 
 absl::StatusOr<std::unique_ptr<PgPool>> PgPool::Create(PgPoolOptions options) {
   if (options.size < 1) return absl::InvalidArgumentError("pool size must be at least 1");
@@ -125,38 +204,52 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> PgPool::Connect() const {
 }
 
 absl::StatusOr<PgPool::Slot*> PgPool::Acquire(absl::Time deadline) {
-  Slot* free_slot = nullptr;
-  {
-    absl::MutexLock lock(&mu_);
-    auto has_free = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      free_slot = nullptr;
-      for (Slot& slot : slots_) {
-        // Prefer a slot with an open connection over one that must connect.
-        if (!slot.busy &&
-            (free_slot == nullptr || (slot.connection && !free_slot->connection))) {
-          free_slot = &slot;
-        }
-      }
-      return free_slot != nullptr;
-    };
-    if (!mu_.AwaitWithDeadline(absl::Condition(&has_free), deadline)) {
-      return absl::DeadlineExceededError(
-          "no database connection became free before the call's deadline");
-    }
-    free_slot->busy = true;
-    if (free_slot->connection != nullptr && free_slot->connection->is_open()) return free_slot;
-    free_slot->connection.reset();
-  }
-  // Connecting outside the lock: the slot is this thread's while busy, and the
-  // other threads go on with the connections that work while this one waits for
-  // the database (at most the connect timeout).
-  absl::StatusOr<std::unique_ptr<pqxx::connection>> connection = Connect();
   absl::MutexLock lock(&mu_);
-  if (!connection.ok()) {
-    free_slot->busy = false;
-    return connection.status();
+  Slot* free_slot = nullptr;
+  auto has_free = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    free_slot = nullptr;
+    for (Slot& slot : slots_) {
+      // Prefer a slot with an open connection over one that must connect.
+      if (!slot.busy &&
+          (free_slot == nullptr || (slot.connection && !free_slot->connection))) {
+        free_slot = &slot;
+      }
+    }
+    return free_slot != nullptr;
+  };
+  if (!mu_.AwaitWithDeadline(absl::Condition(&has_free), deadline)) {
+    return absl::DeadlineExceededError(
+        "no database connection became free before the call's deadline");
   }
-  free_slot->connection = *std::move(connection);
+  free_slot->busy = true;
+  if (free_slot->connection != nullptr && free_slot->connection->is_open()) return free_slot;
+  free_slot->connection.reset();
+  // Connecting on a thread of its own, outside the lock: the other threads go on
+  // with the connections that work, and this call waits only until its deadline
+  // (a database that accepts and never answers holds the connect for the
+  // connect timeout, not the call).
+  free_slot->connecting = true;
+  free_slot->abandoned = false;
+  ++connects_in_flight_;
+  std::thread([this, slot = free_slot] {
+    absl::StatusOr<std::unique_ptr<pqxx::connection>> connection = Connect();
+    absl::MutexLock lock(&mu_);
+    slot->connecting = false;
+    slot->connect_status = connection.status();
+    if (connection.ok()) slot->connection = *std::move(connection);
+    if (slot->abandoned) slot->busy = false;  // its call has gone: free for the next
+    --connects_in_flight_;
+  }).detach();
+  auto connected = [slot = free_slot]() { return !slot->connecting; };
+  if (!mu_.AwaitWithDeadline(absl::Condition(&connected), deadline)) {
+    free_slot->abandoned = true;
+    return absl::DeadlineExceededError(
+        "the database did not accept a connection before the call's deadline");
+  }
+  if (free_slot->connection == nullptr) {
+    free_slot->busy = false;
+    return free_slot->connect_status;
+  }
   return free_slot;
 }
 
@@ -171,8 +264,13 @@ absl::Status PgPool::Run(absl::Time deadline,
                          absl::FunctionRef<absl::Status(pqxx::transaction_base&)> work) {
   absl::StatusOr<Slot*> slot = Acquire(deadline);
   if (!slot.ok()) return slot.status();
+  const bool watched = deadline != absl::InfiniteFuture();
+  const int64_t ticket =
+      watched ? watch_->Watch((*slot)->connection->sock(), deadline + kPgDeadlineGrace) : 0;
   absl::Status status;
   bool broken = false;
+  bool threw = false;
+  bool in_doubt = false;
   try {
     Tx tx(*(*slot)->connection);
     status = work(tx);
@@ -182,9 +280,18 @@ absl::Status PgPool::Run(absl::Time deadline,
     }
   } catch (const std::exception& e) {
     status = StatusFromException(e);
+    threw = true;
+    in_doubt = dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr;
     broken = !(*slot)->connection->is_open() ||
-             dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
-             dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr;
+             dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr || in_doubt;
+  }
+  if (watched && watch_->Forget(ticket)) {
+    // Cut after the work had finished, the answer stands; either way the
+    // connection is gone.
+    broken = true;
+    if (threw && !in_doubt) {
+      status = absl::DeadlineExceededError("the database did not answer before the call's deadline");
+    }
   }
   Release(*slot, broken);
   return status;

@@ -44,9 +44,16 @@ struct PgPoolOptions {
   std::function<void()> after_commit = nullptr;
 };
 
+// How long after a call's deadline the pool cuts the connection the call is
+// still waiting on (see PgPool::Transaction).
+inline constexpr absl::Duration kPgDeadlineGrace = absl::Milliseconds(100);
+
 // A fixed number of connections shared by the threads of a server. Connections are
 // opened on first use and reopened after a failure, so the pool survives a database
-// restart without a process restart. Thread-safe.
+// restart without a process restart. No call waits on the database past its
+// deadline: neither for a connection to open (that goes on in the background)
+// nor for an answer (a connection that has not answered by then is cut).
+// Thread-safe.
 class PgPool {
  public:
   // Opens one connection to check the DSN, prepares every statement on it, and
@@ -59,7 +66,11 @@ class PgPool {
   // Runs `work` in one READ COMMITTED transaction and commits it when `work`
   // returns OK; any other status or any exception rolls it back. Waits for a free
   // connection until `deadline` (DEADLINE_EXCEEDED after that). Exceptions are
-  // mapped by StatusFromException.
+  // mapped by StatusFromException. A database that has not answered by
+  // `deadline` + kPgDeadlineGrace (a path that stalls without closing, which
+  // neither TCP keepalives nor statement_timeout notice, since the kernel and
+  // the server never hear of it) has its connection cut: DEADLINE_EXCEEDED, or
+  // UNAVAILABLE "may or may not have been applied" when the commit was under way.
   absl::Status Transaction(absl::Time deadline,
                            absl::FunctionRef<absl::Status(pqxx::transaction_base&)> work);
 
@@ -74,7 +85,14 @@ class PgPool {
   struct Slot {
     std::unique_ptr<pqxx::connection> connection;
     bool busy = false;
+    // A connect runs on a thread of its own while the call waits for it until
+    // its deadline; a call that gave up leaves the slot to the connect, which
+    // frees it when done.
+    bool connecting = false;
+    bool abandoned = false;
+    absl::Status connect_status;
   };
+  class DeadlineWatch;
   explicit PgPool(PgPoolOptions options);
   absl::StatusOr<Slot*> Acquire(absl::Time deadline);
   void Release(Slot* slot, bool broken);
@@ -85,8 +103,10 @@ class PgPool {
                    absl::FunctionRef<absl::Status(pqxx::transaction_base&)> work);
 
   const PgPoolOptions options_;
+  std::unique_ptr<DeadlineWatch> watch_;
   absl::Mutex mu_;
   std::vector<Slot> slots_ ABSL_GUARDED_BY(mu_);
+  int connects_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Opens a single connection with the pool's session settings, for components that
