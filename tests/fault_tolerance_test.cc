@@ -34,6 +34,7 @@
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
 #include "samplan/events/v1/event_service.grpc.pb.h"
 #include "tests/support/fault_proxy.h"
+#include "tests/support/plan_load.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/servers.h"
 
@@ -44,17 +45,21 @@ namespace cp = caseplan::v1;
 namespace ev = events::v1;
 using testing::ChildProcess;
 using testing::FaultProxy;
+using testing::Follower;
+using testing::LoadOptions;
+using testing::Outcome;
+using testing::PlanLoad;
+using testing::PolicyChannel;
 
 // The load. The figures: updates at a set rate, reads, 50 subscribers.
+// 10 writers every 200 ms: 50 updates/s; 4 readers every 200 ms: 20 reads/s.
 constexpr int kPlans = 20;
-constexpr int kWriters = 10;
-constexpr absl::Duration kWriterPeriod = absl::Milliseconds(200);  // 50 updates/s in all
-constexpr int kReaders = 4;
-constexpr absl::Duration kReaderPeriod = absl::Milliseconds(200);  // 20 reads/s in all
+constexpr LoadOptions kLoad{10, absl::Milliseconds(200), 4, absl::Milliseconds(200),
+                            absl::Seconds(2)};
 constexpr int kSubscribers = 50;
 // Every call's deadline, and how far past it a call may end: the client's
 // deadline is kept by gRPC; the server's handler must also give up by then.
-constexpr absl::Duration kCallDeadline = absl::Seconds(2);
+constexpr absl::Duration kCallDeadline = kLoad.deadline;
 constexpr absl::Duration kClientMargin = absl::Milliseconds(500);
 constexpr absl::Duration kServerMargin = absl::Milliseconds(500);
 // How long each fault lasts: PostgreSQL down or blackholed for the 30 s;
@@ -71,183 +76,6 @@ std::string ReadFile(const std::string& path) {
   buffer << in.rdbuf();
   return buffer.str();
 }
-
-// A channel to `ports` on loopback as a partner would configure it: the shipped
-// service config (round robin over the replicas, health-checked, retries and
-// wait-for-ready as published).
-std::shared_ptr<grpc::Channel> PolicyChannel(const std::vector<int>& ports, int salt = 0) {
-  std::vector<std::string> addresses;
-  for (int port : ports) addresses.push_back(absl::StrCat("127.0.0.1:", port));
-  grpc::ChannelArguments args;
-  args.SetServiceConfigJSON(ReadFile(SAMPLAN_SERVICE_CONFIG));
-  args.SetInt("samplan.test.channel", salt);  // a connection of its own
-  return grpc::CreateCustomChannel(absl::StrCat("ipv4:", absl::StrJoin(addresses, ",")),
-                                   grpc::InsecureChannelCredentials(), args);
-}
-
-// One finished call of the load.
-struct Outcome {
-  bool write;
-  grpc::StatusCode code;
-  absl::Time end;
-  absl::Duration took;
-};
-
-// Updates and reads at a set rate from threads of their own, every call with
-// kCallDeadline, until stopped; remembers every outcome and the (plan, version)
-// of every update answered OK.
-class Load {
- public:
-  Load(std::shared_ptr<grpc::Channel> channel, std::string token, std::vector<std::string> plans)
-      : channel_(std::move(channel)), token_(std::move(token)), plans_(std::move(plans)) {}
-  ~Load() { Stop(); }
-
-  void Start() {
-    for (int t = 0; t < kWriters; ++t) {
-      threads_.emplace_back([this, t] { Run(t, /*write=*/true); });
-    }
-    for (int t = 0; t < kReaders; ++t) {
-      threads_.emplace_back([this, t] { Run(t, /*write=*/false); });
-    }
-  }
-  void Stop() {
-    stop_.store(true);
-    for (std::thread& thread : threads_) thread.join();
-    threads_.clear();
-  }
-  std::vector<Outcome> outcomes() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return outcomes_;
-  }
-  std::set<std::pair<std::string, int64_t>> confirmed() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return confirmed_;
-  }
-
- private:
-  void Run(int t, bool write) {
-    auto stub = cp::CasePlanService::NewStub(channel_);
-    std::mt19937 random(t * 2 + write);
-    const absl::Duration period = write ? kWriterPeriod : kReaderPeriod;
-    // Spread the threads' ticks over the period.
-    absl::Time next = absl::Now() + period * (t + 1) / (write ? kWriters : kReaders);
-    for (int i = 0; !stop_.load(); ++i) {
-      absl::SleepFor(next - absl::Now());
-      next = std::max(next + period, absl::Now());  // a late call skips ticks
-      grpc::ClientContext context;
-      context.AddMetadata("authorization", "Bearer " + token_);
-      context.set_deadline(absl::ToChronoTime(absl::Now() + kCallDeadline));
-      cp::Plan out;
-      grpc::Status status;
-      const absl::Time start = absl::Now();
-      if (write) {
-        // Each writer owns its plans, so that writers do not race each other.
-        cp::UpdatePlanRequest update;
-        update.mutable_plan()->set_name(plans_[(t + kWriters * (i % 2)) % plans_.size()]);
-        update.mutable_plan()->set_overall_goal_description(absl::StrCat("w", t, " i", i));
-        update.mutable_update_mask()->add_paths("overall_goal_description");
-        status = stub->UpdatePlan(&context, update, &out);
-      } else {
-        cp::GetPlanRequest get;
-        get.set_name(plans_[random() % plans_.size()]);
-        status = stub->GetPlan(&context, get, &out);
-      }
-      const absl::Time end = absl::Now();
-      std::lock_guard<std::mutex> lock(mu_);
-      outcomes_.push_back({write, status.error_code(), end, end - start});
-      if (write && status.ok()) confirmed_.emplace(out.name(), out.version());
-    }
-  }
-
-  std::shared_ptr<grpc::Channel> channel_;
-  const std::string token_;
-  const std::vector<std::string> plans_;
-  std::vector<std::thread> threads_;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<Outcome> outcomes_;
-  std::set<std::pair<std::string, int64_t>> confirmed_;
-};
-
-// A partner's subscriber: follows the stream, and when the call ends resumes
-// from the last cursor it was given, as docs/events.md tells partners to.
-class Follower {
- public:
-  Follower(std::shared_ptr<grpc::Channel> channel, std::string token)
-      : stub_(ev::EventService::NewStub(std::move(channel))), token_(std::move(token)) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~Follower() { Stop(); }
-
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-      if (context_ != nullptr) context_->TryCancel();
-    }
-    if (thread_.joinable()) thread_.join();
-  }
-  // Whether a first message has come: from then on it is live.
-  bool live() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return !cursor_.empty();
-  }
-  int resumed() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return resumed_;
-  }
-  // The versions received of each plan, in the order received.
-  std::map<std::string, std::vector<int64_t>> versions() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return versions_;
-  }
-
- private:
-  void Run() {
-    while (true) {
-      grpc::ClientContext context;
-      context.AddMetadata("authorization", "Bearer " + token_);
-      ev::SubscribeRequest request;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (stop_) return;
-        request.set_cursor(cursor_);
-        context_ = &context;
-      }
-      request.mutable_heartbeat_interval()->set_seconds(1);
-      request.add_event_types("caseplan.");
-      auto reader = stub_->Subscribe(&context, request);
-      ev::SubscribeResponse message;
-      while (reader->Read(&message)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (const ev::DeliveredEvent& e : message.events()) {
-          if (e.has_event()) {
-            versions_[e.event().aggregate()].push_back(e.event().aggregate_version());
-          }
-        }
-        if (!message.cursor().empty()) cursor_ = message.cursor();
-      }
-      reader->Finish().IgnoreError();
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        context_ = nullptr;
-        if (stop_) return;
-        ++resumed_;
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-  }
-
-  std::unique_ptr<ev::EventService::Stub> stub_;
-  const std::string token_;
-  std::thread thread_;
-  std::mutex mu_;
-  bool stop_ = false;
-  grpc::ClientContext* context_ = nullptr;
-  std::string cursor_;
-  int resumed_ = 0;
-  std::map<std::string, std::vector<int64_t>> versions_;
-};
 
 // One service process, restartable on the same port.
 struct Replica {
@@ -366,14 +194,14 @@ class FaultToleranceTest : public ::testing::Test {
   std::vector<std::string> Prepare() {
     for (int i = 0; i < kSubscribers; ++i) {
       followers_.push_back(std::make_unique<Follower>(
-          PolicyChannel(Ports(SAMPLAN_EVENTS_BINARY), 1000 + i), Token()));
+          PolicyChannel(ReadFile(SAMPLAN_SERVICE_CONFIG), Ports(SAMPLAN_EVENTS_BINARY), 1000 + i), Token()));
     }
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
     for (auto& follower : followers_) {
       while (!follower->live() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
       EXPECT_TRUE(follower->live()) << "a subscriber never got its first message";
     }
-    channel_ = PolicyChannel(Ports(SAMPLAN_CASEPLAN_BINARY));
+    channel_ = PolicyChannel(ReadFile(SAMPLAN_SERVICE_CONFIG), Ports(SAMPLAN_CASEPLAN_BINARY));
     auto stub = cp::CasePlanService::NewStub(channel_);
     std::vector<std::string> plans;
     for (int i = 0; i < kPlans; ++i) {
@@ -394,7 +222,7 @@ class FaultToleranceTest : public ::testing::Test {
 
   // Prints the scenario's figures and checks the promise. `healed` is when the
   // fault ended (for the recovery time); `may_fail` whether calls may fail.
-  void CheckPromise(const std::string& scenario, Load& load, absl::Time injected,
+  void CheckPromise(const std::string& scenario, PlanLoad& load, absl::Time injected,
                     absl::Time healed, bool may_fail) {
     const std::vector<Outcome> outcomes = load.outcomes();
     int writes_ok = 0, writes_failed = 0, reads_ok = 0, reads_failed = 0;
@@ -525,7 +353,7 @@ class FaultToleranceTest : public ::testing::Test {
     StartServices(1);
     if (HasFatalFailure()) return;
     std::vector<std::string> plans = Prepare();
-    Load running(channel_, Token(), plans);
+    PlanLoad running(channel_, Token(), plans, kLoad);
     running.Start();
     absl::SleepFor(kWarmUp);
     const absl::Time injected = absl::Now();
@@ -585,7 +413,7 @@ TEST_F(FaultToleranceTest, RollingRestartUnderLoad) {
   StartServices(2);
   if (HasFatalFailure()) return;
   std::vector<std::string> plans = Prepare();
-  Load load(channel_, Token(), plans);
+  PlanLoad load(channel_, Token(), plans, kLoad);
   load.Start();
   absl::SleepFor(kWarmUp);
   const absl::Time injected = absl::Now();
