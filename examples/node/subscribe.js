@@ -42,6 +42,13 @@ function options() {
       'ca-file': { type: 'string', default: env.SAMPLAN_TLS_CA_FILE },
       'cert-file': { type: 'string', default: env.SAMPLAN_TLS_CERT_FILE },
       'key-file': { type: 'string', default: env.SAMPLAN_TLS_KEY_FILE },
+      // Samplan's published gRPC service config: round robin over the addresses,
+      // calls that wait for a connection, and which calls are retried on UNAVAILABLE.
+      'service-config': {
+        type: 'string',
+        default: env.SAMPLAN_SERVICE_CONFIG ||
+          path.join(__dirname, '..', '..', 'docs', 'grpc_service_config.json'),
+      },
       'proto-dir': {
         type: 'string',
         default: env.SAMPLAN_PROTO_DIR || path.join(__dirname, '..', '..', 'proto'),
@@ -117,10 +124,13 @@ function main() {
       read(opts['cert-file']))
     : grpc.credentials.createInsecure();
   let backoff = 1000;
+  const channelOptions = {
+    'grpc.service_config': fs.readFileSync(opts['service-config'], 'utf8'),
+  };
 
   const connect = () => {
     const token = fs.readFileSync(opts['token-file'], 'utf8').trim();
-    const client = new EventService(opts.address, credentials);
+    const client = new EventService(opts.address, credentials, channelOptions);
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${token}`);
     const call = client.subscribe({

@@ -10,10 +10,14 @@ at start, into a temporary folder that is removed at exit.
 
 Every option also reads an environment variable: SAMPLAN_EVENTS_ADDRESS,
 SAMPLAN_TOKEN_FILE, SAMPLAN_CURSOR_FILE, SAMPLAN_EVENT_TYPES (comma-separated),
-SAMPLAN_PURPOSE, SAMPLAN_PROTO_DIR, SAMPLAN_TLS_CA_FILE, SAMPLAN_TLS_CERT_FILE,
-SAMPLAN_TLS_KEY_FILE. With a CA file the connection is TLS, verified against that CA,
-presenting the client certificate when one is given (servers that require mutual TLS);
-the local start's are in .local/tls (source .local/tls/client.env).
+SAMPLAN_PURPOSE, SAMPLAN_PROTO_DIR, SAMPLAN_SERVICE_CONFIG, SAMPLAN_TLS_CA_FILE,
+SAMPLAN_TLS_CERT_FILE, SAMPLAN_TLS_KEY_FILE. With a CA file the connection is TLS, verified
+against that CA, presenting the client certificate when one is given (servers that require
+mutual TLS); the local start's are in .local/tls (source .local/tls/client.env).
+
+The channel takes Samplan's published gRPC service config (docs/grpc_service_config.json:
+round robin over the addresses, health-checked, calls that wait for a connection, and
+which calls are retried on UNAVAILABLE), as every client of Samplan should.
 
 Exit codes: 0 on Ctrl-C, 1 on an error the client cannot fix by reconnecting, 3 when the
 token is rejected (get a fresh one and start again; the cursor is kept), 4 when the cursor
@@ -61,6 +65,9 @@ def parse_args():
                    help="client certificate (PEM), for servers that require one")
     p.add_argument("--key-file", default=env("SAMPLAN_TLS_KEY_FILE"),
                    help="the client certificate's private key (PEM)")
+    p.add_argument("--service-config", default=env("SAMPLAN_SERVICE_CONFIG", os.path.join(
+                       HERE, "..", "..", "docs", "grpc_service_config.json")),
+                   help="the gRPC service config the channel uses (retries, balancing)")
     p.add_argument("--proto-dir", default=env("SAMPLAN_PROTO_DIR",
                                               os.path.join(HERE, "..", "..", "proto")))
     args = p.parse_args()
@@ -147,6 +154,8 @@ def process(delivered):
 
 def follow(args, pb2, pb2_grpc):
     backoff = 1.0
+    with open(args.service_config, encoding="utf-8") as f:
+        channel_options = [("grpc.service_config", f.read()), ("grpc.enable_retries", 1)]
     while True:
         with open(args.token_file, encoding="utf-8") as f:
             token = f.read().strip()
@@ -156,9 +165,9 @@ def follow(args, pb2, pb2_grpc):
         request.heartbeat_interval.seconds = 15
         credentials = channel_credentials(args)  # read at every connect: renewed files count
         if credentials is not None:
-            channel = grpc.secure_channel(args.address, credentials)
+            channel = grpc.secure_channel(args.address, credentials, options=channel_options)
         else:
-            channel = grpc.insecure_channel(args.address)
+            channel = grpc.insecure_channel(args.address, options=channel_options)
         try:
             stream = pb2_grpc.EventServiceStub(channel).Subscribe(
                 request, metadata=[("authorization", "Bearer " + token)])
