@@ -87,6 +87,9 @@ void PlanLoad::Run(int t, bool write) {
     grpc::Status status;
     const absl::Time start = absl::Now();
     if (write) {
+      // As the retry policy asks: a retried update is recognised by its id.
+      context.AddMetadata("x-request-id", absl::StrCat("load-", t, "-", i, "-",
+                                                       absl::ToUnixNanos(start)));
       cp::UpdatePlanRequest update;
       update.mutable_plan()->set_name(own[i % own.size()]);
       update.mutable_plan()->set_overall_goal_description(absl::StrCat("w", t, " i", i));
