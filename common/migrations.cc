@@ -71,6 +71,45 @@ absl::Status ApplyLocked(pqxx::connection& connection, const std::string& schema
   return absl::OkStatus();
 }
 
+// Returns whether every migration of `sets` is recorded in `schema` with its
+// text unchanged, reading only: a server that runs as its service's role, which
+// may not create anything, starts when the schema is current. Any doubt (the
+// table missing or not readable, a migration missing or changed) answers false,
+// and ApplyLocked then migrates or says what is wrong.
+bool AllApplied(pqxx::connection& connection, const std::string& schema,
+                const std::vector<MigrationSet>& sets) {
+  size_t wanted = 0;
+  for (const MigrationSet& set : sets) wanted += set.migrations->size();
+  if (wanted == 0) return true;
+  try {
+    pqxx::work tx(connection);
+    if (tx.exec_params1("SELECT to_regclass($1) IS NULL",
+                        absl::StrCat(schema, ".schema_migrations"))[0]
+            .as<bool>()) {
+      return false;
+    }
+    pqxx::result applied = tx.exec(absl::StrCat(
+        "SELECT migration_set, name, checksum FROM ", schema, ".schema_migrations"));
+    size_t found = 0;
+    for (const MigrationSet& set : sets) {
+      for (const Migration& migration : *set.migrations) {
+        bool same = false;
+        for (const pqxx::row& row : applied) {
+          if (row[0].as<std::string>() == set.name && row[1].as<std::string>() == migration.name) {
+            same = row[2].as<std::string>() == Sha256Hex(migration.sql);
+            break;
+          }
+        }
+        if (!same) return false;
+        ++found;
+      }
+    }
+    return found == wanted;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 absl::Status ApplyMigrations(const std::string& dsn, const std::string& schema,
@@ -81,6 +120,7 @@ absl::Status ApplyMigrations(const std::string& dsn, const std::string& schema,
   absl::StatusOr<std::unique_ptr<pqxx::connection>> connection =
       OpenConnection(dsn, absl::StrCat("samplan-migrate-", schema));
   if (!connection.ok()) return connection.status();
+  if (AllApplied(**connection, schema, sets)) return absl::OkStatus();
   try {
     // A session lock, held across the per-migration transactions; it is released
     // when the connection closes, also if this process dies.

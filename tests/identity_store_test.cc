@@ -29,6 +29,7 @@
 #include "tests/support/suite.h"
 #include "tests/support/identity_stack.h"
 #include "tests/support/servers.h"
+#include "tests/support/service_roles.h"
 
 namespace samplan::identity {
 namespace {
@@ -641,10 +642,10 @@ TEST_F(IdentityStoreTest, AuditLogVerifiesAndReportsWhereItWasAltered) {
 
 TEST_F(IdentityStoreTest, TheServiceRoleCannotChangeTheAuditLog) {
   const v1::Person person = NewPerson(50);
-  Query("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "
-        "'samplan_identity_test') THEN CREATE ROLE samplan_identity_test LOGIN IN ROLE "
-        "samplan_service; END IF; END $$");
-  pqxx::connection connection(dsn_ + " user=samplan_identity_test");
+  // The identity server's own login (the other services' roles: service_roles_test).
+  absl::StatusOr<std::string> service_dsn = testing::ServiceRoleDsn(dsn_, "identity");
+  ASSERT_TRUE(service_dsn.ok()) << service_dsn.status();
+  pqxx::connection connection(*service_dsn);
   {
     pqxx::nontransaction tx(connection);
     EXPECT_GE(tx.exec("SELECT count(*) FROM identity.audit_records")[0][0].as<int64_t>(), 1);

@@ -1,14 +1,19 @@
 #include "tests/support/caseplan_stack.h"
 
 #include "absl/strings/str_cat.h"
+#include "tests/support/service_roles.h"
 
 namespace samplan::testing {
 
 absl::StatusOr<std::unique_ptr<InProcessCasePlan>> InProcessCasePlan::Start(
     const std::string& dsn, const TokenVerifierOptions& tokens) {
   std::unique_ptr<InProcessCasePlan> stack(new InProcessCasePlan());
+  // The service runs as its database role, as in production: what it may not do
+  // fails here as it would there.
+  absl::StatusOr<std::string> service_dsn = ServiceRoleDsn(dsn, "caseplan");
+  if (!service_dsn.ok()) return service_dsn.status();
   auto pool = PgPool::Create(
-      {dsn, 8, absl::Seconds(10), "test", caseplan::PlanRepositoryStatements(stack->outbox_)});
+      {*service_dsn, 8, absl::Seconds(10), "test", caseplan::PlanRepositoryStatements(stack->outbox_)});
   if (!pool.ok()) return pool.status();
   stack->pool_ = *std::move(pool);
   stack->repository_ = std::make_unique<caseplan::PgPlanRepository>(*stack->pool_, stack->outbox_);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/access.h"
+#include "tests/support/service_roles.h"
 
 namespace samplan::testing {
 
@@ -9,7 +10,11 @@ absl::StatusOr<std::unique_ptr<InProcessEvents>> InProcessEvents::Start(
     const std::string& dsn, const TokenVerifierOptions& tokens,
     events::EventServiceOptions options) {
   std::unique_ptr<InProcessEvents> stack(new InProcessEvents());
-  auto pool = PgPool::Create({dsn, 4, absl::Seconds(10), "test-events", AccessStatements()});
+  // The service runs as its database role, as in production: what it may not do
+  // fails here as it would there.
+  absl::StatusOr<std::string> service_dsn = ServiceRoleDsn(dsn, "events");
+  if (!service_dsn.ok()) return service_dsn.status();
+  auto pool = PgPool::Create({*service_dsn, 4, absl::Seconds(10), "test-events", AccessStatements()});
   if (!pool.ok()) return pool.status();
   stack->pool_ = *std::move(pool);
   auto verifier = MakeTokenVerifier(tokens);

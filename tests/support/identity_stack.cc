@@ -9,6 +9,7 @@
 #include "common/ids.h"
 #include "common/migrations.h"
 #include "services/identity/personnummer.h"
+#include "tests/support/service_roles.h"
 
 namespace samplan::testing {
 namespace {
@@ -36,7 +37,11 @@ absl::StatusOr<std::unique_ptr<InProcessIdentity>> InProcessIdentity::Start(
       identity::MakeIdentityNumberProtector(keys.encryption_key_base64, keys.lookup_key_base64);
   if (!protector.ok()) return protector.status();
   stack->protector_ = std::make_unique<identity::IdentityNumberProtector>(*std::move(protector));
-  auto pool = PgPool::Create({dsn, 8, absl::Seconds(10), "test",
+  // The service runs as its database role, as in production: what it may not do
+  // fails here as it would there.
+  absl::StatusOr<std::string> service_dsn = ServiceRoleDsn(dsn, "identity");
+  if (!service_dsn.ok()) return service_dsn.status();
+  auto pool = PgPool::Create({*service_dsn, 8, absl::Seconds(10), "test",
                               identity::IdentityRepositoryStatements(stack->outbox_)});
   if (!pool.ok()) return pool.status();
   stack->pool_ = *std::move(pool);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/migrations.h"
 #include "tests/support/identity_stack.h"
+#include "tests/support/service_roles.h"
 
 namespace samplan::testing {
 
@@ -16,8 +17,12 @@ absl::Status InProcessScheduling::ApplyMigrations(const std::string& dsn) {
 absl::StatusOr<std::unique_ptr<InProcessScheduling>> InProcessScheduling::Start(
     const std::string& dsn, const TokenVerifierOptions& tokens, const Clock& clock) {
   std::unique_ptr<InProcessScheduling> s(new InProcessScheduling());
+  // The service runs as its database role, as in production: what it may not do
+  // fails here as it would there.
+  absl::StatusOr<std::string> service_dsn = ServiceRoleDsn(dsn, "scheduling");
+  if (!service_dsn.ok()) return service_dsn.status();
   absl::StatusOr<std::unique_ptr<PgPool>> pool = PgPool::Create(
-      {dsn, 8, absl::Seconds(10), "test", scheduling::SchedulingRepositoryStatements(s->outbox_)});
+      {*service_dsn, 8, absl::Seconds(10), "test", scheduling::SchedulingRepositoryStatements(s->outbox_)});
   if (!pool.ok()) return pool.status();
   s->pool_ = *std::move(pool);
   s->meetings_ = std::make_unique<scheduling::PgMeetingRepository>(*s->pool_, s->outbox_);

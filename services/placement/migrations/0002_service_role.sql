@@ -1,0 +1,14 @@
+-- The placement server runs as the role samplan_placement (created by the identity
+-- schema's migration 0007, which runs first), not as the role that owns this
+-- schema: it reads and writes the rows of its own tables and owns none, so it
+-- cannot change the schema, and it has nothing in any other service's schema.
+-- It reads the migrations applied, to find the schema current without trying to
+-- migrate it (common/migrations.h). The outbox and the record of handled events
+-- are granted by their own migrations (common/migrations/). A table added later
+-- is granted by the migration that adds it.
+GRANT USAGE ON SCHEMA placement TO samplan_placement;
+GRANT SELECT ON schema_migrations TO samplan_placement;
+-- Contacts are only added; nothing is deleted.
+GRANT SELECT, INSERT, UPDATE ON employers, placements, placement_needs, agreements
+  TO samplan_placement;
+GRANT SELECT, INSERT ON contacts TO samplan_placement;
