@@ -13,6 +13,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <pqxx/pqxx>
@@ -666,6 +667,116 @@ TEST_F(IdentityStoreTest, TheServiceRoleCannotChangeTheAuditLog) {
   // And the table owner is stopped by the trigger.
   EXPECT_THROW(Query("UPDATE identity.audit_records SET reason = 'x'"), pqxx::sql_error);
   EXPECT_THROW(Query("DELETE FROM identity.audit_records"), pqxx::sql_error);
+  EXPECT_TRUE(Verify().verified());
+}
+
+// What the owner of the identity tables can do to an unkeyed hash chain: rewrite a
+// record, then recompute the hash of every record after it and of the head, as
+// audit_record_hash does. Without the seal the chain verifies again.
+void RewriteChainAsOwner(const std::function<pqxx::result(const std::string&)>& query,
+                         const std::string& person, int64_t sequence) {
+  query(absl::StrCat(
+      "DO $$ DECLARE r record; previous text := repeat('0', 64); h text; BEGIN"
+      " ALTER TABLE identity.audit_records DISABLE TRIGGER audit_records_append_only;"
+      " UPDATE identity.audit_records SET actor_user = 'users/someone-else'"
+      "   WHERE subject_person = '", person, "' AND shard = '' AND sequence = ", sequence, ";"
+      " FOR r IN SELECT * FROM identity.audit_records WHERE subject_person = '", person,
+      "'   AND shard = '' ORDER BY sequence LOOP"
+      "   h := identity.audit_record_hash(r.sequence, r.time, r.municipality, r.actor_user,"
+      "     r.actor_organization, r.action, r.resource, r.subject_person, r.data_category,"
+      "     r.purpose, r.consent, r.decision, r.reason, r.request_id, previous);"
+      "   UPDATE identity.audit_records SET previous_hash = previous, hash = h"
+      "     WHERE subject_person = r.subject_person AND shard = r.shard"
+      "       AND sequence = r.sequence;"
+      "   previous := h;"
+      " END LOOP;"
+      " UPDATE identity.audit_heads SET hash = previous WHERE subject_person = '", person,
+      "'   AND shard = '';"
+      " ALTER TABLE identity.audit_records ENABLE TRIGGER audit_records_append_only;"
+      " END $$"));
+}
+
+TEST_F(IdentityStoreTest, AChainRewrittenByTheTablesOwnerFailsAtItsKeyedSeal) {
+  const v1::Person person = NewPerson(52);
+  v1::Person seen;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Get("soc", person.name(), &seen).ok());
+  absl::StatusOr<int> sealed = stack_->SealAuditChains();
+  ASSERT_TRUE(sealed.ok()) << sealed.status();
+  EXPECT_GE(*sealed, 1);
+  const int64_t sealed_at = Count(absl::StrCat(
+      "SELECT sequence FROM identity.audit_seals WHERE subject_person = '", person.name(), "'"));
+  EXPECT_EQ(sealed_at, 4);  // created, then read three times
+  EXPECT_TRUE(Verify(person.name()).verified());
+  // Sealing again finds nothing new on this chain.
+  ASSERT_TRUE(stack_->SealAuditChains().ok());
+
+  // The owner puts another user's name on the first read, and recomputes every
+  // hash after it: the hash chain alone no longer shows it (on the code before
+  // the seals this verified), the seal does.
+  RewriteChainAsOwner([&](const std::string& sql) { return Query(sql); }, person.name(), 2);
+  v1::VerifyAuditLogResponse broken = Verify(person.name());
+  EXPECT_FALSE(broken.verified());
+  EXPECT_EQ(broken.broken_at().person(), person.name());
+  EXPECT_EQ(broken.broken_at().sequence(), sealed_at);
+  EXPECT_TRUE(absl::StrContains(broken.problem(), "keyed seal")) << broken.problem();
+
+  // Nor can the owner make a new seal to match: a seal without the key fails.
+  Query(absl::StrCat("UPDATE identity.audit_seals s SET hash = h.hash, mac = md5(h.hash) || "
+                     "md5(h.hash) FROM identity.audit_heads h WHERE h.subject_person = "
+                     "s.subject_person AND h.shard = s.shard AND s.subject_person = '",
+                     person.name(), "'"));
+  broken = Verify(person.name());
+  EXPECT_FALSE(broken.verified());
+  EXPECT_TRUE(absl::StrContains(broken.problem(), "seal is not valid")) << broken.problem();
+}
+
+TEST_F(IdentityStoreTest, AttemptsNamingNoPersonKeepChainsOfTheirOwnMunicipality) {
+  ASSERT_TRUE(testing::EnsureMunicipality(*stub_, Token("kommunen", "administrator"), "1880")
+                  .ok());
+  // Reads of persons that do not exist, in two municipalities: each leaves a
+  // refusal that names no person.
+  v1::Person seen;
+  for (int i = 0; i < 12; ++i) {
+    for (const std::string municipality : {"1885", "1880"}) {
+      v1::GetPersonRequest request;
+      request.set_name(absl::StrCat("persons/00000000-0000-4000-8000-0000000000", 10 + i));
+      grpc::ClientContext context;
+      context.AddMetadata("authorization",
+                          "Bearer " + Token("soc", "caseworker", municipality));
+      EXPECT_EQ(stub_->GetPerson(&context, request, &seen).error_code(),
+                grpc::StatusCode::PERMISSION_DENIED);
+    }
+  }
+  // No head is shared by the two municipalities, and none by all of them.
+  pqxx::result heads = Query(
+      "SELECT shard, sequence FROM identity.audit_heads WHERE subject_person = '' ORDER BY 1");
+  int64_t records = 0;
+  for (const pqxx::row& head : heads) {
+    const std::string shard = head[0].as<std::string>();
+    EXPECT_TRUE(absl::StartsWith(shard, "1885/") || absl::StartsWith(shard, "1880/")) << shard;
+    records += head[1].as<int64_t>();
+  }
+  EXPECT_EQ(Count("SELECT count(DISTINCT shard) FROM identity.audit_heads"
+                  " WHERE subject_person = '' AND shard LIKE '1880/%'"),
+            Count("SELECT count(DISTINCT shard) FROM identity.audit_records"
+                  " WHERE subject_person = '' AND municipality = '1880'"));
+  EXPECT_GE(heads.size(), 4u);  // 12 attempts each over 8 chains
+  EXPECT_EQ(Count("SELECT count(*) FROM identity.audit_records WHERE subject_person = ''"
+                  " AND shard NOT LIKE municipality || '/%'"),
+            0);
+
+  // Each municipality's supervisor verifies its own chains, sealed or not.
+  for (const std::string municipality : {"1885", "1880"}) {
+    v1::VerifyAuditLogRequest request;
+    v1::VerifyAuditLogResponse response;
+    grpc::ClientContext context;
+    context.AddMetadata("authorization",
+                        "Bearer " + Token("kommunen", "supervisor", municipality));
+    ASSERT_TRUE(stub_->VerifyAuditLog(&context, request, &response).ok());
+    EXPECT_TRUE(response.verified()) << municipality << ": " << response.problem();
+    EXPECT_GE(response.records_checked(), 12) << municipality;
+  }
+  ASSERT_TRUE(stack_->SealAuditChains().ok());
   EXPECT_TRUE(Verify().verified());
 }
 

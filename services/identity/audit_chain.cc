@@ -1,7 +1,10 @@
 #include "services/identity/audit_chain.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -109,6 +112,52 @@ absl::Status VerifyChainSegment(const std::vector<AuditRecord>& records, int64_t
     ++expected;
   }
   return absl::OkStatus();
+}
+
+std::string CanonicalSealBytes(const AuditSeal& seal) {
+  std::string out;
+  AppendString(out, "samplan.audit.seal.v1");
+  AppendString(out, seal.subject_person);
+  AppendString(out, seal.shard);
+  AppendNumber(out, static_cast<uint64_t>(seal.sequence));
+  AppendString(out, seal.hash);
+  return out;
+}
+
+absl::StatusOr<AuditSealer> AuditSealer::Make(absl::string_view key_base64) {
+  std::string decoded;
+  if (!absl::Base64Unescape(key_base64, &decoded) || decoded.size() != kKeySize) {
+    OPENSSL_cleanse(decoded.data(), decoded.size());
+    return absl::InvalidArgumentError("the audit key must be 32 bytes in standard base64");
+  }
+  Key key{};
+  std::copy(decoded.begin(), decoded.end(), key.begin());
+  OPENSSL_cleanse(decoded.data(), decoded.size());
+  AuditSealer sealer(key);
+  OPENSSL_cleanse(key.data(), key.size());
+  return sealer;
+}
+
+AuditSealer::~AuditSealer() { OPENSSL_cleanse(key_.data(), key_.size()); }
+
+std::string AuditSealer::Mac(const AuditSeal& seal) const {
+  const std::string bytes = CanonicalSealBytes(seal);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+           reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), mac,
+           &length) == nullptr) {
+    std::fprintf(stderr, "HMAC-SHA256 failed\n");
+    std::abort();
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(mac), length));
+}
+
+bool AuditSealer::Verify(const AuditSeal& seal) const {
+  const std::string expected = Mac(seal);
+  return seal.mac.size() == expected.size() &&
+         CRYPTO_memcmp(seal.mac.data(), expected.data(), expected.size()) == 0;
 }
 
 }  // namespace samplan::identity

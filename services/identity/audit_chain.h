@@ -7,11 +7,13 @@
 // the chain at that record, unless every later hash is recomputed too; publishing
 // or anchoring the latest hash elsewhere makes that detectable as well.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
@@ -75,6 +77,49 @@ absl::Status VerifyChain(const std::vector<AuditRecord>& records);
 // chain can be checked a page at a time.
 absl::Status VerifyChainSegment(const std::vector<AuditRecord>& records, int64_t first_sequence,
                                 absl::string_view previous_hash);
+
+// The keyed seal of a chain's end (identity.audit_seals). The hash chain alone
+// stops whoever may only append; the owner of the tables could rewrite a record
+// and recompute every hash after it. A seal names a chain's record and its hash
+// under an HMAC whose key only the identity service holds, so a rewrite of any
+// record up to a sealed one shows at the seal, and no new seal can be made.
+struct AuditSeal {
+  std::string subject_person;  // the chain: persons/{id}, or '' with a shard
+  std::string shard;           // '' for a person's chain
+  int64_t sequence = 0;        // the sealed record
+  std::string hash;            // its hash
+  std::string mac;             // AuditSealer::Mac of the four above, 64 hex digits
+};
+
+// Returns the bytes a seal's MAC covers, written as CanonicalAuditBytes writes
+// values: the string "samplan.audit.seal.v1", subject_person, shard, sequence,
+// hash.
+std::string CanonicalSealBytes(const AuditSeal& seal);
+
+// Makes and checks seals under one 32-byte key. Thread-safe; copies are cheap and
+// wipe their key when they go away.
+class AuditSealer {
+ public:
+  static constexpr size_t kKeySize = 32;
+
+  // Returns a sealer for a key given in standard base64 (as in configuration); a
+  // key that is not base64 or not 32 bytes is INVALID_ARGUMENT that never shows it.
+  static absl::StatusOr<AuditSealer> Make(absl::string_view key_base64);
+
+  AuditSealer(const AuditSealer&) = default;
+  AuditSealer& operator=(const AuditSealer&) = default;
+  ~AuditSealer();
+
+  // Returns HMAC-SHA256 of CanonicalSealBytes(seal) as 64 lowercase hex digits.
+  std::string Mac(const AuditSeal& seal) const;
+  // Returns whether `seal.mac` is Mac(seal), comparing in constant time.
+  bool Verify(const AuditSeal& seal) const;
+
+ private:
+  using Key = std::array<uint8_t, kKeySize>;
+  explicit AuditSealer(const Key& key) : key_(key) {}
+  Key key_;
+};
 
 }  // namespace samplan::identity
 

@@ -88,11 +88,29 @@ grpc::Status IdentityService::VerifyAuditLog(grpc::ServerContext* context,
           at.set_sequence(sequence);
           broken.emplace(std::move(at), std::move(problem));
         };
+        // The seal, made with a key the database does not hold, is what a rewrite
+        // by the tables' owner cannot follow: the chain must pass through it.
+        const AuditSeal* seal = sealer_ != nullptr && head.seal ? &*head.seal : nullptr;
+        if (seal != nullptr && !sealer_->Verify(*seal)) {
+          break_at(seal->sequence, "the chain's keyed seal is not valid");
+          break;
+        }
+        if (seal != nullptr && seal->sequence > head.sequence) {
+          break_at(head.sequence + 1, "records missing at the end of the chain");
+          break;
+        }
+        auto matches_seal = [&](const AuditRecord& record) {
+          if (seal == nullptr || record.sequence != seal->sequence || record.hash == seal->hash) {
+            return true;
+          }
+          break_at(record.sequence, "the record differs from the chain's keyed seal");
+          return false;
+        };
         // Records appended after the head was read lie beyond it and wait for the
         // next check.
         while (last < head.sequence && !broken) {
-          std::vector<AuditRecord> page =
-              store.AuditChainPage(head.subject_person, last, head.sequence, kAuditPageSize);
+          std::vector<AuditRecord> page = store.AuditChainPage(
+              head.subject_person, head.shard, last, head.sequence, kAuditPageSize);
           if (page.empty()) break;
           if (!VerifyChainSegment(page, last + 1, previous_hash).ok()) {
             // Find the first record at fault, one at a time.
@@ -102,12 +120,17 @@ grpc::Status IdentityService::VerifyAuditLog(grpc::ServerContext* context,
                 break_at(last + 1, std::string(one.message()));
                 break;
               }
+              if (!matches_seal(record)) break;
               ++records_checked;
               last = record.sequence;
               previous_hash = record.hash;
             }
             break;
           }
+          for (const AuditRecord& record : page) {
+            if (!matches_seal(record)) break;
+          }
+          if (broken) break;
           records_checked += static_cast<int64_t>(page.size());
           last = page.back().sequence;
           previous_hash = page.back().hash;

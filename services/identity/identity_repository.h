@@ -99,11 +99,14 @@ struct StoredConsent {
   std::string create_request_id;
 };
 
-// The end of one audit chain as audit_heads records it.
+// The end of one audit chain as audit_heads records it, with the chain's seal
+// (audit_seals) when it has one. A chain is (subject_person, shard).
 struct AuditChainHead {
   std::string subject_person;
+  std::string shard;
   int64_t sequence = 0;
   std::string hash;
+  std::optional<AuditSeal> seal;
 };
 
 // One unit of work: everything runs in the same database transaction. Methods
@@ -185,13 +188,20 @@ class IdentityStore {
   // The audit log. ChainPage: records of one chain with after < sequence <= up_to,
   // oldest first. NewestFirst: records before `before` (0: from the newest).
   virtual std::vector<AuditRecord> AuditChainPage(const std::string& subject_person,
-                                                  int64_t after, int64_t up_to, int limit) = 0;
+                                                  const std::string& shard, int64_t after,
+                                                  int64_t up_to, int limit) = 0;
   virtual std::vector<AuditRecord> AuditNewestFirst(const std::string& subject_person,
                                                     int64_t before, int limit) = 0;
-  // The heads of the chains of the municipality's persons and of the chain of
-  // attempts that named no person; only `subject_person`'s when it is not empty.
+  // The heads of the chains of the municipality's persons, of the municipality's
+  // chains of attempts that named no person, and of the chain such attempts
+  // shared before identity migration 0008; only `subject_person`'s when it is not
+  // empty. Each with its seal, if any.
   virtual std::vector<AuditChainHead> AuditHeads(const std::string& municipality,
                                                  const std::string& subject_person) = 0;
+  // Up to `limit` chain ends that are not sealed where they end (the seal's
+  // `mac` left empty), and the seals to write for them.
+  virtual std::vector<AuditSeal> UnsealedAuditHeads(int limit) = 0;
+  virtual void PutAuditSeals(const std::vector<AuditSeal>& seals, absl::Time now) = 0;
   // What ReviewAccess reports, at most `limit`.
   virtual std::vector<v1::AccessFinding> ReviewFindings(const std::string& municipality,
                                                         absl::Time start, absl::Time end,

@@ -71,7 +71,7 @@ Caller CallerOf(const CallContext& call, absl::string_view method) {
 
 IdentityService::IdentityService(IdentityRepository& repository,
                                  const IdentityNumberProtector& protector,
-                                 const CallHandler& calls)
-    : repository_(repository), protector_(protector), calls_(calls) {}
+                                 const CallHandler& calls, const AuditSealer* sealer)
+    : repository_(repository), protector_(protector), calls_(calls), sealer_(sealer) {}
 
 }  // namespace samplan::identity

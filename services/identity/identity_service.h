@@ -30,9 +30,10 @@ namespace samplan::identity {
 class IdentityService final : public v1::IdentityService::Service {
  public:
   // Everything passed in must outlive the service. The time of a change is the
-  // call's (CallHandler's clock).
+  // call's (CallHandler's clock). With `sealer` (the audit key), VerifyAuditLog
+  // checks each chain against its keyed seal too; without, by its hashes alone.
   IdentityService(IdentityRepository& repository, const IdentityNumberProtector& protector,
-                  const CallHandler& calls);
+                  const CallHandler& calls, const AuditSealer* sealer = nullptr);
 
   grpc::Status CreateMunicipality(grpc::ServerContext* context,
                                   const v1::CreateMunicipalityRequest* request,
@@ -97,6 +98,7 @@ class IdentityService final : public v1::IdentityService::Service {
   IdentityRepository& repository_;
   const IdentityNumberProtector& protector_;
   const CallHandler& calls_;
+  const AuditSealer* const sealer_;
 };
 
 }  // namespace samplan::identity

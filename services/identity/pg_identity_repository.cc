@@ -336,11 +336,12 @@ class PgIdentityStore final : public IdentityStore {
 
   void Publish(const events::v1::Event& event) override { outbox_.Append(tx_, event); }
 
-  std::vector<AuditRecord> AuditChainPage(const std::string& subject_person, int64_t after,
+  std::vector<AuditRecord> AuditChainPage(const std::string& subject_person,
+                                          const std::string& shard, int64_t after,
                                           int64_t up_to, int limit) override {
     std::vector<AuditRecord> out;
-    for (const pqxx::row& row :
-         tx_.exec_prepared(sql::kAuditChainPage.name, subject_person, after, up_to, limit)) {
+    for (const pqxx::row& row : tx_.exec_prepared(sql::kAuditChainPage.name, subject_person,
+                                                  shard, after, up_to, limit)) {
       out.push_back(AuditFromRow(row));
     }
     return out;
@@ -361,9 +362,38 @@ class PgIdentityStore final : public IdentityStore {
     std::vector<AuditChainHead> out;
     for (const pqxx::row& row :
          tx_.exec_prepared(sql::kAuditHeads.name, municipality, subject_person)) {
-      out.push_back({row[0].as<std::string>(), row[1].as<int64_t>(), row[2].as<std::string>()});
+      AuditChainHead head{row[0].as<std::string>(), row[1].as<std::string>(),
+                          row[2].as<int64_t>(), row[3].as<std::string>(), std::nullopt};
+      if (!row[4].is_null()) {
+        head.seal = AuditSeal{head.subject_person, head.shard, row[4].as<int64_t>(),
+                              row[5].as<std::string>(), row[6].as<std::string>()};
+      }
+      out.push_back(std::move(head));
     }
     return out;
+  }
+
+  std::vector<AuditSeal> UnsealedAuditHeads(int limit) override {
+    std::vector<AuditSeal> out;
+    for (const pqxx::row& row : tx_.exec_prepared(sql::kUnsealedAuditHeads.name, limit)) {
+      out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int64_t>(),
+                     row[3].as<std::string>(), ""});
+    }
+    return out;
+  }
+
+  void PutAuditSeals(const std::vector<AuditSeal>& seals, absl::Time now) override {
+    std::vector<std::string> persons, shards, sequences, hashes, macs;
+    for (const AuditSeal& seal : seals) {
+      persons.push_back(seal.subject_person);
+      shards.push_back(seal.shard);
+      sequences.push_back(absl::StrCat(seal.sequence));
+      hashes.push_back(seal.hash);
+      macs.push_back(seal.mac);
+    }
+    tx_.exec_prepared(sql::kPutAuditSeals.name, PgTextArray(persons), PgTextArray(shards),
+                      PgTextArray(sequences), PgTextArray(hashes), PgTextArray(macs),
+                      PgTimestamp(now));
   }
 
   std::vector<v1::AccessFinding> ReviewFindings(const std::string& municipality, absl::Time start,

@@ -214,29 +214,59 @@ inline constexpr PreparedStatement kInsertBreakGlass{
   " actor_organization, action, resource, data_category, purpose, consent, decision,"   \
   " reason, request_id, previous_hash, hash"
 
-// $1 subject_person, $2 after sequence, $3 up to sequence, $4 limit. Oldest first.
+// $1 subject_person, $2 shard, $3 after sequence, $4 up to sequence, $5 limit.
+// Oldest first.
 inline constexpr PreparedStatement kAuditChainPage{
     "identity_audit_chain_page",
     "SELECT " SAMPLAN_AUDIT_COLUMNS " FROM identity.audit_records"
-    " WHERE subject_person = $1 AND sequence > $2 AND sequence <= $3"
-    " ORDER BY sequence LIMIT $4"};
+    " WHERE subject_person = $1 AND shard = $2 AND sequence > $3 AND sequence <= $4"
+    " ORDER BY sequence LIMIT $5"};
 
 // $1 subject_person, $2 before sequence (0: from the newest), $3 limit. Newest first.
 inline constexpr PreparedStatement kAuditNewestFirst{
     "identity_audit_newest_first",
     "SELECT " SAMPLAN_AUDIT_COLUMNS " FROM identity.audit_records"
-    " WHERE subject_person = $1 AND ($2::bigint = 0 OR sequence < $2::bigint)"
+    " WHERE subject_person = $1 AND shard = '' AND ($2::bigint = 0 OR sequence < $2::bigint)"
     " ORDER BY sequence DESC LIMIT $3"};
 
 // $1 municipality, $2 subject_person or '' for all. The heads of the chains of the
-// municipality's persons, and the chain of attempts that named no person.
+// municipality's persons, of its chains of attempts that named no person (shard
+// "<municipality>/<n>"), and of the one such chain from before the shards (shard
+// ''), each with its seal or NULLs.
 inline constexpr PreparedStatement kAuditHeads{
     "identity_audit_heads",
-    "SELECT h.subject_person, h.sequence, h.hash FROM identity.audit_heads h"
+    "SELECT h.subject_person, h.shard, h.sequence, h.hash, s.sequence, s.hash, s.mac"
+    " FROM identity.audit_heads h"
+    " LEFT JOIN identity.audit_seals s USING (subject_person, shard)"
     " WHERE ($2 = '' OR h.subject_person = $2)"
-    "   AND (h.subject_person = '' OR EXISTS (SELECT 1 FROM identity.persons p"
-    "        WHERE 'persons/' || p.id::text = h.subject_person AND p.municipality = $1))"
-    " ORDER BY h.subject_person"};
+    "   AND (CASE WHEN h.subject_person = ''"
+    "          THEN h.shard = '' OR starts_with(h.shard, $1 || '/')"
+    "          ELSE EXISTS (SELECT 1 FROM identity.persons p"
+    "               WHERE 'persons/' || p.id::text = h.subject_person"
+    "                 AND p.municipality = $1) END)"
+    " ORDER BY h.subject_person, h.shard"};
+
+// $1 limit. Chain ends not sealed where they end.
+inline constexpr PreparedStatement kUnsealedAuditHeads{
+    "identity_unsealed_audit_heads",
+    "SELECT h.subject_person, h.shard, h.sequence, h.hash FROM identity.audit_heads h"
+    " LEFT JOIN identity.audit_seals s USING (subject_person, shard)"
+    " WHERE h.sequence > 0 AND (s.sequence IS NULL OR s.sequence <> h.sequence)"
+    " LIMIT $1"};
+
+// $1 subject_person[], $2 shard[], $3 sequence[], $4 hash[], $5 mac[], $6 time. A
+// seal replaces only an older one of its chain (two replicas may seal at once).
+inline constexpr PreparedStatement kPutAuditSeals{
+    "identity_put_audit_seals",
+    "INSERT INTO identity.audit_seals AS s (subject_person, shard, sequence, hash, mac,"
+    "  seal_time)"
+    " SELECT x.subject_person, x.shard, x.sequence, x.hash, x.mac, $6"
+    " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[])"
+    "   AS x(subject_person, shard, sequence, hash, mac)"
+    " ON CONFLICT (subject_person, shard) DO UPDATE"
+    "   SET sequence = excluded.sequence, hash = excluded.hash, mac = excluded.mac,"
+    "       seal_time = excluded.seal_time"
+    "   WHERE s.sequence < excluded.sequence"};
 
 // $1 municipality, $2 start, $3 end, $4 volume threshold, $5 limit.
 // What a supervisor should look at: refusals, break-glass, use of a consent outside
@@ -278,7 +308,8 @@ inline constexpr PreparedStatement kAll[] = {
     kInsertConsent, kSelectConsent, kSelectConsentForUpdate, kSelectConsentByRequest,
     kListConsents, kWithdrawConsent,
     kInsertBreakGlass,
-    kAuditChainPage, kAuditNewestFirst, kAuditHeads, kReviewFindings};
+    kAuditChainPage, kAuditNewestFirst, kAuditHeads, kUnsealedAuditHeads, kPutAuditSeals,
+    kReviewFindings};
 
 #undef SAMPLAN_AUDIT_COLUMNS
 #undef SAMPLAN_CONSENT_COLUMNS

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "common/ids.h"
 #include "common/migrations.h"
+#include "services/identity/audit_sealing.h"
 #include "services/identity/personnummer.h"
 #include "tests/support/service_roles.h"
 
@@ -26,6 +27,7 @@ absl::Status StatusOf(const grpc::Status& status) {
 
 IdentityKeys IdentityKeys::Generate() {
   return {identity::IdentityNumberProtector::GenerateKeyBase64(),
+          identity::IdentityNumberProtector::GenerateKeyBase64(),
           identity::IdentityNumberProtector::GenerateKeyBase64()};
 }
 
@@ -37,6 +39,11 @@ absl::StatusOr<std::unique_ptr<InProcessIdentity>> InProcessIdentity::Start(
       identity::MakeIdentityNumberProtector(keys.encryption_key_base64, keys.lookup_key_base64);
   if (!protector.ok()) return protector.status();
   stack->protector_ = std::make_unique<identity::IdentityNumberProtector>(*std::move(protector));
+  if (!keys.audit_key_base64.empty()) {
+    absl::StatusOr<identity::AuditSealer> sealer = identity::AuditSealer::Make(keys.audit_key_base64);
+    if (!sealer.ok()) return sealer.status();
+    stack->sealer_ = std::make_unique<identity::AuditSealer>(*std::move(sealer));
+  }
   // The service runs as its database role, as in production: what it may not do
   // fails here as it would there.
   absl::StatusOr<std::string> service_dsn = ServiceRoleDsn(dsn, "identity");
@@ -51,7 +58,8 @@ absl::StatusOr<std::unique_ptr<InProcessIdentity>> InProcessIdentity::Start(
   if (!served.ok()) return served.status();
   stack->served_ = *std::move(served);
   if (absl::Status serving = stack->served_->Serve(std::make_unique<identity::IdentityService>(
-          *stack->repository_, *stack->protector_, stack->served_->calls()));
+          *stack->repository_, *stack->protector_, stack->served_->calls(),
+          stack->sealer_.get()));
       !serving.ok()) {
     return serving;
   }
@@ -64,6 +72,12 @@ absl::Status InProcessIdentity::ApplyIdentityMigrations(const std::string& dsn) 
 
 std::unique_ptr<v1::IdentityService::Stub> InProcessIdentity::NewStub() const {
   return v1::IdentityService::NewStub(served_->NewChannel());
+}
+
+absl::StatusOr<int> InProcessIdentity::SealAuditChains() {
+  if (sealer_ == nullptr) return absl::FailedPreconditionError("the stack has no audit key");
+  const absl::Time now = absl::Now();
+  return identity::SealAuditChains(*repository_, *sealer_, now, now + absl::Seconds(10));
 }
 
 std::string TestPersonnummer(absl::CivilDay birth_date, int serial) {

@@ -22,6 +22,7 @@
 #include "common/pg.h"
 #include "common/server.h"
 #include "samplan/identity/v1/identity.grpc.pb.h"
+#include "services/identity/audit_chain.h"
 #include "services/identity/identity_crypto.h"
 #include "services/identity/identity_service.h"
 #include "services/identity/pg_identity_repository.h"
@@ -29,11 +30,13 @@
 
 namespace samplan::testing {
 
-// The two keys that protect identity numbers, as configuration gives them.
+// The two keys that protect identity numbers, and the key that seals the audit
+// chains (empty: not sealed), as configuration gives them.
 struct IdentityKeys {
   std::string encryption_key_base64;
   std::string lookup_key_base64;
-  // Returns two fresh random keys.
+  std::string audit_key_base64;
+  // Returns three fresh random keys.
   static IdentityKeys Generate();
 };
 
@@ -54,11 +57,16 @@ class InProcessIdentity {
   const std::string& address() const { return served_->address(); }
   // A client stub of this service.
   std::unique_ptr<identity::v1::IdentityService::Stub> NewStub() const;
+  // Seals the audit chains now, as the service's seal loop does every few
+  // seconds (the stack runs no loop, so a test says when); returns the seals
+  // written. FAILED_PRECONDITION without an audit key.
+  absl::StatusOr<int> SealAuditChains();
 
  private:
   InProcessIdentity() = default;
   Outbox outbox_{identity::kSchema};
   std::unique_ptr<identity::IdentityNumberProtector> protector_;
+  std::unique_ptr<identity::AuditSealer> sealer_;
   std::unique_ptr<PgPool> pool_;
   std::unique_ptr<identity::PgIdentityRepository> repository_;
   std::unique_ptr<ServedService> served_;
