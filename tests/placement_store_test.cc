@@ -37,6 +37,7 @@
 #include "tests/support/suite.h"
 #include "tests/support/identity_stack.h"
 #include "tests/support/servers.h"
+#include "tests/support/service_roles.h"
 
 namespace samplan::placement {
 namespace {
@@ -66,8 +67,9 @@ class InProcessPlacement {
  public:
   InProcessPlacement(const std::string& dsn, const TokenVerifierOptions& tokens,
                      const Clock& clock) {
-    pool_ = *PgPool::Create(
-        {dsn, 8, absl::Seconds(10), "test", PlacementRepositoryStatements(outbox_)});
+    // As its database role, as in production (tests/support/service_roles.h).
+    pool_ = *PgPool::Create({*testing::ServiceRoleDsn(dsn, "placement"), 8, absl::Seconds(10),
+                             "test", PlacementRepositoryStatements(outbox_)});
     repository_ = std::make_unique<PgPlacementRepository>(*pool_, outbox_);
     verifier_ = *MakeTokenVerifier(tokens);
     calls_ = std::make_unique<CallHandler>(*verifier_, absl::Seconds(10), clock);

@@ -42,6 +42,7 @@
 #include "tests/support/served_service.h"
 #include "tests/support/smtp_sink.h"
 #include "tests/support/suite.h"
+#include "tests/support/service_roles.h"
 
 namespace samplan::surveys {
 namespace {
@@ -99,7 +100,10 @@ class SurveysInvitationsTest : public testing::ServersSuite {
     persons_ = std::make_unique<testing::TestPersons>(dsn_, kMunicipality);
     std::vector<PreparedStatement> statements = SurveysRepositoryStatements(outbox_);
     for (const PreparedStatement& s : processed_.statements()) statements.push_back(s);
-    auto pool = PgPool::Create({dsn_, 4, absl::Seconds(10), "test", statements});
+    // As its database role, as in production (tests/support/service_roles.h).
+    absl::StatusOr<std::string> service_dsn = testing::ServiceRoleDsn(dsn_, "surveys");
+    ASSERT_TRUE(service_dsn.ok()) << service_dsn.status();
+    auto pool = PgPool::Create({*service_dsn, 4, absl::Seconds(10), "test", statements});
     ASSERT_TRUE(pool.ok()) << pool.status();
     pool_ = *std::move(pool);
     surveys_ = std::make_unique<PgSurveysRepository>(*pool_, outbox_);

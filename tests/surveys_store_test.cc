@@ -27,6 +27,7 @@
 #include "tests/support/fixtures.h"
 #include "tests/support/identity_stack.h"
 #include "tests/support/suite.h"
+#include "tests/support/service_roles.h"
 
 namespace samplan::surveys {
 namespace {
@@ -38,7 +39,9 @@ using testing::ViolatedFields;
 class InProcessSurveys {
  public:
   InProcessSurveys(const std::string& dsn, const TokenVerifierOptions& tokens) {
-    pool_ = *PgPool::Create({dsn, 4, absl::Seconds(10), "test", SurveysRepositoryStatements(outbox_)});
+    // As its database role, as in production (tests/support/service_roles.h).
+    pool_ = *PgPool::Create({*testing::ServiceRoleDsn(dsn, "surveys"), 4, absl::Seconds(10),
+                             "test", SurveysRepositoryStatements(outbox_)});
     repository_ = std::make_unique<PgSurveysRepository>(*pool_, outbox_);
     EXPECT_TRUE(repository_->InstallShipped(ShippedQuestionnaires(), absl::Now() + absl::Seconds(10)).ok());
     verifier_ = *MakeTokenVerifier(tokens);
