@@ -143,6 +143,25 @@ if [ ! -f "$STATE_DIR/keys/identity.env" ]; then
   } > "$STATE_DIR/keys/identity.env"
   umask 022
 fi
+# A third key seals the audit chains (added to a state made before it existed).
+if ! grep -q SAMPLAN_IDENTITY_AUDIT_KEY "$STATE_DIR/keys/identity.env"; then
+  echo "SAMPLAN_IDENTITY_AUDIT_KEY='$(head -c 32 /dev/urandom | base64)'" >> "$STATE_DIR/keys/identity.env"
+fi
+
+# The schemas are migrated as their owner (here the local superuser); each
+# service then runs as a login of its own role, samplan_<name> (identity's
+# migration 0007), which owns nothing (docs/configuration.md, "Database roles").
+OWNER_DSN="host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres"
+migrate_as_owner() {  # migrate_as_owner NAME: migrations, then the login samplan_NAME_login
+  local name=$1
+  ( set -a; source "$STATE_DIR/$name.env"; SAMPLAN_PG_DSN=$OWNER_DSN; set +a
+    "$BUILD_DIR/services/$name/samplan-$name" --migrate-only >>"$STATE_DIR/logs/$name.log" 2>&1 ) ||
+    { tail -5 "$STATE_DIR/logs/$name.log"; die "the $name migrations failed"; }
+  "$PG_BIN/psql" -qX -v ON_ERROR_STOP=1 -d "$OWNER_DSN" -c "DO \$\$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'samplan_${name}_login') THEN
+      CREATE ROLE samplan_${name}_login LOGIN IN ROLE samplan_${name};
+    END IF; END \$\$" >/dev/null || die "cannot make the $name service's database login"
+}
 
 # --- TLS ------------------------------------------------------------------
 # A development CA and a certificate per process, made with openssl under
@@ -222,7 +241,7 @@ start_service() {
   local name=$1 port=$2 metrics_port=$3 extra=${4:-} pidfile="$STATE_DIR/run/$1.pid"
   cat > "$STATE_DIR/$name.env" <<ENV
 SAMPLAN_LISTEN_ADDRESS='127.0.0.1:$port'
-SAMPLAN_PG_DSN='host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres'
+SAMPLAN_PG_DSN='host=127.0.0.1 port=$PG_PORT user=samplan_${name}_login dbname=postgres'
 SAMPLAN_REDIS_ADDRESS='127.0.0.1:$REDIS_PORT'
 SAMPLAN_JWT_ISSUER='samplan-dev'
 SAMPLAN_JWT_AUDIENCE='samplan'
@@ -243,6 +262,7 @@ ENV
   fi
   port_in_use "$port" && die "port $port is taken; set SAMPLAN_${name^^}_PORT to a free one"
   port_in_use "$metrics_port" && die "port $metrics_port is taken; set SAMPLAN_METRICS_PORT to a free one"
+  [ "$name" = gateway ] || migrate_as_owner "$name"
   log "starting the $name service on 127.0.0.1:$port"
   (
     set -a; source "$STATE_DIR/$name.env"; [ -n "$extra" ] && source "$extra"; set +a
