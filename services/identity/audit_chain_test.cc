@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -256,6 +257,41 @@ TEST(AuditChainTest, VerifiesAChainAPageAtATime) {
   ExpectBrokenAt(VerifyChainSegment(second_page, 50, first_page.back().hash), 50,
                  "gap in sequence");
   EXPECT_TRUE(VerifyChainSegment({}, 101, records.back().hash).ok());
+}
+
+// A seal is what the tables' owner cannot make: without the key, no MAC matches.
+TEST(AuditSealTest, OnlyTheKeyMakesASealThatVerifies) {
+  const std::string key(32, 'k');
+  const std::string other_key(32, 'o');
+  absl::StatusOr<AuditSealer> sealer = AuditSealer::Make(absl::Base64Escape(key));
+  absl::StatusOr<AuditSealer> other = AuditSealer::Make(absl::Base64Escape(other_key));
+  ASSERT_TRUE(sealer.ok() && other.ok());
+  AuditSeal seal{"persons/p", "", 4, std::string(64, 'a'), ""};
+  seal.mac = sealer->Mac(seal);
+  EXPECT_EQ(seal.mac.size(), 64u);
+  EXPECT_TRUE(sealer->Verify(seal));
+  EXPECT_FALSE(other->Verify(seal));
+  // Each value the seal names is covered.
+  for (const std::function<void(AuditSeal&)>& change : std::vector<std::function<void(AuditSeal&)>>{
+           [](AuditSeal& s) { s.subject_person = "persons/q"; },
+           [](AuditSeal& s) { s.shard = "1885/1"; },
+           [](AuditSeal& s) { s.sequence = 5; },
+           [](AuditSeal& s) { s.hash = std::string(64, 'b'); },
+           [](AuditSeal& s) { s.mac = std::string(64, '0'); }}) {
+    AuditSeal changed = seal;
+    change(changed);
+    EXPECT_FALSE(sealer->Verify(changed));
+  }
+  // Field boundaries count: "ab" + "" is not "a" + "b".
+  EXPECT_NE(CanonicalSealBytes({"ab", "", 1, "h", ""}), CanonicalSealBytes({"a", "b", 1, "h", ""}));
+}
+
+TEST(AuditSealTest, AKeyThatIsNot32BytesOfBase64IsRefusedWithoutShowingIt) {
+  for (const std::string& bad : {std::string("not base64!"), absl::Base64Escape("short")}) {
+    absl::StatusOr<AuditSealer> sealer = AuditSealer::Make(bad);
+    EXPECT_EQ(sealer.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_FALSE(absl::StrContains(sealer.status().message(), bad));
+  }
 }
 
 }  // namespace
