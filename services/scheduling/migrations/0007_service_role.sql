@@ -6,6 +6,14 @@
 -- migrate it (common/migrations.h). The outbox and the record of handled events
 -- are granted by their own migrations (common/migrations/). A table added later
 -- is granted by the migration that adds it.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'samplan_scheduling') THEN
+    RAISE EXCEPTION 'role samplan_scheduling is missing: migrate the identity schema first '
+      '(samplan-identity --migrate-only), which creates the services'' roles';
+  END IF;
+END
+$$;
 GRANT USAGE ON SCHEMA scheduling TO samplan_scheduling;
 GRANT SELECT ON schema_migrations TO samplan_scheduling;
 -- A meeting's attendees are replaced as a whole, and imported busy intervals per
