@@ -75,6 +75,9 @@ EventConsumer::EventConsumer(EventConsumerOptions options, RedisOptions redis, P
   metrics.Describe("samplan_events_dead_lettered_total", "counter",
                    "Events moved to the dead-letter stream: unparsable, or delivered "
                    "max-deliveries times without a commit.");
+  metrics.Describe("samplan_events_unauthentic_total", "counter",
+                   "Stream entries refused because their MAC did not verify (missing, wrong, "
+                   "or made for another stream).");
   metrics.Describe("samplan_events_consumer_failures_total", "counter",
                    "Consumer rounds stopped by Redis or PostgreSQL being unavailable.");
 }
@@ -156,7 +159,10 @@ absl::Status EventConsumer::DeadLetter(const std::string& stream, const StreamEn
       {{"MULTI"},
        {"XADD", DeadLetterKey(stream, options_.group), "*", "event_id", std::string(event_id),
         "type", std::string(type), "stream", stream, "entry_id", entry.id, "deliveries",
-        absl::StrCat(deliveries), "reason", std::string(reason), "event", entry.Field("event")},
+        absl::StrCat(deliveries), "reason", std::string(reason), "event", entry.Field("event"),
+        // Kept as they were, so that a replay onto the stream verifies again.
+        "access_version", entry.Field("access_version"), kStreamMacField,
+        entry.Field(kStreamMacField)},
        {"XACK", stream, options_.group, entry.id},
        {"EXEC"}});
   if (!replies.ok()) return RedisFailed(replies.status());
@@ -167,6 +173,7 @@ absl::Status EventConsumer::DeadLetter(const std::string& stream, const StreamEn
   Metrics::Global().Add("samplan_events_dead_lettered_total", labels_);
   Log(LogLevel::kError, "event moved to the dead-letter stream",
       {{"group", options_.group},
+       {"entry_id", entry.id},
        {"event_id", event_id},
        {"type", type},
        {"deliveries", deliveries},
@@ -201,7 +208,13 @@ absl::StatusOr<int> EventConsumer::Settle(const std::string& stream,
     const int64_t delivered = it == deliveries.end() ? 1 : it->second;
     events::v1::Event event;
     absl::Status settled;
-    if (!event.ParseFromString(entry.Field("event")) || event.event_id().empty()) {
+    if (!options_.stream_keys.Verify(stream, entry)) {
+      // Not appended by a relay of ours: nothing of it is acted on. Named by entry
+      // id only, as its own event id and type are not to be believed.
+      Metrics::Global().Add("samplan_events_unauthentic_total", labels_);
+      settled = DeadLetter(stream, entry, "", "", delivered, "unauthentic");
+      if (settled.ok()) ++dead_lettered;
+    } else if (!event.ParseFromString(entry.Field("event")) || event.event_id().empty()) {
       settled = DeadLetter(stream, entry, entry.Field("event_id"), entry.Field("type"),
                            delivered, "unparsable");
       if (settled.ok()) ++dead_lettered;

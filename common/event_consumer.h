@@ -21,6 +21,10 @@
 // at once. After a start or a Redis failure the consumer first re-reads its own
 // pending entries (id 0), then new ones (">").
 //
+// Unauthentic entries: an entry whose MAC does not verify (common/stream_mac.h) is
+// never handed to the handler; it is dead-lettered with reason "unauthentic" and
+// counted in samplan_events_unauthentic_total.
+//
 // Poison events: an entry that was delivered `max_deliveries` times without a
 // commit, or that cannot be parsed, is copied to the dead-letter stream
 // `samplan:events:{<municipality>}:dead:<group>` and acknowledged, in one MULTI, and
@@ -45,6 +49,7 @@
 #include "common/clock.h"
 #include "common/pg.h"
 #include "common/redis.h"
+#include "common/stream_mac.h"
 #include "samplan/events/v1/event.pb.h"
 
 namespace samplan {
@@ -85,6 +90,9 @@ struct EventConsumerOptions {
   absl::Duration prune_interval = absl::Hours(1);
   // The longest wait for a pooled PostgreSQL connection.
   absl::Duration transaction_timeout = absl::Seconds(10);
+  // The keys whose MACs make an entry authentic; the binaries set
+  // SAMPLAN_STREAM_KEYS.
+  StreamKeys stream_keys = StreamKeys::ProcessLocal();
 };
 
 // Applies one event's effect within `tx`, which also records the event as

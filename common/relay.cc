@@ -31,15 +31,15 @@ struct PendingRow {
 };
 
 // Appends entries to one stream with their explicit ids, in order, and stops at
-// the first refusal. KEYS[1] is the stream, ARGV[1] the MINID threshold, then five
-// values per entry: id, event id, type, envelope, access version. Returns {entries
-// written, the refusal or ""}.
+// the first refusal. KEYS[1] is the stream, ARGV[1] the MINID threshold, then six
+// values per entry: id, event id, type, envelope, access version, MAC. Returns
+// {entries written, the refusal or ""}.
 constexpr char kAppendInOrderScript[] = R"lua(
 local written = 0
-for i = 2, #ARGV, 5 do
+for i = 2, #ARGV, 6 do
   local reply = redis.pcall('XADD', KEYS[1], 'MINID', '~', ARGV[1], ARGV[i],
                             'event_id', ARGV[i + 1], 'type', ARGV[i + 2], 'event', ARGV[i + 3],
-                            'access_version', ARGV[i + 4])
+                            'access_version', ARGV[i + 4], 'mac', ARGV[i + 5])
   if type(reply) == 'table' and reply.err then return {written, reply.err} end
   written = written + 1
 end
@@ -234,9 +234,13 @@ absl::StatusOr<int> OutboxRelay::PublishOnce() {
         std::vector<std::string> command = {"EVAL", kAppendInOrderScript, "1", key,
                                             absl::StrCat(min_id_ms)};
         for (size_t i = next; i < group.size(); ++i) {
+          const PendingRow& row = *group[i];
+          const std::string access_version = absl::StrCat(row.access_version);
           command.insert(command.end(),
-                         {group[i]->StreamId(), group[i]->event_id, group[i]->event_type,
-                          group[i]->envelope, absl::StrCat(group[i]->access_version)});
+                         {row.StreamId(), row.event_id, row.event_type, row.envelope,
+                          access_version,
+                          options_.stream_keys.Sign(key, row.event_id, row.event_type,
+                                                    row.envelope, access_version)});
         }
         absl::StatusOr<RedisReply> reply = redis_.Command(command);
         if (!reply.ok()) return reply.status();

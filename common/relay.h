@@ -39,6 +39,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/redis.h"
+#include "common/stream_mac.h"
 
 namespace samplan {
 
@@ -52,6 +53,9 @@ struct RelayOptions {
   // 0 for a Redis without replicas.
   int min_replicas = 0;
   absl::Duration replica_timeout = absl::Seconds(1);
+
+  // Signs every entry (common/stream_mac.h); the binaries set SAMPLAN_STREAM_KEYS.
+  StreamKeys stream_keys = StreamKeys::ProcessLocal();
 };
 
 class OutboxRelay {

@@ -9,6 +9,7 @@
 #include "common/metrics.h"
 #include "common/relay.h"
 #include "common/server.h"
+#include "common/stream_mac.h"
 
 namespace samplan {
 namespace {
@@ -44,6 +45,10 @@ int ServiceMain(int argc, char** argv, const ServiceDefinition& definition) {
   const PgConfig pg_config = ReadPgConfig(env);
   const RedisConfig redis_config = ReadRedisConfig(env);
   const RelayConfig relay_config = ReadRelayConfig(env);
+  // What it appends to the streams is signed: no key, no start.
+  const StreamKeys stream_keys = !migrate_only && definition.publishes_events
+                                     ? ReadStreamKeys(env)
+                                     : StreamKeys::ProcessLocal();
   TokenVerifierOptions token_options;
   // Migrating and relaying need neither tokens nor the service's own secrets.
   if (!migrate_only && !relay_only) {
@@ -68,7 +73,7 @@ int ServiceMain(int argc, char** argv, const ServiceDefinition& definition) {
   }
   OutboxRelay relay({definition.schema, relay_config.batch_size, relay_config.poll_interval,
                      relay_config.stream_retention, relay_config.min_replicas,
-                     relay_config.replica_timeout},
+                     relay_config.replica_timeout, stream_keys},
                     pg_config.dsn, redis_config.Options());
   if (relay_only) {
     if (!definition.publishes_events) {

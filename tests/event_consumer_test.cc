@@ -24,6 +24,7 @@
 #include "common/outbox.h"
 #include "common/pg.h"
 #include "common/redis.h"
+#include "tests/support/fixtures.h"
 #include "tests/support/servers.h"
 #include "tests/support/suite.h"
 
@@ -124,14 +125,12 @@ class EventConsumerTest : public testing::ServersSuite {
     return Consumer(RecordingHandler(name), Options(name));
   }
 
-  // Appends `event` as the relay would (fields event_id, type, event); returns the
-  // entry id.
+  // Appends `event` as the relay would (fields event_id, type, event, access
+  // version and MAC); returns the entry id.
   std::string Publish(const events::v1::Event& event) {
-    auto reply = redis_client_->Command({"XADD", stream_, "*", "event_id", event.event_id(),
-                                         "type", event.type(), "event",
-                                         event.SerializeAsString()});
-    EXPECT_TRUE(reply.ok() && !reply->is_error());
-    return reply.ok() ? reply->text : "";
+    absl::StatusOr<std::string> id = testing::AppendSignedEvent(*redis_client_, stream_, event);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.ok() ? *id : "";
   }
   std::vector<std::string> PublishMany(int count) {
     std::vector<std::string> ids;
@@ -303,9 +302,7 @@ TEST_F(EventConsumerTest, RedisKilledAndRestartedWhileConsumingLosesNothing) {
       // Retried until Redis confirms; a retry after a lost reply may make a second
       // entry of the event, which is exactly what the consumer must cope with.
       while (!stop.load()) {
-        auto reply = redis.Command({"XADD", stream_, "*", "event_id", event.event_id(), "type",
-                                    event.type(), "event", event.SerializeAsString()});
-        if (reply.ok() && !reply->is_error()) break;
+        if (testing::AppendSignedEvent(redis, stream_, event).ok()) break;
         absl::SleepFor(absl::Milliseconds(10));
       }
       ids.push_back(event.event_id());
@@ -360,9 +357,11 @@ TEST_F(EventConsumerTest, PoisonEventIsDeadLetteredAfterMaxDeliveries) {
   Publish(good);
   Publish(poison);
   Publish(later);
-  // And an entry that is no event at all.
+  // And an entry that is no event at all, though a relay of ours signed it.
   auto garbage = redis_client_->Command(
-      {"XADD", stream_, "*", "event_id", "not-an-event", "type", "test.garbage", "event", "\x01"});
+      {"XADD", stream_, "*", "event_id", "not-an-event", "type", "test.garbage", "event", "\x01",
+       "access_version", "0", kStreamMacField,
+       StreamKeys::ProcessLocal().Sign(stream_, "not-an-event", "test.garbage", "\x01", "0")});
   ASSERT_TRUE(garbage.ok() && !garbage->is_error());
 
   const std::string dead_letters = absl::StrCat(stream_, ":dead:", group_);
@@ -423,6 +422,56 @@ TEST_F(EventConsumerTest, PruneForgetsOnlyIdsOlderThanRetention) {
   ASSERT_TRUE(pruned.ok()) << pruned.status();
   EXPECT_EQ(*pruned, 3);
   EXPECT_EQ(*consumer.PruneProcessed(), 0);
+}
+
+// An entry that no relay of ours wrote — no MAC, a wrong one, or one made for
+// another municipality's stream — is never handed to the handler: it is
+// dead-lettered as unauthentic and counted, and genuine entries around it are
+// handled as ever.
+TEST_F(EventConsumerTest, UnauthenticEntriesAreNeverHandled) {
+  events::v1::Event before = TestEvent(municipality_, "test.happened");
+  Publish(before);
+  auto forge = [&](const std::string& how) {
+    events::v1::Event event = TestEvent(municipality_, "test.happened");
+    const std::string envelope = event.SerializeAsString();
+    std::vector<std::string> command = {"XADD", stream_, "*", "event_id", event.event_id(),
+                                        "type", event.type(), "event", envelope,
+                                        "access_version", "0"};
+    if (how == "wrong") {
+      // Signed, then changed on the way: what it says is not what was signed.
+      command.insert(command.end(),
+                     {kStreamMacField, StreamKeys::ProcessLocal().Sign(stream_, event.event_id(),
+                                                                       "test.other", envelope,
+                                                                       "0")});
+    } else if (how == "other stream") {
+      command.insert(command.end(),
+                     {kStreamMacField,
+                      StreamKeys::ProcessLocal().Sign(EventStreamKey("0180"), event.event_id(),
+                                                      event.type(), envelope, "0")});
+    }
+    auto reply = redis_client_->Command(command);
+    EXPECT_TRUE(reply.ok() && !reply->is_error());
+  };
+  forge("none");
+  forge("wrong");
+  forge("other stream");
+  events::v1::Event after = TestEvent(municipality_, "test.happened");
+  Publish(after);
+
+  std::unique_ptr<EventConsumer> consumer = Consumer("careful");
+  const std::string dead_letters = absl::StrCat(stream_, ":dead:", group_);
+  EXPECT_TRUE(WaitFor([&] {
+    EXPECT_TRUE(consumer->ConsumeOnce().ok());
+    return Effects().size() == 2;
+  }));
+  ExpectEachOnce({before.event_id(), after.event_id()});
+  EXPECT_EQ(PendingCount(), 0);
+  EXPECT_EQ(Counter("samplan_events_unauthentic_total", group_), 3);
+  auto reply = redis_client_->Command({"XRANGE", dead_letters, "-", "+"});
+  ASSERT_TRUE(reply.ok());
+  std::vector<StreamEntry> entries = ParseStreamEntries(*reply);
+  ASSERT_EQ(entries.size(), 3u);
+  for (const StreamEntry& entry : entries) EXPECT_EQ(entry.Field("reason"), "unauthentic");
 }
 
 }  // namespace

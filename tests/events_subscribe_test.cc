@@ -18,9 +18,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/metrics.h"
 #include "common/outbox.h"
 #include "common/redis.h"
 #include "common/relay.h"
+#include "common/stream_mac.h"
 #include "samplan/caseplan/v1/caseplan.grpc.pb.h"
 #include "samplan/caseplan/v1/events.pb.h"
 #include "samplan/identity/v1/identity.grpc.pb.h"
@@ -858,6 +860,92 @@ TEST_F(EventsSubscribeTest, AClientResumesExactlyAcrossAKilledEventsProcess) {
   ASSERT_TRUE(client->WaitFor(absl::Seconds(5), [](const auto& r) { return r.size() >= 2; }))
       << "no heartbeat";
   EXPECT_EQ(VersionsOf(client->events(), plan), std::vector<int64_t>{});
+}
+
+// Whoever can write to Redis is not trusted: an entry without the MAC of a relay of
+// ours — none, a wrong one, or one made for another municipality's stream — never
+// reaches a subscriber or a ListEvents page, and is counted; genuine entries
+// around it flow as before.
+TEST_F(EventsSubscribeTest, EntriesWithoutAValidMacReachNoSubscriberAndNoPage) {
+  const auto [person, plan] = PersonWithPlan({"af"});
+  auto af = Subscribe("af", Request());
+  ASSERT_TRUE(WaitForVersion(*af, plan, 1));
+
+  // A genuine entry of the plan, as its relay wrote it: the pattern to forge from.
+  RedisClient redis({redis_->host(), redis_->port()});
+  const std::string stream = EventStreamKey("1885");
+  auto all = redis.Command({"XRANGE", stream, "-", "+"});
+  ASSERT_TRUE(all.ok());
+  ev::Event genuine;
+  std::string genuine_mac;
+  for (const StreamEntry& entry : ParseStreamEntries(*all)) {
+    ev::Event event;
+    if (event.ParseFromString(entry.Field("event")) && event.aggregate() == plan) {
+      genuine = event;
+      genuine_mac = entry.Field("mac");
+    }
+  }
+  ASSERT_FALSE(genuine_mac.empty()) << "the relay wrote no MAC";
+
+  // Forged versions 50, 51, 52 of the plan: each would be shown to af if believed.
+  auto forge = [&](int64_t version, const std::string& mac_of) {
+    ev::Event event = genuine;
+    event.set_event_id(absl::StrCat("forged-", version, "-", plan));
+    event.set_aggregate_version(version);
+    const std::string envelope = event.SerializeAsString();
+    std::vector<std::string> command = {"XADD", stream, "*", "event_id", event.event_id(),
+                                        "type", event.type(), "event", envelope,
+                                        "access_version", "0"};
+    if (mac_of == "wrong") command.insert(command.end(), {"mac", genuine_mac});
+    if (mac_of == "0180") {
+      // What a relay of ours would write for municipality 0180, copied here.
+      command.insert(command.end(),
+                     {"mac", StreamKeys::ProcessLocal().Sign(EventStreamKey("0180"),
+                                                             event.event_id(), event.type(),
+                                                             envelope, "0")});
+    }
+    auto reply = redis.Command(command);
+    ASSERT_TRUE(reply.ok() && !reply->is_error());
+  };
+  const int64_t refused_before = [] {
+    const std::string text = Metrics::Global().Render();
+    const std::string name = "samplan_events_unauthentic_total ";
+    const size_t at = text.find("\n" + name);
+    return at == std::string::npos ? int64_t{0}
+                                   : std::stoll(text.substr(at + 1 + name.size()));
+  }();
+  forge(50, "none");
+  forge(51, "wrong");
+  forge(52, "0180");
+  UpdatePlan(plan);  // version 2, genuine, after the forgeries
+
+  ASSERT_TRUE(WaitForVersion(*af, plan, 2));
+  EXPECT_EQ(VersionsOf(af->events(), plan), Range(1, 2));
+  // A subscriber catching up from Redis, and a page, pass over them too.
+  auto from_start = Subscribe("af", Request(absl::StrCat("1885:", 0, "-", 1)));
+  ASSERT_TRUE(WaitForVersion(*from_start, plan, 2));
+  EXPECT_EQ(VersionsOf(from_start->events(), plan), Range(1, 2));
+  std::vector<ev::DeliveredEvent> listed;
+  std::string token;
+  for (int page = 0; page < 100; ++page) {
+    ev::ListEventsRequest request;
+    request.set_page_token(token);
+    request.set_page_size(100);
+    ev::ListEventsResponse response;
+    grpc::Status status = events_->NewStub()->ListEvents(
+        testing::CallWithToken(Token("af")).get(), request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    for (const ev::DeliveredEvent& e : response.events()) listed.push_back(e);
+    if (response.events().empty()) break;
+    token = response.next_page_token();
+  }
+  EXPECT_EQ(VersionsOf(listed, plan), Range(1, 2));
+  // Counted each time read: by the hub, the catch-up and the page at least.
+  const std::string text = Metrics::Global().Render();
+  const size_t at = text.find("\nsamplan_events_unauthentic_total ");
+  ASSERT_NE(at, std::string::npos) << "not counted";
+  EXPECT_GE(std::stoll(text.substr(at + 1 + std::string("samplan_events_unauthentic_total ").size())),
+            refused_before + 3);
 }
 
 }  // namespace

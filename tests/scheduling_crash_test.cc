@@ -69,10 +69,8 @@ class SchedulingCrashTest : public testing::ServersSuite {
     events::v1::Event event =
         MakeEvent(type, "1885", agreement.agreement(), 3, agreement.person(), "placement",
                   agreement, {"organizations/prakt", "users/u-prakt", "trace", absl::Now()});
-    auto reply = redis_client_->Command({"XADD", EventStreamKey("1885"), "*", "event_id",
-                                         event.event_id(), "type", event.type(), "event",
-                                         event.SerializeAsString()});
-    ASSERT_TRUE(reply.ok() && !reply->is_error());
+    // Signed with the key the binary is started with (TestKeys::Environment()).
+    ASSERT_TRUE(testing::AppendSignedEvent(*redis_client_, EventStreamKey("1885"), event).ok());
   }
 
   int64_t Pending() {

@@ -628,10 +628,7 @@ TEST_F(SchedulingStoreTest, ASignedAgreementGetsItsFollowUpsOnceAndAnEndedOneLos
     events::v1::Event event =
         MakeEvent(type, "1885", agreement.agreement(), 3, person, "placement", agreement,
                   {"organizations/prakt", "users/u-prakt", "trace", absl::Now()});
-    auto reply = redis.Command({"XADD", EventStreamKey("1885"), "*", "event_id",
-                                event.event_id(), "type", event.type(), "event",
-                                event.SerializeAsString()});
-    EXPECT_TRUE(reply.ok() && !reply->is_error());
+    EXPECT_TRUE(testing::AppendSignedEvent(redis, EventStreamKey("1885"), event).ok());
     return event;
   };
   // A few rounds: the first one creates the group and reads its own pending
@@ -650,10 +647,7 @@ TEST_F(SchedulingStoreTest, ASignedAgreementGetsItsFollowUpsOnceAndAnEndedOneLos
             4);
 
   // The same event delivered again (a crash between commit and ack): once.
-  auto again = redis.Command({"XADD", EventStreamKey("1885"), "*", "event_id",
-                              signed_event.event_id(), "type", signed_event.type(), "event",
-                              signed_event.SerializeAsString()});
-  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(testing::AppendSignedEvent(redis, EventStreamKey("1885"), signed_event).ok());
   consume();
   EXPECT_EQ(Count(of_agreement), 4);
 

@@ -160,10 +160,7 @@ class SurveysInvitationsTest : public testing::ServersSuite {
 
   void Publish(const events::v1::Event& event) {
     RedisClient redis({redis_->host(), redis_->port()});
-    auto reply = redis.Command({"XADD", EventStreamKey(kMunicipality), "*", "event_id",
-                                event.event_id(), "type", event.type(), "event",
-                                event.SerializeAsString()});
-    ASSERT_TRUE(reply.ok() && !reply->is_error());
+    ASSERT_TRUE(testing::AppendSignedEvent(redis, EventStreamKey(kMunicipality), event).ok());
   }
 
   // Consumes until `count` entries were acknowledged.

@@ -235,6 +235,15 @@ make_dev_certificates
 source "$TLS_DIR/client.env"
 # --- end of TLS ---------------------------------------------------------------
 
+# The key that signs every event on the streams (HMAC-SHA256): the services that
+# publish sign with it, the event service and the consumers refuse what it did not
+# sign. Made once.
+if [ ! -f "$STATE_DIR/keys/stream.env" ]; then
+  umask 077
+  echo "SAMPLAN_STREAM_KEYS='dev=$(head -c 32 /dev/urandom | base64)'" > "$STATE_DIR/keys/stream.env"
+  umask 022
+fi
+
 # start_service NAME PORT METRICS_PORT [ENV_FILE]: (re)starts build/services/NAME
 # with the shared settings, the service's own port, and the variables of ENV_FILE.
 start_service() {
@@ -265,7 +274,8 @@ ENV
   [ "$name" = gateway ] || migrate_as_owner "$name"
   log "starting the $name service on 127.0.0.1:$port"
   (
-    set -a; source "$STATE_DIR/$name.env"; [ -n "$extra" ] && source "$extra"; set +a
+    set -a; source "$STATE_DIR/$name.env"; source "$STATE_DIR/keys/stream.env"
+    [ -n "$extra" ] && source "$extra"; set +a
     nohup "$BUILD_DIR/services/$name/samplan-$name" >>"$STATE_DIR/logs/$name.log" 2>&1 &
     echo $! > "$pidfile"
   )

@@ -243,7 +243,7 @@ void EventService::Forget(const Subscriber* subscriber) {
 EventServiceStack::EventServiceStack(PgPool& pool, const CallHandler& calls,
                                      EventServiceOptions options, const Clock& clock)
     : gate_(pool, clock, options.access_ttl),
-      readers_(RedisStreamReader::Factory(options.redis)),
+      readers_(RedisStreamReader::Factory(options.redis, options.stream_keys)),
       hubs_(readers_, options.hub_buffer,
             [this](const StoredEvent& stored) {
               if (ChangesAccess(stored.event)) gate_.ForgetPerson(stored.event.person());

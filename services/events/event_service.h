@@ -31,6 +31,7 @@
 #include "common/call.h"
 #include "common/clock.h"
 #include "common/redis.h"
+#include "common/stream_mac.h"
 #include "samplan/events/v1/event_service.grpc.pb.h"
 #include "services/events/access_gate.h"
 #include "services/events/stream_hub.h"
@@ -42,6 +43,9 @@ namespace samplan::events {
 struct EventServiceOptions {
   // Where the streams are (EventServiceStack reads them there).
   RedisOptions redis;
+  // The keys whose MACs make a stream entry authentic (common/stream_mac.h); the
+  // binary sets SAMPLAN_STREAM_KEYS.
+  StreamKeys stream_keys = StreamKeys::ProcessLocal();
   // How long events stay on the streams (the relay trims older ones).
   absl::Duration retention = absl::Hours(24 * 7);
   // The silence after which a subscriber gets a heartbeat, unless it asks for

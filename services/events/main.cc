@@ -7,6 +7,7 @@
 
 #include "common/access.h"
 #include "common/service_main.h"
+#include "common/stream_mac.h"
 #include "services/events/event_service.h"
 
 namespace {
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   definition.read_config = [](EnvReader& env) {
     const RedisConfig redis = ReadRedisConfig(env);
     config.redis = redis.Options();
+    config.stream_keys = ReadStreamKeys(env);
     config.retention = ReadRelayConfig(env).stream_retention;
     config.default_heartbeat = env.Duration(
         "SAMPLAN_EVENTS_HEARTBEAT_INTERVAL", absl::Seconds(15), absl::Seconds(1));

@@ -2,14 +2,37 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/metrics.h"
 #include "common/outbox.h"
 
 namespace samplan::events {
 
-StreamReaderFactory RedisStreamReader::Factory(RedisOptions options) {
-  return [options = std::move(options)]() -> std::unique_ptr<StreamReader> {
-    return std::make_unique<RedisStreamReader>(options);
+RedisStreamReader::RedisStreamReader(RedisOptions options, StreamKeys keys)
+    : redis_(std::move(options)), keys_(std::move(keys)) {
+  Metrics::Global().Describe(
+      "samplan_events_unauthentic_total", "counter",
+      "Stream entries refused because their MAC did not verify (missing, wrong, or made "
+      "for another stream), counted each time one is read.");
+}
+
+StreamReaderFactory RedisStreamReader::Factory(RedisOptions options, StreamKeys keys) {
+  return [options = std::move(options), keys = std::move(keys)]() -> std::unique_ptr<StreamReader> {
+    return std::make_unique<RedisStreamReader>(options, keys);
   };
+}
+
+std::vector<StreamEntry> RedisStreamReader::Authentic(const std::string& municipality,
+                                                      std::vector<StreamEntry> entries) const {
+  const std::string stream = EventStreamKey(municipality);
+  for (StreamEntry& entry : entries) {
+    if (keys_.Verify(stream, entry)) continue;
+    Metrics::Global().Add("samplan_events_unauthentic_total", "");
+    Log(LogLevel::kWarning, "stream entry without a valid MAC refused",
+        {{"municipality", municipality}, {"position", entry.id}});
+    entry.fields.clear();
+  }
+  return entries;
 }
 
 absl::StatusOr<std::vector<StreamEntry>> RedisStreamReader::ReadAfter(
@@ -20,7 +43,7 @@ absl::StatusOr<std::vector<StreamEntry>> RedisStreamReader::ReadAfter(
        absl::StrCat(count)});
   if (!reply.ok()) return reply.status();
   if (reply->is_error()) return absl::UnavailableError(absl::StrCat("XRANGE: ", reply->text));
-  return ParseStreamEntries(*reply);
+  return Authentic(municipality, ParseStreamEntries(*reply));
 }
 
 absl::StatusOr<StreamExtent> RedisStreamReader::ReadExtent(const std::string& municipality,
@@ -75,7 +98,7 @@ absl::StatusOr<std::vector<StreamEntry>> RedisStreamReader::WaitAfter(
       reply->elements[0].elements.size() != 2) {
     return std::vector<StreamEntry>();  // nothing new within the block time
   }
-  return ParseStreamEntries(reply->elements[0].elements[1]);
+  return Authentic(municipality, ParseStreamEntries(reply->elements[0].elements[1]));
 }
 
 }  // namespace samplan::events

@@ -22,7 +22,10 @@ StoredEventPtr ParseStoredEvent(const std::string& municipality, const StreamEnt
   auto stored = std::make_shared<StoredEvent>();
   stored->municipality = municipality;
   stored->position = StreamPosition::Parse(entry.id).value_or(StreamPosition{});
-  stored->parsed = stored->event.ParseFromString(entry.Field("event"));
+  // An entry refused as unauthentic comes without fields (redis_stream_reader.h);
+  // an empty envelope is no event either.
+  const std::string envelope = entry.Field("event");
+  stored->parsed = !envelope.empty() && stored->event.ParseFromString(envelope);
   if (!absl::SimpleAtoi(entry.Field("access_version"), &stored->access_version)) {
     stored->access_version = 0;
   }
@@ -95,7 +98,7 @@ void StreamHub::Loop() {
     std::vector<StoredEventPtr> events;
     for (const StreamEntry& entry : *entries) {
       StoredEventPtr stored = ParseStoredEvent(municipality_, entry);
-      if (!stored->parsed) {
+      if (!stored->parsed && !entry.fields.empty()) {  // an unauthentic one is logged already
         Log(LogLevel::kWarning, "stream entry is not an event; passed over",
             {{"municipality", municipality_}, {"position", entry.id}});
       }

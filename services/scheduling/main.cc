@@ -19,6 +19,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/service_main.h"
+#include "common/stream_mac.h"
 #include "services/scheduling/availability.h"
 #include "services/scheduling/feed_server.h"
 #include "services/scheduling/overdue.h"
@@ -38,6 +39,7 @@ using namespace samplan;
 struct ConsumerConfig {
   std::vector<std::string> municipalities;
   RedisOptions redis;
+  StreamKeys stream_keys = StreamKeys::ProcessLocal();  // SAMPLAN_STREAM_KEYS
   std::string consumer;  // this replica's name in the group
 };
 
@@ -98,6 +100,7 @@ class SchedulingParts final : public ServingParts {
     options.group = "scheduling";
     options.consumer = config.consumer;
     options.municipalities = config.municipalities;
+    options.stream_keys = config.stream_keys;
     // A new group reads what is still on the streams: agreements signed before
     // the service first ran get their follow-ups too.
     options.start = GroupStart::kWholeStream;
@@ -173,6 +176,7 @@ int main(int argc, char** argv) {
     }
     const RedisConfig redis = ReadRedisConfig(env);
     consumer.redis = redis.Options();
+    consumer.stream_keys = ReadStreamKeys(env);
     consumer.consumer = env.String("HOSTNAME", "scheduling");
     follow_ups.feed_host = env.String("SAMPLAN_SCHEDULING_FEED_HOST", "0.0.0.0");
     follow_ups.feed_port = env.Int("SAMPLAN_SCHEDULING_FEED_PORT", 58055, 0, 65535);

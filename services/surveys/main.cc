@@ -13,6 +13,7 @@
 #include "common/event_consumer.h"
 #include "common/ids.h"
 #include "common/service_main.h"
+#include "common/stream_mac.h"
 #include "services/surveys/invitation_dispatcher.h"
 #include "services/surveys/mailer.h"
 #include "services/surveys/pg_invitation_repository.h"
@@ -29,6 +30,7 @@ using namespace samplan;
 struct InvitationConfig {
   std::vector<std::string> municipalities;
   RedisOptions redis;
+  StreamKeys stream_keys = StreamKeys::ProcessLocal();  // SAMPLAN_STREAM_KEYS
   std::string consumer;      // this replica's name in the group
   std::string smtp_url;      // empty: invitations are made but not sent
   surveys::DeliveryOptions delivery;
@@ -47,6 +49,7 @@ class SurveysParts final : public ServingParts {
       options.group = "surveys";
       options.consumer = config.consumer;
       options.municipalities = config.municipalities;
+      options.stream_keys = config.stream_keys;
       // Placements that ended before the service first ran are followed up too.
       options.start = GroupStart::kWholeStream;
       consumer_ = std::make_unique<EventConsumer>(
@@ -110,6 +113,7 @@ int main(int argc, char** argv) {
     }
     const RedisConfig redis = ReadRedisConfig(env);
     invitations.redis = redis.Options();
+    invitations.stream_keys = ReadStreamKeys(env);
     invitations.consumer = env.String("HOSTNAME", "surveys");
     invitations.smtp_url = env.String("SAMPLAN_SMTP_URL", "");
     const std::string smtp_host = env.String("SAMPLAN_SMTP_HOST", "");

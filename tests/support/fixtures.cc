@@ -26,6 +26,7 @@
 #include "common/config.h"
 #include "common/ids.h"
 #include "common/migrations.h"
+#include "common/stream_mac.h"
 #include "services/caseplan/pg_plan_repository.h"
 #include "services/identity/pg_identity_repository.h"
 #include "common/outbox.h"
@@ -149,7 +150,21 @@ std::map<std::string, std::string> TestKeys::Environment() const {
           {"SAMPLAN_JWT_PUBLIC_KEYS", absl::StrCat(kTestKid, "=", public_key_path_)},
           // Tests reach service processes over loopback in plaintext, which a
           // process serves only when told so (tests/tls_test.cc covers TLS).
-          {"SAMPLAN_PLAINTEXT", "true"}};
+          {"SAMPLAN_PLAINTEXT", "true"},
+          {"SAMPLAN_STREAM_KEYS", StreamKeys::ProcessLocal().Setting()}};
+}
+
+absl::StatusOr<std::string> AppendSignedEvent(RedisClient& redis, const std::string& stream,
+                                              const events::v1::Event& event,
+                                              const StreamKeys& keys) {
+  const std::string envelope = event.SerializeAsString();
+  absl::StatusOr<RedisReply> reply = redis.Command(
+      {"XADD", stream, "*", "event_id", event.event_id(), "type", event.type(), "event",
+       envelope, "access_version", "0", kStreamMacField,
+       keys.Sign(stream, event.event_id(), event.type(), envelope, "0")});
+  if (!reply.ok()) return reply.status();
+  if (reply->is_error()) return absl::UnavailableError(reply->text);
+  return reply->text;
 }
 
 absl::StatusOr<std::vector<StreamedEvent>> ReadStream(const std::string& redis_address,
@@ -168,6 +183,9 @@ absl::StatusOr<std::vector<StreamedEvent>> ReadStream(const std::string& redis_a
     }
     if (envelope.event_id() != entry.Field("event_id")) {
       return absl::DataLossError(absl::StrCat("entry ", entry.id, " has two event ids"));
+    }
+    if (!StreamKeys::ProcessLocal().Verify(EventStreamKey(municipality), entry)) {
+      return absl::DataLossError(absl::StrCat("entry ", entry.id, " carries no valid MAC"));
     }
     events.push_back({entry.id, envelope.event_id(), envelope.type(), envelope.aggregate(),
                       envelope.aggregate_version()});

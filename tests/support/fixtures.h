@@ -16,6 +16,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
+#include "common/redis.h"
+#include "common/stream_mac.h"
+#include "samplan/events/v1/event.pb.h"
 
 namespace samplan::testing {
 
@@ -61,6 +64,13 @@ struct StreamedEvent {
 // Returns every event on the stream of `municipality`, in stream order.
 absl::StatusOr<std::vector<StreamedEvent>> ReadStream(const std::string& redis_address,
                                                       const std::string& municipality);
+
+// Appends `event` to `stream` as a relay holding `keys` would (fields event_id,
+// type, event, access_version 0 and its MAC) and returns the entry id: for tests
+// that play the publishing service.
+absl::StatusOr<std::string> AppendSignedEvent(
+    RedisClient& redis, const std::string& stream, const events::v1::Event& event,
+    const StreamKeys& keys = StreamKeys::ProcessLocal());
 
 // Checks the promise of the outbox against reality: every plan revision committed
 // in PostgreSQL has exactly one event on the stream, no event id is there twice,
