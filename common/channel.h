@@ -12,6 +12,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/config.h"
+#include "common/message_limits.h"
 
 namespace samplan {
 
@@ -23,10 +24,11 @@ namespace samplan {
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
     const std::optional<TlsFiles>& tls);
 
-// Returns a channel to `address` ("host:port") with MakeChannelCredentials(tls).
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
-                                           const std::optional<TlsFiles>& tls,
-                                           const grpc::ChannelArguments& arguments = {});
+// Returns a channel to `address` ("host:port") with MakeChannelCredentials(tls);
+// `arguments` keep to Samplan's message limits (common/message_limits.h).
+std::shared_ptr<grpc::Channel> MakeChannel(
+    const std::string& address, const std::optional<TlsFiles>& tls,
+    const grpc::ChannelArguments& arguments = SamplanChannelArguments());
 
 }  // namespace samplan
 

@@ -15,6 +15,7 @@
 #include "common/auth.h"
 #include "common/call.h"
 #include "common/log.h"
+#include "common/message_limits.h"
 
 namespace samplan {
 namespace {
@@ -107,6 +108,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   // oversize token is refused as UNAUTHENTICATED for its own call; a header list
   // beyond this limit is refused by gRPC for that call (RESOURCE_EXHAUSTED).
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxHeaderListBytes);
+  // No message beyond the bound either way (common/message_limits.h).
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
   // Idle connections are probed so that a vanished peer does not hold a stream.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "absl/synchronization/mutex.h"
+#include "common/message_limits.h"
 #include "common/server.h"
 #include "google/rpc/error_details.pb.h"
 #include "common/rpc_details.h"
@@ -161,6 +162,13 @@ class InMemoryPlanRepository final : public PlanRepository {
   std::vector<events::v1::Event> events() {
     absl::MutexLock lock(&mu_);
     return events_;
+  }
+
+  // Stores a note of `bytes` in plan `name` as it is, past every rule: a plan
+  // as large as no rule lets it become.
+  void InflateUnchecked(const std::string& name, size_t bytes) {
+    absl::MutexLock lock(&mu_);
+    plans_.at(name).add_notes()->set_text(std::string(bytes, 'x'));
   }
 
  private:
@@ -601,6 +609,42 @@ TEST_F(CasePlanServiceTest, ListShowsOnlyVisiblePlansInPages) {
 
   EXPECT_EQ(stub_->ListPlans(As(Token("soc", "manager")).get(), list, &filtered).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// No message beyond kMaxMessageBytes travels either way, and one that would is
+// refused for its own call only.
+TEST_F(CasePlanServiceTest, AnOversizeRequestIsRefusedAndTheServerCarriesOn) {
+  v1::CreatePlanRequest request;
+  request.set_request_id(NewItemId());
+  request.mutable_plan()->set_person("persons/p1");
+  request.mutable_plan()->add_notes()->set_text(std::string(kMaxMessageBytes + 1024, 'x'));
+  v1::Plan plan;
+  grpc::Status status = stub_->CreatePlan(As(Token("soc")).get(), request, &plan);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  // A client made as Samplan makes them does not even send it.
+  auto limited = v1::CasePlanService::NewStub(grpc::CreateCustomChannel(
+      served_->address(), grpc::InsecureChannelCredentials(), SamplanChannelArguments()));
+  status = limited->CreatePlan(As(Token("soc")).get(), request, &plan);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  // The same connection, the next call: served.
+  EXPECT_EQ(CreateAs("soc").version(), 1);
+}
+
+TEST_F(CasePlanServiceTest, AnOversizeAnswerIsNotSentEvenToAClientThatWouldTakeIt) {
+  const v1::Plan created = CreateAs("soc");
+  repository_.InflateUnchecked(created.name(), kMaxMessageBytes + 1024);
+  // A partner's client that accepts anything.
+  grpc::ChannelArguments generous;
+  generous.SetMaxReceiveMessageSize(-1);
+  auto stub = v1::CasePlanService::NewStub(grpc::CreateCustomChannel(
+      served_->address(), grpc::InsecureChannelCredentials(), generous));
+  v1::GetPlanRequest get;
+  get.set_name(created.name());
+  v1::Plan fetched;
+  grpc::Status status = stub->GetPlan(As(Token("soc")).get(), get, &fetched);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_code() << " " << fetched.ByteSizeLong() << " bytes";
+  EXPECT_EQ(CreateAs("soc").version(), 1);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "common/channel.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/message_limits.h"
 #include "common/metrics.h"
 #include "common/status.h"
 #include "google/protobuf/descriptor.h"
@@ -151,9 +152,7 @@ absl::Status Gateway::Impl::Init() {
     if (!added.ok()) return added;
     Backend backend;
     backend.service = name;
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
-    backend.channel = MakeChannel(address, config_.backend_tls, args);
+    backend.channel = MakeChannel(address, config_.backend_tls, SamplanChannelArguments(30000));
     backend.stub = std::make_unique<grpc::GenericStub>(backend.channel);
     backends_.emplace(name, std::move(backend));
   }
