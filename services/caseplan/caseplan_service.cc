@@ -139,11 +139,13 @@ grpc::Status CasePlanService::ListPlans(grpc::ServerContext* context,
     absl::StatusOr<std::vector<Plan>> plans =
         repository_.ListPlans(CallerOf(call, "ListPlans"), query);
     if (!plans.ok()) return plans.status();
-    for (int i = 0; i < static_cast<int>(plans->size()) && i < *page_size; ++i) {
-      *response->add_plans() = std::move((*plans)[i]);
-    }
-    if (static_cast<int>(plans->size()) > *page_size) {
-      const Plan& last = response->plans(*page_size - 1);
+    // A page ends early rather than pass kMaxPageBytes.
+    std::vector<size_t> sizes;
+    for (const Plan& plan : *plans) sizes.push_back(plan.ByteSizeLong());
+    const int fit = ItemsThatFitAPage(sizes, *page_size);
+    for (int i = 0; i < fit; ++i) *response->add_plans() = std::move((*plans)[i]);
+    if (static_cast<int>(plans->size()) > fit) {
+      const Plan& last = response->plans(fit - 1);
       response->set_next_page_token(
           EncodePageToken(filters, {absl::StrCat(TimeUtil::TimestampToMicroseconds(last.create_time())),
                                     std::string(ResourceId(last.name(), "plans"))}));
@@ -230,11 +232,16 @@ grpc::Status CasePlanService::ListPlanRevisions(grpc::ServerContext* context,
     absl::StatusOr<std::vector<v1::PlanRevision>> revisions =
         repository_.ListRevisions(CallerOf(call, "ListPlanRevisions"), *id, before, *page_size);
     if (!revisions.ok()) return revisions.status();
-    for (v1::PlanRevision& revision : *revisions) *response->add_revisions() = std::move(revision);
-    if (response->revisions_size() == *page_size &&
-        response->revisions(*page_size - 1).version() > 1) {
+    // A page ends early rather than pass kMaxPageBytes: each revision holds a
+    // whole plan.
+    std::vector<size_t> sizes;
+    for (const v1::PlanRevision& revision : *revisions) sizes.push_back(revision.ByteSizeLong());
+    const int fit = ItemsThatFitAPage(sizes, *page_size);
+    for (int i = 0; i < fit; ++i) *response->add_revisions() = std::move((*revisions)[i]);
+    if ((fit < static_cast<int>(revisions->size()) || fit == *page_size) && fit > 0 &&
+        response->revisions(fit - 1).version() > 1) {
       response->set_next_page_token(
-          EncodePageToken(*id, {absl::StrCat(response->revisions(*page_size - 1).version())}));
+          EncodePageToken(*id, {absl::StrCat(response->revisions(fit - 1).version())}));
     }
     return absl::OkStatus();
   });

@@ -647,5 +647,57 @@ TEST_F(CasePlanServiceTest, AnOversizeAnswerIsNotSentEvenToAClientThatWouldTakeI
   EXPECT_EQ(CreateAs("soc").version(), 1);
 }
 
+// Each revision holds the whole plan, so a page of them ends before it passes
+// kMaxPageBytes, with a token that continues where it ended.
+TEST_F(CasePlanServiceTest, APageOfLargeRevisionsEndsEarlyAndContinues) {
+  std::string long_text;
+  for (int i = 0; i < 500; ++i) long_text += "\xc3\xa4";  // 500 characters, 1000 bytes
+  v1::CreatePlanRequest create;
+  create.set_request_id(NewItemId());
+  create.mutable_plan()->set_person("persons/p1");
+  create.mutable_plan()->set_status(v1::PLAN_STATUS_DRAFT);
+  for (int g = 0; g < 10; ++g) {
+    auto* goal = create.mutable_plan()->add_goals();
+    goal->set_description(long_text);
+    goal->set_status(v1::PROGRESS_STATUS_PLANNED);
+    for (int s = 0; s < 10; ++s) {
+      auto* sub = goal->add_sub_goals();
+      sub->set_description(long_text);
+      sub->set_status(v1::PROGRESS_STATUS_PLANNED);
+    }
+  }
+  v1::Plan plan;
+  ASSERT_TRUE(stub_->CreatePlan(As(Token("soc")).get(), create, &plan).ok());
+  ASSERT_GT(plan.ByteSizeLong(), 100u * 1000);
+  constexpr int kVersions = 12;  // some 1.3 MB of revisions in all
+  for (int v = 2; v <= kVersions; ++v) {
+    v1::UpdatePlanRequest update;
+    update.mutable_plan()->set_name(plan.name());
+    update.mutable_plan()->set_overall_goal_description(absl::StrCat("step ", v));
+    update.mutable_update_mask()->add_paths("overall_goal_description");
+    ASSERT_TRUE(stub_->UpdatePlan(As(Token("soc")).get(), update, &plan).ok());
+  }
+  std::vector<int64_t> versions;
+  std::string token;
+  int pages = 0;
+  do {
+    v1::ListPlanRevisionsRequest list;
+    list.set_name(plan.name());
+    list.set_page_size(25);
+    list.set_page_token(token);
+    v1::ListPlanRevisionsResponse page;
+    grpc::Status status = stub_->ListPlanRevisions(As(Token("soc")).get(), list, &page);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_LE(page.ByteSizeLong(), kMaxPageBytes + 4096);
+    for (const v1::PlanRevision& revision : page.revisions()) versions.push_back(revision.version());
+    token = page.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_GE(pages, 2);
+  std::vector<int64_t> expected;
+  for (int64_t v = kVersions; v >= 1; --v) expected.push_back(v);
+  EXPECT_EQ(versions, expected);
+}
+
 }  // namespace
 }  // namespace samplan::caseplan

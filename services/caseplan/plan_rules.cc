@@ -263,10 +263,33 @@ absl::Status ValidatePlan(const Plan& plan) {
   if (plan.notes_size() > kMaxNotes) {
     v.Add("plan.notes", absl::StrCat("at most ", kMaxNotes, " notes"));
   }
+  size_t notes_bytes = 0;
   for (int n = 0; n < plan.notes_size(); ++n) {
     CheckTextLength(v, absl::StrCat("plan.notes[", n, "].text"), plan.notes(n).text(), 1, 4000);
+    notes_bytes += plan.notes(n).text().size();
+  }
+  if (notes_bytes > kMaxNotesBytes) {
+    v.Add("plan.notes", absl::StrCat("the journal would hold ", notes_bytes,
+                                     " bytes of text; a plan's notes hold at most ",
+                                     kMaxNotesBytes, ": continue in a follow-on plan"));
+  }
+  // Counted as stored, server-set fields and all.
+  if (const size_t bytes = plan.ByteSizeLong(); bytes > kMaxPlanBytes) {
+    v.Add("plan", absl::StrCat("would be ", bytes, " bytes; a plan is at most ", kMaxPlanBytes,
+                               ": shorten its texts"));
   }
   return v.ToStatus();
+}
+
+int ItemsThatFitAPage(const std::vector<size_t>& sizes, int page_size) {
+  size_t total = 0;
+  int count = 0;
+  for (size_t size : sizes) {
+    if (count >= page_size || (count > 0 && total + size > kMaxPageBytes)) break;
+    total += size;
+    ++count;
+  }
+  return count;
 }
 
 absl::StatusOr<Plan> PlanForCreate(const v1::CreatePlanRequest& request,

@@ -30,10 +30,32 @@ const std::vector<std::string>& MutablePlanFields();
 // Returns the id of a plan name "plans/{uuid}", or INVALID_ARGUMENT naming `field`.
 absl::StatusOr<std::string> PlanIdFromName(absl::string_view name, absl::string_view field);
 
+// The bounds of a plan, generous for a caseworker and small enough that a plan,
+// its revisions and a page of either stay far below the largest message
+// (common/message_limits.h, 4 MiB) and the database row stays cheap to copy.
+//
+// The whole plan as stored (its protobuf encoding): 256 KiB, some 250 pages of
+// text. A revision is a copy of the plan, so it is bounded too.
+inline constexpr size_t kMaxPlanBytes = 256 * 1024;
+// The journal's share of it: the UTF-8 bytes of all notes' texts together,
+// 192 KiB (some fifty notes of the longest kind, hundreds of ordinary ones). The
+// journal is append-only, so a plan whose notes reach this takes no more: a
+// follow-on plan continues the work.
+inline constexpr size_t kMaxNotesBytes = 192 * 1024;
+// The bytes of plans or revisions one page carries, at most: 1 MiB. A page ends
+// early, with a next_page_token, when the next item would pass it.
+inline constexpr size_t kMaxPageBytes = 1024 * 1024;
+
 // Returns the field violations of a plan about to be stored, with paths under
 // "plan." — lengths, counts, dates, enum values, references between goals,
-// activities and organizations.
+// activities and organizations, and its size: "plan.notes" when the journal
+// passes kMaxNotesBytes, "plan" when the whole plan passes kMaxPlanBytes.
 absl::Status ValidatePlan(const Plan& plan);
+
+// Returns how many items, of the encoded sizes `sizes` in page order, one page
+// carries: as many as fit in kMaxPageBytes together, at least one, at most
+// `page_size`.
+int ItemsThatFitAPage(const std::vector<size_t>& sizes, int page_size);
 
 // Returns the plan a CreatePlan request asks for: the caller's content with name,
 // municipality, lead organization and create time set by the server, ids given to

@@ -308,3 +308,83 @@ TEST(PlanIdFromNameTest, OnlyPlanUuids) {
 
 }  // namespace
 }  // namespace samplan::caseplan
+
+namespace samplan::caseplan {
+namespace {
+
+// A note of `chars` two-byte characters ("ä"): as long as a note may be in
+// characters, twice that in bytes.
+std::string LongText(int chars) {
+  std::string text;
+  for (int i = 0; i < chars; ++i) text += "\xc3\xa4";
+  return text;
+}
+
+TEST_F(ApplyUpdateTest, AJournalPastItsBytesTakesNoMoreNotes) {
+  // Notes added over time, each within its 4,000 characters: fine up to the
+  // journal's bound.
+  for (int round = 0; round < 30; ++round) {
+    Plan patch;
+    patch.add_notes()->set_text(LongText(4000));
+    absl::StatusOr<Plan> next = Apply(patch, {"notes"});
+    if (!next.ok()) {
+      // Refused only once the journal is full, naming the journal.
+      EXPECT_GT((round + 1) * 8000, static_cast<int>(kMaxNotesBytes) - 8000) << round;
+      EXPECT_EQ(next.status().code(), absl::StatusCode::kInvalidArgument);
+      std::vector<std::string> fields;
+      for (const auto& [field, description] : FieldViolationsOf(next.status())) {
+        fields.push_back(field);
+      }
+      EXPECT_EQ(fields, std::vector<std::string>{"plan.notes"});
+      return;
+    }
+    current_ = *next;
+  }
+  FAIL() << "a journal of " << current_.notes_size() << " long notes ("
+         << current_.ByteSizeLong() << " bytes) was taken";
+}
+
+TEST(PlanForCreateTest, APlanPastItsBytesIsRefusedNamingThePlan) {
+  v1::CreatePlanRequest request = ValidCreate();
+  // 30 goals of 50 sub-goals, each text as long as allowed: within every count
+  // and length, about 3 MB in all.
+  request.mutable_plan()->clear_goals();
+  for (int g = 0; g < 30; ++g) {
+    auto* goal = request.mutable_plan()->add_goals();
+    goal->set_description(LongText(500));
+    goal->set_status(v1::PROGRESS_STATUS_PLANNED);
+    for (int s = 0; s < 50; ++s) {
+      auto* sub = goal->add_sub_goals();
+      sub->set_description(LongText(500));
+      sub->set_status(v1::PROGRESS_STATUS_PLANNED);
+    }
+  }
+  absl::StatusOr<Plan> plan = PlanForCreate(request, Caller(), absl::Now(), Counter());
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<std::string> fields;
+  for (const auto& [field, description] : FieldViolationsOf(plan.status())) {
+    fields.push_back(field);
+  }
+  EXPECT_EQ(fields, std::vector<std::string>{"plan"});
+
+  // A large but ordinary plan is fine: ten goals of five sub-goals, long texts.
+  request.mutable_plan()->mutable_goals()->DeleteSubrange(10, 20);
+  for (auto& goal : *request.mutable_plan()->mutable_goals()) {
+    goal.mutable_sub_goals()->DeleteSubrange(5, 45);
+  }
+  EXPECT_TRUE(PlanForCreate(request, Caller(), absl::Now(), Counter()).ok());
+}
+
+TEST(ItemsThatFitAPageTest, APageEndsBeforeItsBytesRunOutButCarriesOneAtLeast) {
+  const size_t plan = kMaxPlanBytes;
+  EXPECT_EQ(ItemsThatFitAPage({}, 25), 0);
+  EXPECT_EQ(ItemsThatFitAPage({100, 100, 100}, 2), 2);
+  EXPECT_EQ(ItemsThatFitAPage(std::vector<size_t>(100, plan), 100),
+            static_cast<int>(kMaxPageBytes / plan));
+  EXPECT_EQ(ItemsThatFitAPage({kMaxPageBytes * 2, 10}, 25), 1);
+  EXPECT_EQ(ItemsThatFitAPage({10, kMaxPageBytes}, 25), 1);
+}
+
+}  // namespace
+}  // namespace samplan::caseplan
