@@ -8,7 +8,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 
 # Debian 12 packages the project needs to build, test and run locally.
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config ccache
+  build-essential cmake ninja-build pkg-config ccache clang libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libhiredis-dev libpqxx-dev libssl-dev libgtest-dev libgmock-dev
   prometheus-cpp-dev libical-dev tzdata libcpp-httplib-dev python3-icalendar
