@@ -1,7 +1,8 @@
-// The access matrix: every caseplan, identity and surveys call that touches
-// personal data (and every surveys and scheduling call besides), made by every kind of caller, against real PostgreSQL and Redis, the identity
-// service as its own process and caseplan in two replicas. For each call it asserts
-// the exact outcome and the audit record the call left (or that it left none).
+// The access matrix: every call of every service (AccessMatrixCoverage, at the
+// end, fails for an RPC without a row), made by every kind of caller, against
+// real PostgreSQL and Redis, the identity service as its own process and
+// caseplan in two replicas. For each call it asserts the exact outcome and the
+// audit record the call left (or that it left none).
 //
 // The person P is registered by the social services (soc), who lead P's plan. The
 // other organizations take part in the plan and stand to P as their names say:
@@ -17,11 +18,17 @@
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <string>
 
+#include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/time_util.h>
 #include <pqxx/pqxx>
 
@@ -38,6 +45,9 @@
 #include "common/migrations.h"
 #include "samplan/placement/v1/events.pb.h"
 #include "samplan/surveys/v1/surveys.grpc.pb.h"
+#include "services/identity/personnummer.h"
+#include "services/placement/pg_placement_repository.h"
+#include "services/placement/placement_service.h"
 #include "services/surveys/invitation_rules.h"
 #include "services/surveys/pg_invitation_repository.h"
 #include "services/surveys/pg_surveys_repository.h"
@@ -296,6 +306,16 @@ class AccessMatrixTest : public testing::ServersSuite {
                            keys_->Token("soc"), request, &recorded);
     EXPECT_EQ(outcome.code, grpc::StatusCode::OK) << org;
     return recorded.name();
+  }
+
+  // fk's plan consent, recorded and withdrawn as
+  // WithdrawalIsSeenBySecondReplicaWithinOneSecond leaves it, so that the rows
+  // after that test are the same run alone or after it.
+  static void FkHoldsAWithdrawnPlanConsent() {
+    id::WithdrawConsentRequest withdraw;
+    withdraw.set_name(Consent("fk", {"plan"}));
+    withdraw.set_reason("The person withdrew the consent at the meeting.");
+    Call(identity_, &id::IdentityService::Stub::WithdrawConsent, keys_->Token("soc"), withdraw);
   }
 
   static TestKeys* stranger_;
@@ -1495,6 +1515,553 @@ TEST_F(AccessMatrixTest, SchedulingPlansAndIntakes) {
                                                                : grpc::StatusCode::OK);
     EXPECT_TRUE(got.audit.empty());
   }
+}
+
+// A call's outcome as one line: its code, and the decision and reason of each
+// audit record it left ("OK [permit owner]"; "PERMISSION_DENIED" for none).
+std::string Summary(const Outcome& outcome) {
+  std::string line = absl::StatusCodeToString(static_cast<absl::StatusCode>(outcome.code));
+  for (const auto& record : outcome.audit) {
+    absl::StrAppend(&line, " [", record.at("decision"), " ", record.at("reason"), "]");
+  }
+  return line;
+}
+
+// Checks one RPC's row: `outcomes` by caller kind against `others` (what every
+// authenticated caller not in `expected` gets) and `expected`; a caller without
+// a valid token is refused UNAUTHENTICATED with no audit record, always.
+void ExpectOutcomes(const std::string& action, const std::map<std::string, Outcome>& outcomes,
+               const std::string& others, std::map<std::string, std::string> expected = {}) {
+  for (const auto& [kind, outcome] : outcomes) {
+    std::string want = others;
+    if (kind == "no token" || kind == "token signed by an untrusted key" ||
+        kind == "expired token") {
+      want = "UNAUTHENTICATED";
+    } else if (auto it = expected.find(kind); it != expected.end()) {
+      want = it->second;
+    }
+    EXPECT_EQ(Summary(outcome), want) << action << " by " << kind;
+  }
+}
+
+// What the access rule answers each kind of caller for P's data, each
+// decision audited.
+std::map<std::string, std::string> ByTheRule() {
+  return {{"owner", "OK [permit owner]"},
+          {"consented", "OK [permit consent]"},
+          {"not consented", "PERMISSION_DENIED [deny no_consent]"},
+          {"withdrawn", "PERMISSION_DENIED [deny consent_withdrawn]"},
+          {"expired", "PERMISSION_DENIED [deny consent_expired]"},
+          {"wrong category", "PERMISSION_DENIED [deny category_not_covered]"},
+          {"other municipality", "PERMISSION_DENIED [deny other_municipality]"},
+          {"manager of the owner", "PERMISSION_DENIED [deny role]"}};
+}
+
+// Identity's directory (municipalities, organizations, users), a person's
+// consents and the supervisor's audit calls. The directory is no one's personal
+// data: any caller with a token reads it, no audit record; changing it is for
+// administrators. A consent is read under the person's rule; the audit chain
+// and the access review are the supervisor's.
+TEST_F(AccessMatrixTest, IdentityDirectoryConsentsAndSupervision) {
+  const std::string consent = Consent("af", {"plan", "person"});
+  FkHoldsAWithdrawnPlanConsent();
+  const std::string user_id = absl::StrCat("matrix-", NewUuid().substr(0, 8));
+  id::CreateUserRequest user;
+  user.set_user_id(user_id);
+  user.mutable_user()->set_display_name("Matrix user");
+  id::Membership* membership = user.mutable_user()->add_memberships();
+  membership->set_organization("organizations/soc");
+  membership->add_roles("caseworker");
+  ASSERT_EQ(Call(identity_, &id::IdentityService::Stub::CreateUser, Admin(), user).code,
+            grpc::StatusCode::OK);
+
+  std::map<std::string, std::map<std::string, Outcome>> rows;
+  int n = 0;
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    auto row = [&](const char* action) -> Outcome& { return rows[action][caller.kind]; };
+    id::GetMunicipalityRequest municipality;
+    municipality.set_name("municipalities/1885");
+    row("GetMunicipality") = Call(identity_, &id::IdentityService::Stub::GetMunicipality,
+                                  caller.token(), municipality);
+    row("ListMunicipalities") = Call(identity_, &id::IdentityService::Stub::ListMunicipalities,
+                                     caller.token(), id::ListMunicipalitiesRequest());
+    id::GetOrganizationRequest organization;
+    organization.set_name("organizations/af");
+    row("GetOrganization") = Call(identity_, &id::IdentityService::Stub::GetOrganization,
+                                  caller.token(), organization);
+    id::ListOrganizationsRequest organizations;
+    organizations.set_municipality("1885");
+    row("ListOrganizations") = Call(identity_, &id::IdentityService::Stub::ListOrganizations,
+                                    caller.token(), organizations);
+    id::UpdateOrganizationRequest update;
+    update.mutable_organization()->set_name(caller.organization[0] ? caller.organization
+                                                                   : "organizations/soc");
+    update.mutable_organization()->set_display_name(absl::StrCat("Renamed ", ++n));
+    update.mutable_update_mask()->add_paths("display_name");
+    row("UpdateOrganization") = Call(identity_, &id::IdentityService::Stub::UpdateOrganization,
+                                     caller.token(), update);
+    id::CreateUserRequest create_user = user;
+    create_user.set_user_id(absl::StrCat(user_id, "-", n));
+    create_user.mutable_user()->mutable_memberships(0)->set_organization(
+        caller.organization[0] ? caller.organization : "organizations/soc");
+    row("CreateUser") =
+        Call(identity_, &id::IdentityService::Stub::CreateUser, caller.token(), create_user);
+    id::GetUserRequest get_user;
+    get_user.set_name(absl::StrCat("users/", user_id));
+    row("GetUser") = Call(identity_, &id::IdentityService::Stub::GetUser, caller.token(), get_user);
+    id::GetConsentRequest get_consent;
+    get_consent.set_name(consent);
+    row("GetConsent") =
+        Call(identity_, &id::IdentityService::Stub::GetConsent, caller.token(), get_consent);
+    id::ListConsentsRequest list_consents;
+    list_consents.set_person(*person_);
+    row("ListConsents") =
+        Call(identity_, &id::IdentityService::Stub::ListConsents, caller.token(), list_consents);
+    id::VerifyAuditLogRequest verify;
+    verify.set_person(*person_);
+    row("VerifyAuditLog") =
+        Call(identity_, &id::IdentityService::Stub::VerifyAuditLog, caller.token(), verify);
+    id::ReviewAccessRequest review;
+    *review.mutable_start_time() =
+        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() - absl::Hours(1)));
+    *review.mutable_end_time() =
+        TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(absl::Now() + absl::Hours(1)));
+    row("ReviewAccess") =
+        Call(identity_, &id::IdentityService::Stub::ReviewAccess, caller.token(), review);
+  }
+  // The directory: read by anyone with a token; changed by administrators only
+  // (none of the callers above is one), nothing audited.
+  for (const char* action : {"GetMunicipality", "ListMunicipalities", "GetOrganization",
+                             "ListOrganizations"}) {
+    ExpectOutcomes(action, rows[action], "OK");
+  }
+  ExpectOutcomes("UpdateOrganization", rows["UpdateOrganization"], "PERMISSION_DENIED");
+  ExpectOutcomes("CreateUser", rows["CreateUser"], "PERMISSION_DENIED");
+  // A user is read by that user and its organizations' administrators.
+  ExpectOutcomes("GetUser", rows["GetUser"], "PERMISSION_DENIED");
+  // A consent: its person's owner, and the organizations it names.
+  auto consent_rule = ByTheRule();
+  consent_rule["consented"] = "OK [permit grantee]";
+  for (const char* kind : {"withdrawn", "expired", "wrong category"}) {
+    consent_rule[kind] = "PERMISSION_DENIED [deny no_consent]";
+  }
+  ExpectOutcomes("GetConsent", rows["GetConsent"], "", consent_rule);
+  // The list: for the owner, and for the organizations P's consents name (here
+  // every caller of 1885 but the manager).
+  for (const char* kind : {"not consented", "withdrawn", "expired", "wrong category"}) {
+    consent_rule[kind] = "OK [permit grantee]";
+  }
+  ExpectOutcomes("ListConsents", rows["ListConsents"], "", consent_rule);
+  // The supervisor's calls: no one else's.
+  ExpectOutcomes("VerifyAuditLog", rows["VerifyAuditLog"], "PERMISSION_DENIED");
+  ExpectOutcomes("ReviewAccess", rows["ReviewAccess"], "PERMISSION_DENIED");
+  // And what the administrator and the supervisor may do.
+  id::UpdateOrganizationRequest rename;
+  rename.mutable_organization()->set_name("organizations/soc");
+  rename.mutable_organization()->set_display_name("Socialtjänsten");
+  rename.mutable_update_mask()->add_paths("display_name");
+  EXPECT_EQ(Call(identity_, &id::IdentityService::Stub::UpdateOrganization, Admin(), rename).code,
+            grpc::StatusCode::OK);
+  id::GetUserRequest get_user;
+  get_user.set_name(absl::StrCat("users/", user_id));
+  EXPECT_EQ(Call(identity_, &id::IdentityService::Stub::GetUser, Admin(), get_user).code,
+            grpc::StatusCode::OK);
+  id::VerifyAuditLogRequest verify;
+  verify.set_person(*person_);
+  EXPECT_EQ(Call(identity_, &id::IdentityService::Stub::VerifyAuditLog,
+                 keys_->Token("soc", "supervisor"), verify)
+                .code,
+            grpc::StatusCode::OK);
+}
+
+// The case plan's lead handed over, by every kind of caller: each hands over a
+// plan of its own, soc's and about P, with every organization taking part.
+TEST_F(AccessMatrixTest, CasePlanHandOver) {
+  FkHoldsAWithdrawnPlanConsent();
+  std::map<std::string, Outcome> outcomes;
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    cp::CreatePlanRequest create;
+    create.set_request_id(NewUuid());
+    create.mutable_plan()->set_person(*person_);
+    create.mutable_plan()->set_status(cp::PLAN_STATUS_ACTIVE);
+    for (const char* org : {"af", "fk", "region", "vux", "prakt", "sthlm"}) {
+      create.mutable_plan()->add_participants()->set_organization(
+          absl::StrCat("organizations/", org));
+    }
+    cp::Plan plan;
+    ASSERT_EQ(Call(caseplan_, &cp::CasePlanService::Stub::CreatePlan, keys_->Token("soc"), create,
+                   &plan)
+                  .code,
+              grpc::StatusCode::OK);
+    cp::HandOverPlanRequest hand_over;
+    hand_over.set_name(plan.name());
+    hand_over.set_to_organization("organizations/af");
+    hand_over.set_reason("Arbetsförmedlingen leder planen från och med nu.");
+    outcomes[caller.kind] =
+        Call(caseplan_, &cp::CasePlanService::Stub::HandOverPlan, caller.token(), hand_over);
+  }
+  // Handing over changes P's plan: the rule, as for UpdatePlan; and then only
+  // the lead hands over, so a consented organization's attempt is refused and
+  // rolls back whole, its audit record with it.
+  auto hand_over_rule = ByTheRule();
+  hand_over_rule["consented"] = "PERMISSION_DENIED";
+  hand_over_rule["not consented"] = "PERMISSION_DENIED [deny consent_withdrawn]";
+  ExpectOutcomes("HandOverPlan", outcomes, "", hand_over_rule);
+}
+
+// The placement service, by every kind of caller. The bank (employers,
+// placements, contacts, supply and demand, prao) is no one's personal data: the
+// municipality's staff read it and placement coordinators change it, no audit
+// record. Needs and agreements are P's placement data (purpose placement): P's
+// placement consents stand to each organization as its plan consents do, and
+// every read or step is decided and audited. soc, P's owner, makes each
+// agreement and brings it to the state the step needs; then the caller steps.
+TEST_F(AccessMatrixTest, PlacementBankNeedsAndAgreements) {
+  namespace pl = ::samplan::placement;
+  ASSERT_TRUE(ApplyMigrations(*dsn_, pl::kSchema, pl::PlacementMigrationSets()).ok());
+  FkHoldsAWithdrawnPlanConsent();
+  Consent("af", {"placement"}, absl::Hours(24 * 365 * 2), "placement");
+  const std::string region = Consent("region", {"placement"}, absl::Hours(24 * 365 * 2), "placement");
+  Consent("vux", {"placement"}, absl::Seconds(1), "placement");
+  Consent("prakt", {"health"}, absl::Hours(24 * 365 * 2), "placement");
+  Consent("sthlm", {"placement"}, absl::Hours(24 * 365 * 2), "placement");
+  id::WithdrawConsentRequest withdraw;
+  withdraw.set_name(region);
+  withdraw.set_reason("The person no longer wants the region to see the placement.");
+  ASSERT_EQ(Call(identity_, &id::IdentityService::Stub::WithdrawConsent, keys_->Token("soc"),
+                 withdraw)
+                .code,
+            grpc::StatusCode::OK);
+  absl::SleepFor(absl::Seconds(1));  // vux's consent runs out
+
+  Outbox outbox(pl::kSchema);
+  auto pool = PgPool::Create({*dsn_, 2, absl::Seconds(10), "matrix-placement",
+                              pl::PlacementRepositoryStatements(outbox)});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  pl::PgPlacementRepository repository(**pool, outbox);
+  // The day the agreements' periods begin, so that they can start.
+  FakeClock clock(absl::FromCivil(absl::CivilSecond(2027, 3, 1, 8, 0, 0), absl::UTCTimeZone()));
+  auto served = testing::ServedService::Create(keys_->VerifierOptions(), absl::Seconds(10), clock);
+  ASSERT_TRUE(served.ok());
+  ASSERT_TRUE((*served)
+                  ->Serve(std::make_unique<pl::PlacementService>(repository, (*served)->calls(),
+                                                                 pl::NewWorkplaceId, 90))
+                  .ok());
+  auto stub = pl::v1::PlacementService::NewStub((*served)->NewChannel());
+  using Stub = pl::v1::PlacementService::Stub;
+  const std::string coordinator = keys_->Token("soc", "placement_coordinator");
+  const std::string soc = keys_->Token("soc");
+  auto range = [](absl::CivilDay from, absl::CivilDay to) {
+    pl::v1::DateRange r;
+    r.mutable_start_date()->set_year(static_cast<int>(from.year()));
+    r.mutable_start_date()->set_month(from.month());
+    r.mutable_start_date()->set_day(from.day());
+    r.mutable_end_date()->set_year(static_cast<int>(to.year()));
+    r.mutable_end_date()->set_month(to.month());
+    r.mutable_end_date()->set_day(to.day());
+    return r;
+  };
+  int numbers = 0;
+  auto employer_request = [&] {
+    const std::string nine = absl::StrCat("559", 200000 + (++numbers));
+    pl::v1::CreateEmployerRequest request;
+    request.set_request_id(NewUuid());
+    pl::v1::Employer* e = request.mutable_employer();
+    e->set_organization_number(nine + identity::LuhnCheckDigit(nine));
+    e->set_display_name("Matrisbutiken");
+    e->set_industry("handel");
+    pl::v1::Workplace* w = e->add_workplaces();
+    w->set_id("butik");
+    w->set_display_name("Butiken");
+    w->set_address("Kristinavägen 2, 711 30 Lindesberg");
+    w->mutable_location()->set_latitude(59.594);
+    w->mutable_location()->set_longitude(15.230);
+    return request;
+  };
+  pl::v1::Employer employer;
+  ASSERT_EQ(Call(stub.get(), &Stub::CreateEmployer, coordinator, employer_request(), &employer).code,
+            grpc::StatusCode::OK);
+  auto placement_request = [&](pl::v1::PlacementKind kind) {
+    pl::v1::CreatePlacementRequest request;
+    request.set_request_id(NewUuid());
+    pl::v1::Placement* p = request.mutable_placement();
+    p->set_employer(employer.name());
+    p->set_workplace("butik");
+    p->set_kind(kind);
+    p->set_title("Butiksbiträde");
+    p->set_seats(100);
+    *p->add_availability() = range(absl::CivilDay(2027, 1, 1), absl::CivilDay(2027, 12, 31));
+    p->set_hours_per_week(20);
+    return request;
+  };
+  pl::v1::Placement placement;
+  ASSERT_EQ(Call(stub.get(), &Stub::CreatePlacement, coordinator,
+                 placement_request(pl::v1::PLACEMENT_KIND_WORK_PRACTICE), &placement)
+                .code,
+            grpc::StatusCode::OK);
+  pl::v1::Placement prao;
+  ASSERT_EQ(Call(stub.get(), &Stub::CreatePlacement, coordinator,
+                 placement_request(pl::v1::PLACEMENT_KIND_PRAO), &prao)
+                .code,
+            grpc::StatusCode::OK);
+  auto need_request = [&] {
+    pl::v1::CreatePlacementNeedRequest request;
+    request.set_request_id(NewUuid());
+    request.mutable_placement_need()->set_person(*person_);
+    pl::v1::MatchProfile* profile = request.mutable_placement_need()->mutable_profile();
+    profile->mutable_home()->set_latitude(59.6);
+    profile->mutable_home()->set_longitude(15.2);
+    profile->add_interests("handel");
+    profile->set_work_capacity_percent(50);
+    *profile->mutable_period() = range(absl::CivilDay(2027, 3, 1), absl::CivilDay(2027, 5, 31));
+    return request;
+  };
+  pl::v1::PlacementNeed need;
+  ASSERT_EQ(Call(stub.get(), &Stub::CreatePlacementNeed, soc, need_request(), &need).code,
+            grpc::StatusCode::OK);
+  // An agreement about P, made by soc and brought through `steps` (0: none,
+  // 1: visited, 2: signed by all three, 3: started).
+  auto agreement = [&](int steps) {
+    pl::v1::CreateAgreementRequest request;
+    request.set_request_id(NewUuid());
+    pl::v1::Agreement* a = request.mutable_agreement();
+    a->set_person(*person_);
+    a->set_placement(placement.name());
+    a->mutable_supervisor()->set_display_name("Per Handledare");
+    *a->mutable_period() = range(absl::CivilDay(2027, 3, 1), absl::CivilDay(2027, 5, 31));
+    a->set_hours_per_week(20);
+    a->set_goal("Arbetserfarenhet och referens inom handel");
+    pl::v1::Agreement made;
+    EXPECT_EQ(Call(stub.get(), &Stub::CreateAgreement, soc, request, &made).code,
+              grpc::StatusCode::OK);
+    if (steps >= 1) {
+      pl::v1::RecordWorkplaceVisitRequest visit;
+      visit.set_name(made.name());
+      visit.mutable_visit_date()->set_year(2027);
+      visit.mutable_visit_date()->set_month(2);
+      visit.mutable_visit_date()->set_day(20);
+      EXPECT_EQ(Call(stub.get(), &Stub::RecordWorkplaceVisit, soc, visit).code,
+                grpc::StatusCode::OK);
+    }
+    if (steps >= 2) {
+      for (pl::v1::Party party : {pl::v1::PARTY_PARTICIPANT, pl::v1::PARTY_EMPLOYER,
+                                  pl::v1::PARTY_COORDINATOR}) {
+        pl::v1::SignAgreementRequest sign;
+        sign.set_name(made.name());
+        sign.set_party(party);
+        EXPECT_EQ(Call(stub.get(), &Stub::SignAgreement, soc, sign).code, grpc::StatusCode::OK);
+      }
+    }
+    if (steps >= 3) {
+      pl::v1::StartAgreementRequest start;
+      start.set_name(made.name());
+      EXPECT_EQ(Call(stub.get(), &Stub::StartAgreement, soc, start).code, grpc::StatusCode::OK);
+    }
+    return made.name();
+  };
+
+  std::map<std::string, std::map<std::string, Outcome>> rows;
+  for (const Caller& caller : Callers(keys_, stranger_)) {
+    SCOPED_TRACE(caller.kind);
+    auto row = [&](const char* action) -> Outcome& { return rows[action][caller.kind]; };
+    const std::string token = caller.token();
+    // The bank.
+    row("CreateEmployer") = Call(stub.get(), &Stub::CreateEmployer, token, employer_request());
+    pl::v1::GetEmployerRequest get_employer;
+    get_employer.set_name(employer.name());
+    row("GetEmployer") = Call(stub.get(), &Stub::GetEmployer, token, get_employer);
+    row("ListEmployers") =
+        Call(stub.get(), &Stub::ListEmployers, token, pl::v1::ListEmployersRequest());
+    pl::v1::UpdateEmployerRequest update_employer;
+    update_employer.mutable_employer()->set_name(employer.name());
+    update_employer.mutable_employer()->set_industry("livsmedel");
+    update_employer.mutable_update_mask()->add_paths("industry");
+    row("UpdateEmployer") = Call(stub.get(), &Stub::UpdateEmployer, token, update_employer);
+    pl::v1::LogContactRequest contact;
+    contact.set_employer(employer.name());
+    contact.mutable_contact()->set_kind(pl::v1::CONTACT_KIND_CALL);
+    contact.mutable_contact()->set_agreed("Ringde om nya platser.");
+    row("LogContact") = Call(stub.get(), &Stub::LogContact, token, contact);
+    pl::v1::ListContactsRequest contacts;
+    contacts.set_employer(employer.name());
+    row("ListContacts") = Call(stub.get(), &Stub::ListContacts, token, contacts);
+    row("ListColdEmployers") =
+        Call(stub.get(), &Stub::ListColdEmployers, token, pl::v1::ListColdEmployersRequest());
+    row("CreatePlacement") =
+        Call(stub.get(), &Stub::CreatePlacement, token,
+             placement_request(pl::v1::PLACEMENT_KIND_WORK_PRACTICE));
+    pl::v1::GetPlacementRequest get_placement;
+    get_placement.set_name(placement.name());
+    row("GetPlacement") = Call(stub.get(), &Stub::GetPlacement, token, get_placement);
+    row("ListPlacements") =
+        Call(stub.get(), &Stub::ListPlacements, token, pl::v1::ListPlacementsRequest());
+    pl::v1::UpdatePlacementRequest update_placement;
+    update_placement.mutable_placement()->set_name(placement.name());
+    update_placement.mutable_placement()->set_title("Butiksbiträde, kassa");
+    update_placement.mutable_update_mask()->add_paths("title");
+    row("UpdatePlacement") = Call(stub.get(), &Stub::UpdatePlacement, token, update_placement);
+    pl::v1::GetSupplyAndDemandRequest supply;
+    supply.mutable_from_date()->set_year(2027);
+    supply.mutable_from_date()->set_month(1);
+    supply.mutable_from_date()->set_day(1);
+    supply.mutable_to_date()->set_year(2027);
+    supply.mutable_to_date()->set_month(6);
+    supply.mutable_to_date()->set_day(30);
+    row("GetSupplyAndDemand") = Call(stub.get(), &Stub::GetSupplyAndDemand, token, supply);
+    pl::v1::AllocatePraoRequest allocate;
+    allocate.set_class_id("9b");
+    *allocate.mutable_period() = range(absl::CivilDay(2027, 4, 5), absl::CivilDay(2027, 4, 9));
+    pl::v1::PraoPupil* pupil = allocate.add_pupils();
+    pupil->set_pupil("elev-1");
+    pupil->add_choices(prao.name());
+    row("AllocatePrao") = Call(stub.get(), &Stub::AllocatePrao, token, allocate);
+
+    // P's need and agreements.
+    row("CreatePlacementNeed") = Call(stub.get(), &Stub::CreatePlacementNeed, token, need_request());
+    pl::v1::GetPlacementNeedRequest get_need;
+    get_need.set_name(need.name());
+    row("GetPlacementNeed") = Call(stub.get(), &Stub::GetPlacementNeed, token, get_need);
+    pl::v1::MatchPlacementsRequest match;
+    match.set_placement_need(need.name());
+    row("MatchPlacements") = Call(stub.get(), &Stub::MatchPlacements, token, match);
+    pl::v1::CreateAgreementRequest create;
+    create.set_request_id(NewUuid());
+    create.mutable_agreement()->set_person(*person_);
+    create.mutable_agreement()->set_placement(placement.name());
+    create.mutable_agreement()->mutable_supervisor()->set_display_name("Per Handledare");
+    *create.mutable_agreement()->mutable_period() =
+        range(absl::CivilDay(2027, 3, 1), absl::CivilDay(2027, 5, 31));
+    create.mutable_agreement()->set_hours_per_week(20);
+    create.mutable_agreement()->set_goal("Arbetserfarenhet inom handel");
+    row("CreateAgreement") = Call(stub.get(), &Stub::CreateAgreement, token, create);
+    pl::v1::GetAgreementRequest get_agreement;
+    get_agreement.set_name(agreement(0));
+    row("GetAgreement") = Call(stub.get(), &Stub::GetAgreement, token, get_agreement);
+    row("ListAgreements") =
+        Call(stub.get(), &Stub::ListAgreements, token, pl::v1::ListAgreementsRequest());
+    pl::v1::RecordWorkplaceVisitRequest visit;
+    visit.set_name(agreement(0));
+    visit.mutable_visit_date()->set_year(2027);
+    visit.mutable_visit_date()->set_month(2);
+    visit.mutable_visit_date()->set_day(20);
+    row("RecordWorkplaceVisit") = Call(stub.get(), &Stub::RecordWorkplaceVisit, token, visit);
+    pl::v1::SignAgreementRequest sign;
+    sign.set_name(agreement(1));
+    sign.set_party(pl::v1::PARTY_EMPLOYER);
+    row("SignAgreement") = Call(stub.get(), &Stub::SignAgreement, token, sign);
+    pl::v1::StartAgreementRequest start;
+    start.set_name(agreement(2));
+    row("StartAgreement") = Call(stub.get(), &Stub::StartAgreement, token, start);
+    pl::v1::CompleteAgreementRequest complete;
+    complete.set_name(agreement(3));
+    complete.set_outcome(pl::v1::OUTCOME_EMPLOYMENT);
+    row("CompleteAgreement") = Call(stub.get(), &Stub::CompleteAgreement, token, complete);
+    pl::v1::EndAgreementRequest end;
+    end.set_name(agreement(0));
+    end.set_reason(pl::v1::END_REASON_GOT_JOB);
+    end.set_outcome(pl::v1::OUTCOME_EMPLOYMENT);
+    row("EndAgreement") = Call(stub.get(), &Stub::EndAgreement, token, end);
+  }
+  // The bank: read by the municipality's staff (another municipality does not
+  // find 1885's employer or placement), changed by placement coordinators (of
+  // the callers, prakt's), prao allocated by coordinators and teachers.
+  const std::map<std::string, std::string> coordinators = {{"wrong category", "OK"}};
+  for (const char* action : {"CreateEmployer", "UpdateEmployer", "LogContact", "CreatePlacement",
+                             "UpdatePlacement"}) {
+    ExpectOutcomes(action, rows[action], "PERMISSION_DENIED", coordinators);
+  }
+  for (const char* action : {"GetEmployer", "ListContacts", "GetPlacement"}) {
+    ExpectOutcomes(action, rows[action], "OK", {{"other municipality", "NOT_FOUND"}});
+  }
+  for (const char* action : {"ListEmployers", "ListColdEmployers", "ListPlacements",
+                             "GetSupplyAndDemand"}) {
+    ExpectOutcomes(action, rows[action], "OK");
+  }
+  ExpectOutcomes("AllocatePrao", rows["AllocatePrao"], "PERMISSION_DENIED",
+                 {{"wrong category", "OK"}, {"expired", "OK"}});
+  // P's need and agreements: the rule, each decision audited. A role without
+  // personal data is refused making or listing them before anything is read;
+  // another municipality cannot name P, who is not registered there.
+  // fk's only consent (plan, withdrawn) covers other data than placement.
+  auto placement_rule = ByTheRule();
+  placement_rule["not consented"] = "PERMISSION_DENIED [deny category_not_covered]";
+  for (const char* action : {"GetPlacementNeed", "MatchPlacements", "GetAgreement",
+                             "RecordWorkplaceVisit", "SignAgreement", "StartAgreement",
+                             "CompleteAgreement", "EndAgreement"}) {
+    ExpectOutcomes(action, rows[action], "", placement_rule);
+  }
+  auto create_rule = placement_rule;
+  create_rule["manager of the owner"] = "PERMISSION_DENIED";
+  create_rule["other municipality"] = "INVALID_ARGUMENT";
+  ExpectOutcomes("CreatePlacementNeed", rows["CreatePlacementNeed"], "", create_rule);
+  ExpectOutcomes("CreateAgreement", rows["CreateAgreement"], "", create_rule);
+  // The list: the agreements the caller's organization made (the owner two by
+  // now, af the one of its row), each read audited.
+  ExpectOutcomes("ListAgreements", rows["ListAgreements"], "OK",
+                 {{"owner", "OK [permit owner] [permit owner]"},
+                  {"consented", "OK [permit owner]"},
+                  {"manager of the owner", "PERMISSION_DENIED"}});
+}
+
+// Every RPC of every Samplan service has a row here: each service of each file
+// under proto/samplan is found (it must be linked into this test), and each of
+// its methods must be called in this file as `<Service>::Stub::<Method>` (or
+// through an alias `Stub::<Method>`; the event stream through TestSubscriber).
+// A new RPC, or a new service, fails this test until the matrix says who may
+// call it.
+TEST(AccessMatrixCoverage, EveryRpcOfEveryServiceHasARow) {
+  const std::filesystem::path root(SAMPLAN_SOURCE_DIR);
+  const std::filesystem::path source = root / "tests" / "access_matrix_test.cc";
+  const std::filesystem::path protos = root / "proto";
+  std::ifstream in(source);
+  ASSERT_TRUE(in.good()) << source;
+  std::stringstream text;
+  text << in.rdbuf();
+  // What the matrix calls, comments left out.
+  const std::string code =
+      std::regex_replace(text.str(), std::regex("//[^\n]*"), std::string());
+  std::set<std::string> called;
+  const std::regex stub_method("Stub::([A-Z][A-Za-z0-9]*)");
+  for (auto it = std::sregex_iterator(code.begin(), code.end(), stub_method);
+       it != std::sregex_iterator(); ++it) {
+    called.insert((*it)[1]);
+  }
+  if (code.find("TestSubscriber stream(") != std::string::npos) called.insert("Subscribe");
+
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(protos / "samplan")) {
+    if (entry.path().extension() == ".proto") {
+      files.push_back(std::filesystem::relative(entry.path(), protos).generic_string());
+    }
+  }
+  ASSERT_FALSE(files.empty()) << protos;
+  std::vector<std::string> missing;
+  std::map<std::string, std::string> service_of_method;
+  int methods = 0;
+  for (const std::string& name : files) {
+    const google::protobuf::FileDescriptor* file =
+        google::protobuf::DescriptorPool::generated_pool()->FindFileByName(name);
+    if (file == nullptr) {
+      missing.push_back(absl::StrCat(name, " (not linked into the matrix: none of its RPCs has a row)"));
+      continue;
+    }
+    for (int s = 0; s < file->service_count(); ++s) {
+      const google::protobuf::ServiceDescriptor* service = file->service(s);
+      for (int m = 0; m < service->method_count(); ++m) {
+        const std::string& method = service->method(m)->name();
+        ++methods;
+        // Rows are found by method name: two services with one name would
+        // make the name ambiguous here.
+        auto [it, fresh] = service_of_method.emplace(method, service->full_name());
+        EXPECT_TRUE(fresh) << method << " is a method of both " << it->second << " and "
+                           << service->full_name() << "; name the services in the rows";
+        if (!called.contains(method)) missing.push_back(service->method(m)->full_name());
+      }
+    }
+  }
+  EXPECT_GT(methods, 0);
+  EXPECT_TRUE(missing.empty()) << missing.size() << " RPCs have no row in the access matrix:\n  "
+                               << absl::StrJoin(missing, "\n  ");
 }
 
 }  // namespace
