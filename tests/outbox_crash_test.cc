@@ -29,6 +29,7 @@
 #include "services/caseplan/pg_plan_repository.h"
 #include "tests/support/caseplan_stack.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/plan_writers.h"
 #include "tests/support/servers.h"
 
 namespace samplan {
@@ -38,66 +39,10 @@ namespace samplan::caseplan {
 namespace {
 
 using testing::ChildProcess;
+using testing::PlanWriters;
 using testing::PostgresServer;
 using testing::RedisServer;
 using testing::TestKeys;
-
-// Sends updates to a set of plans from several threads until stopped, and
-// remembers which (plan, version) the service confirmed.
-class Writers {
- public:
-  Writers(const std::string& address, const TestKeys& keys, std::vector<std::string> plans)
-      : keys_(keys), plans_(std::move(plans)) {
-    channel_ = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  }
-  ~Writers() { Stop(); }
-
-  void Start(int threads) {
-    for (int t = 0; t < threads; ++t) {
-      threads_.emplace_back([this, t] {
-        auto stub = v1::CasePlanService::NewStub(channel_);
-        const std::string token = keys_.Token("soc");
-        for (int i = 0; !stop_.load(); ++i) {
-          v1::UpdatePlanRequest update;
-          update.mutable_plan()->set_name(plans_[(t + i) % plans_.size()]);
-          update.mutable_plan()->set_overall_goal_description(absl::StrCat("t", t, " i", i));
-          update.mutable_update_mask()->add_paths("overall_goal_description");
-          grpc::ClientContext context;
-          context.AddMetadata("authorization", "Bearer " + token);
-          context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-          v1::Plan out;
-          if (stub->UpdatePlan(&context, update, &out).ok()) {
-            std::lock_guard<std::mutex> lock(mu_);
-            confirmed_.emplace(out.name(), out.version());
-          } else {
-            ++failed_;
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-          }
-        }
-      });
-    }
-  }
-  void Stop() {
-    stop_.store(true);
-    for (auto& thread : threads_) thread.join();
-    threads_.clear();
-  }
-  std::set<std::pair<std::string, int64_t>> confirmed() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return confirmed_;
-  }
-  int failed() const { return failed_.load(); }
-
- private:
-  const TestKeys& keys_;
-  std::vector<std::string> plans_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::vector<std::thread> threads_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> failed_{0};
-  std::mutex mu_;
-  std::set<std::pair<std::string, int64_t>> confirmed_;
-};
 
 class OutboxCrashTest : public ::testing::Test {
  protected:
@@ -162,7 +107,7 @@ class OutboxCrashTest : public ::testing::Test {
 
   // The final word: the relay catches up, the stream holds exactly what committed,
   // and every update the service confirmed is among it.
-  void ExpectStreamIsExact(Writers& writers) {
+  void ExpectStreamIsExact(PlanWriters& writers) {
     absl::Status drained = testing::WaitForOutboxDrained(dsn_, absl::Seconds(60));
     ASSERT_TRUE(drained.ok()) << drained;
     absl::Status exact = testing::VerifyStreamMatchesDatabase(dsn_, redis_->Address(), "1885");
@@ -192,7 +137,7 @@ class OutboxCrashTest : public ::testing::Test {
 
 TEST_F(OutboxCrashTest, RelayKilledRepeatedlyMidBatchLosesAndDuplicatesNothing) {
   StartInProcessService();
-  Writers writers(address_, *keys_, CreatePlans(address_, 12));
+  PlanWriters writers(address_, *keys_, CreatePlans(address_, 12));
   writers.Start(4);
   std::mt19937 random(42);
   int kills_with_backlog = 0;
@@ -339,7 +284,7 @@ TEST_F(OutboxCrashTest, RedisKilledAndRestartedDuringUpdates) {
   StartInProcessService();
   OutboxRelay relay({kSchema, 20, absl::Milliseconds(2)}, dsn_, {redis_->host(), redis_->port()});
   relay.Start();
-  Writers writers(address_, *keys_, CreatePlans(address_, 8));
+  PlanWriters writers(address_, *keys_, CreatePlans(address_, 8));
   writers.Start(4);
   for (int round = 0; round < 3; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
@@ -358,7 +303,7 @@ TEST_F(OutboxCrashTest, PostgresKilledDuringUpdates) {
   StartInProcessService();
   OutboxRelay relay({kSchema, 20, absl::Milliseconds(2)}, dsn_, {redis_->host(), redis_->port()});
   relay.Start();
-  Writers writers(address_, *keys_, CreatePlans(address_, 8));
+  PlanWriters writers(address_, *keys_, CreatePlans(address_, 8));
   writers.Start(4);
   for (int round = 0; round < 2; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -377,7 +322,7 @@ TEST_F(OutboxCrashTest, ServiceKilledDuringUpdatesAndRestarted) {
   const std::string address = absl::StrCat("127.0.0.1:", port);
   auto service = ChildProcess::Spawn(SAMPLAN_CASEPLAN_BINARY, {}, ServiceEnvironment(port));
   ASSERT_TRUE(service.ok());
-  Writers writers(address, *keys_, CreatePlans(address, 8));
+  PlanWriters writers(address, *keys_, CreatePlans(address, 8));
   writers.Start(4);
   // Each process is killed once it has confirmed some updates (by progress, not
   // by time: a loaded machine starts a process slowly).

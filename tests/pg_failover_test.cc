@@ -19,6 +19,7 @@
 #include "common/relay.h"
 #include "services/caseplan/caseplan_service.h"
 #include "tests/support/caseplan_stack.h"
+#include "tests/support/plan_writers.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/servers.h"
 
@@ -108,62 +109,27 @@ TEST(PgFailoverTest, PromotedStandbyHoldsEveryAcknowledgedUpdateAndTheServiceCar
   }
 
   // Updates from four threads; each remembers what was acknowledged, and when.
-  std::atomic<bool> stop{false};
-  std::atomic<int> failed{0};
-  std::mutex mu;
-  std::set<std::pair<std::string, int64_t>> confirmed;
-  std::atomic<int64_t> last_ok_ms{0};
-  std::vector<std::thread> threads;
+  testing::PlanWriters writers((*stack)->address(), *keys, plans,
+                               {.deadline = absl::Seconds(3),
+                                .pause_after_call = absl::Milliseconds(5),
+                                .pause_after_failure = absl::Milliseconds(50)});
   const absl::Time load_start = absl::Now();
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      auto stub = (*stack)->NewStub();
-      const std::string token = keys->Token("soc");
-      for (int i = 0; !stop.load(); ++i) {
-        v1::UpdatePlanRequest update;
-        update.mutable_plan()->set_name(plans[(t + i) % plans.size()]);
-        update.mutable_plan()->set_overall_goal_description(absl::StrCat("t", t, " i", i));
-        update.mutable_update_mask()->add_paths("overall_goal_description");
-        grpc::ClientContext context;
-        context.AddMetadata("authorization", "Bearer " + token);
-        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
-        v1::Plan out;
-        if (stub->UpdatePlan(&context, update, &out).ok()) {
-          std::lock_guard<std::mutex> lock(mu);
-          confirmed.emplace(out.name(), out.version());
-          last_ok_ms.store(absl::ToUnixMillis(absl::Now()));
-        } else {
-          ++failed;
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-    });
-  }
+  writers.Start(4);
   absl::SleepFor(absl::Milliseconds(500));
   ASSERT_TRUE(WaitUntil(
-      [&] {
-        std::lock_guard<std::mutex> lock(mu);
-        return confirmed.size() >= 30;
-      },
-      absl::Seconds(20)));
-  size_t before;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    before = confirmed.size();
-  }
+      [&] { return writers.confirmed().size() >= 30; }, absl::Seconds(20)));
+  const size_t before = writers.confirmed().size();
   ASSERT_TRUE((*primary)->Kill().ok());
   const absl::Time killed = absl::Now();
   ASSERT_TRUE((*standby)->Promote().ok());
   const absl::Duration promoted = absl::Now() - killed;
   // Updates go on: the first acknowledged after the kill tells the recovery time.
-  ASSERT_TRUE(WaitUntil([&] { return last_ok_ms.load() > absl::ToUnixMillis(killed); },
-                        absl::Seconds(30)))
+  ASSERT_TRUE(WaitUntil([&] { return writers.last_ok() > killed; }, absl::Seconds(30)))
       << "no update succeeded after the failover";
-  const absl::Duration recovered = absl::FromUnixMillis(last_ok_ms.load()) - killed;
+  const absl::Duration recovered = writers.last_ok() - killed;
   absl::SleepFor(absl::Milliseconds(1000));
-  stop.store(true);
-  for (auto& thread : threads) thread.join();
+  writers.Stop();
+  const std::set<std::pair<std::string, int64_t>> confirmed = writers.confirmed();
   const absl::Duration load = absl::Now() - load_start;
 
   const std::string new_primary_dsn = (*standby)->Dsn(db_name);
@@ -195,7 +161,7 @@ TEST(PgFailoverTest, PromotedStandbyHoldsEveryAcknowledgedUpdateAndTheServiceCar
               "%d lost\n",
               absl::FormatDuration(promoted).c_str(), absl::FormatDuration(recovered).c_str(),
               confirmed.size(), absl::FormatDuration(load).c_str(),
-              confirmed.size() / absl::ToDoubleSeconds(load), before, failed.load(), lost);
+              confirmed.size() / absl::ToDoubleSeconds(load), before, writers.failed(), lost);
 }
 
 }  // namespace

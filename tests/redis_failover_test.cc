@@ -25,71 +25,22 @@
 #include "services/caseplan/caseplan_service.h"
 #include "tests/support/caseplan_stack.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/plan_writers.h"
 #include "tests/support/servers.h"
 
 namespace samplan::caseplan {
 namespace {
 
+using testing::PlanWriters;
+using testing::PlanWritersOptions;
 using testing::RedisServer;
 
+// A steady burst: a short pause after every update, none more after a failure.
+constexpr PlanWritersOptions kBurstWriters = {.deadline = absl::Seconds(2),
+                                              .pause_after_call = absl::Milliseconds(5),
+                                              .pause_after_failure = absl::ZeroDuration()};
+
 constexpr char kMaster[] = "samplan";
-
-// Sends plan updates from several threads until stopped and remembers which
-// (plan, version) the service confirmed.
-class Writers {
- public:
-  Writers(const std::string& address, const testing::TestKeys& keys,
-          std::vector<std::string> plans)
-      : keys_(keys), plans_(std::move(plans)),
-        channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())) {}
-  ~Writers() { Stop(); }
-
-  void Start(int threads) {
-    for (int t = 0; t < threads; ++t) {
-      threads_.emplace_back([this, t] {
-        auto stub = v1::CasePlanService::NewStub(channel_);
-        const std::string token = keys_.Token("soc");
-        for (int i = 0; !stop_.load(); ++i) {
-          v1::UpdatePlanRequest update;
-          update.mutable_plan()->set_name(plans_[(t + i) % plans_.size()]);
-          update.mutable_plan()->set_overall_goal_description(absl::StrCat("t", t, " i", i));
-          update.mutable_update_mask()->add_paths("overall_goal_description");
-          grpc::ClientContext context;
-          context.AddMetadata("authorization", "Bearer " + token);
-          context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-          v1::Plan out;
-          if (stub->UpdatePlan(&context, update, &out).ok()) {
-            std::lock_guard<std::mutex> lock(mu_);
-            confirmed_.emplace(out.name(), out.version());
-          } else {
-            ++failed_;
-          }
-          std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-      });
-    }
-  }
-  void Stop() {
-    stop_.store(true);
-    for (auto& thread : threads_) thread.join();
-    threads_.clear();
-  }
-  std::set<std::pair<std::string, int64_t>> confirmed() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return confirmed_;
-  }
-  int failed() const { return failed_.load(); }
-
- private:
-  const testing::TestKeys& keys_;
-  std::vector<std::string> plans_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::vector<std::thread> threads_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> failed_{0};
-  std::mutex mu_;
-  std::set<std::pair<std::string, int64_t>> confirmed_;
-};
 
 // Returns the field `name` of `INFO replication` on the server at `port`, or "".
 std::string ReplicationField(int port, const std::string& name) {
@@ -259,7 +210,7 @@ TEST_F(RedisFailoverTest, PrimaryKilledDuringABurstLosesAndDuplicatesNoEvent) {
   relay_options.replica_timeout = absl::Milliseconds(500);
   OutboxRelay relay(relay_options, dsn_, ThroughSentinels());
   relay.Start();
-  Writers writers(stack_->address(), *keys_, CreatePlans(12));
+  PlanWriters writers(stack_->address(), *keys_, CreatePlans(12), kBurstWriters);
   const absl::Time burst_start = absl::Now();
   writers.Start(4);
   // The kill comes in the middle of the burst, with the relay busy.
