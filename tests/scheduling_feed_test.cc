@@ -20,7 +20,7 @@
 #include "common/ids.h"
 #include "common/redis.h"
 #include "tests/support/fixtures.h"
-#include "tests/support/scheduling_stack.h"
+#include "tests/support/scheduling_suite.h"
 #include "tests/support/served_service.h"
 #include "tests/support/suite.h"
 
@@ -92,25 +92,8 @@ std::string UidOf(const v1::Meeting& m) {
   return absl::StrCat(ResourceId(m.name(), "meetings"), "@samplan");
 }
 
-class SchedulingFeedTest : public testing::ServersSuite {
+class SchedulingFeedTest : public testing::SchedulingSuite {
  protected:
-  void SetUp() override {
-    auto dsn = pg_->CreateDatabase();
-    ASSERT_TRUE(dsn.ok()) << dsn.status();
-    dsn_ = *dsn;
-    ASSERT_TRUE(testing::InProcessScheduling::ApplyMigrations(dsn_).ok());
-    persons_ = std::make_unique<testing::TestPersons>(dsn_);
-    auto service = testing::InProcessScheduling::Start(dsn_, keys_->VerifierOptions());
-    ASSERT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
-    stub_ = service_->NewStub();
-  }
-
-  std::unique_ptr<grpc::ClientContext> As(const std::string& org,
-                                          const std::string& role = "caseworker") {
-    return testing::CallWithToken(keys_->Token(org, role));
-  }
-
   // A booked follow-up led by prakt about `person`, with af's caseworker.
   v1::Meeting FollowUp(const std::string& person, const std::string& name,
                        const std::string& address, absl::Time start) {
@@ -146,17 +129,6 @@ class SchedulingFeedTest : public testing::ServersSuite {
     if (!if_none_match.empty()) headers.emplace("If-None-Match", if_none_match);
     return client.Get(path.c_str(), headers);
   }
-
-  int64_t Count(const std::string& sql) {
-    pqxx::connection connection(dsn_);
-    pqxx::nontransaction tx(connection);
-    return tx.exec(sql)[0][0].as<int64_t>();
-  }
-
-  std::string dsn_;
-  std::unique_ptr<testing::TestPersons> persons_;
-  std::unique_ptr<testing::InProcessScheduling> service_;
-  std::unique_ptr<v1::SchedulingService::Stub> stub_;
 };
 
 TEST_F(SchedulingFeedTest, AThirdPartyReaderSeesStableUidsRisingSequencesAndCancellations) {

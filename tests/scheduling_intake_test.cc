@@ -18,7 +18,7 @@
 #include "common/ids.h"
 #include "services/scheduling/meeting_rules.h"
 #include "tests/support/fixtures.h"
-#include "tests/support/scheduling_stack.h"
+#include "tests/support/scheduling_suite.h"
 #include "tests/support/served_service.h"
 #include "tests/support/suite.h"
 
@@ -27,37 +27,12 @@ namespace {
 
 using testing::ViolatedFields;
 
-class SchedulingIntakeTest : public testing::ServersSuite {
+class SchedulingIntakeTest : public testing::SchedulingSuite {
  protected:
-  void SetUp() override {
-    auto dsn = pg_->CreateDatabase();
-    ASSERT_TRUE(dsn.ok()) << dsn.status();
-    dsn_ = *dsn;
-    ASSERT_TRUE(testing::InProcessScheduling::ApplyMigrations(dsn_).ok());
-    persons_ = std::make_unique<testing::TestPersons>(dsn_);
-    auto service = testing::InProcessScheduling::Start(dsn_, keys_->VerifierOptions());
-    ASSERT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
-    stub_ = service_->NewStub();
-  }
-
-  void TearDown() override {
-    stub_.reset();
-    service_.reset();
-  }
-
-  std::unique_ptr<grpc::ClientContext> As(const std::string& org,
-                                          const std::string& role = "teacher") {
-    return testing::CallWithToken(keys_->Token(org, role));
-  }
-
-  // A person registered by soc who lets vux (adult education, which runs the
-  // intakes) and af handle the person's attendance for coordination.
-  std::string ConsentingPerson(const std::string& label) {
-    const std::string person = (*persons_)(label);
-    persons_->GrantConsent(person, "organizations/vux", "attendance", "coordination");
-    persons_->GrantConsent(person, "organizations/af", "attendance", "coordination");
-    return person;
+  // vux runs the intakes; its teachers call.
+  SchedulingIntakeTest() {
+    default_role_ = "teacher";
+    consented_organizations_ = {"vux", "af"};
   }
 
   v1::IntakeSession Session(int capacity, v1::WaitlistPolicy policy) {
@@ -85,17 +60,6 @@ class SchedulingIntakeTest : public testing::ServersSuite {
     if (!level.empty()) (*r.mutable_enrolment()->mutable_attributes())["swedish_level"] = level;
     return stub_->EnrolInIntake(As(org).get(), r, out);
   }
-
-  int64_t Count(const std::string& sql) {
-    pqxx::connection connection(dsn_);
-    pqxx::nontransaction tx(connection);
-    return tx.exec(sql)[0][0].as<int64_t>();
-  }
-
-  std::string dsn_;
-  std::unique_ptr<testing::TestPersons> persons_;
-  std::unique_ptr<testing::InProcessScheduling> service_;
-  std::unique_ptr<v1::SchedulingService::Stub> stub_;
 };
 
 TEST_F(SchedulingIntakeTest, ManyEnrolmentsForTheLastSeatAtOnceHaveExactlyOneWinner) {

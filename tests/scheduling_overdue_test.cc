@@ -13,7 +13,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "tests/support/fixtures.h"
-#include "tests/support/scheduling_stack.h"
+#include "tests/support/scheduling_suite.h"
 #include "tests/support/served_service.h"
 #include "tests/support/suite.h"
 
@@ -31,30 +31,9 @@ google::protobuf::Timestamp Ts(absl::Time t) {
   return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
 }
 
-class SchedulingOverdueTest : public testing::ServersSuite {
+class SchedulingOverdueTest : public testing::SchedulingSuite {
  protected:
-  void SetUp() override {
-    auto dsn = pg_->CreateDatabase();
-    ASSERT_TRUE(dsn.ok()) << dsn.status();
-    dsn_ = *dsn;
-    ASSERT_TRUE(testing::InProcessScheduling::ApplyMigrations(dsn_).ok());
-    persons_ = std::make_unique<testing::TestPersons>(dsn_);
-    Start();
-  }
-
-  void Start() {
-    stub_.reset();
-    service_.reset();
-    auto service = testing::InProcessScheduling::Start(dsn_, keys_->VerifierOptions(), clock_);
-    ASSERT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
-    stub_ = service_->NewStub();
-  }
-
-  std::unique_ptr<grpc::ClientContext> As(const std::string& org,
-                                          const std::string& role = "caseworker") {
-    return testing::CallWithToken(keys_->Token(org, role));
-  }
+  const Clock& ServiceClock() const override { return clock_; }
 
   // A meeting of `kind` about `person` led by prakt's coordinator, with af's
   // caseworker, an hour from `start`.
@@ -105,10 +84,6 @@ class SchedulingOverdueTest : public testing::ServersSuite {
   }
 
   FakeClock clock_{Morning(-1)};
-  std::string dsn_;
-  std::unique_ptr<testing::TestPersons> persons_;
-  std::unique_ptr<testing::InProcessScheduling> service_;
-  std::unique_ptr<v1::SchedulingService::Stub> stub_;
 };
 
 TEST_F(SchedulingOverdueTest, AFollowUpNotHeldByItsTimeIsListedForItsCoordinator) {
@@ -181,7 +156,7 @@ TEST_F(SchedulingOverdueTest, EachOverdueFollowUpIsAnnouncedOnceAcrossSweepsAndR
   EXPECT_EQ(Announced(), 2);
 
   // A restarted process announces nothing again.
-  Start();
+  StartService();
   EXPECT_EQ(sweep(), 0);
   EXPECT_EQ(Announced(), 2);
 

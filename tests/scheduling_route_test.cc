@@ -16,7 +16,7 @@
 #include "services/scheduling/availability.h"
 #include "services/scheduling/meeting_rules.h"
 #include "tests/support/fixtures.h"
-#include "tests/support/scheduling_stack.h"
+#include "tests/support/scheduling_suite.h"
 #include "tests/support/served_service.h"
 #include "tests/support/suite.h"
 
@@ -31,38 +31,9 @@ absl::Time Local(absl::CivilDay day, int hour, int minute = 0) {
 
 constexpr absl::CivilDay kTuesday(2027, 2, 2);
 
-class SchedulingRouteTest : public testing::ServersSuite {
+class SchedulingRouteTest : public testing::SchedulingSuite {
  protected:
-  void SetUp() override {
-    auto dsn = pg_->CreateDatabase();
-    ASSERT_TRUE(dsn.ok()) << dsn.status();
-    dsn_ = *dsn;
-    ASSERT_TRUE(testing::InProcessScheduling::ApplyMigrations(dsn_).ok());
-    persons_ = std::make_unique<testing::TestPersons>(dsn_);
-    auto service = testing::InProcessScheduling::Start(dsn_, keys_->VerifierOptions());
-    ASSERT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
-    stub_ = service_->NewStub();
-  }
-
-  void TearDown() override {
-    stub_.reset();
-    service_.reset();
-  }
-
-  std::unique_ptr<grpc::ClientContext> As(const std::string& org,
-                                          const std::string& role = "placement_coordinator") {
-    return testing::CallWithToken(keys_->Token(org, role));
-  }
-
-  // A person registered by soc who lets prakt and af handle the person's
-  // attendance for coordination.
-  std::string ConsentingPerson(const std::string& label) {
-    const std::string person = (*persons_)(label);
-    persons_->GrantConsent(person, "organizations/prakt", "attendance", "coordination");
-    persons_->GrantConsent(person, "organizations/af", "attendance", "coordination");
-    return person;
-  }
+  SchedulingRouteTest() { default_role_ = "placement_coordinator"; }
 
   // Creates, as `org`'s coordinator, a meeting about `person` with prakt's
   // coordinator (users/u-prakt) taking part, 45 minutes from `start`, at
@@ -98,12 +69,6 @@ class SchedulingRouteTest : public testing::ServersSuite {
     return created;
   }
 
-  int64_t Count(const std::string& sql) {
-    pqxx::connection connection(dsn_);
-    pqxx::nontransaction tx(connection);
-    return tx.exec(sql)[0][0].as<int64_t>();
-  }
-
   // (resource, decision, reason) of the audit records `action` left, by resource.
   std::vector<std::tuple<std::string, std::string, std::string>> AuditOf(
       const std::string& action) {
@@ -129,11 +94,6 @@ class SchedulingRouteTest : public testing::ServersSuite {
     r.mutable_start_place()->set_longitude(15.230);
     return r;
   }
-
-  std::string dsn_;
-  std::unique_ptr<testing::TestPersons> persons_;
-  std::unique_ptr<testing::InProcessScheduling> service_;
-  std::unique_ptr<v1::SchedulingService::Stub> stub_;
 };
 
 TEST_F(SchedulingRouteTest, ADaysRouteVisitsWhatTheCoordinatorMaySeeAndAuditsEachRead) {

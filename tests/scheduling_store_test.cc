@@ -25,7 +25,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "tests/support/fixtures.h"
-#include "tests/support/scheduling_stack.h"
+#include "tests/support/scheduling_suite.h"
 #include "tests/support/served_service.h"
 #include "tests/support/suite.h"
 
@@ -40,30 +40,12 @@ absl::Time Morning(int day_offset = 0) {
   return absl::FromCivil(absl::CivilSecond(2027, 2, 2 + day_offset, 8, 0, 0), absl::UTCTimeZone());
 }
 
-class SchedulingStoreTest : public testing::ServersSuite {
+class SchedulingStoreTest : public testing::SchedulingSuite {
  protected:
   void SetUp() override {
-    auto dsn = pg_->CreateDatabase();
-    ASSERT_TRUE(dsn.ok()) << dsn.status();
-    dsn_ = *dsn;
-    ASSERT_TRUE(testing::InProcessScheduling::ApplyMigrations(dsn_).ok());
     RedisClient redis({redis_->host(), redis_->port()});
     ASSERT_TRUE(redis.Command({"FLUSHALL"}).ok());
-    persons_ = std::make_unique<testing::TestPersons>(dsn_);
-    auto service = testing::InProcessScheduling::Start(dsn_, keys_->VerifierOptions());
-    ASSERT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
-    stub_ = service_->NewStub();
-  }
-
-  void TearDown() override {
-    stub_.reset();
-    service_.reset();
-  }
-
-  std::unique_ptr<grpc::ClientContext> As(const std::string& org,
-                                          const std::string& role = "caseworker") {
-    return testing::CallWithToken(keys_->Token(org, role));
+    SchedulingSuite::SetUp();
   }
 
   // A follow-up about `person` led by prakt, with af's caseworker and the
@@ -86,21 +68,6 @@ class SchedulingStoreTest : public testing::ServersSuite {
     af->set_organization("organizations/af");
     m->add_participants()->set_is_person(true);
     return r;
-  }
-
-  // A person registered by soc who consents to prakt and af handling the
-  // person's attendance for coordination.
-  std::string ConsentingPerson(const std::string& label) {
-    const std::string person = (*persons_)(label);
-    persons_->GrantConsent(person, "organizations/prakt", "attendance", "coordination");
-    persons_->GrantConsent(person, "organizations/af", "attendance", "coordination");
-    return person;
-  }
-
-  int64_t Count(const std::string& sql) {
-    pqxx::connection connection(dsn_);
-    pqxx::nontransaction tx(connection);
-    return tx.exec(sql)[0][0].as<int64_t>();
   }
 
   // The audit records left for `resource`: (organization, decision, reason).
@@ -126,11 +93,6 @@ class SchedulingStoreTest : public testing::ServersSuite {
     EXPECT_TRUE(UnpackDetail(details, &failure));
     return failure;
   }
-
-  std::string dsn_;
-  std::unique_ptr<testing::TestPersons> persons_;
-  std::unique_ptr<testing::InProcessScheduling> service_;
-  std::unique_ptr<v1::SchedulingService::Stub> stub_;
 };
 
 TEST_F(SchedulingStoreTest, AMeetingsLifeIsVersionedAuditedAndAnnouncedInOrder) {
